@@ -1,0 +1,175 @@
+package radius
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// Reason says why a request was accepted or rejected. Every reject has one; it goes to
+// the auth log and is the metric label, so the set is fixed.
+type Reason uint8
+
+// Reasons.
+const (
+	ReasonOK Reason = iota
+	ReasonUnknownUser
+	ReasonBadPassword
+	ReasonSuspended
+	ReasonDisabled
+	ReasonNotYetValid
+	ReasonExpired
+	ReasonMACMismatch
+	ReasonWrongService
+	ReasonUnsupportedMethod
+	ReasonTooManySessions
+	ReasonUptimeExhausted
+	ReasonDataExhausted
+	ReasonInternal
+	reasonCount
+)
+
+var reasonCodes = [reasonCount]string{
+	"ok", "unknown_user", "bad_password", "suspended", "disabled", "not_yet_valid", "expired",
+	"mac_mismatch", "wrong_service", "unsupported_method", "too_many_sessions",
+	"uptime_exhausted", "data_exhausted", "internal",
+}
+
+// Reply-Messages are short and say nothing an attacker could use to tell users apart:
+// an unknown user and a wrong password read the same.
+var reasonMessages = [reasonCount]string{
+	"Welcome", "Invalid username or password", "Invalid username or password",
+	"Account suspended", "Account disabled", "Account not yet valid", "Account expired",
+	"Device not allowed for this account", "Service not allowed for this account",
+	"Authentication method not supported", "Too many sessions for this account",
+	"Time limit reached", "Data limit reached", "Temporary failure, try again",
+}
+
+// String returns the reason's stable code, e.g. "bad_password".
+func (r Reason) String() string {
+	if r < reasonCount {
+		return reasonCodes[r]
+	}
+	return "unknown"
+}
+
+// Message returns the short Reply-Message sent with a reject.
+func (r Reason) Message() string {
+	if r < reasonCount {
+		return reasonMessages[r]
+	}
+	return reasonMessages[ReasonInternal]
+}
+
+// ParseReason returns the reason with code s.
+func ParseReason(s string) (Reason, bool) {
+	for i, c := range reasonCodes {
+		if c == s {
+			return Reason(i), true
+		}
+	}
+	return 0, false
+}
+
+// Reasons returns every reason, for metrics that pre-create their labels.
+func Reasons() []Reason {
+	r := make([]Reason, reasonCount)
+	for i := range r {
+		r[i] = Reason(i)
+	}
+	return r
+}
+
+// Decision is the outcome of Decide: accept with the reply attributes, or reject with a reason.
+type Decision struct {
+	Accept bool
+	Reason Reason
+	// SessionTimeout in seconds; 0 sends none.
+	SessionTimeout uint32
+	// Interim is Acct-Interim-Interval in seconds; 0 sends none.
+	Interim     uint32
+	RateLimit   string
+	Pool        string
+	FramedIP    netip.Addr
+	AddressList string
+	// DataLeft is the byte budget left; 0 with DataLimited false means unlimited.
+	DataLeft    int64
+	DataLimited bool
+	// Class identifies the authorization in accounting ("tg:<account id>").
+	Class string
+}
+
+// Reject returns a rejecting decision with reason r.
+func Reject(r Reason) Decision { return Decision{Reason: r} }
+
+// maxSessionTimeout caps Session-Timeout at 10 years so it fits 32 bits with room to spare.
+const maxSessionTimeout = 10 * 365 * 24 * time.Hour
+
+// Decide authorizes an account whose credential the caller already verified. It is pure:
+// everything it needs is in its arguments, and time comes from now.
+func Decide(req *AuthRequest, a *Account, u Usage, now time.Time) Decision {
+	switch a.Status {
+	case StatusActive:
+	case StatusSuspended:
+		return Reject(ReasonSuspended)
+	case StatusDisabled:
+		return Reject(ReasonDisabled)
+	default:
+		return Reject(ReasonDisabled)
+	}
+	if !a.ValidFrom.IsZero() && now.Before(a.ValidFrom) {
+		return Reject(ReasonNotYetValid)
+	}
+	if !a.ValidUntil.IsZero() && !now.Before(a.ValidUntil) {
+		return Reject(ReasonExpired)
+	}
+	if a.MAC != "" && req.CallingStationID != a.MAC {
+		return Reject(ReasonMACMismatch)
+	}
+	switch {
+	case a.Kind == KindPPPoE && req.Service == ServiceLogin,
+		a.Kind == KindHotspot && req.Service == ServiceFramed:
+		return Reject(ReasonWrongService)
+	}
+	if a.SharedUsers > 0 && u.Online >= a.SharedUsers {
+		return Reject(ReasonTooManySessions)
+	}
+	left := maxSessionTimeout
+	limited := false
+	if !a.ValidUntil.IsZero() {
+		left, limited = a.ValidUntil.Sub(now), true
+	}
+	if a.UptimeLimit > 0 {
+		up := a.UptimeLimit - u.Uptime
+		if up <= 0 {
+			return Reject(ReasonUptimeExhausted)
+		}
+		if up < left {
+			left = up
+		}
+		limited = true
+	}
+	d := Decision{
+		Accept:      true,
+		Reason:      ReasonOK,
+		RateLimit:   a.RateLimit,
+		Pool:        a.Pool,
+		FramedIP:    a.StaticIP,
+		AddressList: a.AddressList,
+		Class:       "tg:" + strconv.FormatInt(a.ID, 10),
+	}
+	if a.DataLimit > 0 {
+		d.DataLeft, d.DataLimited = a.DataLimit-u.Bytes, true
+		if d.DataLeft <= 0 {
+			return Reject(ReasonDataExhausted)
+		}
+	}
+	if limited {
+		// Round up so a user with 0.4 s left is not told "0 = no limit".
+		d.SessionTimeout = uint32((left + time.Second - 1) / time.Second)
+	}
+	if a.Interim > 0 {
+		d.Interim = uint32(a.Interim / time.Second)
+	}
+	return d
+}

@@ -1,0 +1,129 @@
+// Package radius is tollgate's AAA domain: NASes, accounts and their entitlements, the
+// pure authorization rules (Decide), and the small interfaces the RADIUS engine and the
+// stores meet at. It imports only the standard library; packets and drivers live in
+// the adapter packages below it (radius/server, radius/postgres, radius/redis).
+package radius
+
+import (
+	"net/netip"
+	"time"
+)
+
+// NAS is a router allowed to talk to tollgate, found by the source address of its packets.
+type NAS struct {
+	ID   int64
+	Name string
+	// Prefix is the address (or range) its packets come from.
+	Prefix netip.Prefix
+	// Secret is the RADIUS shared secret in clear: only ever held in memory; it is
+	// sealed at rest.
+	Secret  []byte
+	CoAPort int
+	// RequireMessageAuthenticator drops an Access-Request that lacks Message-Authenticator
+	// (BlastRADIUS, CVE-2024-3596). On by default.
+	RequireMessageAuthenticator bool
+}
+
+// PlanKind says which service a plan is sold for.
+type PlanKind string
+
+// Plan kinds.
+const (
+	KindPPPoE   PlanKind = "pppoe"
+	KindHotspot PlanKind = "hotspot"
+)
+
+// Valid reports whether k is a known plan kind.
+func (k PlanKind) Valid() bool { return k == KindPPPoE || k == KindHotspot }
+
+// Status is an account's administrative state.
+type Status string
+
+// Account states.
+const (
+	StatusActive    Status = "active"
+	StatusSuspended Status = "suspended"
+	StatusDisabled  Status = "disabled"
+)
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	return s == StatusActive || s == StatusSuspended || s == StatusDisabled
+}
+
+// Account is what the RADIUS path needs to authorize one user: the credential and the
+// entitlement of the plan, flattened so that one cache read holds all of it.
+type Account struct {
+	ID       int64
+	Username string
+	// Password is sealed in every store and in clear only after Accounts.Find opened it.
+	Password []byte
+	Status   Status
+	// MAC is the device the account is bound to (normalized "AA:BB:CC:DD:EE:FF"), or "".
+	MAC      string
+	StaticIP netip.Addr
+
+	PlanID      int64
+	PlanName    string
+	Kind        PlanKind
+	RateLimit   string
+	ValidFrom   time.Time // zero: no lower bound
+	ValidUntil  time.Time // zero: no end
+	UptimeLimit time.Duration
+	DataLimit   int64 // bytes; 0 = unlimited
+	SharedUsers int   // 0 = unlimited
+	Interim     time.Duration
+	Pool        string
+	AddressList string
+}
+
+// Method is the way a request proves its credential.
+type Method uint8
+
+// Authentication methods.
+const (
+	MethodUnknown Method = iota
+	MethodPAP
+	MethodCHAP
+	MethodMSCHAPv1
+	MethodMSCHAPv2
+	MethodMAC
+)
+
+var methodNames = [...]string{"unknown", "pap", "chap", "mschapv1", "mschapv2", "mac"}
+
+// String returns the method's short name, used in the auth log and metrics.
+func (m Method) String() string {
+	if int(m) < len(methodNames) {
+		return methodNames[m]
+	}
+	return "unknown"
+}
+
+// Service is what the NAS says the user asks for (Service-Type).
+type Service uint8
+
+// Services: PPP sessions are Framed-User, hotspot logins Login-User.
+const (
+	ServiceUnknown Service = iota
+	ServiceFramed
+	ServiceLogin
+)
+
+// AuthRequest is an Access-Request in domain terms, decoded from the packet by radius/server.
+type AuthRequest struct {
+	NASID    int64
+	Username string
+	Method   Method
+	Service  Service
+	// CallingStationID is the client MAC, normalized when it parses as one.
+	CallingStationID string
+	CalledStationID  string
+}
+
+// Usage is what an account has used so far, for quotas and simultaneous use.
+type Usage struct {
+	Uptime time.Duration
+	Bytes  int64
+	Online int
+}

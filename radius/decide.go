@@ -137,7 +137,7 @@ func Decide(req *AuthRequest, a *Account, u Usage, now time.Time) Decision {
 	left := maxSessionTimeout
 	limited := false
 	if !a.ValidUntil.IsZero() {
-		left, limited = a.ValidUntil.Sub(now), true
+		left, limited = min(a.ValidUntil.Sub(now), maxSessionTimeout), true
 	}
 	if a.UptimeLimit > 0 {
 		up := a.UptimeLimit - u.Uptime

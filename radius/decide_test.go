@@ -38,6 +38,12 @@ func TestDecide(t *testing.T) {
 					t.Fatalf("SessionTimeout = %d, want 5400", d.SessionTimeout)
 				}
 			}},
+		{name: "far future validity is capped", req: ppp, edit: func(a *Account) { a.ValidUntil = now.AddDate(200, 0, 0) }, reason: ReasonOK,
+			check: func(t *testing.T, d Decision) {
+				if d.SessionTimeout != uint32(maxSessionTimeout/time.Second) {
+					t.Fatalf("SessionTimeout = %d, want the 10-year cap", d.SessionTimeout)
+				}
+			}},
 		{name: "sub-second validity rounds up", req: ppp, edit: func(a *Account) { a.ValidUntil = now.Add(400 * time.Millisecond) }, reason: ReasonOK,
 			check: func(t *testing.T, d Decision) {
 				if d.SessionTimeout != 1 {

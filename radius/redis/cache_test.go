@@ -1,0 +1,279 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"tollgate/radius"
+	"tollgate/radius/radiustest"
+)
+
+// MustCache returns a Cache on the test Redis, its client, and whether its batching
+// loops run; it is closed when the test ends.
+func MustCache(tb testing.TB, batched bool) (*Cache, *redis.Client) {
+	tb.Helper()
+	rdb, prefix := radiustest.MustRedis(tb)
+	c := New(rdb, prefix, Options{})
+	if batched {
+		c.Start()
+	}
+	tb.Cleanup(c.Close)
+	return c, rdb
+}
+
+var modes = []struct {
+	name    string
+	batched bool
+}{{"direct", false}, {"batched", true}}
+
+func TestCache(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			ctx := context.Background()
+			c, rdb := MustCache(t, m.batched)
+			want := fullAccount()
+			key := radius.AccountKey("alice")
+
+			if _, err := c.GetAccount(ctx, key); !errors.Is(err, radius.ErrCacheMiss) {
+				t.Fatalf("get before set: err = %v, want ErrCacheMiss", err)
+			}
+			if err := c.SetAccount(ctx, key, want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.GetAccount(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			MustEqualAccount(t, got, want)
+			MustTTL(t, rdb, c.accountKey(key), time.Hour)
+
+			nk := radius.MACKey("AA:BB:CC:DD:EE:00")
+			if err := c.SetAccount(ctx, nk, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.GetAccount(ctx, nk); radius.ErrorCode(err) != radius.ENOTFOUND {
+				t.Fatalf("negative entry: err = %v, want ENOTFOUND", err)
+			}
+			MustTTL(t, rdb, c.accountKey(nk), 10*time.Second)
+
+			if err := c.DeleteAccounts(ctx, key, nk, "u:nobody"); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{key, nk} {
+				if _, err := c.GetAccount(ctx, k); !errors.Is(err, radius.ErrCacheMiss) {
+					t.Fatalf("get %s after delete: err = %v, want ErrCacheMiss", k, err)
+				}
+			}
+			if err := c.DeleteAccounts(ctx); err != nil {
+				t.Fatalf("delete nothing: %v", err)
+			}
+
+			// A value from a newer release, or garbage, reads as a miss so it is refilled.
+			if err := rdb.Set(ctx, c.accountKey("u:bad"), "\x09garbage", time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.GetAccount(ctx, "u:bad"); !errors.Is(err, radius.ErrCacheMiss) {
+				t.Fatalf("undecodable: err = %v, want ErrCacheMiss", err)
+			}
+		})
+	}
+}
+
+// MustTTL fails unless key has a TTL in (0, max].
+func MustTTL(tb testing.TB, rdb *redis.Client, key string, max time.Duration) {
+	tb.Helper()
+	ttl, err := rdb.TTL(context.Background(), key).Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if ttl <= 0 || ttl > max {
+		tb.Fatalf("TTL %s = %v, want (0, %v]", key, ttl, max)
+	}
+}
+
+func TestCacheConcurrent(t *testing.T) {
+	ctx := context.Background()
+	c, _ := MustCache(t, true)
+	const accounts = 100
+	for i := range accounts {
+		a := fullAccount()
+		a.ID, a.Username = int64(i), "user"+strconv.Itoa(i)
+		if err := c.SetAccount(ctx, radius.AccountKey(a.Username), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.SetAccount(ctx, radius.AccountKey("gone"), nil); err != nil {
+		t.Fatal(err)
+	}
+	const workers, gets = 64, 200
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range gets {
+				n := (w*gets + i) % (accounts + 2)
+				switch n {
+				case accounts: // negative entry
+					if _, err := c.GetAccount(ctx, radius.AccountKey("gone")); radius.ErrorCode(err) != radius.ENOTFOUND {
+						errs <- fmt.Errorf("gone: err = %v", err)
+						return
+					}
+				case accounts + 1: // missing
+					if _, err := c.GetAccount(ctx, radius.AccountKey("missing")); !errors.Is(err, radius.ErrCacheMiss) {
+						errs <- fmt.Errorf("missing: err = %v", err)
+						return
+					}
+				default:
+					a, err := c.GetAccount(ctx, radius.AccountKey("user"+strconv.Itoa(n)))
+					if err != nil || a.ID != int64(n) || a.Username != "user"+strconv.Itoa(n) || a.RateLimit != "10M/20M" {
+						errs <- fmt.Errorf("user%d: %+v, %v", n, a, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// MustSilentServer returns the address of a TCP server that accepts connections and
+// never answers, and a func that closes it with its connections (also called when the
+// test ends).
+func MustSilentServer(tb testing.TB) (string, func()) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	}()
+	stop := func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	tb.Cleanup(stop)
+	return ln.Addr().String(), stop
+}
+
+func TestCacheContext(t *testing.T) {
+	t.Run("cancelled before", func(t *testing.T) {
+		for _, m := range modes {
+			t.Run(m.name, func(t *testing.T) {
+				c, _ := MustCache(t, m.batched)
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				if _, err := c.GetAccount(ctx, "u:alice"); !errors.Is(err, context.Canceled) {
+					t.Fatalf("err = %v, want context.Canceled", err)
+				}
+			})
+		}
+	})
+	t.Run("deadline while waiting", func(t *testing.T) {
+		addr, stop := MustSilentServer(t)
+		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+		t.Cleanup(func() { rdb.Close() })
+		c := New(rdb, "t:", Options{})
+		c.Start()
+		t.Cleanup(c.Close)
+		// Deferred calls run before cleanups: closing the server's connections ends
+		// the loop's round trip, so that Close does not wait for the read timeout.
+		defer stop()
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := c.GetAccount(ctx, "u:alice")
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("GetAccount returned after %v", d)
+		}
+	})
+}
+
+func TestCacheLifecycle(t *testing.T) {
+	ctx := context.Background()
+	c, _ := MustCache(t, false)
+	if err := c.SetAccount(ctx, "u:alice", fullAccount()); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"new", "start", "start again", "close", "close again", "start after close"} {
+		t.Run(step, func(t *testing.T) {
+			switch step {
+			case "start", "start again", "start after close":
+				c.Start()
+			case "close", "close again":
+				c.Close()
+			}
+			if _, err := c.GetAccount(ctx, "u:alice"); err != nil {
+				t.Fatalf("get: %v", err)
+			}
+		})
+	}
+}
+
+func BenchmarkGetAccount(b *testing.B) {
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) {
+			ctx := context.Background()
+			c, _ := MustCache(b, m.batched)
+			const accounts = 1000
+			keys := make([]string, accounts)
+			for i := range keys {
+				a := fullAccount()
+				a.Username = "user" + strconv.Itoa(i)
+				keys[i] = radius.AccountKey(a.Username)
+				if err := c.SetAccount(ctx, keys[i], a); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// 64 requests in flight, as a busy RADIUS server has.
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			var next sync.Mutex
+			n := 0
+			b.RunParallel(func(pb *testing.PB) {
+				next.Lock()
+				i := n
+				n++
+				next.Unlock()
+				for pb.Next() {
+					i = (i + 7) % accounts
+					if _, err := c.GetAccount(ctx, keys[i]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

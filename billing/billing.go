@@ -1,0 +1,114 @@
+// Package billing is tollgate's commercial domain: the plans an operator sells and the
+// subscribers who hold them, with the pure rules that validate them and a thin Service
+// that fetches, checks and persists. It imports only the standard library and radius;
+// the Postgres adapter is billing/postgres.
+package billing
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"tollgate/radius"
+)
+
+// Plan is what a subscriber buys: the service kind, the price and the entitlement the
+// RADIUS path enforces. Zero limits mean "unlimited" and a zero Validity means "no end".
+type Plan struct {
+	ID          int64
+	Name        string
+	Kind        radius.PlanKind
+	PriceCents  int64
+	RateLimit   string        // MikroTik Rate-Limit, "" for none
+	Validity    time.Duration // from activation; 0 = no end
+	UptimeLimit time.Duration // 0 = unlimited
+	DataLimit   int64         // bytes; 0 = unlimited
+	SharedUsers int           // simultaneous sessions; 0 = unlimited
+	Interim     time.Duration // Acct-Interim-Interval; 0 = the NAS default
+	Pool        string        // IP pool on the router, "" for the NAS default
+	AddressList string        // firewall address list on the router, "" for none
+	CreatedAt   time.Time
+}
+
+// Subscriber is a PPPoE or hotspot account sold on a plan. It has no password field on
+// purpose: passwords are write-only, sealed on the way in and read back only by the
+// RADIUS path.
+type Subscriber struct {
+	ID         int64
+	Username   string
+	PlanID     int64
+	PlanName   string
+	Status     radius.Status
+	StaticIP   netip.Addr // invalid (zero) when the pool assigns the address
+	MAC        string     // normalized "AA:BB:CC:DD:EE:FF", or "" when not bound
+	ValidFrom  time.Time  // zero: no lower bound
+	ValidUntil time.Time  // zero: no end
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// NewSubscriber is the input of Service.AddSubscriber, as typed by an admin.
+// StaticIP and MAC are optional.
+type NewSubscriber struct {
+	Username string
+	Password string
+	Plan     string
+	StaticIP string
+	MAC      string
+}
+
+// SubscriberUpdate is the input of Service.UpdateSubscriber; nil fields stay unchanged.
+type SubscriberUpdate struct {
+	Status   *radius.Status
+	Plan     *string
+	Password *string
+}
+
+// ImportRow is one subscriber of a bulk import, with its password already sealed.
+type ImportRow struct {
+	Username string
+	Sealed   []byte
+	// Line is the row's line in the imported file, so a store can name it in a
+	// conflict; 0 when unknown.
+	Line int
+}
+
+// Store persists plans and subscribers (Postgres).
+type Store interface {
+	// CreatePlan inserts p and sets its ID and CreatedAt. ECONFLICT when the name is taken, EINVALID.
+	CreatePlan(ctx context.Context, p *Plan) error
+	// FindPlanByName returns the plan called name. ENOTFOUND.
+	FindPlanByName(ctx context.Context, name string) (*Plan, error)
+	// ListPlans returns every plan, by name.
+	ListPlans(ctx context.Context) ([]Plan, error)
+
+	// CreateSubscriber inserts s with its sealed password and sets ID, PlanName,
+	// CreatedAt and UpdatedAt. ECONFLICT when the username or the MAC is taken, EINVALID
+	// when the plan does not exist.
+	CreateSubscriber(ctx context.Context, s *Subscriber, sealedPassword []byte) error
+	// FindSubscriberByUsername returns the subscriber called username. ENOTFOUND.
+	FindSubscriberByUsername(ctx context.Context, username string) (*Subscriber, error)
+	// UpdateSubscriber changes the non-nil fields of subscriber id and returns it as
+	// stored. A non-nil validUntil that is zero clears the end of validity; a nil
+	// sealedPassword leaves the password unchanged. ENOTFOUND, EINVALID.
+	UpdateSubscriber(ctx context.Context, id int64, status *radius.Status, planID *int64, validUntil *time.Time, sealedPassword []byte) (*Subscriber, error)
+	// ImportSubscribers inserts rows on plan planID, valid from now until validUntil
+	// (zero: no end), all or nothing, and returns how many it inserted. ECONFLICT naming
+	// the first username (in rows order) that already exists, EINVALID.
+	ImportSubscribers(ctx context.Context, planID int64, validUntil time.Time, rows []ImportRow) (int, error)
+}
+
+// Sealer encrypts secrets that must be read back, such as PPPoE passwords for CHAP and
+// MS-CHAP (radius/seal).
+type Sealer interface {
+	Seal(plain []byte) []byte
+}
+
+// Changes is told about every committed change, so that caches (the Redis account cache,
+// in-memory snapshots) drop stale entries.
+type Changes interface {
+	// AccountsChanged is called after accounts were created or changed.
+	AccountsChanged(ctx context.Context, usernames ...string) error
+	// PlansChanged is called after a plan was created or changed.
+	PlansChanged(ctx context.Context, planID int64) error
+}

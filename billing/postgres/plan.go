@@ -1,0 +1,94 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tollgate/billing"
+	"tollgate/radius"
+)
+
+const createPlanSQL = `
+INSERT INTO plans (name, kind, price_cents, rate_limit, validity_seconds, uptime_limit_seconds,
+                   data_limit_bytes, shared_users, interim_seconds, pool, address_list)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+RETURNING id, created_at`
+
+// CreatePlan inserts p and sets its ID and CreatedAt. Durations are stored in whole
+// seconds. ECONFLICT when the name is taken, EINVALID.
+func (s *Store) CreatePlan(ctx context.Context, p *billing.Plan) error {
+	err := s.db.QueryRow(ctx, createPlanSQL,
+		p.Name, string(p.Kind), p.PriceCents, p.RateLimit,
+		int64(p.Validity/time.Second), int64(p.UptimeLimit/time.Second),
+		p.DataLimit, p.SharedUsers, int64(p.Interim/time.Second), p.Pool, p.AddressList,
+	).Scan(&p.ID, &p.CreatedAt)
+	if err != nil {
+		if pe, ok := pgError(err); ok && pe.Code == uniqueViolation {
+			err = coded(radius.ECONFLICT, fmt.Sprintf("name: a plan named %q exists", p.Name), err)
+		} else if cerr := checkError(err); cerr != nil {
+			err = cerr
+		}
+		return fmt.Errorf("postgres: create plan %q: %w", p.Name, err)
+	}
+	return nil
+}
+
+const planColumns = `id, name, kind, price_cents, rate_limit, validity_seconds, uptime_limit_seconds,
+       data_limit_bytes, shared_users, interim_seconds, pool, address_list, created_at`
+
+const findPlanByNameSQL = `SELECT ` + planColumns + ` FROM plans WHERE name = $1`
+
+// FindPlanByName returns the plan called name. ENOTFOUND.
+func (s *Store) FindPlanByName(ctx context.Context, name string) (*billing.Plan, error) {
+	var p billing.Plan
+	if err := scanPlan(s.db.QueryRow(ctx, findPlanByNameSQL, name), &p); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = coded(radius.ENOTFOUND, fmt.Sprintf("plan: no plan named %q", name), err)
+		}
+		return nil, fmt.Errorf("postgres: find plan %q: %w", name, err)
+	}
+	return &p, nil
+}
+
+const listPlansSQL = `SELECT ` + planColumns + ` FROM plans ORDER BY name`
+
+// ListPlans returns every plan, by name.
+func (s *Store) ListPlans(ctx context.Context) ([]billing.Plan, error) {
+	rows, err := s.db.Query(ctx, listPlansSQL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list plans: %w", err)
+	}
+	defer rows.Close()
+	var plans []billing.Plan
+	for rows.Next() {
+		var p billing.Plan
+		if err := scanPlan(rows, &p); err != nil {
+			return nil, fmt.Errorf("postgres: list plans: %w", err)
+		}
+		plans = append(plans, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list plans: %w", err)
+	}
+	return plans, nil
+}
+
+// scanPlan scans planColumns into p.
+func scanPlan(row pgx.Row, p *billing.Plan) error {
+	var kind string
+	var validity, uptime, interim int64
+	err := row.Scan(&p.ID, &p.Name, &kind, &p.PriceCents, &p.RateLimit, &validity, &uptime,
+		&p.DataLimit, &p.SharedUsers, &interim, &p.Pool, &p.AddressList, &p.CreatedAt)
+	if err != nil {
+		return err
+	}
+	p.Kind = radius.PlanKind(kind)
+	p.Validity = time.Duration(validity) * time.Second
+	p.UptimeLimit = time.Duration(uptime) * time.Second
+	p.Interim = time.Duration(interim) * time.Second
+	return nil
+}

@@ -1,0 +1,234 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tollgate/billing"
+	"tollgate/radius"
+)
+
+// subscriberError translates the constraint violations of a subscriber write: a taken
+// username or MAC is ECONFLICT, a missing plan or a value the schema refuses EINVALID.
+func subscriberError(err error, username, mac string) error {
+	pe, ok := pgError(err)
+	if !ok {
+		return err
+	}
+	switch pe.Code {
+	case uniqueViolation:
+		if pe.ConstraintName == "subscribers_mac_key" {
+			return coded(radius.ECONFLICT, fmt.Sprintf("mac: %s is bound to another subscriber", mac), err)
+		}
+		if username == "" {
+			username = duplicateKey(pe.Detail)
+		}
+		return coded(radius.ECONFLICT, fmt.Sprintf("username: %q is taken", username), err)
+	case foreignKeyViolation:
+		return coded(radius.EINVALID, "plan: no such plan", err)
+	}
+	if cerr := checkError(err); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// subscriberColumns are the columns of the CTE "s" joined with its plan "p".
+const subscriberColumns = `s.id, s.username, s.plan_id, p.name, s.status, s.static_ip, s.mac,
+       s.valid_from, s.valid_until, s.created_at, s.updated_at`
+
+// returningSubscriber is what a write returns for the CTE "s".
+const returningSubscriber = `RETURNING id, username, plan_id, status, static_ip, mac,
+              valid_from, valid_until, created_at, updated_at`
+
+// scanSubscriber scans subscriberColumns into sub.
+func scanSubscriber(row pgx.Row, sub *billing.Subscriber) error {
+	var status string
+	var mac *string
+	var from, until *time.Time
+	err := row.Scan(&sub.ID, &sub.Username, &sub.PlanID, &sub.PlanName, &status, &sub.StaticIP,
+		&mac, &from, &until, &sub.CreatedAt, &sub.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	sub.Status = radius.Status(status)
+	sub.MAC = ""
+	if mac != nil {
+		sub.MAC = *mac
+	}
+	sub.ValidFrom, sub.ValidUntil = timeOrZero(from), timeOrZero(until)
+	return nil
+}
+
+const createSubscriberSQL = `
+WITH s AS (
+    INSERT INTO subscribers (username, password, plan_id, status, static_ip, mac, valid_from, valid_until)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ` + returningSubscriber + `
+)
+SELECT ` + subscriberColumns + ` FROM s JOIN plans p ON p.id = s.plan_id`
+
+// CreateSubscriber inserts sub with its sealed password and sets every field to what
+// was stored. ECONFLICT when the username or the MAC is taken, EINVALID when the plan
+// does not exist.
+func (s *Store) CreateSubscriber(ctx context.Context, sub *billing.Subscriber, sealedPassword []byte) error {
+	status := sub.Status
+	if status == "" {
+		status = radius.StatusActive
+	}
+	err := scanSubscriber(s.db.QueryRow(ctx, createSubscriberSQL,
+		sub.Username, sealedPassword, sub.PlanID, string(status), sub.StaticIP,
+		nullString(sub.MAC), nullTime(sub.ValidFrom), nullTime(sub.ValidUntil),
+	), sub)
+	if err != nil {
+		return fmt.Errorf("postgres: create subscriber %q: %w", sub.Username, subscriberError(err, sub.Username, sub.MAC))
+	}
+	return nil
+}
+
+const findSubscriberByUsernameSQL = `
+SELECT ` + subscriberColumns + `
+FROM subscribers s JOIN plans p ON p.id = s.plan_id
+WHERE s.username = $1`
+
+// FindSubscriberByUsername returns the subscriber called username. ENOTFOUND.
+func (s *Store) FindSubscriberByUsername(ctx context.Context, username string) (*billing.Subscriber, error) {
+	var sub billing.Subscriber
+	if err := scanSubscriber(s.db.QueryRow(ctx, findSubscriberByUsernameSQL, username), &sub); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = coded(radius.ENOTFOUND, fmt.Sprintf("username: no subscriber named %q", username), err)
+		}
+		return nil, fmt.Errorf("postgres: find subscriber %q: %w", username, err)
+	}
+	return &sub, nil
+}
+
+// updateSubscriberSQL changes the non-NULL arguments; $4 says whether to set valid_until
+// to $5, which may be NULL (no end).
+const updateSubscriberSQL = `
+WITH s AS (
+    UPDATE subscribers SET
+        status      = COALESCE($2, status),
+        plan_id     = COALESCE($3, plan_id),
+        valid_until = CASE WHEN $4 THEN $5 ELSE valid_until END,
+        password    = COALESCE($6, password),
+        updated_at  = now()
+    WHERE id = $1
+    ` + returningSubscriber + `
+)
+SELECT ` + subscriberColumns + ` FROM s JOIN plans p ON p.id = s.plan_id`
+
+// UpdateSubscriber changes the non-nil fields of subscriber id and returns it as stored.
+// A non-nil zero validUntil clears the end of validity; a nil sealedPassword leaves the
+// password unchanged. ENOTFOUND, EINVALID.
+func (s *Store) UpdateSubscriber(ctx context.Context, id int64, status *radius.Status, planID *int64, validUntil *time.Time, sealedPassword []byte) (*billing.Subscriber, error) {
+	var st, until any
+	if status != nil {
+		st = string(*status)
+	}
+	if validUntil != nil {
+		until = nullTime(*validUntil)
+	}
+	var sub billing.Subscriber
+	err := scanSubscriber(s.db.QueryRow(ctx, updateSubscriberSQL,
+		id, st, planID, validUntil != nil, until, sealedPassword), &sub)
+	if err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = coded(radius.ENOTFOUND, fmt.Sprintf("subscriber: no subscriber with id %d", id), err)
+		} else {
+			err = subscriberError(err, "", "")
+		}
+		return nil, fmt.Errorf("postgres: update subscriber %d: %w", id, err)
+	}
+	return &sub, nil
+}
+
+// The import stages rows in a temporary table, so that one COPY carries them and one
+// statement checks them all against subscribers before one INSERT moves them.
+const (
+	createImportSQL = `
+CREATE TEMP TABLE billing_import (
+    n        integer NOT NULL,
+    username text NOT NULL,
+    password bytea NOT NULL
+) ON COMMIT DROP`
+
+	importConflictSQL = `
+SELECT t.n, t.username
+FROM billing_import t JOIN subscribers s USING (username)
+ORDER BY t.n
+LIMIT 1`
+
+	importInsertSQL = `
+INSERT INTO subscribers (username, password, plan_id, valid_from, valid_until)
+SELECT username, password, $1, now(), $2
+FROM billing_import
+ORDER BY n`
+
+	// dropImportSQL lets a caller's transaction run a second import: ON COMMIT DROP
+	// would only drop the table at the caller's commit.
+	dropImportSQL = `DROP TABLE billing_import`
+)
+
+var importColumns = []string{"n", "username", "password"}
+
+// ImportSubscribers inserts rows on plan planID, active, valid from the transaction's
+// start until validUntil (zero: no end), in one transaction: all or nothing. It returns
+// how many rows it inserted. ECONFLICT naming the first username (in rows order, with
+// its line) that already exists, EINVALID when the plan does not exist.
+func (s *Store) ImportSubscribers(ctx context.Context, planID int64, validUntil time.Time, rows []billing.ImportRow) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	n, err := s.importSubscribers(ctx, planID, validUntil, rows)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: import %d subscribers: %w", len(rows), err)
+	}
+	return n, nil
+}
+
+func (s *Store) importSubscribers(ctx context.Context, planID int64, validUntil time.Time, rows []billing.ImportRow) (int, error) {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(ctx) // a no-op after Commit
+	if _, err := tx.Exec(ctx, createImportSQL); err != nil {
+		return 0, err
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"billing_import"}, importColumns,
+		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			return []any{int32(i), rows[i].Username, rows[i].Sealed}, nil
+		}))
+	if err != nil {
+		return 0, fmt.Errorf("copy: %w", err)
+	}
+	var i int32
+	var taken string
+	switch err := tx.QueryRow(ctx, importConflictSQL).Scan(&i, &taken); {
+	case err == nil:
+		msg := fmt.Sprintf("username: %q is taken", taken)
+		if line := rows[i].Line; line > 0 {
+			msg = fmt.Sprintf("line %d: %s", line, msg)
+		}
+		return 0, radius.Errorf(radius.ECONFLICT, "%s", msg)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return 0, fmt.Errorf("check conflicts: %w", err)
+	}
+	tag, err := tx.Exec(ctx, importInsertSQL, planID, nullTime(validUntil))
+	if err != nil {
+		// A duplicate inside rows, or a subscriber added since the check.
+		return 0, subscriberError(err, "", "")
+	}
+	if _, err := tx.Exec(ctx, dropImportSQL); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}

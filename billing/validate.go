@@ -1,0 +1,179 @@
+package billing
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+	"unicode"
+
+	"tollgate/radius"
+)
+
+// Limits of the validation rules.
+const (
+	// MaxNameLen is the longest plan name, username, pool or address list.
+	MaxNameLen = 64
+	// MaxPasswordLen is the longest password: RADIUS User-Password holds at most 128 octets.
+	MaxPasswordLen = 128
+	// MaxSharedUsers bounds a plan's simultaneous sessions.
+	MaxSharedUsers = 1000
+	// MaxPlanDuration bounds a plan's validity and uptime limit (ten years of 365 days).
+	MaxPlanDuration = 10 * 365 * 24 * time.Hour
+	// MinInterim and MaxInterim bound a non-zero Acct-Interim-Interval: shorter floods
+	// accounting, longer makes the stale-session reaper useless.
+	MinInterim = 30 * time.Second
+	MaxInterim = 24 * time.Hour
+)
+
+func invalid(format string, args ...any) error {
+	return radius.Errorf(radius.EINVALID, format, args...)
+}
+
+// ValidatePlan checks every field of p that an admin sets. It returns an EINVALID error
+// whose message starts with the CLI flag name of the first faulty field ("rate-limit:
+// …"), so the user sees which field is wrong and why. ID and CreatedAt are ignored.
+func ValidatePlan(p Plan) error {
+	if err := validatePlanName(p.Name); err != nil {
+		return err
+	}
+	if !p.Kind.Valid() {
+		return invalid("kind: %q is not a plan kind; use %s or %s", p.Kind, radius.KindPPPoE, radius.KindHotspot)
+	}
+	if p.PriceCents < 0 {
+		return invalid("price: must not be negative")
+	}
+	if err := radius.ValidateRateLimit(p.RateLimit); err != nil {
+		return invalid("rate-limit: %s", radius.ErrorMessage(err))
+	}
+	if err := validateLimit("validity", p.Validity); err != nil {
+		return err
+	}
+	if err := validateLimit("uptime-limit", p.UptimeLimit); err != nil {
+		return err
+	}
+	if p.DataLimit < 0 {
+		return invalid("data-limit: must not be negative")
+	}
+	if p.SharedUsers < 0 || p.SharedUsers > MaxSharedUsers {
+		return invalid("shared-users: must be 0 (unlimited) to %d", MaxSharedUsers)
+	}
+	if p.Interim != 0 {
+		if p.Interim < MinInterim || p.Interim > MaxInterim {
+			return invalid("interim: must be 0 (the router's default) or %v to %v", MinInterim, MaxInterim)
+		}
+		if p.Interim%time.Second != 0 {
+			return invalid("interim: must be whole seconds")
+		}
+	}
+	if err := validateRouterName("pool", p.Pool); err != nil {
+		return err
+	}
+	return validateRouterName("address-list", p.AddressList)
+}
+
+func validatePlanName(s string) error {
+	if s == "" || len(s) > MaxNameLen {
+		return invalid("name: must be 1 to %d characters", MaxNameLen)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == ' ' || c == '.' || c == '_' || c == '-') {
+			return invalid("name: %q has %q; use letters, digits, spaces, '.', '_' and '-'", s, rune(c))
+		}
+	}
+	// "Gold" and "Gold " would look the same in every list.
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return invalid("name: %q must not start or end with a space", s)
+	}
+	return nil
+}
+
+// validateLimit checks a duration stored in whole seconds.
+func validateLimit(field string, d time.Duration) error {
+	switch {
+	case d < 0:
+		return invalid("%s: must not be negative", field)
+	case d > MaxPlanDuration:
+		return invalid("%s: must be at most 10 years (3650d)", field)
+	case d%time.Second != 0:
+		return invalid("%s: must be whole seconds", field)
+	}
+	return nil
+}
+
+// validateRouterName checks a RouterOS object name (IP pool, address list): optional,
+// at most MaxNameLen bytes, no spaces or control characters.
+func validateRouterName(field, s string) error {
+	if len(s) > MaxNameLen {
+		return invalid("%s: must be at most %d characters", field, MaxNameLen)
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return invalid("%s: %q must not contain spaces or control characters", field, s)
+		}
+	}
+	return nil
+}
+
+// ValidateUsername checks a subscriber's user name as MikroTik accepts it: 1 to 64
+// characters of printable ASCII without spaces. It returns an EINVALID error starting
+// with "username:".
+func ValidateUsername(s string) error {
+	if s == "" || len(s) > MaxNameLen {
+		return invalid("username: must be 1 to %d characters", MaxNameLen)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c > '~' {
+			return invalid("username: %q has %q; use printable ASCII without spaces", s, rune(c))
+		}
+	}
+	return nil
+}
+
+// ValidatePassword checks a subscriber's password: 1 to 128 bytes (the most RADIUS
+// User-Password carries) and no NUL byte, since PAP would truncate the password there.
+// The message never echoes the password; it starts with "password:".
+func ValidatePassword(s string) error {
+	if s == "" || len(s) > MaxPasswordLen {
+		return invalid("password: must be 1 to %d bytes", MaxPasswordLen)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return invalid("password: must not contain a NUL character")
+	}
+	return nil
+}
+
+// checkNewSubscriber validates in except for the plan's existence and returns the parsed
+// static IP (invalid when empty) and the normalized MAC ("" when empty).
+func checkNewSubscriber(in NewSubscriber) (netip.Addr, string, error) {
+	if err := ValidateUsername(in.Username); err != nil {
+		return netip.Addr{}, "", err
+	}
+	if err := ValidatePassword(in.Password); err != nil {
+		return netip.Addr{}, "", err
+	}
+	if in.Plan == "" {
+		return netip.Addr{}, "", invalid("plan: required")
+	}
+	var ip netip.Addr
+	if in.StaticIP != "" {
+		a, err := netip.ParseAddr(in.StaticIP)
+		if err != nil || a.Zone() != "" {
+			return netip.Addr{}, "", invalid("static-ip: %q is not an IPv4 or IPv6 address", in.StaticIP)
+		}
+		if a.IsUnspecified() || a.IsMulticast() {
+			return netip.Addr{}, "", invalid("static-ip: %q cannot be assigned to a subscriber", in.StaticIP)
+		}
+		ip = a.Unmap()
+	}
+	mac := ""
+	if in.MAC != "" {
+		m, ok := radius.NormalizeMAC(in.MAC)
+		if !ok {
+			return netip.Addr{}, "", invalid("mac: %q is not a MAC address like AA:BB:CC:DD:EE:FF", in.MAC)
+		}
+		mac = m
+	}
+	return ip, mac, nil
+}

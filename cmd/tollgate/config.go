@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"tollgate/radius/seal"
+)
+
+// Config is everything tollgate reads from its environment, read once and validated.
+type Config struct {
+	DatabaseURL    string
+	RedisURL       string
+	RedisPrefix    string
+	SecretKey      []byte
+	RadiusAuthAddr string
+	RadiusAcctAddr string
+	HTTPAddr       string
+	LogLevel       slog.Level
+}
+
+// configError names the variable at fault; main prints it as one line and exits 2.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+
+func badVar(name, format string, args ...any) error {
+	return &configError{msg: name + ": " + fmt.Sprintf(format, args...)}
+}
+
+// getenv reads NAME, or the file named by NAME_FILE (for secrets kept out of the environment).
+func getenv(name string) (string, error) {
+	v := os.Getenv(name)
+	f := os.Getenv(name + "_FILE")
+	if f == "" {
+		return v, nil
+	}
+	if v != "" {
+		return "", badVar(name, "set both %s and %s_FILE; set one", name, name)
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return "", badVar(name+"_FILE", "cannot read %s: %v", f, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func loadConfig() (*Config, error) {
+	c := &Config{}
+	var err error
+	if c.DatabaseURL, err = getenv("DATABASE_URL"); err != nil {
+		return nil, err
+	}
+	if c.DatabaseURL == "" {
+		return nil, badVar("DATABASE_URL", "not set (e.g. postgres://postgres@127.0.0.1:5432/tollgate)")
+	}
+	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+		return nil, badVar("DATABASE_URL", "not a valid Postgres URL")
+	}
+	if c.RedisURL, err = getenv("REDIS_URL"); err != nil {
+		return nil, err
+	}
+	if c.RedisURL == "" {
+		return nil, badVar("REDIS_URL", "not set (e.g. redis://127.0.0.1:6379/0)")
+	}
+	if _, err := redis.ParseURL(c.RedisURL); err != nil {
+		return nil, badVar("REDIS_URL", "not a valid Redis URL: %v", err)
+	}
+	c.RedisPrefix = os.Getenv("TOLLGATE_REDIS_PREFIX")
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = "tg:"
+	}
+	if len(c.RedisPrefix) > 64 || strings.ContainsAny(c.RedisPrefix, " \t\r\n") {
+		return nil, badVar("TOLLGATE_REDIS_PREFIX", "must be at most 64 characters without spaces")
+	}
+	key, err := getenv("TOLLGATE_SECRET_KEY")
+	if err != nil {
+		return nil, err
+	}
+	if key == "" {
+		return nil, badVar("TOLLGATE_SECRET_KEY", "not set (64 hex characters; `make run` creates one in ./var/secret.key)")
+	}
+	if c.SecretKey, err = seal.ParseKey(key); err != nil {
+		return nil, badVar("TOLLGATE_SECRET_KEY", "%v", err)
+	}
+	for _, a := range []struct {
+		name string
+		dst  *string
+		def  string
+	}{
+		{"TOLLGATE_RADIUS_AUTH_ADDR", &c.RadiusAuthAddr, ":1812"},
+		{"TOLLGATE_RADIUS_ACCT_ADDR", &c.RadiusAcctAddr, ":1813"},
+		{"TOLLGATE_HTTP_ADDR", &c.HTTPAddr, ":8080"},
+	} {
+		v := os.Getenv(a.name)
+		if v == "" {
+			v = a.def
+		}
+		if err := checkAddr(v); err != nil {
+			return nil, badVar(a.name, "%q: %v", v, err)
+		}
+		*a.dst = v
+	}
+	switch lv := strings.ToLower(os.Getenv("LOG_LEVEL")); lv {
+	case "", "info":
+		c.LogLevel = slog.LevelInfo
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		return nil, badVar("LOG_LEVEL", "%q is not one of debug, info, warn, error", lv)
+	}
+	return c, nil
+}
+
+func checkAddr(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("want host:port or :port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not 0-65535", port)
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		return fmt.Errorf("host %q is not an IP address", host)
+	}
+	return nil
+}
+
+// redacted returns the configuration as printable pairs, with secrets hidden.
+func (c *Config) redacted() [][2]string {
+	db := c.DatabaseURL
+	if pc, err := pgxpool.ParseConfig(db); err == nil && pc.ConnConfig.Password != "" {
+		db = strings.Replace(db, pc.ConnConfig.Password, "*****", 1)
+	}
+	rd := c.RedisURL
+	if o, err := redis.ParseURL(rd); err == nil && o.Password != "" {
+		rd = strings.Replace(rd, o.Password, "*****", 1)
+	}
+	return [][2]string{
+		{"DATABASE_URL", db},
+		{"REDIS_URL", rd},
+		{"TOLLGATE_REDIS_PREFIX", c.RedisPrefix},
+		{"TOLLGATE_SECRET_KEY", "***** (set)"},
+		{"TOLLGATE_RADIUS_AUTH_ADDR", c.RadiusAuthAddr},
+		{"TOLLGATE_RADIUS_ACCT_ADDR", c.RadiusAcctAddr},
+		{"TOLLGATE_HTTP_ADDR", c.HTTPAddr},
+		{"LOG_LEVEL", c.LogLevel.String()},
+	}
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"tollgate/billing"
+	"tollgate/radius"
+	radiuspg "tollgate/radius/postgres"
+)
+
+// The demo's names and credentials are printed on purpose: they exist to be typed.
+const (
+	demoNAS      = "demo-local"
+	demoSecret   = "testing123"
+	demoUser     = "demo"
+	demoPassword = "demo-pass"
+)
+
+// cmdDemo loads a NAS for 127.0.0.1, a PPPoE plan, a hotspot plan and one subscriber,
+// leaving any that exist alone, and prints the radclient line that logs the subscriber in.
+func cmdDemo(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("demo")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	n := &radius.NAS{Name: demoNAS, Prefix: netip.MustParsePrefix("127.0.0.1/32"), CoAPort: 3799, RequireMessageAuthenticator: true}
+	if err := ignoreConflict(d.radius.CreateNAS(ctx, n, d.sealer.Seal([]byte(demoSecret)))); err != nil {
+		return err
+	}
+	if err := radiuspg.Notify(ctx, d.pool, "nas"); err != nil {
+		return err
+	}
+	for _, p := range []billing.Plan{
+		{Name: "home-10M", Kind: radius.KindPPPoE, PriceCents: 2000, RateLimit: "5M/10M 10M/20M 4M/8M 10/10", Validity: 30 * 24 * 3600e9, SharedUsers: 1, Interim: 300e9, Pool: "pppoe-pool"},
+		{Name: "hotspot-1h", Kind: radius.KindHotspot, PriceCents: 100, RateLimit: "2M/4M", UptimeLimit: 3600e9, DataLimit: 1 << 30, SharedUsers: 1, Interim: 300e9},
+	} {
+		if _, err := d.billing.CreatePlan(ctx, p); ignoreConflict(err) != nil {
+			return err
+		}
+	}
+	if _, err := d.billing.AddSubscriber(ctx, billing.NewSubscriber{Username: demoUser, Password: demoPassword, Plan: "home-10M"}); ignoreConflict(err) != nil {
+		return err
+	}
+	port := "1812"
+	if i := strings.LastIndex(e.cfg.RadiusAuthAddr, ":"); i >= 0 && e.cfg.RadiusAuthAddr[i+1:] != "" {
+		port = e.cfg.RadiusAuthAddr[i+1:]
+	}
+	line := fmt.Sprintf("echo 'User-Name=%s,User-Password=%s,Service-Type=Framed-User,Framed-Protocol=PPP,Message-Authenticator=0x00' | radclient -x 127.0.0.1:%s auth %s", demoUser, demoPassword, port, demoSecret)
+	return e.print(map[string]string{"nas": demoNAS, "user": demoUser, "radclient": line}, func(w io.Writer) {
+		fmt.Fprintf(w, "demo loaded: NAS %q (127.0.0.1), plans home-10M (pppoe) and hotspot-1h (hotspot), subscriber %q\n", demoNAS, demoUser)
+		fmt.Fprintf(w, "log the demo subscriber in (needs freeradius-utils):\n  %s\n", line)
+	})
+}
+
+func ignoreConflict(err error) error {
+	if radius.ErrorCode(err) == radius.ECONFLICT {
+		return nil
+	}
+	return err
+}

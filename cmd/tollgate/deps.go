@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
+
+	"tollgate/billing"
+	billingpg "tollgate/billing/postgres"
+	"tollgate/radius"
+	radiuspg "tollgate/radius/postgres"
+	radiusredis "tollgate/radius/redis"
+	"tollgate/radius/seal"
+)
+
+// deps are the opened stores and services of one process.
+type deps struct {
+	log     *slog.Logger
+	pool    *pgxpool.Pool
+	rdb     goredis.UniversalClient
+	sealer  *seal.Sealer
+	radius  *radiuspg.Store
+	cache   *radiusredis.Cache
+	billing *billing.Service
+}
+
+// open loads the configuration and connects to Postgres and Redis.
+func (e *env) open(ctx context.Context) (*deps, error) {
+	if e.deps != nil {
+		return e.deps, nil
+	}
+	if e.cfg == nil {
+		cfg, err := loadConfig()
+		if err != nil {
+			return nil, err
+		}
+		e.cfg = cfg
+	}
+	cfg := e.cfg
+	d := &deps{log: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))}
+	var err error
+	if d.sealer, err = seal.New(cfg.SecretKey); err != nil {
+		return nil, err
+	}
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, badVar("DATABASE_URL", "not a valid Postgres URL")
+	}
+	if d.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.pool.Ping(pctx); err != nil {
+		d.pool.Close()
+		return nil, fmt.Errorf("postgres: cannot reach DATABASE_URL: %w", err)
+	}
+	ro, err := goredis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		d.pool.Close()
+		return nil, badVar("REDIS_URL", "not a valid Redis URL: %v", err)
+	}
+	ro.PoolSize = 64
+	ro.ContextTimeoutEnabled = true // every call honours its ctx deadline
+	d.rdb = goredis.NewClient(ro)
+	if err := d.rdb.Ping(pctx).Err(); err != nil {
+		d.pool.Close()
+		d.rdb.Close()
+		return nil, fmt.Errorf("redis: cannot reach REDIS_URL: %w", err)
+	}
+	d.radius = radiuspg.New(d.pool)
+	d.cache = radiusredis.New(d.rdb, cfg.RedisPrefix, radiusredis.Options{})
+	d.billing = &billing.Service{
+		Store:   billingpg.NewStore(d.pool),
+		Sealer:  d.sealer,
+		Changes: &changes{pool: d.pool, cache: d.cache},
+		Now:     time.Now,
+	}
+	e.deps = d
+	return d, nil
+}
+
+func (e *env) close() {
+	if e.deps == nil {
+		return
+	}
+	e.deps.cache.Close()
+	e.deps.rdb.Close()
+	e.deps.pool.Close()
+	e.deps = nil
+}
+
+// changes drops cached accounts after a committed change, so every running server sees
+// it on the next request (the cache is shared in Redis).
+type changes struct {
+	pool  *pgxpool.Pool
+	cache radius.AccountCache
+}
+
+var _ billing.Changes = (*changes)(nil)
+
+const changedMACs = `SELECT mac FROM subscribers WHERE username = ANY($1) AND mac IS NOT NULL`
+
+// AccountsChanged deletes the cache entries of usernames and of the MACs bound to them.
+func (c *changes) AccountsChanged(ctx context.Context, usernames ...string) error {
+	const chunk = 10000
+	for len(usernames) > 0 {
+		n := min(chunk, len(usernames))
+		part := usernames[:n]
+		usernames = usernames[n:]
+		keys := make([]string, 0, len(part))
+		for _, u := range part {
+			keys = append(keys, radius.AccountKey(u))
+		}
+		rows, err := c.pool.Query(ctx, changedMACs, part)
+		if err != nil {
+			return fmt.Errorf("changes: macs: %w", err)
+		}
+		for rows.Next() {
+			var mac string
+			if err := rows.Scan(&mac); err != nil {
+				rows.Close()
+				return fmt.Errorf("changes: macs: %w", err)
+			}
+			keys = append(keys, radius.MACKey(mac))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("changes: macs: %w", err)
+		}
+		if err := c.cache.DeleteAccounts(ctx, keys...); err != nil {
+			return fmt.Errorf("changes: %w", err)
+		}
+	}
+	return nil
+}
+
+const planUsers = `SELECT username FROM subscribers WHERE plan_id = $1`
+
+// PlansChanged drops the cached accounts of every subscriber on the plan.
+func (c *changes) PlansChanged(ctx context.Context, planID int64) error {
+	rows, err := c.pool.Query(ctx, planUsers, planID)
+	if err != nil {
+		return fmt.Errorf("changes: plan users: %w", err)
+	}
+	var users []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			rows.Close()
+			return err
+		}
+		users = append(users, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return c.AccountsChanged(ctx, users...)
+}

@@ -1,0 +1,206 @@
+// Command tollgate is the RADIUS/AAA and hotspot voucher server, and its admin command line.
+// It is the only place where the concrete stores meet: everything is wired here.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"tollgate/radius"
+)
+
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is wrong usage of the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
+
+// env is one command invocation: its streams and, once opened, its stores.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	cfg            *Config
+	json           bool
+	deps           *deps
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve":             {"run RADIUS, the portal and cron until interrupted", cmdServe},
+		"migrate":           {"apply the database migrations and exit", cmdMigrate},
+		"demo":              {"load the demo NAS, plans and subscriber (idempotent)", cmdDemo},
+		"config":            {"print the configuration, secrets redacted", cmdConfig},
+		"version":           {"print the version", cmdVersion},
+		"nas add":           {"add a router: --name --address IP[/PREFIX] --secret S", cmdNASAdd},
+		"nas list":          {"list routers", cmdNASList},
+		"plan add":          {"add a plan: --name --kind pppoe|hotspot ...", cmdPlanAdd},
+		"plan list":         {"list plans", cmdPlanList},
+		"subscriber add":    {"add a subscriber: --username --password --plan", cmdSubscriberAdd},
+		"subscriber set":    {"change a subscriber: --username [--status] [--plan] [--password]", cmdSubscriberSet},
+		"subscriber import": {"import username,password lines: --plan --file FILE.csv", cmdSubscriberImport},
+		"authlog":           {"show the latest authorization decisions [--user U]", cmdAuthLog},
+	}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintf(w, "tollgate %s: RADIUS/AAA and hotspot voucher server for MikroTik\n\nUsage: tollgate COMMAND [flags] (every command takes --json)\n\n", version)
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-18s %s\n", n, cmds[n].summary)
+	}
+}
+
+// run executes one command line and returns the exit status: 0 ok, 1 rejected input or
+// failure, 2 wrong usage or bad configuration.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmds := commands()
+	name, rest := args[0], args[1:]
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		if _, ok := cmds[name+" "+rest[0]]; ok {
+			name, rest = name+" "+rest[0], rest[1:]
+		}
+	}
+	c, ok := cmds[name]
+	if !ok {
+		fmt.Fprintf(stderr, "tollgate: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
+		printUsage(stderr)
+		return 2
+	}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	defer e.close()
+	err := c.run(ctx, e, rest)
+	return exitCode(stderr, err)
+}
+
+func exitCode(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	var ue *usageError
+	var ce *configError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "tollgate: "+ue.msg)
+		return 2
+	case errors.As(err, &ce):
+		fmt.Fprintln(stderr, "tollgate: "+ce.msg)
+		return 2
+	}
+	switch radius.ErrorCode(err) {
+	case radius.EINTERNAL:
+		fmt.Fprintln(stderr, "tollgate: "+err.Error())
+	default:
+		fmt.Fprintln(stderr, "tollgate: "+radius.ErrorMessage(err))
+	}
+	return 1
+}
+
+// flags returns a FlagSet for a command with the shared --json flag bound to e.json.
+func (e *env) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("tollgate "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.BoolVar(&e.json, "json", false, "print JSON")
+	return fs
+}
+
+// parse parses args; a flag error or a stray argument is a usage error.
+func (e *env) parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+// required returns a usage error naming the first flag in names left empty.
+func required(fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		if f := fs.Lookup(n); f != nil && f.Value.String() == "" {
+			return usagef("%s: --%s is required", fs.Name(), n)
+		}
+	}
+	return nil
+}
+
+// print writes v as JSON with --json, or calls text otherwise.
+func (e *env) print(v any, text func(w io.Writer)) error {
+	if e.json {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	text(e.stdout)
+	return nil
+}
+
+func cmdVersion(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("version")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	return e.print(map[string]string{"version": version}, func(w io.Writer) { fmt.Fprintln(w, version) })
+}
+
+func cmdConfig(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("config")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	pairs := cfg.redacted()
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		m[p[0]] = p[1]
+	}
+	return e.print(m, func(w io.Writer) {
+		for _, p := range pairs {
+			fmt.Fprintf(w, "%s=%s\n", p[0], p[1])
+		}
+	})
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"tollgate/billing"
+	"tollgate/radius"
+)
+
+type planJSON struct {
+	ID                 int64  `json:"id"`
+	Name               string `json:"name"`
+	Kind               string `json:"kind"`
+	PriceCents         int64  `json:"price_cents"`
+	RateLimit          string `json:"rate_limit"`
+	ValiditySeconds    int64  `json:"validity_seconds"`
+	UptimeLimitSeconds int64  `json:"uptime_limit_seconds"`
+	DataLimitBytes     int64  `json:"data_limit_bytes"`
+	SharedUsers        int    `json:"shared_users"`
+	InterimSeconds     int64  `json:"interim_seconds"`
+	Pool               string `json:"pool"`
+	AddressList        string `json:"address_list"`
+}
+
+func toPlanJSON(p *billing.Plan) planJSON {
+	return planJSON{
+		ID: p.ID, Name: p.Name, Kind: string(p.Kind), PriceCents: p.PriceCents, RateLimit: p.RateLimit,
+		ValiditySeconds: int64(p.Validity / time.Second), UptimeLimitSeconds: int64(p.UptimeLimit / time.Second),
+		DataLimitBytes: p.DataLimit, SharedUsers: p.SharedUsers, InterimSeconds: int64(p.Interim / time.Second),
+		Pool: p.Pool, AddressList: p.AddressList,
+	}
+}
+
+// parsePrice reads a price in the currency's main unit ("12.50") into cents.
+func parsePrice(s string) (int64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > 1e12 {
+		return 0, radius.Errorf(radius.EINVALID, "price: %q is not a non-negative amount like 12.50", s)
+	}
+	return int64(f*100 + 0.5), nil
+}
+
+func cmdPlanAdd(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("plan add")
+	name := fs.String("name", "", "plan name")
+	kind := fs.String("kind", "", "pppoe or hotspot")
+	price := fs.String("price", "0", "price, e.g. 12.50")
+	rate := fs.String("rate-limit", "", `MikroTik rate limit "RX/TX[ BURST...]", e.g. "2M/10M"`)
+	validity := fs.String("validity", "0", "how long an account stays valid, e.g. 30d (0 = forever)")
+	uptime := fs.String("uptime-limit", "0", "online time allowed, e.g. 10h (0 = no limit)")
+	data := fs.String("data-limit", "0", "bytes allowed, e.g. 5G (0 = no limit)")
+	shared := fs.Int("shared-users", 1, "simultaneous sessions (0 = no limit)")
+	interim := fs.String("interim", "5m", "Acct-Interim-Interval")
+	pool := fs.String("pool", "", "IP pool name on the router (Framed-Pool)")
+	alist := fs.String("address-list", "", "firewall address list (Mikrotik-Address-List)")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "name", "kind"); err != nil {
+		return err
+	}
+	p := billing.Plan{Name: *name, Kind: radius.PlanKind(*kind), RateLimit: *rate, SharedUsers: *shared, Pool: *pool, AddressList: *alist}
+	var err error
+	if p.PriceCents, err = parsePrice(*price); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		in   string
+		dst  *time.Duration
+	}{{"validity", *validity, &p.Validity}, {"uptime-limit", *uptime, &p.UptimeLimit}, {"interim", *interim, &p.Interim}} {
+		if *f.dst, err = billing.ParseDuration(f.in); err != nil {
+			return radius.Errorf(radius.EINVALID, "%s: %v", f.name, err)
+		}
+	}
+	if p.DataLimit, err = billing.ParseSize(*data); err != nil {
+		return radius.Errorf(radius.EINVALID, "data-limit: %v", err)
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	created, err := d.billing.CreatePlan(ctx, p)
+	if err != nil {
+		return err
+	}
+	return e.print(toPlanJSON(created), func(w io.Writer) {
+		fmt.Fprintf(w, "added plan %q (id %d, %s)\n", created.Name, created.ID, created.Kind)
+	})
+}
+
+func cmdPlanList(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("plan list")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	plans, err := d.billing.ListPlans(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]planJSON, 0, len(plans))
+	for i := range plans {
+		out = append(out, toPlanJSON(&plans[i]))
+	}
+	return e.print(out, func(w io.Writer) {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tKIND\tPRICE\tRATE LIMIT\tVALIDITY\tUPTIME\tDATA\tSHARED")
+		for i, p := range plans {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d.%02d\t%s\t%s\t%s\t%d\t%d\n", p.ID, p.Name, p.Kind, out[i].PriceCents/100, out[i].PriceCents%100,
+				p.RateLimit, p.Validity, p.UptimeLimit, p.DataLimit, p.SharedUsers)
+		}
+		tw.Flush()
+	})
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"os"
+	"runtime/pprof"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"tollgate/migrations"
+	"tollgate/portal"
+	"tollgate/radius"
+	radiuspg "tollgate/radius/postgres"
+	"tollgate/radius/server"
+)
+
+func cmdMigrate(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("migrate")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	ran, err := migrations.Apply(ctx, d.pool)
+	if err != nil {
+		return err
+	}
+	if err := d.radius.EnsurePartitions(ctx); err != nil {
+		return err
+	}
+	return e.print(map[string]any{"applied": ran}, func(w io.Writer) {
+		if len(ran) == 0 {
+			fmt.Fprintln(w, "schema is up to date")
+		}
+		for _, n := range ran {
+			fmt.Fprintln(w, "applied", n)
+		}
+	})
+}
+
+// checkSchema refuses to run on a database older than this binary.
+func checkSchema(ctx context.Context, d *deps) error {
+	pending, err := migrations.Pending(ctx, d.pool)
+	if err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		return radius.Errorf(radius.ECONFLICT, "database schema is older than this binary (pending: %s): run `tollgate migrate`", strings.Join(pending, ", "))
+	}
+	return nil
+}
+
+// loadNAS reads every NAS, opens its secret and swaps the server's snapshot.
+func loadNAS(ctx context.Context, d *deps, srv *server.Server) error {
+	list, err := d.radius.ListNAS(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range list {
+		if list[i].Secret, err = d.sealer.Open(list[i].Secret); err != nil {
+			return fmt.Errorf("open secret of NAS %q: %w (is TOLLGATE_SECRET_KEY the key it was sealed with?)", list[i].Name, err)
+		}
+	}
+	srv.SetNAS(list)
+	return nil
+}
+
+func cmdServe(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("serve")
+	roles := fs.String("roles", "radius,portal,cron", "roles to run: radius, portal, cron")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, r := range strings.Split(*roles, ",") {
+		switch r = strings.TrimSpace(r); r {
+		case "radius", "portal", "cron":
+			want[r] = true
+		default:
+			return usagef("serve: --roles: unknown role %q (want radius, portal, cron)", r)
+		}
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	if err := checkSchema(ctx, d); err != nil {
+		return err
+	}
+	if err := d.radius.EnsurePartitions(ctx); err != nil {
+		return err
+	}
+	log := d.log
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var srv *server.Server
+	var authlog *radiuspg.AuthLog
+	if want["radius"] {
+		d.cache.Start()
+		authlog = radiuspg.NewAuthLog(d.pool, log, radiuspg.AuthLogOptions{})
+		authlog.Start()
+		accounts := &radius.Accounts{Cache: d.cache, Store: d.radius, Opener: d.sealer}
+		srv = server.New(server.Config{AuthAddr: e.cfg.RadiusAuthAddr}, accounts, authlog, log)
+		if err := loadNAS(ctx, d, srv); err != nil {
+			return err
+		}
+		if err := srv.Register(reg); err != nil {
+			return err
+		}
+		if err := srv.Start(); err != nil {
+			return err
+		}
+		// Admin changes arrive as notifications; a periodic reload covers a missed one.
+		go func() {
+			_ = radiuspg.Listen(ctx, e.cfg.DatabaseURL, log, func(payload string) {
+				if payload == "nas" || payload == "*" {
+					if err := loadNAS(ctx, d, srv); err != nil && ctx.Err() == nil {
+						log.Error("reload NAS", "err", err)
+					}
+				}
+			})
+		}()
+		go func() {
+			t := time.NewTicker(30 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if err := loadNAS(ctx, d, srv); err != nil && ctx.Err() == nil {
+						log.Error("reload NAS", "err", err)
+					}
+				}
+			}
+		}()
+		log.Info("radius listening", "auth", srv.AuthAddr().String())
+	}
+	var web *portal.Portal
+	if want["portal"] {
+		web = portal.New(portal.Config{Addr: e.cfg.HTTPAddr}, portal.Deps{
+			Health: func(ctx context.Context) error {
+				if err := d.pool.Ping(ctx); err != nil {
+					return errors.New("postgres unreachable")
+				}
+				if err := d.rdb.Ping(ctx).Err(); err != nil {
+					return errors.New("redis unreachable")
+				}
+				return nil
+			},
+			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		})
+		if err := web.Start(); err != nil {
+			return fmt.Errorf("portal: listen %s: %w", e.cfg.HTTPAddr, err)
+		}
+		log.Info("portal listening", "addr", web.Addr().String())
+	}
+	if f := os.Getenv("TOLLGATE_CPUPROFILE"); f != "" { // TEMP
+		pf, _ := os.Create(f)
+		pprof.StartCPUProfile(pf)
+		defer pprof.StopCPUProfile()
+	}
+	log.Info("tollgate serving", "version", version, "roles", *roles)
+	<-ctx.Done()
+	log.Info("shutting down")
+
+	// Reverse order: stop taking packets and requests, then the writers, then the stores.
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if srv != nil {
+		_ = srv.Shutdown(sctx)
+	}
+	if web != nil {
+		_ = web.Shutdown(sctx)
+	}
+	if authlog != nil {
+		if err := authlog.Close(sctx); err != nil {
+			log.LogAttrs(sctx, slog.LevelWarn, "auth log flush", slog.String("err", err.Error()))
+		}
+	}
+	return nil
+}

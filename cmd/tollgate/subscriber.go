@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"tollgate/billing"
+	"tollgate/radius"
+)
+
+type subscriberJSON struct {
+	ID         int64      `json:"id"`
+	Username   string     `json:"username"`
+	Plan       string     `json:"plan"`
+	Status     string     `json:"status"`
+	StaticIP   string     `json:"static_ip,omitempty"`
+	MAC        string     `json:"mac,omitempty"`
+	ValidUntil *time.Time `json:"valid_until,omitempty"`
+}
+
+func toSubscriberJSON(s *billing.Subscriber) subscriberJSON {
+	out := subscriberJSON{ID: s.ID, Username: s.Username, Plan: s.PlanName, Status: string(s.Status), MAC: s.MAC}
+	if s.StaticIP.IsValid() {
+		out.StaticIP = s.StaticIP.String()
+	}
+	if !s.ValidUntil.IsZero() {
+		t := s.ValidUntil.UTC()
+		out.ValidUntil = &t
+	}
+	return out
+}
+
+func cmdSubscriberAdd(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("subscriber add")
+	var in billing.NewSubscriber
+	fs.StringVar(&in.Username, "username", "", "login name")
+	fs.StringVar(&in.Password, "password", "", "password (PAP, CHAP, MS-CHAP)")
+	fs.StringVar(&in.Plan, "plan", "", "plan name")
+	fs.StringVar(&in.StaticIP, "static-ip", "", "fixed IP address (Framed-IP-Address)")
+	fs.StringVar(&in.MAC, "mac", "", "bind to this device MAC (also allows hotspot MAC login)")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "username", "password", "plan"); err != nil {
+		return err
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := d.billing.AddSubscriber(ctx, in)
+	if err != nil {
+		return err
+	}
+	return e.print(toSubscriberJSON(s), func(w io.Writer) {
+		fmt.Fprintf(w, "added subscriber %q (id %d) on plan %q\n", s.Username, s.ID, s.PlanName)
+	})
+}
+
+func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("subscriber set")
+	username := fs.String("username", "", "login name")
+	status := fs.String("status", "", "active, suspended or disabled")
+	plan := fs.String("plan", "", "move to this plan")
+	password := fs.String("password", "", "new password")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "username"); err != nil {
+		return err
+	}
+	var upd billing.SubscriberUpdate
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["status"] {
+		st := radius.Status(*status)
+		upd.Status = &st
+	}
+	if set["plan"] {
+		upd.Plan = plan
+	}
+	if set["password"] {
+		upd.Password = password
+	}
+	if upd.Status == nil && upd.Plan == nil && upd.Password == nil {
+		return usagef("subscriber set: nothing to change: give --status, --plan or --password")
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := d.billing.UpdateSubscriber(ctx, *username, upd)
+	if err != nil {
+		return err
+	}
+	return e.print(toSubscriberJSON(s), func(w io.Writer) {
+		fmt.Fprintf(w, "updated subscriber %q: plan %q, status %s\n", s.Username, s.PlanName, s.Status)
+	})
+}
+
+func cmdSubscriberImport(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("subscriber import")
+	plan := fs.String("plan", "", "plan for every imported subscriber")
+	file := fs.String("file", "", "CSV file, one username,password a line (- for stdin)")
+	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "plan", "file"); err != nil {
+		return err
+	}
+	var r io.Reader = e.stdin
+	if *file != "-" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return radius.Errorf(radius.EINVALID, "file: %v", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	n, err := d.billing.ImportSubscribers(ctx, *plan, r)
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	return e.print(map[string]any{"imported": n, "plan": *plan, "seconds": took.Seconds()}, func(w io.Writer) {
+		fmt.Fprintf(w, "imported %d subscribers on plan %q in %.1fs\n", n, *plan, took.Seconds())
+	})
+}

@@ -1,0 +1,383 @@
+package server
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/subtle"
+	"log/slog"
+	"time"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2869"
+
+	tg "tollgate/radius"
+	"tollgate/radius/dict/microsoft"
+	"tollgate/radius/dict/mikrotik"
+	"tollgate/radius/mschap"
+)
+
+const (
+	typeMessageAuthenticator = 80
+	typeProxyState           = 33
+	typeVendorSpecific       = 26
+	maxProxyStates           = 4 // BlastRADIUS guidance: limit Proxy-State
+)
+
+// handle answers one verified-size datagram from a known NAS, returning the reply bytes
+// or nil to send nothing.
+func (s *Server) handle(ctx context.Context, e *nasEntry, b []byte) []byte {
+	switch radius.Code(b[0]) {
+	case radius.CodeAccessRequest:
+		return s.access(ctx, e, b)
+	case radius.CodeStatusServer:
+		return s.status(e, b)
+	default:
+		s.stats.UnknownCode.Add(1)
+		return nil
+	}
+}
+
+// findMA returns the offset of the Message-Authenticator value in b, -1 when absent, or
+// -2 when the attribute list is malformed or holds a wrongly sized or repeated MA.
+func findMA(b []byte) int {
+	off := -1
+	for i := 20; i < len(b); {
+		if i+2 > len(b) || b[i+1] < 2 || i+int(b[i+1]) > len(b) {
+			return -2
+		}
+		if b[i] == typeMessageAuthenticator {
+			if b[i+1] != 18 || off != -1 {
+				return -2
+			}
+			off = i + 2
+		}
+		i += int(b[i+1])
+	}
+	return off
+}
+
+// verifyMA checks Message-Authenticator in place (RFC 3579 §3.2): HMAC-MD5 with the
+// secret over the packet with the value zeroed. The packet's authenticator field is used
+// as it came (the Request Authenticator of an Access-Request or Status-Server).
+func verifyMA(e *nasEntry, b []byte, off int) bool {
+	var got [16]byte
+	copy(got[:], b[off:off+16])
+	clear(b[off : off+16])
+	want := e.mac(b)
+	copy(b[off:off+16], got[:])
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// status answers Status-Server (RFC 5997), which must carry a valid Message-Authenticator.
+func (s *Server) status(e *nasEntry, b []byte) []byte {
+	off := findMA(b)
+	if off < 0 || !verifyMA(e, b, off) {
+		s.stats.BadAuthenticator.Add(1)
+		return nil
+	}
+	req, err := radius.Parse(b, e.Secret)
+	if err != nil {
+		s.stats.Malformed.Add(1)
+		return nil
+	}
+	s.stats.StatusServer.Add(1)
+	return s.encode(e, req, req.Response(radius.CodeAccessAccept))
+}
+
+// access handles an Access-Request end to end.
+func (s *Server) access(ctx context.Context, e *nasEntry, b []byte) []byte {
+	switch off := findMA(b); {
+	case off == -2:
+		s.stats.Malformed.Add(1)
+		return nil
+	case off == -1:
+		if e.RequireMessageAuthenticator {
+			s.stats.MissingMA.Add(1)
+			return nil
+		}
+	default:
+		if !verifyMA(e, b, off) {
+			s.stats.BadAuthenticator.Add(1)
+			return nil
+		}
+	}
+	req, err := radius.Parse(b, e.Secret)
+	if err != nil {
+		s.stats.Malformed.Add(1)
+		return nil
+	}
+	username := rfc2865.UserName_GetString(req)
+	if username == "" {
+		s.stats.Malformed.Add(1)
+		return nil
+	}
+	ar := tg.AuthRequest{NASID: e.ID, Username: username, Service: service(req)}
+	ar.CallingStationID = rfc2865.CallingStationID_GetString(req)
+	if mac, ok := tg.NormalizeMAC(ar.CallingStationID); ok {
+		ar.CallingStationID = mac
+	}
+	ar.CalledStationID = rfc2865.CalledStationID_GetString(req)
+
+	c := credential{}
+	c.read(req)
+	ar.Method = c.method
+
+	d, extra := s.authorize(ctx, e, req, &ar, &c)
+	if d.Reason == tg.ReasonInternal {
+		return nil // no answer: the NAS retries or fails over to its next server
+	}
+	if s.authlog != nil {
+		s.authlog.Log(tg.AuthLogEntry{At: s.now().UnixNano(), NASID: e.ID, Username: username, MAC: ar.CallingStationID, Method: ar.Method, Reason: d.Reason})
+	}
+	s.stats.reasons[d.Reason%maxReasons].Add(1)
+	if !d.Accept {
+		s.stats.Rejects.Add(1)
+		resp := req.Response(radius.CodeAccessReject)
+		rfc2865.ReplyMessage_SetString(resp, d.Reason.Message())
+		if extra != nil {
+			extra(resp)
+		}
+		return s.encode(e, req, resp)
+	}
+	s.stats.Accepts.Add(1)
+	resp := req.Response(radius.CodeAccessAccept)
+	addAccept(resp, &d)
+	if extra != nil {
+		extra(resp)
+	}
+	return s.encode(e, req, resp)
+}
+
+func service(p *radius.Packet) tg.Service {
+	switch v, _ := rfc2865.ServiceType_Lookup(p); v {
+	case rfc2865.ServiceType_Value_FramedUser:
+		return tg.ServiceFramed
+	case rfc2865.ServiceType_Value_LoginUser:
+		return tg.ServiceLogin
+	}
+	if _, err := rfc2865.FramedProtocol_Lookup(p); err == nil {
+		return tg.ServiceFramed
+	}
+	return tg.ServiceUnknown
+}
+
+// credential is the proof a request carries, picked out of the packet.
+type credential struct {
+	method    tg.Method
+	password  []byte // PAP, decoded
+	chap      []byte // CHAP-Password: ident ‖ 16-byte response
+	challenge []byte // CHAP-Challenge or MS-CHAP-Challenge
+	msResp    []byte // MS-CHAP-Response or MS-CHAP2-Response
+}
+
+func (c *credential) read(p *radius.Packet) {
+	switch {
+	case has(p, rfc2865.UserPassword_Type):
+		c.method = tg.MethodPAP
+		c.password, _ = rfc2865.UserPassword_Lookup(p)
+	case has(p, rfc2865.CHAPPassword_Type):
+		c.method = tg.MethodCHAP
+		c.chap = rfc2865.CHAPPassword_Get(p)
+		if ch, err := rfc2865.CHAPChallenge_Lookup(p); err == nil {
+			c.challenge = ch
+		} else {
+			c.challenge = p.Authenticator[:]
+		}
+	default:
+		c.challenge = microsoft.MSCHAPChallenge_Get(p)
+		if r := microsoft.MSCHAP2Response_Get(p); r != nil {
+			c.method, c.msResp = tg.MethodMSCHAPv2, r
+		} else if r := microsoft.MSCHAPResponse_Get(p); r != nil {
+			c.method, c.msResp = tg.MethodMSCHAPv1, r
+		}
+	}
+}
+
+func has(p *radius.Packet, t radius.Type) bool {
+	for _, a := range p.Attributes {
+		if a.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// authorize finds the account, checks the credential and applies the rules. extra, when
+// set, adds method-specific attributes (MS-CHAP success or error, MPPE keys) to the reply.
+func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet, ar *tg.AuthRequest, c *credential) (tg.Decision, func(*radius.Packet)) {
+	var acct *tg.Account
+	var err error
+	if c.method == tg.MethodUnknown {
+		// A MAC login may come without any User-Password (mac-auth-password empty).
+		mac, ok := tg.NormalizeMAC(ar.Username)
+		if !ok {
+			return tg.Reject(tg.ReasonUnsupportedMethod), nil
+		}
+		if acct, err = s.accounts.FindByMAC(ctx, mac); err == nil {
+			ar.Method, c.method = tg.MethodMAC, tg.MethodMAC
+		}
+	} else {
+		acct, err = s.accounts.FindByUsername(ctx, ar.Username)
+	}
+	if tg.ErrorCode(err) == tg.ENOTFOUND && c.method == tg.MethodPAP {
+		// Hotspot MAC login: User-Name is the client's MAC in the router's format.
+		if mac, ok := tg.NormalizeMAC(ar.Username); ok {
+			if acct, err = s.accounts.FindByMAC(ctx, mac); err == nil {
+				ar.Method, c.method = tg.MethodMAC, tg.MethodMAC
+			}
+		}
+	}
+	switch code := tg.ErrorCode(err); code {
+	case "":
+	case tg.ENOTFOUND:
+		return tg.Reject(tg.ReasonUnknownUser), msError(c, req)
+	default:
+		s.stats.Internal.Add(1)
+		s.logInternal(ctx, e, ar.Username, err)
+		return tg.Reject(tg.ReasonInternal), nil
+	}
+	ok, extra := s.checkCredential(e, req, acct, ar, c)
+	if !ok {
+		return tg.Reject(tg.ReasonBadPassword), msError(c, req)
+	}
+	d := tg.Decide(ar, acct, tg.Usage{}, s.now())
+	if !d.Accept {
+		return d, msError(c, req)
+	}
+	return d, extra
+}
+
+// checkCredential verifies the proof against the account's password.
+func (s *Server) checkCredential(e *nasEntry, req *radius.Packet, a *tg.Account, ar *tg.AuthRequest, c *credential) (bool, func(*radius.Packet)) {
+	switch c.method {
+	case tg.MethodPAP:
+		return subtle.ConstantTimeCompare(c.password, a.Password) == 1, nil
+	case tg.MethodMAC:
+		// RouterOS sends mac-auth-password (empty by default) or the MAC itself.
+		if len(c.password) == 0 || string(c.password) == ar.Username || string(c.password) == a.MAC {
+			return true, nil
+		}
+		return subtle.ConstantTimeCompare(c.password, a.Password) == 1, nil
+	case tg.MethodCHAP:
+		if len(c.chap) != 17 {
+			return false, nil
+		}
+		h := md5.New()
+		h.Write(c.chap[:1])
+		h.Write(a.Password)
+		h.Write(c.challenge)
+		var sum [16]byte
+		return subtle.ConstantTimeCompare(h.Sum(sum[:0]), c.chap[1:]) == 1, nil
+	case tg.MethodMSCHAPv2:
+		r, ok := mschap.VerifyV2(mschap.NTPasswordHash(string(a.Password)), c.challenge, c.msResp, mschap.StripDomain(ar.Username))
+		if !ok {
+			return false, nil
+		}
+		return true, func(p *radius.Packet) {
+			send, recv := mschap.MPPEKeysV2(r.MasterKey)
+			_ = microsoft.MSCHAP2Success_Add(p, mschap.SuccessV2(r))
+			_ = microsoft.MSMPPESendKey_Add(p, send[:])
+			_ = microsoft.MSMPPERecvKey_Add(p, recv[:])
+			_ = microsoft.MSMPPEEncryptionPolicy_Add(p, 1)
+			_ = microsoft.MSMPPEEncryptionTypes_Add(p, 6)
+		}
+	case tg.MethodMSCHAPv1:
+		pw := mschap.NTPasswordHash(string(a.Password))
+		if _, ok := mschap.VerifyV1(pw, c.challenge, c.msResp); !ok {
+			return false, nil
+		}
+		return true, func(p *radius.Packet) {
+			keys := mschap.MPPEKeysV1(pw)
+			_ = microsoft.MSCHAPMPPEKeys_Add(p, keys[:24])
+			_ = microsoft.MSMPPEEncryptionPolicy_Add(p, 1)
+			_ = microsoft.MSMPPEEncryptionTypes_Add(p, 6)
+		}
+	}
+	return false, nil
+}
+
+// msError returns the MS-CHAP-Error a rejected MS-CHAP request needs, or nil.
+func msError(c *credential, req *radius.Packet) func(*radius.Packet) {
+	var ident byte
+	if len(c.msResp) > 0 {
+		ident = c.msResp[0]
+	}
+	switch c.method {
+	case tg.MethodMSCHAPv2:
+		return func(p *radius.Packet) { _ = microsoft.MSCHAPError_Add(p, mschap.ErrorV2(ident, c.challenge)) }
+	case tg.MethodMSCHAPv1:
+		return func(p *radius.Packet) { _ = microsoft.MSCHAPError_Add(p, mschap.ErrorV1(ident)) }
+	}
+	return nil
+}
+
+// addAccept writes the decision's MikroTik and standard attributes.
+func addAccept(p *radius.Packet, d *tg.Decision) {
+	if d.SessionTimeout > 0 {
+		rfc2865.SessionTimeout_Set(p, rfc2865.SessionTimeout(d.SessionTimeout))
+	}
+	if d.Interim > 0 {
+		rfc2869.AcctInterimInterval_Set(p, rfc2869.AcctInterimInterval(d.Interim))
+	}
+	if d.RateLimit != "" {
+		_ = mikrotik.MikrotikRateLimit_AddString(p, d.RateLimit)
+	}
+	if d.FramedIP.IsValid() && d.FramedIP.Is4() {
+		_ = rfc2865.FramedIPAddress_Set(p, d.FramedIP.AsSlice())
+	} else if d.Pool != "" {
+		_ = rfc2869.FramedPool_SetString(p, d.Pool)
+	}
+	if d.AddressList != "" {
+		_ = mikrotik.MikrotikAddressList_AddString(p, d.AddressList)
+	}
+	if d.DataLimited {
+		left := uint64(d.DataLeft)
+		_ = mikrotik.MikrotikTotalLimit_Add(p, mikrotik.MikrotikTotalLimit(uint32(left)))
+		_ = mikrotik.MikrotikTotalLimitGigawords_Add(p, mikrotik.MikrotikTotalLimitGigawords(uint32(left>>32)))
+	}
+	if d.Class != "" {
+		_ = rfc2865.Class_SetString(p, d.Class)
+	}
+}
+
+// encode signs and serializes a reply: Message-Authenticator first (BlastRADIUS), computed
+// with the Request Authenticator in the header, then the Response Authenticator
+// MD5(Code‖ID‖Length‖RequestAuth‖Attributes‖Secret). Proxy-State is echoed (RFC 2865 §5.33).
+func (s *Server) encode(e *nasEntry, req, resp *radius.Packet) []byte {
+	attrs := make(radius.Attributes, 0, len(resp.Attributes)+1+maxProxyStates)
+	attrs = append(attrs, &radius.AVP{Type: typeMessageAuthenticator, Attribute: make([]byte, 16)})
+	attrs = append(attrs, resp.Attributes...)
+	n := 0
+	for _, a := range req.Attributes {
+		if a.Type == typeProxyState && n < maxProxyStates {
+			attrs = append(attrs, a)
+			n++
+		}
+	}
+	resp.Attributes = attrs
+	b, err := resp.MarshalBinary() // header carries the Request Authenticator (Response copies it)
+	if err != nil {
+		s.stats.Internal.Add(1)
+		return nil
+	}
+	mac := e.mac(b)
+	copy(b[22:38], mac[:])
+	h := md5.New()
+	h.Write(b)
+	h.Write(e.Secret)
+	var sum [16]byte
+	copy(b[4:20], h.Sum(sum[:0]))
+	return b
+}
+
+// logInternal logs an internal error at most once a second, so an outage does not flood
+// the log with one line per packet (the counter still counts each).
+func (s *Server) logInternal(ctx context.Context, e *nasEntry, user string, err error) {
+	now := s.now().UnixNano()
+	last := s.lastLog.Load()
+	if now-last < int64(time.Second) || !s.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelError, "radius: authorize", slog.String("nas", e.Name), slog.String("user", user), slog.String("code", tg.EINTERNAL), slog.String("err", err.Error()))
+}

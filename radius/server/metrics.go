@@ -1,0 +1,48 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	tg "tollgate/radius"
+)
+
+// Register exposes the server's counters to Prometheus under the tollgate_radius namespace.
+// Labels are bounded: an outcome or a reason code, never a user or an address.
+func (s *Server) Register(reg prometheus.Registerer) error {
+	st := &s.stats
+	counters := []struct {
+		name, help string
+		v          interface{ Load() uint64 }
+	}{
+		{"packets_received_total", "Datagrams read.", &st.Received},
+		{"packets_unknown_nas_total", "Datagrams dropped: source is no configured NAS.", &st.UnknownNAS},
+		{"packets_malformed_total", "Datagrams dropped: malformed.", &st.Malformed},
+		{"packets_bad_authenticator_total", "Datagrams dropped: wrong authenticator or Message-Authenticator.", &st.BadAuthenticator},
+		{"packets_missing_message_authenticator_total", "Access-Requests dropped: Message-Authenticator required but absent.", &st.MissingMA},
+		{"packets_unknown_code_total", "Datagrams dropped: code not served on this port.", &st.UnknownCode},
+		{"packets_duplicate_total", "Retransmits answered from the reply cache or dropped while in flight.", &st.Duplicates},
+		{"packets_shed_total", "Datagrams dropped because every worker was busy and the queue full.", &st.Shed},
+		{"errors_internal_total", "Requests left unanswered because a store failed.", &st.Internal},
+		{"status_server_total", "Status-Server requests answered.", &st.StatusServer},
+		{"access_accepts_total", "Access-Accepts sent.", &st.Accepts},
+		{"access_rejects_total", "Access-Rejects sent.", &st.Rejects},
+	}
+	for _, c := range counters {
+		v := c.v
+		if err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "tollgate", Subsystem: "radius", Name: c.name, Help: c.help,
+		}, func() float64 { return float64(v.Load()) })); err != nil {
+			return err
+		}
+	}
+	for _, r := range tg.Reasons() {
+		r := r
+		if err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "tollgate", Subsystem: "radius", Name: "decisions_total",
+			Help: "Authorization decisions by reason.", ConstLabels: prometheus.Labels{"reason": r.String()},
+		}, func() float64 { return float64(st.Reason(r)) })); err != nil {
+			return err
+		}
+	}
+	return nil
+}

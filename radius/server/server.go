@@ -1,0 +1,290 @@
+// Package server is tollgate's RADIUS engine: UDP listeners, the NAS secret snapshot,
+// the RFC 5080 reply cache, bounded workers, Message-Authenticator (BlastRADIUS),
+// PAP/CHAP/MS-CHAP authentication and Status-Server. It is the only package that
+// imports layeh.com/radius; nothing of layeh's passes beyond it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"tollgate/radius"
+)
+
+// Accounts finds accounts with their password in clear. radius.Accounts satisfies it.
+type Accounts interface {
+	// FindByUsername returns the account. ENOTFOUND.
+	FindByUsername(ctx context.Context, username string) (*radius.Account, error)
+	// FindByMAC returns the account bound to a normalized MAC. ENOTFOUND.
+	FindByMAC(ctx context.Context, mac string) (*radius.Account, error)
+}
+
+// Config tunes the engine. Zero values take the defaults.
+type Config struct {
+	// AuthAddr is the UDP address for Access-Request and Status-Server (":1812").
+	AuthAddr string
+	// Workers handle packets; when all are busy and the queue is full, packets are
+	// shed and counted (the NAS retransmits). Default 128.
+	Workers int
+	// Queue is the number of packets waiting for a worker. Default 4096.
+	Queue int
+	// Timeout is each packet's deadline, well inside RouterOS's 1.1 s. Default 800ms.
+	Timeout time.Duration
+	// ReplyTTL is how long a reply is kept for retransmits. Default 5s.
+	ReplyTTL time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.AuthAddr == "" {
+		c.AuthAddr = ":1812"
+	}
+	if c.Workers <= 0 {
+		c.Workers = 128
+	}
+	if c.Queue <= 0 {
+		c.Queue = 4096
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 800 * time.Millisecond
+	}
+	if c.ReplyTTL <= 0 {
+		c.ReplyTTL = 5 * time.Second
+	}
+}
+
+// Server answers RADIUS. Create it with New, give it NASes with SetNAS, then Start.
+type Server struct {
+	cfg      Config
+	accounts Accounts
+	authlog  radius.AuthLogger
+	log      *slog.Logger
+	now      func() time.Time
+
+	nas     atomic.Pointer[snapshot]
+	replies *replyCache
+	stats   Stats
+
+	mu       sync.Mutex
+	conns    []*net.UDPConn
+	jobs     chan job
+	readers  atomic.Int32
+	lastLog  atomic.Int64
+	wg       sync.WaitGroup
+	started  bool
+	shutdown bool
+}
+
+// New returns a server. authlog may be nil.
+func New(cfg Config, accounts Accounts, authlog radius.AuthLogger, log *slog.Logger) *Server {
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, accounts: accounts, authlog: authlog, log: log, now: time.Now, replies: newReplyCache()}
+	s.nas.Store(newSnapshot(nil))
+	return s
+}
+
+// SetNAS replaces the NAS snapshot (secrets in clear). Safe at any time, from any goroutine.
+func (s *Server) SetNAS(list []radius.NAS) {
+	s.nas.Store(newSnapshot(list))
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() *Stats { return &s.stats }
+
+// job is one datagram waiting for a worker.
+type job struct {
+	conn *net.UDPConn
+	buf  *[]byte
+	n    int
+	src  netip.AddrPort
+	nas  *nasEntry
+	key  cacheKey
+}
+
+const maxPacket = 4096
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, maxPacket+1); return &b }}
+
+// Start binds the listeners and starts the workers.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("server: already started")
+	}
+	conn, err := listen(s.cfg.AuthAddr)
+	if err != nil {
+		return err
+	}
+	s.conns = append(s.conns, conn)
+	s.jobs = make(chan job, s.cfg.Queue)
+	for i := 0; i < s.cfg.Workers; i++ {
+		s.wg.Add(1)
+		go s.worker()
+	}
+	s.readers.Store(int32(len(s.conns)))
+	for _, c := range s.conns {
+		s.wg.Add(1)
+		go s.read(c)
+	}
+	s.started = true
+	return nil
+}
+
+func listen(addr string) (*net.UDPConn, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("server: address %q: %w", addr, err)
+	}
+	c, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen %s: %w", addr, err)
+	}
+	// A larger receive buffer rides out bursts (a router reboot logs everyone in at once).
+	_ = c.SetReadBuffer(4 << 20)
+	_ = c.SetWriteBuffer(4 << 20)
+	return c, nil
+}
+
+// AuthAddr returns the bound auth address (useful with port 0 in tests).
+func (s *Server) AuthAddr() netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) == 0 {
+		return netip.AddrPort{}
+	}
+	return s.conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// Shutdown stops reading, lets queued packets finish until ctx ends, and closes the
+// sockets. Calling it twice is safe.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.started || s.shutdown {
+		s.mu.Unlock()
+		return nil
+	}
+	s.shutdown = true
+	for _, c := range s.conns {
+		// Unblock ReadFrom without closing, so workers can still write replies.
+		_ = c.SetReadDeadline(time.Unix(1, 0))
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	for _, c := range s.conns {
+		c.Close()
+	}
+	return err
+}
+
+// read is the only goroutine reading a socket: it finds the NAS, answers retransmits from
+// the reply cache, and queues the rest; it never blocks on a worker.
+func (s *Server) read(conn *net.UDPConn) {
+	defer s.wg.Done()
+	for {
+		bp := bufPool.Get().(*[]byte)
+		n, src, err := conn.ReadFromUDPAddrPort(*bp)
+		if err != nil {
+			bufPool.Put(bp)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, net.ErrClosed) {
+				if s.readers.Add(-1) == 0 {
+					close(s.jobs) // the last reader gone: workers drain the queue and stop
+				}
+				return
+			}
+			s.log.LogAttrs(context.Background(), slog.LevelWarn, "radius: read", slog.String("err", err.Error()))
+			continue
+		}
+		s.stats.Received.Add(1)
+		if !s.accept(conn, bp, n, src) {
+			bufPool.Put(bp)
+		}
+	}
+}
+
+// accept decides what to do with a datagram before any parsing; it reports whether it
+// kept the buffer.
+func (s *Server) accept(conn *net.UDPConn, bp *[]byte, n int, src netip.AddrPort) bool {
+	b := (*bp)[:n]
+	e := s.nas.Load().lookup(src.Addr())
+	if e == nil {
+		s.stats.UnknownNAS.Add(1)
+		return false
+	}
+	if n > maxPacket || n < 20 || int(b[2])<<8|int(b[3]) < 20 || int(b[2])<<8|int(b[3]) > n {
+		s.stats.Malformed.Add(1)
+		return false
+	}
+	j := job{conn: conn, buf: bp, n: int(b[2])<<8 | int(b[3]), src: src, nas: e}
+	j.key = cacheKey{src: src, code: b[0], id: b[1]}
+	copy(j.key.auth[:], b[4:20])
+	reply, inFlight := s.replies.begin(&j.key, s.now(), s.cfg.ReplyTTL)
+	switch {
+	case reply != nil:
+		s.stats.Duplicates.Add(1)
+		_, _ = conn.WriteToUDPAddrPort(reply, src)
+		return false
+	case inFlight:
+		s.stats.Duplicates.Add(1)
+		return false
+	}
+	select {
+	case s.jobs <- j:
+		return true
+	default:
+		s.replies.finish(&j.key, nil)
+		s.stats.Shed.Add(1)
+		return false
+	}
+}
+
+func (s *Server) worker() {
+	defer s.wg.Done()
+	for j := range s.jobs {
+		s.serve(j)
+		bufPool.Put(j.buf)
+	}
+}
+
+// serve handles one packet with a deadline and a recover; a panic drops the packet.
+func (s *Server) serve(j job) {
+	finished := false
+	defer func() {
+		if r := recover(); r != nil {
+			s.stats.Internal.Add(1)
+			s.log.LogAttrs(context.Background(), slog.LevelError, "radius: panic", slog.String("nas", j.nas.Name), slog.Any("panic", r))
+		}
+		if !finished {
+			s.replies.finish(&j.key, nil)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	reply := s.handle(ctx, j.nas, (*j.buf)[:j.n])
+	// Cache the reply before sending it: a retransmit that crosses the reply must find
+	// it, not an in-flight entry that drops it.
+	s.replies.finish(&j.key, reply)
+	finished = true
+	if reply != nil {
+		if _, err := j.conn.WriteToUDPAddrPort(reply, j.src); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "radius: write", slog.String("nas", j.nas.Name), slog.String("err", err.Error()))
+		}
+	}
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh — install the system tools the tests need, if missing.
+#
+# Idempotent and silent when everything is already present. Installs with
+# apt-get when running as root (apt-get update runs at most once); otherwise,
+# or when TOLLGATE_NO_INSTALL is set, prints what to install and exits 1.
+set -euo pipefail
+
+MISSING_PKGS=()
+MISSING_CMDS=()
+
+# need COMMAND PACKAGE... — PACKAGE(s) get installed unless COMMAND is on PATH.
+need() {
+	local cmd=$1
+	shift
+	command -v "$cmd" >/dev/null 2>&1 && return 0
+	MISSING_CMDS+=("$cmd")
+	MISSING_PKGS+=("$@")
+}
+
+# ============================================================================
+# Required packages: one `need <command> <debian package>...` line each.
+# ----------------------------------------------------------------------------
+need gcc gcc libc6-dev            # `go test -race` needs cgo and a C toolchain
+need radclient freeradius-utils   # radclient / radtest for RADIUS tests
+#
+# --- add more packages here -------------------------------------------------
+# Browser tests (later):
+# need chromium chromium
+# need node nodejs
+# need npm npm
+# ============================================================================
+
+((${#MISSING_PKGS[@]})) || exit 0
+
+if [[ "$(id -u)" != 0 || -n "${TOLLGATE_NO_INSTALL:-}" ]] || ! command -v apt-get >/dev/null 2>&1; then
+	{
+		echo "install-deps: missing commands: ${MISSING_CMDS[*]}"
+		echo "install-deps: install them with: sudo apt-get install --no-install-recommends ${MISSING_PKGS[*]}"
+	} >&2
+	exit 1
+fi
+
+echo "install-deps: installing ${MISSING_PKGS[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${MISSING_PKGS[@]}" >&2
+
+for cmd in "${MISSING_CMDS[@]}"; do
+	command -v "$cmd" >/dev/null 2>&1 || {
+		echo "install-deps: $cmd still missing after install" >&2
+		exit 1
+	}
+done

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+var (
+	errTimeout        = errors.New("timeout")
+	errNotImplemented = errors.New("not implemented")
+)
+
+// mode is one kind of traffic. transact performs one unit of work for user u
+// on worker w (for auth modes one Access-Request; an accounting mode would run
+// a whole Start/Interim/Stop session) and records outcomes into w.st.
+type mode interface {
+	name() string
+	needsAuthConn() bool
+	needsAcctConn() bool
+	transact(w *worker, u int)
+}
+
+func newMode(cfg *config, users *userCache) (mode, error) {
+	switch cfg.Mode {
+	case "pap", "chap", "mschapv2":
+		return newAuthMode(cfg, users)
+	case "acct":
+		return newAcctMode(cfg, users)
+	}
+	return nil, fmt.Errorf("unknown mode %q", cfg.Mode)
+}
+
+// stats are per-worker counters for one phase; merged at the end.
+type stats struct {
+	sent      uint64 // requests issued (retransmissions not included)
+	completed uint64 // requests that got a reply with a matching Identifier
+	accepts   uint64 // verified replies by code
+	rejects   uint64
+	timeouts  uint64
+	errors    uint64 // socket errors, verification failures, unexpected codes
+	retrans   uint64
+	stale     uint64 // replies with a non-matching Identifier (ignored)
+	noReplyMA uint64 // verified replies without Message-Authenticator
+	hist      *histogram
+	samples   []string // first few distinct error messages
+}
+
+func newStats() *stats { return &stats{hist: newHistogram()} }
+
+func (s *stats) fail(err error) {
+	s.errors++
+	if len(s.samples) < 3 {
+		msg := err.Error()
+		for _, m := range s.samples {
+			if m == msg {
+				return
+			}
+		}
+		s.samples = append(s.samples, msg)
+	}
+}
+
+func (s *stats) merge(o *stats) {
+	s.sent += o.sent
+	s.completed += o.completed
+	s.accepts += o.accepts
+	s.rejects += o.rejects
+	s.timeouts += o.timeouts
+	s.errors += o.errors
+	s.retrans += o.retrans
+	s.stale += o.stale
+	s.noReplyMA += o.noReplyMA
+	s.hist.merge(o.hist)
+	for _, m := range o.samples {
+		dup := false
+		for _, x := range s.samples {
+			dup = dup || x == m
+		}
+		if !dup && len(s.samples) < 5 {
+			s.samples = append(s.samples, m)
+		}
+	}
+}
+
+// worker owns its sockets and all per-request scratch state.
+type worker struct {
+	cfg      *config
+	authConn *net.UDPConn
+	acctConn *net.UDPConn
+	rng      *rand.ChaCha8
+	nextID   byte
+	rbuf     [maxPacket]byte
+	ver      *verifier
+	st       *stats
+	auth     authScratch // used by auth modes
+}
+
+func newWorker(cfg *config, m mode) (*worker, error) {
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		return nil, err
+	}
+	w := &worker{cfg: cfg, rng: rand.NewChaCha8(seed), ver: newVerifier([]byte(cfg.Secret))}
+	w.nextID = byte(w.rng.Uint64())
+	var err error
+	if m.needsAuthConn() {
+		if w.authConn, err = dialLoopback(cfg.Server); err != nil {
+			return nil, err
+		}
+	}
+	if m.needsAcctConn() {
+		if w.acctConn, err = dialLoopback(cfg.AcctServer); err != nil {
+			w.close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (w *worker) close() {
+	if w.authConn != nil {
+		w.authConn.Close()
+	}
+	if w.acctConn != nil {
+		w.acctConn.Close()
+	}
+}
+
+// dialLoopback resolves addr and connects a UDP socket to it, re-checking that
+// the resolved address is loopback (e.g. for "localhost").
+func dialLoopback(addr string) (*net.UDPConn, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if !ua.IP.IsLoopback() {
+		return nil, fmt.Errorf("%s resolved to non-loopback %s; refusing", addr, ua.IP)
+	}
+	return net.DialUDP("udp", nil, ua)
+}
+
+func (w *worker) id() byte {
+	id := w.nextID
+	w.nextID++
+	return id
+}
+
+// exchange sends req and waits for a reply with the same Identifier,
+// retransmitting the identical bytes up to cfg.Retries times. Replies with
+// other Identifiers (late answers to earlier requests) are skipped. The
+// returned slice aliases w.rbuf. Latency is measured from the first send.
+func (w *worker) exchange(conn *net.UDPConn, req []byte) ([]byte, time.Duration, error) {
+	id := req[1]
+	start := time.Now()
+	for attempt := 0; attempt <= w.cfg.Retries; attempt++ {
+		if attempt > 0 {
+			w.st.retrans++
+		}
+		if _, err := conn.Write(req); err != nil {
+			return nil, 0, err
+		}
+		if err := conn.SetReadDeadline(time.Now().Add(w.cfg.Timeout)); err != nil {
+			return nil, 0, err
+		}
+		for {
+			n, err := conn.Read(w.rbuf[:])
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					break // next attempt
+				}
+				return nil, 0, err
+			}
+			if n < 20 || w.rbuf[1] != id {
+				w.st.stale++
+				continue
+			}
+			return w.rbuf[:n], time.Since(start), nil
+		}
+	}
+	return nil, 0, errTimeout
+}
+
+// phase is one bounded stretch of traffic (warm-up or measured).
+type phase struct {
+	stop   atomic.Bool
+	limit  int64 // 0 = unlimited
+	issued atomic.Int64
+	nextU  atomic.Uint64
+	users  int
+	random bool
+}
+
+func (ph *phase) pick(w *worker) int {
+	if ph.random {
+		return int(w.rng.Uint64() % uint64(ph.users))
+	}
+	return int((ph.nextU.Add(1) - 1) % uint64(ph.users))
+}
+
+func (ph *phase) workerLoop(w *worker, m mode) {
+	for !ph.stop.Load() {
+		if ph.limit > 0 && ph.issued.Add(1) > ph.limit {
+			ph.stop.Store(true)
+			return
+		}
+		m.transact(w, ph.pick(w))
+	}
+}
+
+// runPhase runs all workers until d elapses (d > 0), limit requests have been
+// issued (limit > 0), or ctx is cancelled. In-flight requests complete (bounded
+// by timeout×(retries+1)). It returns the merged stats and the elapsed time.
+func runPhase(ctx context.Context, cfg *config, m mode, workers []*worker, d time.Duration, limit int64) (*stats, time.Duration) {
+	ph := &phase{limit: limit, users: cfg.Users, random: cfg.Pick == "random"}
+	if cfg.Pick == "seq" {
+		// Start each phase at a random offset so repeated runs don't always
+		// hit the same users first.
+		ph.nextU.Store(uint64(rand.IntN(cfg.Users)))
+	}
+	for _, w := range workers {
+		w.st = newStats()
+	}
+	done := make(chan struct{})
+	var timer <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timer = t.C
+	}
+	go func() {
+		select {
+		case <-timer:
+		case <-ctx.Done():
+		case <-done:
+		}
+		ph.stop.Store(true)
+	}()
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ph.workerLoop(w, m)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(done)
+
+	total := newStats()
+	for _, w := range workers {
+		total.merge(w.st)
+	}
+	return total, elapsed
+}
+
+// run executes the benchmark described by cfg and returns the exit code.
+func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(stderr, "radbench: %v\n", err)
+		return exitUsage
+	}
+	users := newUserCache(cfg.Users, cfg.UserFormat, cfg.PassFormat)
+	m, err := newMode(&cfg, users)
+	if errors.Is(err, errNotImplemented) {
+		fmt.Fprintf(stderr, "radbench: -mode %s: not implemented\n", cfg.Mode)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "radbench: %v\n", err)
+		return exitUsage
+	}
+
+	workers := make([]*worker, 0, cfg.Concurrency)
+	defer func() {
+		for _, w := range workers {
+			w.close()
+		}
+	}()
+	for range cfg.Concurrency {
+		w, err := newWorker(&cfg, m)
+		if err != nil {
+			fmt.Fprintf(stderr, "radbench: %v\n", err)
+			return exitUsage
+		}
+		workers = append(workers, w)
+	}
+
+	fmt.Fprintf(stderr, "radbench: mode=%s server=%s users=%d concurrency=%d duration=%s requests=%d timeout=%s retries=%d warmup=%s expect=%s message-authenticator=%t mac=%t pick=%s\n",
+		m.name(), cfg.Server, cfg.Users, cfg.Concurrency, cfg.Duration, cfg.Requests, cfg.Timeout, cfg.Retries, cfg.Warmup, cfg.Expect, !cfg.NoMessageAuthenticator, cfg.MAC, cfg.Pick)
+
+	if cfg.Warmup > 0 {
+		ws, el := runPhase(ctx, &cfg, m, workers, cfg.Warmup, 0)
+		fmt.Fprintf(stderr, "radbench: warmup %.2fs sent=%d accepts=%d rejects=%d timeouts=%d errors=%d\n",
+			el.Seconds(), ws.sent, ws.accepts, ws.rejects, ws.timeouts, ws.errors)
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "radbench: interrupted\n")
+		return exitFail
+	}
+
+	st, elapsed := runPhase(ctx, &cfg, m, workers, cfg.Duration, cfg.Requests)
+
+	secs := elapsed.Seconds()
+	rps := 0.0
+	if secs > 0 {
+		rps = float64(st.completed) / secs
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	fmt.Fprintf(stdout, "RESULT mode=%s users=%d concurrency=%d duration=%.2fs sent=%d accepts=%d rejects=%d timeouts=%d errors=%d rps=%.1f p50=%.3fms p95=%.3fms p99=%.3fms max=%.3fms\n",
+		m.name(), cfg.Users, cfg.Concurrency, secs, st.sent, st.accepts, st.rejects, st.timeouts, st.errors,
+		rps, ms(st.hist.quantile(0.50)), ms(st.hist.quantile(0.95)), ms(st.hist.quantile(0.99)), ms(st.hist.max))
+
+	if st.retrans > 0 || st.stale > 0 {
+		fmt.Fprintf(stderr, "radbench: retransmissions=%d stale-replies=%d\n", st.retrans, st.stale)
+	}
+	if st.noReplyMA > 0 {
+		fmt.Fprintf(stderr, "radbench: %d verified replies carried no Message-Authenticator\n", st.noReplyMA)
+	}
+	for _, s := range st.samples {
+		fmt.Fprintf(stderr, "radbench: error: %s\n", s)
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "radbench: interrupted\n")
+	}
+	if st.sent == 0 {
+		fmt.Fprintf(stderr, "radbench: no requests sent\n")
+		return exitFail
+	}
+	if bad := st.errors + st.timeouts; bad*100 > st.sent {
+		fmt.Fprintf(stderr, "radbench: FAIL: errors+timeouts=%d exceed 1%% of sent=%d\n", bad, st.sent)
+		return exitFail
+	}
+	return exitOK
+}

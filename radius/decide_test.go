@@ -58,7 +58,7 @@ func TestDecide(t *testing.T) {
 			}
 		}},
 		{name: "uptime exhausted", req: hs, edit: func(a *Account) { a.Kind, a.UptimeLimit = KindHotspot, time.Hour }, usage: Usage{Uptime: time.Hour}, reason: ReasonUptimeExhausted},
-		{name: "data left", req: hs, edit: func(a *Account) { a.Kind, a.DataLimit = KindHotspot, 5 << 30 }, usage: Usage{Bytes: 1 << 30}, reason: ReasonOK,
+		{name: "data left", req: hs, edit: func(a *Account) { a.Kind, a.DataLimit = KindHotspot, 5<<30 }, usage: Usage{Bytes: 1 << 30}, reason: ReasonOK,
 			check: func(t *testing.T, d Decision) {
 				if !d.DataLimited || d.DataLeft != 4<<30 {
 					t.Fatalf("data left %d limited %v", d.DataLeft, d.DataLimited)

@@ -25,16 +25,18 @@ const (
 )
 
 // handle answers one verified-size datagram from a known NAS, returning the reply bytes
-// or nil to send nothing.
-func (s *Server) handle(ctx context.Context, e *nasEntry, b []byte) []byte {
-	switch radius.Code(b[0]) {
-	case radius.CodeAccessRequest:
-		return s.access(ctx, e, b)
-	case radius.CodeStatusServer:
-		return s.status(e, b)
+// (nil to send nothing) and work to run once the reply is sent (or nil).
+func (s *Server) handle(ctx context.Context, e *nasEntry, b []byte, acctPort bool) ([]byte, func(context.Context)) {
+	switch code := radius.Code(b[0]); {
+	case code == radius.CodeAccessRequest && !acctPort:
+		return s.access(ctx, e, b), nil
+	case code == radius.CodeAccountingRequest && acctPort:
+		return s.accounting(ctx, e, b)
+	case code == radius.CodeStatusServer:
+		return s.status(e, b, acctPort), nil
 	default:
 		s.stats.UnknownCode.Add(1)
-		return nil
+		return nil, nil
 	}
 }
 
@@ -69,8 +71,9 @@ func verifyMA(e *nasEntry, b []byte, off int) bool {
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
-// status answers Status-Server (RFC 5997), which must carry a valid Message-Authenticator.
-func (s *Server) status(e *nasEntry, b []byte) []byte {
+// status answers Status-Server (RFC 5997), which must carry a valid Message-Authenticator:
+// Access-Accept on the auth port, Accounting-Response on the accounting port.
+func (s *Server) status(e *nasEntry, b []byte, acctPort bool) []byte {
 	off := findMA(b)
 	if off < 0 || !verifyMA(e, b, off) {
 		s.stats.BadAuthenticator.Add(1)
@@ -82,7 +85,11 @@ func (s *Server) status(e *nasEntry, b []byte) []byte {
 		return nil
 	}
 	s.stats.StatusServer.Add(1)
-	return s.encode(e, req, req.Response(radius.CodeAccessAccept))
+	code := radius.CodeAccessAccept
+	if acctPort {
+		code = radius.CodeAccountingResponse
+	}
+	return s.encode(e, req, req.Response(code))
 }
 
 // access handles an Access-Request end to end.

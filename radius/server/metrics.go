@@ -26,6 +26,7 @@ func (s *Server) Register(reg prometheus.Registerer) error {
 		{"status_server_total", "Status-Server requests answered.", &st.StatusServer},
 		{"access_accepts_total", "Access-Accepts sent.", &st.Accepts},
 		{"access_rejects_total", "Access-Rejects sent.", &st.Rejects},
+		{"accounting_recorded_total", "Accounting-Requests made durable and answered.", &st.AcctRecorded},
 	}
 	for _, c := range counters {
 		v := c.v

@@ -30,6 +30,9 @@ type Accounts interface {
 type Config struct {
 	// AuthAddr is the UDP address for Access-Request and Status-Server (":1812").
 	AuthAddr string
+	// AcctAddr is the UDP address for Accounting-Request (":1813"); it is bound only when
+	// SetAccounting was called.
+	AcctAddr string
 	// Workers handle packets; when all are busy and the queue is full, packets are
 	// shed and counted (the NAS retransmits). Default 128.
 	Workers int
@@ -44,6 +47,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.AuthAddr == "" {
 		c.AuthAddr = ":1812"
+	}
+	if c.AcctAddr == "" {
+		c.AcctAddr = ":1813"
 	}
 	if c.Workers <= 0 {
 		c.Workers = 128
@@ -61,11 +67,13 @@ func (c *Config) defaults() {
 
 // Server answers RADIUS. Create it with New, give it NASes with SetNAS, then Start.
 type Server struct {
-	cfg      Config
-	accounts Accounts
-	authlog  radius.AuthLogger
-	log      *slog.Logger
-	now      func() time.Time
+	cfg       Config
+	accounts  Accounts
+	authlog   radius.AuthLogger
+	accounter radius.Accounter
+	after     AfterAccounting
+	log       *slog.Logger
+	now       func() time.Time
 
 	nas     atomic.Pointer[snapshot]
 	replies *replyCache
@@ -73,6 +81,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    []*net.UDPConn
+	acctConn *net.UDPConn
 	jobs     chan job
 	readers  atomic.Int32
 	lastLog  atomic.Int64
@@ -126,6 +135,16 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.conns = append(s.conns, conn)
+	if s.accounter != nil {
+		ac, err := listen(s.cfg.AcctAddr)
+		if err != nil {
+			conn.Close()
+			s.conns = nil
+			return err
+		}
+		s.conns = append(s.conns, ac)
+		s.acctConn = ac
+	}
 	s.jobs = make(chan job, s.cfg.Queue)
 	for i := 0; i < s.cfg.Workers; i++ {
 		s.wg.Add(1)
@@ -163,6 +182,16 @@ func (s *Server) AuthAddr() netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	return s.conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// AcctAddr returns the bound accounting address, if any.
+func (s *Server) AcctAddr() netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.acctConn == nil {
+		return netip.AddrPort{}
+	}
+	return s.acctConn.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
 // Shutdown stops reading, lets queued packets finish until ctx ends, and closes the
@@ -277,7 +306,7 @@ func (s *Server) serve(j job) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	reply := s.handle(ctx, j.nas, (*j.buf)[:j.n])
+	reply, after := s.handle(ctx, j.nas, (*j.buf)[:j.n], j.conn == s.acctConn)
 	// Cache the reply before sending it: a retransmit that crosses the reply must find
 	// it, not an in-flight entry that drops it.
 	s.replies.finish(&j.key, reply)
@@ -286,5 +315,8 @@ func (s *Server) serve(j job) {
 		if _, err := j.conn.WriteToUDPAddrPort(reply, j.src); err != nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "radius: write", slog.String("nas", j.nas.Name), slog.String("err", err.Error()))
 		}
+	}
+	if after != nil {
+		after(ctx) // the live index and enforcement, once the NAS has its answer
 	}
 }

@@ -22,6 +22,7 @@ type Stats struct {
 	Internal         atomic.Uint64 // not answered: a store failed or a handler panicked
 	StatusServer     atomic.Uint64 // Status-Server answered
 	Accepts          atomic.Uint64
+	AcctRecorded     atomic.Uint64 // Accounting-Requests made durable and answered
 	Rejects          atomic.Uint64
 	reasons          [maxReasons]atomic.Uint64
 }

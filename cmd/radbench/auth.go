@@ -74,6 +74,8 @@ func (m *authMode) name() string        { return m.label }
 func (m *authMode) needsAuthConn() bool { return true }
 func (m *authMode) needsAcctConn() bool { return false }
 
+func (m *authMode) requestsPerUnit() int64 { return 1 }
+
 // build encodes an Access-Request for user u into fresh wire bytes, with the
 // Message-Authenticator (first attribute) already signed.
 func (m *authMode) build(w *worker, u int) ([]byte, error) {

@@ -3,6 +3,12 @@
 // RADIUS server on the loopback interface only: any non-loopback target is
 // refused.
 //
+// Modes pap, chap and mschapv2 send Access-Requests to -server. Mode acct
+// runs PPPoE accounting sessions against -acct-server: Start, -interims
+// Interim-Updates, Stop, each request waiting for its Accounting-Response
+// (see acct.go); every request counts in sent, and accepts counts
+// Accounting-Responses.
+//
 // Each of the -concurrency workers owns one connected UDP socket and performs
 // request→response exchanges synchronously. At the end exactly one summary
 // line is printed to stdout:
@@ -33,7 +39,7 @@ import (
 const (
 	exitOK    = 0
 	exitFail  = 1 // too many errors/timeouts
-	exitUsage = 2 // bad flags, refused target, unimplemented mode
+	exitUsage = 2 // bad flags, refused target
 )
 
 // config is the fully parsed command line.
@@ -58,6 +64,12 @@ type config struct {
 
 	MAC                    bool // send Calling-Station-Id as a MikroTik MAC
 	NoMessageAuthenticator bool
+
+	// acct mode
+	Interims                 int  // Interim-Updates per session
+	BigCounters              bool // push some sessions' counters past 2^32
+	AcctMessageAuthenticator bool // add Message-Authenticator to Accounting-Requests
+	AcctClass                string
 }
 
 func defaultConfig() config {
@@ -73,6 +85,7 @@ func defaultConfig() config {
 		Duration:    10 * time.Second,
 		Timeout:     time.Second,
 		Expect:      "accept",
+		Interims:    2,
 	}
 }
 
@@ -111,7 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.Server, "server", cfg.Server, "RADIUS authentication server `host:port` (loopback only)")
 	fs.StringVar(&cfg.AcctServer, "acct-server", cfg.AcctServer, "RADIUS accounting server `host:port` (loopback only)")
 	fs.StringVar(&cfg.Secret, "secret", "", "shared secret (required)")
-	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "pap | chap | mschapv2 | acct (acct: not implemented yet)")
+	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "pap | chap | mschapv2 | acct")
 	fs.IntVar(&cfg.Users, "users", cfg.Users, "number of users; user i in [0,N) is user-format(i)/pass-format(i)")
 	fs.StringVar(&cfg.UserFormat, "user-format", cfg.UserFormat, "fmt format for the user name of user i")
 	fs.StringVar(&cfg.PassFormat, "pass-format", cfg.PassFormat, "fmt format for the password of user i")
@@ -122,9 +135,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "per-attempt reply timeout")
 	fs.IntVar(&cfg.Retries, "retries", 0, "retransmissions (same ID and authenticator) after a timeout")
 	fs.Var(secondsOrDuration{&cfg.Warmup}, "warmup", "untimed warm-up traffic before measuring (seconds, or a duration like 2s)")
-	fs.StringVar(&cfg.Expect, "expect", cfg.Expect, "accept | reject | any: a reply with another code counts as an error")
+	fs.StringVar(&cfg.Expect, "expect", cfg.Expect, "accept | reject | any: a reply with another code counts as an error (not used by acct)")
 	fs.BoolVar(&cfg.MAC, "mac", false, "send Calling-Station-Id as a MikroTik MAC (AA:BB:CC:xx:xx:xx derived from the user index)")
 	fs.BoolVar(&cfg.NoMessageAuthenticator, "no-message-authenticator", false, "omit Message-Authenticator (default: include it first, like RouterOS 7.15+)")
+	fs.IntVar(&cfg.Interims, "interims", cfg.Interims, "acct: Interim-Updates per session between Start and Stop")
+	fs.BoolVar(&cfg.BigCounters, "big-counters", false, "acct: make every fourth session's octet counters exceed 2^32 (Gigawords > 0)")
+	fs.BoolVar(&cfg.AcctMessageAuthenticator, "acct-message-authenticator", false, "acct: add Message-Authenticator to Accounting-Requests (RouterOS sends none)")
+	fs.StringVar(&cfg.AcctClass, "acct-class", "", "acct: Class to send, as echoed from an Access-Accept (e.g. tg:1; default none)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -174,6 +191,15 @@ func (c *config) validate() error {
 	}
 	if c.Timeout <= 0 {
 		return errors.New("-timeout must be > 0")
+	}
+	if c.Interims < 0 || c.Interims > maxInterims {
+		return fmt.Errorf("-interims must be in [0,%d]", maxInterims)
+	}
+	if c.Mode == "acct" && c.Requests > 0 && c.Requests < int64(c.Interims)+2 {
+		return fmt.Errorf("-requests %d is less than one session (%d requests with -interims %d)", c.Requests, c.Interims+2, c.Interims)
+	}
+	if len(c.AcctClass) > 253 {
+		return errors.New("-acct-class must be at most 253 bytes")
 	}
 	for _, i := range []int{0, c.Users - 1} {
 		u := fmt.Sprintf(c.UserFormat, i)

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2759"
 	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 	"layeh.com/radius/vendors/microsoft"
 )
@@ -29,10 +31,12 @@ const testSecret = "s3cr3t-bench"
 type replyBehaviour int
 
 const (
-	replyOK     replyBehaviour = iota
-	replyBadMA                 // corrupt the reply Message-Authenticator
-	replySilent                // never answer
-	replyNoMA                  // answer without a Message-Authenticator
+	replyOK        replyBehaviour = iota
+	replyBadMA                    // corrupt the reply Message-Authenticator
+	replySilent                   // never answer
+	replyNoMA                     // answer without a Message-Authenticator
+	replyBadAuth                  // acct: corrupt the Response Authenticator
+	replyWrongCode                // acct: answer with Access-Accept
 )
 
 type testServer struct {
@@ -443,9 +447,11 @@ func TestRefuseNonLoopback(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{},                                   // no secret
-		{"-secret", "x", "-mode", "acct"},    // not implemented
-		{"-secret", "x", "-mode", "eap"},     // unknown
+		{},                               // no secret
+		{"-secret", "x", "-mode", "eap"}, // unknown
+		{"-secret", "x", "-mode", "acct", "-requests", "3"}, // less than one session
+		{"-secret", "x", "-mode", "acct", "-interims", "-1"},
+		{"-secret", "x", "-mode", "acct", "-interims", "10001"},
 		{"-secret", "x", "-duration", "0"},   // unbounded
 		{"-secret", "x", "-expect", "maybe"}, // bad expect
 		{"-secret", "x", "-user-format", "u%q%q"},
@@ -455,11 +461,6 @@ func TestUsageErrors(t *testing.T) {
 		if code := realMain(context.Background(), args, &stdout, &stderr); code != exitUsage {
 			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, code, stderr.String())
 		}
-	}
-	var stdout, stderr bytes.Buffer
-	realMain(context.Background(), []string{"-secret", "x", "-mode", "acct"}, &stdout, &stderr)
-	if !strings.Contains(stderr.String(), "not implemented") {
-		t.Errorf("acct stderr = %q", stderr.String())
 	}
 }
 
@@ -532,5 +533,516 @@ func TestSignMA(t *testing.T) {
 	}
 	if err := signMA(b[:30], hmac.New(md5.New, nil)); err == nil {
 		t.Fatal("short packet accepted")
+	}
+}
+
+// ---- accounting ----
+
+// acctEvent is one Accounting-Request as the responder saw it. Counters are
+// 64-bit session totals (Gigawords folded in).
+type acctEvent struct {
+	status          rfc2866.AcctStatusType
+	sessTime        uint32
+	in, out         uint64
+	inGW, outGW     uint32
+	inPkts, outPkts uint32
+}
+
+// acctTrace is everything seen for one Acct-Session-Id.
+type acctTrace struct {
+	user, ip string
+	port     uint32
+	events   []acctEvent
+}
+
+// acctServer is an in-test accounting responder: a raw UDP loop that checks
+// every Accounting-Request (Request Authenticator computed independently,
+// Message-Authenticator, MikroTik PPPoE attributes) and records the events
+// of each session before answering.
+type acctServer struct {
+	addr      string
+	behaviour replyBehaviour // replyOK, replySilent, replyBadMA, replyBadAuth, replyWrongCode
+	wantMA    bool           // requests must carry a valid Message-Authenticator first (else none)
+	replyMA   bool           // add a Message-Authenticator to replies
+	wantClass string         // expected Class ("" = must be absent)
+	received  atomic.Int64
+	problems  atomic.Int64
+	t         *testing.T
+
+	mu       sync.Mutex
+	sessions map[string]*acctTrace
+	order    []string // session ids in order of first appearance
+}
+
+var sessionIDRE = regexp.MustCompile(`^[0-9A-F]{8}-[0-9A-F]{8}$`)
+
+func startAcctServer(t *testing.T, as *acctServer) *acctServer {
+	t.Helper()
+	as.t = t
+	as.sessions = map[string]*acctTrace{}
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	as.addr = conn.LocalAddr().String()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := conn.ReadFrom(buf)
+			if err != nil {
+				return // closed
+			}
+			if reply := as.handle(buf[:n]); reply != nil {
+				if _, err := conn.WriteTo(reply, from); err != nil {
+					as.problem("write: %v", err)
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		conn.Close()
+		<-done
+	})
+	return as
+}
+
+func (as *acctServer) problem(format string, args ...any) {
+	as.problems.Add(1)
+	as.t.Errorf("acct server: "+format, args...)
+}
+
+func (as *acctServer) handle(b []byte) []byte {
+	as.received.Add(1)
+	if as.behaviour == replySilent {
+		return nil
+	}
+	if len(b) < 20 || radius.Code(b[0]) != radius.CodeAccountingRequest {
+		as.problem("not an Accounting-Request: % x", b)
+		return nil
+	}
+	// Request Authenticator: MD5(Code‖ID‖Length‖16 zero octets‖Attributes‖Secret).
+	zeroed := bytes.Clone(b)
+	clear(zeroed[4:20])
+	if sum := md5.Sum(append(bytes.Clone(zeroed), testSecret...)); !bytes.Equal(sum[:], b[4:20]) {
+		as.problem("bad Request Authenticator")
+		return nil
+	}
+	p, err := radius.Parse(b, []byte(testSecret))
+	if err != nil {
+		as.problem("parse: %v", err)
+		return nil
+	}
+	if as.wantMA {
+		// First attribute, HMAC-MD5 over the packet with the authenticator
+		// field and the MA value zeroed.
+		if len(p.Attributes) == 0 || p.Attributes[0].Type != rfc2869.MessageAuthenticator_Type || b[21] != 18 {
+			as.problem("Message-Authenticator is not the first attribute")
+			return nil
+		}
+		clear(zeroed[22:38])
+		mac := hmac.New(md5.New, []byte(testSecret))
+		mac.Write(zeroed)
+		if !hmac.Equal(mac.Sum(nil), b[22:38]) {
+			as.problem("bad request Message-Authenticator")
+			return nil
+		}
+	} else if _, ok := p.Lookup(rfc2869.MessageAuthenticator_Type); ok {
+		as.problem("unexpected Message-Authenticator")
+	}
+
+	status, err := rfc2866.AcctStatusType_Lookup(p)
+	if err != nil {
+		as.problem("Acct-Status-Type: %v", err)
+		return nil
+	}
+	sid := rfc2866.AcctSessionID_GetString(p)
+	if !sessionIDRE.MatchString(sid) {
+		as.problem("Acct-Session-Id %q", sid)
+	}
+	user := rfc2865.UserName_GetString(p)
+	var idx int
+	if _, err := fmt.Sscanf(user, "bench%d", &idx); err != nil {
+		as.problem("user name %q", user)
+		return nil
+	}
+	check := func(ok bool, what string, got any) {
+		if !ok {
+			as.problem("%v %s: got %v", status, what, got)
+		}
+	}
+	nasIP := rfc2865.NASIPAddress_Get(p)
+	check(nasIP.Equal(net.IPv4(127, 0, 0, 1)), "NAS-IP-Address", nasIP)
+	check(rfc2865.NASIdentifier_GetString(p) == "radbench", "NAS-Identifier", rfc2865.NASIdentifier_GetString(p))
+	port, err := rfc2865.NASPort_Lookup(p)
+	check(err == nil, "NAS-Port", err)
+	check(rfc2865.NASPortType_Get(p) == rfc2865.NASPortType_Value_Ethernet, "NAS-Port-Type", rfc2865.NASPortType_Get(p))
+	check(rfc2869.NASPortID_GetString(p) == "ether1", "NAS-Port-Id", rfc2869.NASPortID_GetString(p))
+	check(rfc2865.ServiceType_Get(p) == rfc2865.ServiceType_Value_FramedUser, "Service-Type", rfc2865.ServiceType_Get(p))
+	check(rfc2865.FramedProtocol_Get(p) == rfc2865.FramedProtocol_Value_PPP, "Framed-Protocol", rfc2865.FramedProtocol_Get(p))
+	ip := rfc2865.FramedIPAddress_Get(p)
+	check(ip.To4() != nil && ip.To4()[0] == 10, "Framed-IP-Address", ip)
+	check(rfc2865.CallingStationID_GetString(p) == macFor(idx), "Calling-Station-Id", rfc2865.CallingStationID_GetString(p))
+	check(rfc2865.CalledStationID_GetString(p) == "pppoe-bench", "Called-Station-Id", rfc2865.CalledStationID_GetString(p))
+	check(rfc2866.AcctAuthentic_Get(p) == rfc2866.AcctAuthentic_Value_RADIUS, "Acct-Authentic", rfc2866.AcctAuthentic_Get(p))
+	delay, err := rfc2866.AcctDelayTime_Lookup(p)
+	check(err == nil && delay == 0, "Acct-Delay-Time", delay)
+	class, err := rfc2865.Class_Lookup(p)
+	check(string(class) == as.wantClass && (err == nil) == (as.wantClass != ""), "Class", string(class))
+
+	ev := acctEvent{status: status}
+	counters := []radius.Type{
+		rfc2866.AcctSessionTime_Type, rfc2866.AcctInputOctets_Type, rfc2866.AcctOutputOctets_Type,
+		rfc2869.AcctInputGigawords_Type, rfc2869.AcctOutputGigawords_Type,
+		rfc2866.AcctInputPackets_Type, rfc2866.AcctOutputPackets_Type,
+	}
+	switch status {
+	case rfc2866.AcctStatusType_Value_Start:
+		for _, typ := range counters {
+			_, ok := p.Lookup(typ)
+			check(!ok, fmt.Sprintf("attribute %d on Start", typ), ok)
+		}
+	case rfc2866.AcctStatusType_Value_InterimUpdate, rfc2866.AcctStatusType_Value_Stop:
+		for _, typ := range counters {
+			_, ok := p.Lookup(typ) // Gigawords too, even when 0
+			check(ok, fmt.Sprintf("attribute %d present", typ), ok)
+		}
+		ev.sessTime = uint32(rfc2866.AcctSessionTime_Get(p))
+		ev.inGW = uint32(rfc2869.AcctInputGigawords_Get(p))
+		ev.outGW = uint32(rfc2869.AcctOutputGigawords_Get(p))
+		ev.in = uint64(ev.inGW)<<32 | uint64(rfc2866.AcctInputOctets_Get(p))
+		ev.out = uint64(ev.outGW)<<32 | uint64(rfc2866.AcctOutputOctets_Get(p))
+		ev.inPkts = uint32(rfc2866.AcctInputPackets_Get(p))
+		ev.outPkts = uint32(rfc2866.AcctOutputPackets_Get(p))
+	default:
+		as.problem("Acct-Status-Type %v", status)
+	}
+	cause, err := rfc2866.AcctTerminateCause_Lookup(p)
+	if status == rfc2866.AcctStatusType_Value_Stop {
+		check(err == nil && cause == rfc2866.AcctTerminateCause_Value_UserRequest, "Acct-Terminate-Cause", cause)
+	} else {
+		check(err != nil, "Acct-Terminate-Cause", cause)
+	}
+
+	as.mu.Lock()
+	tr := as.sessions[sid]
+	if tr == nil {
+		tr = &acctTrace{user: user, ip: ip.String(), port: uint32(port)}
+		as.sessions[sid] = tr
+		as.order = append(as.order, sid)
+	}
+	if tr.user != user || tr.ip != ip.String() || tr.port != uint32(port) {
+		as.problem("session %s changed user/ip/port: %s %s %d -> %s %s %d", sid, tr.user, tr.ip, tr.port, user, ip, port)
+	}
+	tr.events = append(tr.events, ev)
+	as.mu.Unlock()
+
+	code := radius.CodeAccountingResponse
+	if as.behaviour == replyWrongCode {
+		code = radius.CodeAccessAccept
+	}
+	resp := p.Response(code) // carries the Request Authenticator for Encode
+	if as.replyMA || as.behaviour == replyBadMA {
+		addReplyMA(resp, as.behaviour == replyBadMA)
+	}
+	out, err := resp.Encode()
+	if err != nil {
+		as.problem("encode: %v", err)
+		return nil
+	}
+	if as.behaviour == replyBadAuth {
+		out[4] ^= 0xff
+	}
+	return out
+}
+
+// acctSummary is what checkSessions found.
+type acctSummary struct {
+	sessions, requests int
+	bigIn, bigOut      int // sessions whose Stop carries Input/Output-Gigawords > 0
+	anyGigawords       bool
+}
+
+// checkSessions verifies that every session seen is complete and in order:
+// Start, interims × Interim-Update, Stop, with non-decreasing session time
+// and counters.
+func (as *acctServer) checkSessions(t *testing.T, interims int) acctSummary {
+	t.Helper()
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	var sum acctSummary
+	for _, sid := range as.order {
+		tr := as.sessions[sid]
+		sum.sessions++
+		sum.requests += len(tr.events)
+		var got []string
+		for _, ev := range tr.events {
+			got = append(got, ev.status.String())
+		}
+		want := []string{"Start"}
+		for range interims {
+			want = append(want, "Interim-Update")
+		}
+		want = append(want, "Stop")
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("session %s (%s): events %v, want %v", sid, tr.user, got, want)
+			continue
+		}
+		for i := 2; i < len(tr.events); i++ {
+			a, b := tr.events[i-1], tr.events[i]
+			if b.sessTime < a.sessTime || b.in < a.in || b.out < a.out || b.inPkts < a.inPkts || b.outPkts < a.outPkts {
+				t.Errorf("session %s: counters decrease from %+v to %+v", sid, a, b)
+			}
+		}
+		last := tr.events[len(tr.events)-1]
+		if last.sessTime == 0 || last.out == 0 || last.in == 0 || last.outPkts == 0 {
+			t.Errorf("session %s: Stop without usage: %+v", sid, last)
+		}
+		if last.inGW > 0 {
+			sum.bigIn++
+		}
+		if last.outGW > 0 {
+			sum.bigOut++
+		}
+		for _, ev := range tr.events {
+			sum.anyGigawords = sum.anyGigawords || ev.inGW > 0 || ev.outGW > 0
+		}
+	}
+	return sum
+}
+
+func acctConfig(addr string) config {
+	cfg := benchConfig("127.0.0.1:1", "acct") // auth server unused
+	cfg.AcctServer = addr
+	return cfg
+}
+
+func TestAcctSessions(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		ma        bool // -acct-message-authenticator
+		replyMA   bool
+		class     string
+		pick      string
+		warm      time.Duration
+		conc      int
+		checkNoMA bool
+	}{
+		{name: "default"},
+		{name: "reply-MA", replyMA: true},
+		{name: "request-MA", ma: true, replyMA: true, class: "tg:1"},
+		{name: "request-MA/no-reply-MA", ma: true, checkNoMA: true},
+		{name: "random/warmup", pick: "random", warm: 100 * time.Millisecond, conc: 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			as := startAcctServer(t, &acctServer{wantMA: tc.ma, replyMA: tc.replyMA, wantClass: tc.class})
+			cfg := acctConfig(as.addr)
+			cfg.AcctMessageAuthenticator = tc.ma
+			cfg.AcctClass = tc.class
+			cfg.Warmup = tc.warm
+			if tc.pick != "" {
+				cfg.Pick = tc.pick
+			}
+			if tc.conc != 0 {
+				cfg.Concurrency = tc.conc
+			}
+			res, code, stderr := runBench(t, cfg)
+			if code != exitOK {
+				t.Errorf("exit code %d, want 0", code)
+			}
+			if res.mode != "acct" || res.concurrency != cfg.Concurrency {
+				t.Errorf("bad header fields: %s", res.line)
+			}
+			if res.sent != 200 || res.accepts != 200 || res.rejects != 0 || res.errors != 0 || res.timeouts != 0 {
+				t.Errorf("want sent=200 accepts=200 and no rejects/errors/timeouts: %s", res.line)
+			}
+			if res.rps <= 0 || res.p50 > res.p95 || res.p95 > res.p99 || res.p99 > res.max {
+				t.Errorf("implausible rps/percentiles: %s", res.line)
+			}
+			if tc.checkNoMA != strings.Contains(stderr, "200 verified replies carried no Message-Authenticator") {
+				t.Errorf("no-MA diagnostic: want %t", tc.checkNoMA)
+			}
+			sum := as.checkSessions(t, 2)
+			if tc.warm == 0 && (sum.sessions != 50 || sum.requests != 200 || as.received.Load() != 200) {
+				t.Errorf("server saw %d sessions, %d requests (%d packets); want 50, 200", sum.sessions, sum.requests, as.received.Load())
+			}
+			if sum.anyGigawords {
+				t.Errorf("Gigawords > 0 without -big-counters")
+			}
+			if as.problems.Load() != 0 {
+				t.Errorf("server reported %d problems", as.problems.Load())
+			}
+			if tc.name != "default" {
+				return
+			}
+			// A second run must use new session ids (a reused id would show
+			// up as a session with two Starts).
+			res, code, _ = runBench(t, cfg)
+			if code != exitOK || res.sent != 200 || res.accepts != 200 {
+				t.Errorf("second run: code=%d %s", code, res.line)
+			}
+			if sum := as.checkSessions(t, 2); sum.sessions != 100 || sum.requests != 400 {
+				t.Errorf("after two runs: %d sessions, %d requests; want 100, 400", sum.sessions, sum.requests)
+			}
+		})
+	}
+}
+
+func TestAcctBigCounters(t *testing.T) {
+	as := startAcctServer(t, &acctServer{})
+	cfg := acctConfig(as.addr)
+	cfg.BigCounters = true
+	res, code, _ := runBench(t, cfg)
+	if code != exitOK || res.sent != 200 || res.accepts != 200 || res.errors != 0 || res.timeouts != 0 {
+		t.Errorf("code=%d %s", code, res.line)
+	}
+	sum := as.checkSessions(t, 2)
+	if sum.sessions != 50 {
+		t.Errorf("%d sessions, want 50", sum.sessions)
+	}
+	// Every fourth session id is big: 50 consecutive ids hold at least 12.
+	if sum.bigIn < 12 || sum.bigOut < 12 || sum.bigOut == sum.sessions {
+		t.Errorf("sessions with Input/Output-Gigawords > 0 at Stop: %d/%d of %d; want some (>= 12), not all", sum.bigIn, sum.bigOut, sum.sessions)
+	}
+	if as.problems.Load() != 0 {
+		t.Errorf("server reported %d problems", as.problems.Load())
+	}
+}
+
+func TestAcctInterims(t *testing.T) {
+	for _, tc := range []struct {
+		interims       int
+		requests, sent int
+	}{
+		{interims: 0, requests: 10, sent: 10}, // 5 × Start, Stop
+		{interims: 5, requests: 20, sent: 14}, // 2 × 7; a third session does not fit
+	} {
+		t.Run(strconv.Itoa(tc.interims), func(t *testing.T) {
+			as := startAcctServer(t, &acctServer{})
+			cfg := acctConfig(as.addr)
+			cfg.Interims = tc.interims
+			cfg.Requests = int64(tc.requests)
+			res, code, stderr := runBench(t, cfg)
+			if code != exitOK || res.sent != tc.sent || res.accepts != tc.sent {
+				t.Errorf("code=%d %s; want sent=accepts=%d", code, res.line, tc.sent)
+			}
+			if sum := as.checkSessions(t, tc.interims); sum.requests != tc.sent {
+				t.Errorf("server saw %d requests, want %d", sum.requests, tc.sent)
+			}
+			if (tc.sent != tc.requests) != strings.Contains(stderr, "is not a multiple of") {
+				t.Errorf("stderr note about -requests not a multiple of the session size")
+			}
+		})
+	}
+}
+
+func TestAcctDurationBound(t *testing.T) {
+	as := startAcctServer(t, &acctServer{})
+	cfg := acctConfig(as.addr)
+	cfg.Requests = 0
+	cfg.Duration = 200 * time.Millisecond
+	res, code, _ := runBench(t, cfg)
+	if code != exitOK || res.sent == 0 || res.accepts != res.sent || res.sent%4 != 0 || res.duration < 0.2 {
+		t.Errorf("code=%d %s", code, res.line)
+	}
+	// Sessions in flight when the time is up still end with their Stop.
+	if sum := as.checkSessions(t, 2); sum.requests != res.sent || sum.sessions*4 != res.sent {
+		t.Errorf("server saw %d sessions, %d requests; bench sent %d", sum.sessions, sum.requests, res.sent)
+	}
+}
+
+func TestAcctBadReplies(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		behaviour replyBehaviour
+		want      string
+	}{
+		{"bad-response-authenticator", replyBadAuth, errBadRespAuth.Error()},
+		{"bad-reply-MA", replyBadMA, errBadMA.Error()},
+		{"wrong-code", replyWrongCode, "unexpected reply code"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			as := startAcctServer(t, &acctServer{behaviour: tc.behaviour})
+			cfg := acctConfig(as.addr)
+			cfg.Requests = 20
+			res, code, stderr := runBench(t, cfg)
+			if code != exitFail || res.sent != 20 || res.errors != 20 || res.accepts != 0 {
+				t.Errorf("code=%d %s", code, res.line)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr lacks %q", tc.want)
+			}
+			// A NAS carries on with its sessions when answers are bad.
+			if sum := as.checkSessions(t, 2); sum.sessions != 5 || sum.requests != 20 {
+				t.Errorf("server saw %d sessions, %d requests", sum.sessions, sum.requests)
+			}
+		})
+	}
+}
+
+func TestAcctTimeouts(t *testing.T) {
+	as := startAcctServer(t, &acctServer{behaviour: replySilent})
+	cfg := acctConfig(as.addr)
+	cfg.Requests = 4 // one session
+	cfg.Timeout = 50 * time.Millisecond
+	cfg.Retries = 1
+	res, code, stderr := runBench(t, cfg)
+	if code != exitFail || res.timeouts != 4 || res.sent != 4 || res.accepts != 0 {
+		t.Errorf("code=%d %s", code, res.line)
+	}
+	if got := as.received.Load(); got != 8 {
+		t.Errorf("server saw %d packets, want 8 (4 requests × 2 attempts)", got)
+	}
+	if !strings.Contains(stderr, "retransmissions=4") {
+		t.Errorf("stderr lacks retransmission count")
+	}
+}
+
+// TestSignAcctRequest checks the Accounting-Request authenticator against
+// layeh's Encode and IsAuthenticRequest, and the Message-Authenticator
+// against an independent HMAC computed with the authenticator field zeroed.
+func TestSignAcctRequest(t *testing.T) {
+	p := radius.New(radius.CodeAccountingRequest, []byte(testSecret))
+	p.Authenticator = [16]byte{}
+	rfc2866.AcctStatusType_Add(p, rfc2866.AcctStatusType_Value_Start)
+	rfc2866.AcctSessionID_AddString(p, "80100014-0A0B0C0D")
+	rfc2865.UserName_SetString(p, "bench000001")
+	want, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVerifier([]byte(testSecret))
+	signAcctRequest(b, v)
+	if !bytes.Equal(b, want) || !radius.IsAuthenticRequest(b, []byte(testSecret)) {
+		t.Fatalf("authenticator mismatch:\n got % x\nwant % x", b, want)
+	}
+
+	p.Attributes = append(radius.Attributes{maAVP}, p.Attributes...)
+	b, err = p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signMA(b, v.mac); err != nil {
+		t.Fatal(err)
+	}
+	signAcctRequest(b, v)
+	if !radius.IsAuthenticRequest(b, []byte(testSecret)) {
+		t.Fatal("authenticator over the signed MA is wrong")
+	}
+	z := bytes.Clone(b)
+	clear(z[4:20])
+	clear(z[22:38])
+	mac := hmac.New(md5.New, []byte(testSecret))
+	mac.Write(z)
+	if !hmac.Equal(mac.Sum(nil), b[22:38]) {
+		t.Fatal("Message-Authenticator mismatch")
+	}
+	if bytes.Equal(maAVP.Attribute, b[22:38]) || !bytes.Equal(maAVP.Attribute, make([]byte, 16)) {
+		t.Fatal("shared zero MA attribute was modified")
 	}
 }

@@ -13,18 +13,18 @@ import (
 	"time"
 )
 
-var (
-	errTimeout        = errors.New("timeout")
-	errNotImplemented = errors.New("not implemented")
-)
+var errTimeout = errors.New("timeout")
 
 // mode is one kind of traffic. transact performs one unit of work for user u
-// on worker w (for auth modes one Access-Request; an accounting mode would run
-// a whole Start/Interim/Stop session) and records outcomes into w.st.
+// on worker w (for auth modes one Access-Request; for acct a whole
+// Start/Interim/Stop session) and records outcomes into w.st.
+// requestsPerUnit is the number of requests one transact sends, counted
+// against -requests.
 type mode interface {
 	name() string
 	needsAuthConn() bool
 	needsAcctConn() bool
+	requestsPerUnit() int64
 	transact(w *worker, u int)
 }
 
@@ -101,6 +101,7 @@ type worker struct {
 	ver      *verifier
 	st       *stats
 	auth     authScratch // used by auth modes
+	acct     acctScratch // used by acct mode
 }
 
 func newWorker(cfg *config, m mode) (*worker, error) {
@@ -206,9 +207,12 @@ func (ph *phase) pick(w *worker) int {
 	return int((ph.nextU.Add(1) - 1) % uint64(ph.users))
 }
 
+// workerLoop runs units of work until the phase stops. A unit is started only
+// when all of its requests fit into the limit, so a session is never cut.
 func (ph *phase) workerLoop(w *worker, m mode) {
+	cost := m.requestsPerUnit()
 	for !ph.stop.Load() {
-		if ph.limit > 0 && ph.issued.Add(1) > ph.limit {
+		if ph.limit > 0 && ph.issued.Add(cost) > ph.limit {
 			ph.stop.Store(true)
 			return
 		}
@@ -273,10 +277,6 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 	users := newUserCache(cfg.Users, cfg.UserFormat, cfg.PassFormat)
 	m, err := newMode(&cfg, users)
-	if errors.Is(err, errNotImplemented) {
-		fmt.Fprintf(stderr, "radbench: -mode %s: not implemented\n", cfg.Mode)
-		return exitUsage
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "radbench: %v\n", err)
 		return exitUsage
@@ -297,8 +297,17 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		workers = append(workers, w)
 	}
 
-	fmt.Fprintf(stderr, "radbench: mode=%s server=%s users=%d concurrency=%d duration=%s requests=%d timeout=%s retries=%d warmup=%s expect=%s message-authenticator=%t mac=%t pick=%s\n",
-		m.name(), cfg.Server, cfg.Users, cfg.Concurrency, cfg.Duration, cfg.Requests, cfg.Timeout, cfg.Retries, cfg.Warmup, cfg.Expect, !cfg.NoMessageAuthenticator, cfg.MAC, cfg.Pick)
+	if cfg.Mode == "acct" {
+		fmt.Fprintf(stderr, "radbench: mode=%s acct-server=%s users=%d concurrency=%d duration=%s requests=%d timeout=%s retries=%d warmup=%s interims=%d big-counters=%t message-authenticator=%t pick=%s\n",
+			m.name(), cfg.AcctServer, cfg.Users, cfg.Concurrency, cfg.Duration, cfg.Requests, cfg.Timeout, cfg.Retries, cfg.Warmup, cfg.Interims, cfg.BigCounters, cfg.AcctMessageAuthenticator, cfg.Pick)
+		if per := m.requestsPerUnit(); cfg.Requests%per != 0 {
+			fmt.Fprintf(stderr, "radbench: -requests %d is not a multiple of %d requests per session: at most %d are sent\n",
+				cfg.Requests, per, cfg.Requests/per*per)
+		}
+	} else {
+		fmt.Fprintf(stderr, "radbench: mode=%s server=%s users=%d concurrency=%d duration=%s requests=%d timeout=%s retries=%d warmup=%s expect=%s message-authenticator=%t mac=%t pick=%s\n",
+			m.name(), cfg.Server, cfg.Users, cfg.Concurrency, cfg.Duration, cfg.Requests, cfg.Timeout, cfg.Retries, cfg.Warmup, cfg.Expect, !cfg.NoMessageAuthenticator, cfg.MAC, cfg.Pick)
+	}
 
 	if cfg.Warmup > 0 {
 		ws, el := runPhase(ctx, &cfg, m, workers, cfg.Warmup, 0)

@@ -54,7 +54,7 @@ func TestCache(t *testing.T) {
 				t.Fatal(err)
 			}
 			MustEqualAccount(t, got, want)
-			MustTTL(t, rdb, c.accountKey(key), time.Hour)
+			MustTTL(t, rdb, c.keys.account(key), time.Hour)
 
 			nk := radius.MACKey("AA:BB:CC:DD:EE:00")
 			if err := c.SetAccount(ctx, nk, nil); err != nil {
@@ -63,7 +63,7 @@ func TestCache(t *testing.T) {
 			if _, err := c.GetAccount(ctx, nk); radius.ErrorCode(err) != radius.ENOTFOUND {
 				t.Fatalf("negative entry: err = %v, want ENOTFOUND", err)
 			}
-			MustTTL(t, rdb, c.accountKey(nk), 10*time.Second)
+			MustTTL(t, rdb, c.keys.account(nk), 10*time.Second)
 
 			if err := c.DeleteAccounts(ctx, key, nk, "u:nobody"); err != nil {
 				t.Fatal(err)
@@ -78,7 +78,7 @@ func TestCache(t *testing.T) {
 			}
 
 			// A value from a newer release, or garbage, reads as a miss so it is refilled.
-			if err := rdb.Set(ctx, c.accountKey("u:bad"), "\x09garbage", time.Minute).Err(); err != nil {
+			if err := rdb.Set(ctx, c.keys.account("u:bad"), "\x09garbage", time.Minute).Err(); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := c.GetAccount(ctx, "u:bad"); !errors.Is(err, radius.ErrCacheMiss) {

@@ -1,0 +1,54 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"tollgate/radius"
+)
+
+var _ radius.AuthCache = (*Cache)(nil)
+
+// AuthSnapshot is what an Access-Request reads from Redis in one round trip: Account
+// (password sealed) or AccountErr (radius.ErrCacheMiss, also for a value that does not
+// decode, or ENOTFOUND for a cached "no such account"); Usage with Online always and
+// Uptime and Bytes when UsageCached. It is the domain's type, so that Cache satisfies
+// radius.AuthCache.
+type AuthSnapshot = radius.AuthSnapshot
+
+// GetAuth reads, in one pipeline shared with the other requests in flight, the account
+// cached under key (a radius.AccountKey or radius.MACKey value), the usage of username,
+// and how many of username's live sessions have a deadline at or after now. The error
+// is only for a failed round trip (or ctx); a miss is reported in the snapshot.
+func (c *Cache) GetAuth(ctx context.Context, key, username string, now time.Time) (AuthSnapshot, error) {
+	r := newRequest(opAuth)
+	r.key = c.keys.account(key)
+	r.usageKey = c.keys.usage(username)
+	r.onlineKey = c.keys.online(username)
+	r.min = strconv.FormatInt(now.Unix(), 10)
+	if err := c.b.do(ctx, r); err != nil {
+		return AuthSnapshot{}, fmt.Errorf("redis: get auth %q: %w", key, err)
+	}
+	defer r.release()
+	val, getErr := r.get.Result()
+	vals, hmErr := r.hm.Result()
+	online, zcErr := r.zc.Result()
+	if getErr != nil && !errors.Is(getErr, redis.Nil) {
+		return AuthSnapshot{}, fmt.Errorf("redis: get auth %q: %w", key, getErr)
+	}
+	for _, err := range [...]error{hmErr, zcErr} {
+		if err != nil {
+			return AuthSnapshot{}, fmt.Errorf("redis: get auth %q of %q: %w", key, username, err)
+		}
+	}
+	var s AuthSnapshot
+	s.Account, s.AccountErr = readAccount(key, val, getErr)
+	s.Usage, s.UsageCached = readUsage(vals)
+	s.Usage.Online = int(online)
+	return s, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrCacheMiss is returned by an AccountCache that holds nothing for a key.
@@ -40,12 +41,100 @@ func AccountKey(username string) string { return "u:" + username }
 // MACKey is the cache key of an account found by bound MAC.
 func MACKey(mac string) string { return "m:" + mac }
 
+// AuthSnapshot is what one round trip to the cache returns for an Access-Request: the
+// account and the user's usage and online count.
+type AuthSnapshot struct {
+	Account *Account
+	// AccountErr is nil, ErrCacheMiss, or an ENOTFOUND error for a remembered absence.
+	AccountErr error
+	// Usage holds Online always, and Uptime and Bytes when UsageCached.
+	Usage       Usage
+	UsageCached bool
+}
+
+// AuthCache is the RADIUS path's single-round-trip read (Redis).
+type AuthCache interface {
+	// GetAuth reads the account under key and username's usage and online count at now.
+	// The error is for cache failures only.
+	GetAuth(ctx context.Context, key, username string, now time.Time) (AuthSnapshot, error)
+	UsageCache
+}
+
 // Accounts reads accounts for the RADIUS path: the cache first (one round trip), the
 // store once on a miss, then fills the cache. Postgres is never read on a hit.
 type Accounts struct {
 	Cache  AccountCache
 	Store  AccountStore
 	Opener Opener
+	// Auth and Usage, when set, let Authorize return usage and the online count too.
+	Auth  AuthCache
+	Usage UsageStore
+	Now   func() time.Time
+}
+
+// Authorize returns the account of username with its password opened, and its usage
+// (uptime and bytes since its validity began, and sessions online now), in one cache
+// round trip when everything is cached. ENOTFOUND.
+func (s *Accounts) Authorize(ctx context.Context, username string) (*Account, Usage, error) {
+	if s.Auth == nil {
+		a, err := s.FindByUsername(ctx, username)
+		return a, Usage{}, err
+	}
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	key := AccountKey(username)
+	snap, err := s.Auth.GetAuth(ctx, key, username, now)
+	if err != nil {
+		return nil, Usage{}, err
+	}
+	a, err := snap.Account, snap.AccountErr
+	if errors.Is(err, ErrCacheMiss) {
+		a, err = s.load(ctx, key, username, s.Store.FindAccountByUsername)
+	}
+	if err != nil {
+		return nil, Usage{}, err
+	}
+	if a, err = s.open(a); err != nil {
+		return nil, Usage{}, err
+	}
+	u, err := s.usage(ctx, a, snap)
+	return a, u, err
+}
+
+// AuthorizeMAC is Authorize for a hotspot MAC login: the account bound to mac.
+func (s *Accounts) AuthorizeMAC(ctx context.Context, mac string) (*Account, Usage, error) {
+	a, err := s.FindByMAC(ctx, mac)
+	if err != nil || s.Auth == nil {
+		return a, Usage{}, err
+	}
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	snap, err := s.Auth.GetAuth(ctx, AccountKey(a.Username), a.Username, now)
+	if err != nil {
+		return nil, Usage{}, err
+	}
+	u, err := s.usage(ctx, a, snap)
+	return a, u, err
+}
+
+// usage completes the snapshot's usage from the store when it was not cached and the
+// account has limits that need it.
+func (s *Accounts) usage(ctx context.Context, a *Account, snap AuthSnapshot) (Usage, error) {
+	u := snap.Usage
+	if snap.UsageCached || (a.UptimeLimit == 0 && a.DataLimit == 0) || s.Usage == nil {
+		return u, nil
+	}
+	pu, err := s.Usage.FindUsage(ctx, a.Username, a.ValidFrom)
+	if err != nil {
+		return u, err
+	}
+	u.Uptime, u.Bytes = pu.Uptime, pu.Bytes
+	_ = s.Auth.SetUsage(ctx, a.Username, u) // a failed fill costs the next request a store read
+	return u, nil
 }
 
 // FindByUsername returns the account with its password opened. ENOTFOUND.
@@ -60,21 +149,32 @@ func (s *Accounts) FindByMAC(ctx context.Context, mac string) (*Account, error) 
 
 func (s *Accounts) find(ctx context.Context, key, arg string, load func(context.Context, string) (*Account, error)) (*Account, error) {
 	a, err := s.Cache.GetAccount(ctx, key)
-	if err != nil {
-		if !errors.Is(err, ErrCacheMiss) {
-			return nil, err // ENOTFOUND from a negative entry, or a cache failure
-		}
-		a, err = load(ctx, arg)
-		switch {
-		case ErrorCode(err) == ENOTFOUND:
-			_ = s.Cache.SetAccount(ctx, key, nil)
-			return nil, err
-		case err != nil:
-			return nil, err
-		}
-		// A failed fill only costs the next request a store read.
-		_ = s.Cache.SetAccount(ctx, key, a)
+	if errors.Is(err, ErrCacheMiss) {
+		a, err = s.load(ctx, key, arg, load)
 	}
+	if err != nil {
+		return nil, err // ENOTFOUND (maybe remembered by the cache), or a failure
+	}
+	return s.open(a)
+}
+
+// load reads the store after a cache miss and fills the cache, remembering absence too.
+func (s *Accounts) load(ctx context.Context, key, arg string, load func(context.Context, string) (*Account, error)) (*Account, error) {
+	a, err := load(ctx, arg)
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		_ = s.Cache.SetAccount(ctx, key, nil)
+		return nil, err
+	case err != nil:
+		return nil, err
+	}
+	// A failed fill only costs the next request a store read.
+	_ = s.Cache.SetAccount(ctx, key, a)
+	return a, nil
+}
+
+// open opens the sealed password in place.
+func (s *Accounts) open(a *Account) (*Account, error) {
 	pw, err := s.Opener.Open(a.Password)
 	if err != nil {
 		return nil, fmt.Errorf("open password of %q: %w", a.Username, err)

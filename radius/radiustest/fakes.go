@@ -13,6 +13,34 @@ import (
 type Accounts struct {
 	FindByUsernameFn func(ctx context.Context, username string) (*radius.Account, error)
 	FindByMACFn      func(ctx context.Context, mac string) (*radius.Account, error)
+	// UsageFn gives the usage Authorize returns; nil means none.
+	UsageFn func(ctx context.Context, username string) (radius.Usage, error)
+}
+
+// Authorize is FindByUsername plus UsageFn.
+func (a *Accounts) Authorize(ctx context.Context, username string) (*radius.Account, radius.Usage, error) {
+	acct, err := a.FindByUsername(ctx, username)
+	if err != nil {
+		return nil, radius.Usage{}, err
+	}
+	return acct, a.usage(ctx, acct.Username), nil
+}
+
+// AuthorizeMAC is FindByMAC plus UsageFn.
+func (a *Accounts) AuthorizeMAC(ctx context.Context, mac string) (*radius.Account, radius.Usage, error) {
+	acct, err := a.FindByMAC(ctx, mac)
+	if err != nil {
+		return nil, radius.Usage{}, err
+	}
+	return acct, a.usage(ctx, acct.Username), nil
+}
+
+func (a *Accounts) usage(ctx context.Context, username string) radius.Usage {
+	if a.UsageFn == nil {
+		return radius.Usage{}
+	}
+	u, _ := a.UsageFn(ctx, username)
+	return u
 }
 
 // FindByUsername calls FindByUsernameFn, or returns ENOTFOUND when it is nil.

@@ -214,6 +214,7 @@ func has(p *radius.Packet, t radius.Type) bool {
 // set, adds method-specific attributes (MS-CHAP success or error, MPPE keys) to the reply.
 func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet, ar *tg.AuthRequest, c *credential) (tg.Decision, func(*radius.Packet)) {
 	var acct *tg.Account
+	var usage tg.Usage
 	var err error
 	if c.method == tg.MethodUnknown {
 		// A MAC login may come without any User-Password (mac-auth-password empty).
@@ -221,16 +222,16 @@ func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet,
 		if !ok {
 			return tg.Reject(tg.ReasonUnsupportedMethod), nil
 		}
-		if acct, err = s.accounts.FindByMAC(ctx, mac); err == nil {
+		if acct, usage, err = s.accounts.AuthorizeMAC(ctx, mac); err == nil {
 			ar.Method, c.method = tg.MethodMAC, tg.MethodMAC
 		}
 	} else {
-		acct, err = s.accounts.FindByUsername(ctx, ar.Username)
+		acct, usage, err = s.accounts.Authorize(ctx, ar.Username)
 	}
 	if tg.ErrorCode(err) == tg.ENOTFOUND && c.method == tg.MethodPAP {
 		// Hotspot MAC login: User-Name is the client's MAC in the router's format.
 		if mac, ok := tg.NormalizeMAC(ar.Username); ok {
-			if acct, err = s.accounts.FindByMAC(ctx, mac); err == nil {
+			if acct, usage, err = s.accounts.AuthorizeMAC(ctx, mac); err == nil {
 				ar.Method, c.method = tg.MethodMAC, tg.MethodMAC
 			}
 		}
@@ -248,7 +249,7 @@ func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet,
 	if !ok {
 		return tg.Reject(tg.ReasonBadPassword), msError(c, req)
 	}
-	d := tg.Decide(ar, acct, tg.Usage{}, s.now())
+	d := tg.Decide(ar, acct, usage, s.now())
 	if !d.Accept {
 		return d, msError(c, req)
 	}

@@ -40,14 +40,16 @@ func (e *nasEntry) mac(parts ...[]byte) [16]byte {
 // snapshot finds a NAS by the source address of a packet. It is immutable once built and
 // swapped whole behind an atomic pointer, so lookups take no lock and touch no database.
 type snapshot struct {
+	byID     map[int64]*nasEntry
 	exact    map[netip.Addr]*nasEntry
 	prefixes []*nasEntry // longest prefix first
 }
 
 func newSnapshot(list []radius.NAS) *snapshot {
-	s := &snapshot{exact: make(map[netip.Addr]*nasEntry, len(list))}
+	s := &snapshot{exact: make(map[netip.Addr]*nasEntry, len(list)), byID: make(map[int64]*nasEntry, len(list))}
 	for _, n := range list {
 		e := newNASEntry(n)
+		s.byID[n.ID] = e
 		p := n.Prefix.Masked()
 		if p.IsSingleIP() {
 			s.exact[p.Addr().Unmap()] = e

@@ -20,10 +20,12 @@ import (
 
 // Accounts finds accounts with their password in clear. radius.Accounts satisfies it.
 type Accounts interface {
-	// FindByUsername returns the account. ENOTFOUND.
+	// Authorize returns the account with its usage and online count. ENOTFOUND.
+	Authorize(ctx context.Context, username string) (*radius.Account, radius.Usage, error)
+	// AuthorizeMAC is Authorize for the account bound to a normalized MAC. ENOTFOUND.
+	AuthorizeMAC(ctx context.Context, mac string) (*radius.Account, radius.Usage, error)
+	// FindByUsername returns the account alone (accounting). ENOTFOUND.
 	FindByUsername(ctx context.Context, username string) (*radius.Account, error)
-	// FindByMAC returns the account bound to a normalized MAC. ENOTFOUND.
-	FindByMAC(ctx context.Context, mac string) (*radius.Account, error)
 }
 
 // Config tunes the engine. Zero values take the defaults.
@@ -104,6 +106,14 @@ func New(cfg Config, accounts Accounts, authlog radius.AuthLogger, log *slog.Log
 // SetNAS replaces the NAS snapshot (secrets in clear). Safe at any time, from any goroutine.
 func (s *Server) SetNAS(list []radius.NAS) {
 	s.nas.Store(newSnapshot(list))
+}
+
+// NASByID returns the NAS with id from the current snapshot (secret in clear).
+func (s *Server) NASByID(id int64) (radius.NAS, bool) {
+	if e, ok := s.nas.Load().byID[id]; ok {
+		return e.NAS, true
+	}
+	return radius.NAS{}, false
 }
 
 // Stats returns the server's counters.

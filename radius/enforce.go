@@ -37,7 +37,11 @@ type Enforcer struct {
 	Now               func() time.Time
 	Log               *slog.Logger
 
-	cutting sync.Map // SessionKey → struct{}: one disconnect in flight per session
+	// Cooldown is how long after a disconnect the same session is not cut again (the NAS
+	// should have sent its Stop by then). Default 1m.
+	Cooldown time.Duration
+
+	cutting sync.Map // SessionKey → time.Time of the last disconnect started
 	wg      sync.WaitGroup
 }
 
@@ -100,16 +104,23 @@ func (e *Enforcer) fillUsage(ctx context.Context, a *Account, u Usage) (Usage, e
 	return u, nil
 }
 
-// Cut disconnects one session in the background, at most one disconnect per session at a
-// time; the outcome is recorded by the Disconnector.
+// Cut disconnects one session in the background, at most once per Cooldown per session;
+// the outcome is recorded by the Disconnector.
 func (e *Enforcer) Cut(s LiveSession, reason string) {
-	if _, busy := e.cutting.LoadOrStore(s.Key, struct{}{}); busy {
+	now := e.now()
+	cooldown := e.Cooldown
+	if cooldown <= 0 {
+		cooldown = time.Minute
+	}
+	if last, ok := e.cutting.Load(s.Key); ok && now.Sub(last.(time.Time)) < cooldown {
 		return
+	}
+	if prev, loaded := e.cutting.Swap(s.Key, now); loaded && now.Sub(prev.(time.Time)) < cooldown {
+		return // another goroutine just started it
 	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		defer e.cutting.Delete(s.Key)
 		d := e.DisconnectTimeout
 		if d <= 0 {
 			d = 10 * time.Second
@@ -120,6 +131,13 @@ func (e *Enforcer) Cut(s LiveSession, reason string) {
 			e.logger().LogAttrs(ctx, slog.LevelWarn, "disconnect", slog.String("user", s.Username), slog.String("acct_session_id", s.SessionID()), slog.String("err", err.Error()))
 		}
 	}()
+	// Forget old entries now and then so the map does not grow with every session ever cut.
+	e.cutting.Range(func(k, v any) bool {
+		if now.Sub(v.(time.Time)) > cooldown {
+			e.cutting.Delete(k)
+		}
+		return true
+	})
 }
 
 // Wait blocks until every background disconnect has finished (for shutdown and tests).

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -24,6 +25,12 @@ type Config struct {
 	RadiusAcctAddr string
 	HTTPAddr       string
 	LogLevel       slog.Level
+	// SpoolDir holds the accounting spool used while Postgres is unreachable.
+	SpoolDir string
+	// CronInterval is how often the reaper and the enforcement sweep run.
+	CronInterval time.Duration
+	// StaleGrace is added to two interim intervals before the reaper closes a session.
+	StaleGrace time.Duration
 }
 
 // configError names the variable at fault; main prints it as one line and exits 2.
@@ -108,6 +115,27 @@ func loadConfig() (*Config, error) {
 		}
 		*a.dst = v
 	}
+	c.SpoolDir = os.Getenv("TOLLGATE_SPOOL_DIR")
+	if c.SpoolDir == "" {
+		c.SpoolDir = "var/spool"
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"TOLLGATE_CRON_INTERVAL", &c.CronInterval, time.Minute},
+		{"TOLLGATE_REAPER_GRACE", &c.StaleGrace, time.Minute},
+	} {
+		*d.dst = d.def
+		if v := os.Getenv(d.name); v != "" {
+			x, err := time.ParseDuration(v)
+			if err != nil || x < time.Second || x > 24*time.Hour {
+				return nil, badVar(d.name, "%q is not a duration from 1s to 24h (e.g. 1m)", v)
+			}
+			*d.dst = x
+		}
+	}
 	switch lv := strings.ToLower(os.Getenv("LOG_LEVEL")); lv {
 	case "", "info":
 		c.LogLevel = slog.LevelInfo
@@ -156,5 +184,8 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_RADIUS_ACCT_ADDR", c.RadiusAcctAddr},
 		{"TOLLGATE_HTTP_ADDR", c.HTTPAddr},
 		{"LOG_LEVEL", c.LogLevel.String()},
+		{"TOLLGATE_SPOOL_DIR", c.SpoolDir},
+		{"TOLLGATE_CRON_INTERVAL", c.CronInterval.String()},
+		{"TOLLGATE_REAPER_GRACE", c.StaleGrace.String()},
 	}
 }

@@ -15,6 +15,7 @@ import (
 	radiuspg "tollgate/radius/postgres"
 	radiusredis "tollgate/radius/redis"
 	"tollgate/radius/seal"
+	"tollgate/radius/server"
 )
 
 // deps are the opened stores and services of one process.
@@ -25,6 +26,7 @@ type deps struct {
 	sealer  *seal.Sealer
 	radius  *radiuspg.Store
 	cache   *radiusredis.Cache
+	live    *radiusredis.Live
 	billing *billing.Service
 }
 
@@ -74,6 +76,7 @@ func (e *env) open(ctx context.Context) (*deps, error) {
 	}
 	d.radius = radiuspg.New(d.pool)
 	d.cache = radiusredis.New(d.rdb, cfg.RedisPrefix, radiusredis.Options{})
+	d.live = radiusredis.NewLive(d.rdb, cfg.RedisPrefix)
 	d.billing = &billing.Service{
 		Store:   billingpg.NewStore(d.pool),
 		Sealer:  d.sealer,
@@ -89,6 +92,7 @@ func (e *env) close() {
 		return
 	}
 	e.deps.cache.Close()
+	e.deps.live.Close()
 	e.deps.rdb.Close()
 	e.deps.pool.Close()
 	e.deps = nil
@@ -98,7 +102,7 @@ func (e *env) close() {
 // it on the next request (the cache is shared in Redis).
 type changes struct {
 	pool  *pgxpool.Pool
-	cache radius.AccountCache
+	cache *radiusredis.Cache
 }
 
 var _ billing.Changes = (*changes)(nil)
@@ -135,6 +139,10 @@ func (c *changes) AccountsChanged(ctx context.Context, usernames ...string) erro
 		if err := c.cache.DeleteAccounts(ctx, keys...); err != nil {
 			return fmt.Errorf("changes: %w", err)
 		}
+		// Usage restarts with a new validity (plan change): refill it from Postgres.
+		if err := c.cache.DeleteUsage(ctx, part...); err != nil {
+			return fmt.Errorf("changes: %w", err)
+		}
 	}
 	return nil
 }
@@ -161,4 +169,50 @@ func (c *changes) PlansChanged(ctx context.Context, planID int64) error {
 		return err
 	}
 	return c.AccountsChanged(ctx, users...)
+}
+
+// accounts is the RADIUS path's account reader over these stores.
+func (d *deps) accounts() *radius.Accounts {
+	return &radius.Accounts{Cache: d.cache, Store: d.radius, Opener: d.sealer, Auth: d.cache, Usage: d.radius, Now: time.Now}
+}
+
+// nasTable loads every NAS with its secret opened, for a process without a running
+// server (the command line).
+func (d *deps) nasTable(ctx context.Context) (func(int64) (radius.NAS, bool), error) {
+	list, err := d.radius.ListNAS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[int64]radius.NAS, len(list))
+	for _, n := range list {
+		if n.Secret, err = d.sealer.Open(n.Secret); err != nil {
+			return nil, fmt.Errorf("open secret of NAS %q: %w", n.Name, err)
+		}
+		m[n.ID] = n
+	}
+	return func(id int64) (radius.NAS, bool) { n, ok := m[id]; return n, ok }, nil
+}
+
+// enforcer builds the enforcement service; nas finds a NAS with its secret by id.
+func (d *deps) enforcer(nas func(int64) (radius.NAS, bool)) *radius.Enforcer {
+	return &radius.Enforcer{
+		Accounts:   d.accounts(),
+		Sessions:   d.radius,
+		Live:       d.live,
+		Usage:      d.radius,
+		UsageCache: d.cache,
+		Disconnect: &disconnector{coa: server.NewCoAClient(time.Second, 2, d.log), nas: nas, store: d.radius},
+		Grace:      radius.DefaultGrace(),
+		Now:        time.Now,
+		Log:        d.log,
+	}
+}
+
+// cliEnforcer is the enforcer of a command-line process.
+func (d *deps) cliEnforcer(ctx context.Context) (*radius.Enforcer, error) {
+	nas, err := d.nasTable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.enforcer(nas), nil
 }

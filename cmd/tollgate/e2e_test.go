@@ -62,6 +62,7 @@ func MustStack(t *testing.T, migrate bool) *stack {
 	t.Setenv("TOLLGATE_RADIUS_ACCT_ADDR", fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp")))
 	t.Setenv("TOLLGATE_HTTP_ADDR", s.httpAddr)
 	t.Setenv("LOG_LEVEL", "warn")
+	t.Setenv("TOLLGATE_SPOOL_DIR", t.TempDir())
 	if !migrate {
 		return s
 	}

@@ -50,19 +50,22 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":             {"run RADIUS, the portal and cron until interrupted", cmdServe},
-		"migrate":           {"apply the database migrations and exit", cmdMigrate},
-		"demo":              {"load the demo NAS, plans and subscriber (idempotent)", cmdDemo},
-		"config":            {"print the configuration, secrets redacted", cmdConfig},
-		"version":           {"print the version", cmdVersion},
-		"nas add":           {"add a router: --name --address IP[/PREFIX] --secret S", cmdNASAdd},
-		"nas list":          {"list routers", cmdNASList},
-		"plan add":          {"add a plan: --name --kind pppoe|hotspot ...", cmdPlanAdd},
-		"plan list":         {"list plans", cmdPlanList},
-		"subscriber add":    {"add a subscriber: --username --password --plan", cmdSubscriberAdd},
-		"subscriber set":    {"change a subscriber: --username [--status] [--plan] [--password]", cmdSubscriberSet},
-		"subscriber import": {"import username,password lines: --plan --file FILE.csv", cmdSubscriberImport},
-		"authlog":           {"show the latest authorization decisions [--user U]", cmdAuthLog},
+		"serve":              {"run RADIUS, the portal and cron until interrupted", cmdServe},
+		"migrate":            {"apply the database migrations and exit", cmdMigrate},
+		"demo":               {"load the demo NAS, plans and subscriber (idempotent)", cmdDemo},
+		"config":             {"print the configuration, secrets redacted", cmdConfig},
+		"version":            {"print the version", cmdVersion},
+		"nas add":            {"add a router: --name --address IP[/PREFIX] --secret S", cmdNASAdd},
+		"nas list":           {"list routers", cmdNASList},
+		"plan add":           {"add a plan: --name --kind pppoe|hotspot ...", cmdPlanAdd},
+		"plan list":          {"list plans", cmdPlanList},
+		"subscriber add":     {"add a subscriber: --username --password --plan", cmdSubscriberAdd},
+		"subscriber set":     {"change a subscriber: --username [--status] [--plan] [--password]", cmdSubscriberSet},
+		"subscriber import":  {"import username,password lines: --plan --file FILE.csv", cmdSubscriberImport},
+		"authlog":            {"show the latest authorization decisions [--user U]", cmdAuthLog},
+		"session list":       {"list sessions [--user U] [--nas NAME] [--online] [--limit N]", cmdSessionList},
+		"session stats":      {"print session totals", cmdSessionStats},
+		"session disconnect": {"disconnect --user U or --id ACCT-SESSION-ID", cmdSessionDisconnect},
 	}
 }
 

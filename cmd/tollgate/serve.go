@@ -1,19 +1,20 @@
 package main
 
 import (
-	"os"
-	"runtime/pprof"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/robfig/cron/v3"
 
 	"tollgate/migrations"
 	"tollgate/portal"
@@ -106,12 +107,22 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 
 	var srv *server.Server
 	var authlog *radiuspg.AuthLog
+	var acctw *radiuspg.AcctWriter
+	var enf *radius.Enforcer
 	if want["radius"] {
 		d.cache.Start()
+		d.live.Start()
 		authlog = radiuspg.NewAuthLog(d.pool, log, radiuspg.AuthLogOptions{})
 		authlog.Start()
-		accounts := &radius.Accounts{Cache: d.cache, Store: d.radius, Opener: d.sealer}
-		srv = server.New(server.Config{AuthAddr: e.cfg.RadiusAuthAddr}, accounts, authlog, log)
+		acctw, err = radiuspg.NewAcctWriter(d.pool, log, radiuspg.AcctWriterOptions{SpoolDir: e.cfg.SpoolDir})
+		if err != nil {
+			return err
+		}
+		acctw.Start()
+		srv = server.New(server.Config{AuthAddr: e.cfg.RadiusAuthAddr, AcctAddr: e.cfg.RadiusAcctAddr}, d.accounts(), authlog, log)
+		enf = d.enforcer(srv.NASByID)
+		enf.Grace = e.cfg.StaleGrace
+		srv.SetAccounting(acctw, enf.AfterAccounting)
 		if err := loadNAS(ctx, d, srv); err != nil {
 			return err
 		}
@@ -145,7 +156,35 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 				}
 			}
 		}()
-		log.Info("radius listening", "auth", srv.AuthAddr().String())
+		log.Info("radius listening", "auth", srv.AuthAddr().String(), "acct", srv.AcctAddr().String())
+	}
+	var crons *cron.Cron
+	if want["cron"] {
+		if enf == nil {
+			enf = d.enforcer(func(int64) (radius.NAS, bool) { return radius.NAS{}, false })
+			enf.Grace = e.cfg.StaleGrace
+			// Without the radius role this process has no NAS snapshot: load it per run.
+			nasFor := func(ctx context.Context) func(int64) (radius.NAS, bool) {
+				t, err := d.nasTable(ctx)
+				if err != nil {
+					return func(int64) (radius.NAS, bool) { return radius.NAS{}, false }
+				}
+				return t
+			}
+			enf.Disconnect = &lazyDisconnector{d: d, table: nasFor}
+		}
+		every := e.cfg.CronInterval
+		crons = startCron(ctx, d, []job{
+			{name: "reaper", every: every, run: func(ctx context.Context) error {
+				n, err := enf.Reap(ctx)
+				if n > 0 {
+					log.Info("reaper closed stale sessions", "count", n)
+				}
+				return err
+			}},
+			{name: "enforce", every: every, run: func(ctx context.Context) error { _, err := enf.Sweep(ctx); return err }},
+			{name: "partitions", every: time.Hour, run: d.radius.EnsurePartitions},
+		})
 	}
 	var web *portal.Portal
 	if want["portal"] {
@@ -184,10 +223,35 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if web != nil {
 		_ = web.Shutdown(sctx)
 	}
+	if crons != nil {
+		select {
+		case <-crons.Stop().Done():
+		case <-sctx.Done():
+		}
+	}
+	if acctw != nil {
+		if err := acctw.Close(sctx); err != nil {
+			log.LogAttrs(sctx, slog.LevelWarn, "accounting flush", slog.String("err", err.Error()))
+		}
+	}
+	if enf != nil {
+		enf.Wait()
+	}
 	if authlog != nil {
 		if err := authlog.Close(sctx); err != nil {
 			log.LogAttrs(sctx, slog.LevelWarn, "auth log flush", slog.String("err", err.Error()))
 		}
 	}
 	return nil
+}
+
+// lazyDisconnector loads the NAS table at each disconnect, for a cron-only process.
+type lazyDisconnector struct {
+	d     *deps
+	table func(ctx context.Context) func(int64) (radius.NAS, bool)
+}
+
+func (l *lazyDisconnector) Disconnect(ctx context.Context, s radius.LiveSession, reason string) (radius.CoAResult, error) {
+	dis := &disconnector{coa: server.NewCoAClient(time.Second, 2, l.d.log), nas: l.table(ctx), store: l.d.radius}
+	return dis.Disconnect(ctx, s, reason)
 }

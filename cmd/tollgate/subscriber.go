@@ -10,6 +10,7 @@ import (
 
 	"tollgate/billing"
 	"tollgate/radius"
+	"tollgate/radius/server"
 )
 
 type subscriberJSON struct {
@@ -97,8 +98,32 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return e.print(toSubscriberJSON(s), func(w io.Writer) {
+	// An online user feels the change at once: suspended or disabled users are cut, and a
+	// new plan's rate limit reaches their open sessions by CoA.
+	var coa []radius.CoAResult
+	switch {
+	case upd.Status != nil && *upd.Status != radius.StatusActive:
+		enf, err := d.cliEnforcer(ctx)
+		if err != nil {
+			return err
+		}
+		if coa, err = enf.DisconnectUser(ctx, s.Username, string(*upd.Status)); err != nil {
+			return err
+		}
+	case upd.Plan != nil && s.Status == radius.StatusActive:
+		if coa, err = d.planCoA(ctx, s.Username); err != nil {
+			return err
+		}
+	}
+	out := struct {
+		subscriberJSON
+		Sessions []coaJSON `json:"sessions"`
+	}{toSubscriberJSON(s), toCoAJSON(coa)}
+	return e.print(out, func(w io.Writer) {
 		fmt.Fprintf(w, "updated subscriber %q: plan %q, status %s\n", s.Username, s.PlanName, s.Status)
+		if len(coa) > 0 {
+			printCoA(w, out.Sessions)
+		}
 	})
 }
 
@@ -134,4 +159,22 @@ func cmdSubscriberImport(ctx context.Context, e *env, args []string) error {
 	return e.print(map[string]any{"imported": n, "plan": *plan, "seconds": took.Seconds()}, func(w io.Writer) {
 		fmt.Fprintf(w, "imported %d subscribers on plan %q in %.1fs\n", n, *plan, took.Seconds())
 	})
+}
+
+// planCoA sends the subscriber's (new) rate limit to its open sessions.
+func (d *deps) planCoA(ctx context.Context, username string) ([]radius.CoAResult, error) {
+	open, err := d.radius.FindSessions(ctx, radius.SessionFilter{Username: username, Online: true, Limit: 1000})
+	if err != nil || len(open) == 0 {
+		return nil, err
+	}
+	a, err := d.radius.FindAccountByUsername(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	nas, err := d.nasTable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dis := &disconnector{coa: server.NewCoAClient(time.Second, 2, d.log), nas: nas, store: d.radius}
+	return dis.coaRateLimit(ctx, open, a, "plan_change")
 }

@@ -96,7 +96,11 @@ func (s *Server) accounting(ctx context.Context, e *nasEntry, b []byte) ([]byte,
 		return nil, nil // not durable: no answer, the NAS retransmits
 	}
 	s.stats.AcctRecorded.Add(1)
-	reply := s.encode(e, req, req.Response(radius.CodeAccountingResponse))
+	mode := maNone
+	if findMA(b) >= 0 {
+		mode = maZeroAuth
+	}
+	reply := s.encodeMA(e, req, req.Response(radius.CodeAccountingResponse), mode)
 	if reply == nil || s.after == nil {
 		return reply, nil
 	}

@@ -349,12 +349,33 @@ func addAccept(p *radius.Packet, d *tg.Decision) {
 	}
 }
 
+// maMode says how a reply carries Message-Authenticator.
+type maMode uint8
+
+const (
+	// maRequestAuth: first attribute, computed with the Request Authenticator in the
+	// header (Access-Accept/Reject/Challenge, and answers to Status-Server).
+	maRequestAuth maMode = iota
+	// maZeroAuth: computed with a zeroed authenticator field, as FreeRADIUS does for an
+	// Accounting-Response to a request that carried one.
+	maZeroAuth
+	// maNone: no Message-Authenticator (an Accounting-Response to a request without one,
+	// as RouterOS sends).
+	maNone
+)
+
 // encode signs and serializes a reply: Message-Authenticator first (BlastRADIUS), computed
 // with the Request Authenticator in the header, then the Response Authenticator
 // MD5(Code‖ID‖Length‖RequestAuth‖Attributes‖Secret). Proxy-State is echoed (RFC 2865 §5.33).
 func (s *Server) encode(e *nasEntry, req, resp *radius.Packet) []byte {
+	return s.encodeMA(e, req, resp, maRequestAuth)
+}
+
+func (s *Server) encodeMA(e *nasEntry, req, resp *radius.Packet, mode maMode) []byte {
 	attrs := make(radius.Attributes, 0, len(resp.Attributes)+1+maxProxyStates)
-	attrs = append(attrs, &radius.AVP{Type: typeMessageAuthenticator, Attribute: make([]byte, 16)})
+	if mode != maNone {
+		attrs = append(attrs, &radius.AVP{Type: typeMessageAuthenticator, Attribute: make([]byte, 16)})
+	}
 	attrs = append(attrs, resp.Attributes...)
 	n := 0
 	for _, a := range req.Attributes {
@@ -369,8 +390,15 @@ func (s *Server) encode(e *nasEntry, req, resp *radius.Packet) []byte {
 		s.stats.Internal.Add(1)
 		return nil
 	}
-	mac := e.mac(b)
-	copy(b[22:38], mac[:])
+	switch mode {
+	case maRequestAuth:
+		mac := e.mac(b)
+		copy(b[22:38], mac[:])
+	case maZeroAuth:
+		var zero [16]byte
+		mac := e.mac(b[:4], zero[:], b[20:])
+		copy(b[22:38], mac[:])
+	}
 	h := md5.New()
 	h.Write(b)
 	h.Write(e.Secret)

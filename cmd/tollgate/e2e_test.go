@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"layeh.com/radius/rfc2759"
+	"layeh.com/radius/rfc3079"
+
 	"tollgate/radius/radiustest"
 )
 
@@ -200,6 +203,36 @@ func TestE2ERadclient(t *testing.T) {
 			}
 		})
 	}
+	// MS-CHAPv2: radclient has no MS-CHAPv2 of its own, so the test computes the
+	// challenge response (RFC 2759) and radclient sends it and decrypts our MPPE keys.
+	t.Run("mschapv2", func(t *testing.T) {
+		authChallenge := []byte("0123456789abcdef")
+		peer := []byte("fedcba9876543210")
+		nt, err := rfc2759.GenerateNTResponse(authChallenge, peer, []byte("alice"), []byte("pw-alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := append(append(append([]byte{7, 0}, peer...), make([]byte, 8)...), nt...)
+		attrs := fmt.Sprintf("User-Name=alice,MS-CHAP-Challenge=0x%x,MS-CHAP2-Response=0x%x,Message-Authenticator=0x00", authChallenge, resp)
+		cmd := exec.Command(mustRadclient(t), "-x", "-r", "1", "-t", "2", s.authAddr, "auth", secret)
+		cmd.Stdin = strings.NewReader(attrs)
+		out, _ := cmd.CombinedOutput()
+		success, _ := rfc2759.GenerateAuthenticatorResponse(authChallenge, peer, nt, []byte("alice"), []byte("pw-alice"))
+		send, _ := rfc3079.MakeKey(nt, []byte("pw-alice"), true)
+		recv, _ := rfc3079.MakeKey(nt, []byte("pw-alice"), false)
+		for _, want := range []string{
+			"Received Access-Accept",
+			fmt.Sprintf("MS-CHAP2-Success = 0x07%x", success),
+			fmt.Sprintf("MS-MPPE-Send-Key = 0x%x", send),
+			fmt.Sprintf("MS-MPPE-Recv-Key = 0x%x", recv),
+			"MS-MPPE-Encryption-Policy = Encryption-Allowed",
+		} {
+			if !strings.Contains(string(out), want) {
+				t.Fatalf("MS-CHAPv2 reply lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
 	// Without Message-Authenticator the NAS (requiring it by default) gets no answer.
 	if out, ok := s.radclient(secret, "User-Name=alice,User-Password=pw-alice"); ok {
 		t.Fatalf("request without Message-Authenticator answered:\n%s", out)

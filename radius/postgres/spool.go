@@ -1,0 +1,367 @@
+package postgres
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"tollgate/radius"
+)
+
+// The spool is an append-only file of frames, one accounting record each:
+//
+//	length  uint32, big endian: the payload's length
+//	crc     uint32, big endian: CRC-32C (Castagnoli) of the payload
+//	payload length bytes: the record (see appendRecord)
+//
+// A frame is acknowledged only after the fsync that follows its append, so a crash
+// can leave at most the last frame torn: whatever follows the last whole frame was
+// never acknowledged, and is cut off when the spool is opened.
+
+// spoolFile is the spool's name inside AcctWriterOptions.SpoolDir.
+const spoolFile = "acct.spool"
+
+const (
+	frameHeader = 8
+	// maxFrame bounds a payload: a record comes from one RADIUS packet (at most 4096
+	// bytes), so a longer length can only be garbage.
+	maxFrame = 16 << 10
+	// recordVersion is the payload's first byte.
+	recordVersion = 1
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// errTorn reports a frame that is cut short or fails its checksum.
+var errTorn = errors.New("torn or corrupt frame")
+
+// spool is the writer's spool file. Only the writer goroutine uses it.
+type spool struct {
+	f    *os.File
+	path string
+	// size is the end of the last whole frame; appends go there.
+	size int64
+	// read is how far the frames are in Postgres; frames before it are only waiting
+	// for the file to be truncated.
+	read int64
+	// frames counts the frames between read and size.
+	frames int64
+
+	buf []byte        // append's encoding buffer
+	br  *bufio.Reader // next's reader
+}
+
+// openSpool opens (creating it if needed) dir's spool, locks it against a second
+// writer, and cuts off a torn tail. It returns the spool and the number of bytes cut.
+func openSpool(dir string) (*spool, int64, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, 0, fmt.Errorf("postgres: spool: %w", err)
+	}
+	path := filepath.Join(dir, spoolFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, 0, fmt.Errorf("postgres: spool: %w", err)
+	}
+	s := &spool{f: f, path: path, br: newFrameReader(nil)}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("postgres: spool %s: in use by another writer: %w", path, err)
+	}
+	// The file's directory entry must be durable before a frame in it is acknowledged.
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("postgres: spool: %w", err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("postgres: spool: %w", err)
+	}
+	end, frames, err := scanFrames(newFrameReader(f))
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("postgres: spool %s: %w", path, err)
+	}
+	cut := info.Size() - end
+	if cut > 0 {
+		// Appends must follow the last whole frame, not the torn one.
+		if err := f.Truncate(end); err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("postgres: spool %s: cut torn tail: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("postgres: spool %s: cut torn tail: %w", path, err)
+		}
+	}
+	s.size, s.frames = end, frames
+	return s, cut, nil
+}
+
+// newFrameReader returns a reader that readFrame can use: its buffer holds the
+// longest frame.
+func newFrameReader(r io.Reader) *bufio.Reader {
+	return bufio.NewReaderSize(r, frameHeader+maxFrame)
+}
+
+// scanFrames returns the length of the whole frames at the start of r, and their number.
+func scanFrames(r *bufio.Reader) (end, frames int64, err error) {
+	for {
+		payload, err := readFrame(r)
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, errTorn):
+			return end, frames, nil
+		case err != nil:
+			return 0, 0, err
+		}
+		end += frameHeader + int64(len(payload))
+		frames++
+	}
+}
+
+// readFrame reads one frame from r (made by newFrameReader) and returns its payload,
+// valid until the next read. It returns io.EOF at the end, and errTorn for a frame cut
+// short or failing its checksum.
+func readFrame(r *bufio.Reader) ([]byte, error) {
+	hdr, err := r.Peek(frameHeader)
+	switch {
+	case len(hdr) == 0 && errors.Is(err, io.EOF):
+		return nil, io.EOF
+	case len(hdr) < frameHeader && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+		return nil, errTorn
+	case err != nil:
+		return nil, err
+	}
+	n := int(binary.BigEndian.Uint32(hdr[0:4]))
+	sum := binary.BigEndian.Uint32(hdr[4:8])
+	if n == 0 || n > maxFrame {
+		return nil, errTorn
+	}
+	frame, err := r.Peek(frameHeader + n)
+	switch {
+	case len(frame) < frameHeader+n && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+		return nil, errTorn
+	case err != nil:
+		return nil, err
+	}
+	payload := frame[frameHeader:]
+	if crc32.Checksum(payload, crcTable) != sum {
+		return nil, errTorn
+	}
+	_, _ = r.Discard(frameHeader + n)
+	return payload, nil
+}
+
+// pending reports whether frames wait for Postgres.
+func (s *spool) pending() bool { return s.read < s.size }
+
+// append writes recs as frames after the last one and fsyncs. On error the file is cut
+// back to what it was, so no partial batch is ever replayed.
+func (s *spool) append(recs []radius.AcctRecord) error {
+	buf := s.buf[:0]
+	for i := range recs {
+		start := len(buf)
+		buf = append(buf, make([]byte, frameHeader)...)
+		buf = appendRecord(buf, &recs[i])
+		payload := buf[start+frameHeader:]
+		binary.BigEndian.PutUint32(buf[start:], uint32(len(payload)))
+		binary.BigEndian.PutUint32(buf[start+4:], crc32.Checksum(payload, crcTable))
+	}
+	s.buf = buf
+	if _, err := s.f.WriteAt(buf, s.size); err != nil {
+		_ = s.f.Truncate(s.size)
+		return fmt.Errorf("postgres: spool %s: append: %w", s.path, err)
+	}
+	if err := s.f.Sync(); err != nil {
+		_ = s.f.Truncate(s.size)
+		return fmt.Errorf("postgres: spool %s: fsync: %w", s.path, err)
+	}
+	s.size += int64(len(buf))
+	s.frames += int64(len(recs))
+	if cap(s.buf) > 1<<20 {
+		s.buf = nil // do not keep a huge batch's buffer forever
+	}
+	return nil
+}
+
+// next appends to dst up to max records from the frames after s.read, and returns
+// them with the offset after the last one and the number of frames it read. A frame
+// whose record it cannot decode (a future version) is skipped and counted in bad.
+func (s *spool) next(max int, dst []radius.AcctRecord) (recs []radius.AcctRecord, end int64, frames, bad int, err error) {
+	s.br.Reset(io.NewSectionReader(s.f, s.read, s.size-s.read))
+	end = s.read
+	for len(dst) < max && end < s.size {
+		payload, err := readFrame(s.br)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errTorn // size says there is more
+			}
+			return dst, end, frames, bad, fmt.Errorf("postgres: spool %s at offset %d: %w", s.path, end, err)
+		}
+		end += frameHeader + int64(len(payload))
+		frames++
+		var r radius.AcctRecord
+		if err := decodeRecord(payload, &r); err != nil {
+			bad++
+			continue
+		}
+		dst = append(dst, r)
+	}
+	return dst, end, frames, bad, nil
+}
+
+// reset empties the spool once every frame is in Postgres.
+func (s *spool) reset() error {
+	if err := s.f.Truncate(0); err != nil {
+		return fmt.Errorf("postgres: spool %s: truncate: %w", s.path, err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("postgres: spool %s: fsync: %w", s.path, err)
+	}
+	s.size, s.read, s.frames = 0, 0, 0
+	return nil
+}
+
+// close releases the file and its lock.
+func (s *spool) close() error { return s.f.Close() }
+
+// syncDir fsyncs a directory, making the entries in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// appendRecord appends r's encoding: the version byte, then the fields as varints and
+// length-prefixed bytes, in a fixed order.
+func appendRecord(b []byte, r *radius.AcctRecord) []byte {
+	b = append(b, recordVersion)
+	b = binary.AppendVarint(b, r.NASID)
+	b = append(b, byte(r.Status))
+	b = binary.AppendVarint(b, r.EventTime.Unix())
+	b = binary.AppendUvarint(b, uint64(r.EventTime.Nanosecond()))
+	b = binary.AppendUvarint(b, uint64(r.SessionTime))
+	b = binary.AppendUvarint(b, r.InputOctets)
+	b = binary.AppendUvarint(b, r.OutputOctets)
+	b = binary.AppendUvarint(b, uint64(r.InputPackets))
+	b = binary.AppendUvarint(b, uint64(r.OutputPackets))
+	b = binary.AppendUvarint(b, uint64(r.Interim))
+	ip, _ := r.FramedIP.MarshalBinary() // never fails; empty for the zero Addr
+	b = appendBytes(b, ip)
+	for _, s := range [...]string{r.SessionID, r.Username, r.MAC, r.CalledStationID, r.NASPortID, r.Class, r.TerminateCause} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// errBadRecord reports a payload that does not decode.
+var errBadRecord = errors.New("bad record encoding")
+
+// decodeRecord decodes what appendRecord wrote into r.
+func decodeRecord(p []byte, r *radius.AcctRecord) error {
+	d := decoder{p: p}
+	if d.byte() != recordVersion {
+		return errBadRecord
+	}
+	r.NASID = d.varint()
+	r.Status = radius.AcctStatus(d.byte())
+	sec, nsec := d.varint(), d.uvarint()
+	r.SessionTime = d.uint32()
+	r.InputOctets = d.uvarint()
+	r.OutputOctets = d.uvarint()
+	r.InputPackets = d.uint32()
+	r.OutputPackets = d.uint32()
+	r.Interim = d.uint32()
+	ip := d.bytes()
+	r.SessionID = d.string()
+	r.Username = d.string()
+	r.MAC = d.string()
+	r.CalledStationID = d.string()
+	r.NASPortID = d.string()
+	r.Class = d.string()
+	r.TerminateCause = d.string()
+	if d.bad || len(d.p) != 0 || nsec >= 1e9 {
+		return errBadRecord
+	}
+	r.EventTime = time.Unix(sec, int64(nsec)).UTC()
+	r.FramedIP = netip.Addr{}
+	if err := r.FramedIP.UnmarshalBinary(ip); err != nil {
+		return errBadRecord
+	}
+	return nil
+}
+
+// decoder reads a record's fields; after the first error every read returns zero and
+// bad is set.
+type decoder struct {
+	p   []byte
+	bad bool
+}
+
+func (d *decoder) byte() byte {
+	if len(d.p) < 1 {
+		d.bad = true
+		return 0
+	}
+	c := d.p[0]
+	d.p = d.p[1:]
+	return c
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.p)
+	if n <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.p = d.p[n:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.p)
+	if n <= 0 {
+		d.bad = true
+		return 0
+	}
+	d.p = d.p[n:]
+	return v
+}
+
+func (d *decoder) uint32() uint32 {
+	v := d.uvarint()
+	if v > 1<<32-1 {
+		d.bad = true
+		return 0
+	}
+	return uint32(v)
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.bad || n > uint64(len(d.p)) {
+		d.bad = true
+		return nil
+	}
+	v := d.p[:n]
+	d.p = d.p[n:]
+	return v
+}
+
+func (d *decoder) string() string { return string(d.bytes()) }

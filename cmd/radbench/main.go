@@ -13,7 +13,17 @@
 // request→response exchanges synchronously. At the end exactly one summary
 // line is printed to stdout:
 //
-//	RESULT mode=pap users=100000 concurrency=64 duration=10.00s sent=N accepts=N rejects=N timeouts=N errors=N rps=NNNN.N p50=0.812ms p95=1.532ms p99=2.104ms max=9.100ms
+//	RESULT mode=pap users=100000 concurrency=64 duration=10.00s sent=N accepts=N rejects=N timeouts=N errors=N rps=NNNN.N p50=0.812ms p95=1.532ms p99=2.104ms max=9.100ms latency=kernel
+//
+// Latency runs from the wall-clock time taken just before a request's first
+// send to the arrival of its reply. With -latency kernel (the default) the
+// arrival is the kernel's receive timestamp of the datagram (SO_TIMESTAMPNS,
+// Linux), so radbench's own goroutine scheduling delay after the packet has
+// arrived (it shares the CPUs with the server it measures) is not counted; a
+// reply without a timestamp falls back to the application time and is
+// counted on stderr. -latency app takes the time when the read returns in the
+// worker. The last RESULT field says which was used; on platforms without
+// kernel timestamps it is latency=app.
 //
 // Diagnostics go to stderr. The exit status is 0 on success, 1 when
 // errors+timeouts exceed 1% of the requests sent (or nothing was sent), and 2
@@ -70,6 +80,8 @@ type config struct {
 	BigCounters              bool // push some sessions' counters past 2^32
 	AcctMessageAuthenticator bool // add Message-Authenticator to Accounting-Requests
 	AcctClass                string
+
+	Latency string // kernel | app
 }
 
 func defaultConfig() config {
@@ -86,6 +98,7 @@ func defaultConfig() config {
 		Timeout:     time.Second,
 		Expect:      "accept",
 		Interims:    2,
+		Latency:     "kernel",
 	}
 }
 
@@ -142,6 +155,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.BigCounters, "big-counters", false, "acct: make every fourth session's octet counters exceed 2^32 (Gigawords > 0)")
 	fs.BoolVar(&cfg.AcctMessageAuthenticator, "acct-message-authenticator", false, "acct: add Message-Authenticator to Accounting-Requests (RouterOS sends none)")
 	fs.StringVar(&cfg.AcctClass, "acct-class", "", "acct: Class to send, as echoed from an Access-Accept (e.g. tg:1; default none)")
+	fs.StringVar(&cfg.Latency, "latency", cfg.Latency, "kernel | app: reply arrival time from the kernel receive timestamp (SO_TIMESTAMPNS; Linux) or when the worker's read returns")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -171,6 +185,11 @@ func (c *config) validate() error {
 	case "accept", "reject", "any":
 	default:
 		return fmt.Errorf("-expect %q: want accept, reject or any", c.Expect)
+	}
+	switch c.Latency {
+	case "kernel", "app":
+	default:
+		return fmt.Errorf("-latency %q: want kernel or app", c.Latency)
 	}
 	switch c.Pick {
 	case "seq", "random":

@@ -212,13 +212,14 @@ func addReplyMA(resp *radius.Packet, corrupt bool) {
 	}
 }
 
-var resultRE = regexp.MustCompile(`^RESULT mode=(\S+) users=(\d+) concurrency=(\d+) duration=(\d+\.\d\d)s sent=(\d+) accepts=(\d+) rejects=(\d+) timeouts=(\d+) errors=(\d+) rps=(\d+\.\d) p50=(\d+\.\d+)ms p95=(\d+\.\d+)ms p99=(\d+\.\d+)ms max=(\d+\.\d+)ms\n$`)
+var resultRE = regexp.MustCompile(`^RESULT mode=(\S+) users=(\d+) concurrency=(\d+) duration=(\d+\.\d\d)s sent=(\d+) accepts=(\d+) rejects=(\d+) timeouts=(\d+) errors=(\d+) rps=(\d+\.\d) p50=(\d+\.\d+)ms p95=(\d+\.\d+)ms p99=(\d+\.\d+)ms max=(\d+\.\d+)ms latency=(kernel|app)\n$`)
 
 type result struct {
 	mode                                     string
 	users, concurrency                       int
 	sent, accepts, rejects, timeouts, errors int
 	duration, rps, p50, p95, p99, max        float64
+	latency                                  string
 	line                                     string
 }
 
@@ -246,7 +247,8 @@ func parseResult(t *testing.T, out string) result {
 		mode: m[1], users: atoi(m[2]), concurrency: atoi(m[3]), duration: atof(m[4]),
 		sent: atoi(m[5]), accepts: atoi(m[6]), rejects: atoi(m[7]), timeouts: atoi(m[8]), errors: atoi(m[9]),
 		rps: atof(m[10]), p50: atof(m[11]), p95: atof(m[12]), p99: atof(m[13]), max: atof(m[14]),
-		line: strings.TrimSpace(out),
+		latency: m[15],
+		line:    strings.TrimSpace(out),
 	}
 }
 
@@ -271,6 +273,12 @@ func runBench(t *testing.T, cfg config) (result, int, string) {
 }
 
 func TestRunAccepts(t *testing.T) {
+	for _, latency := range []string{"app", "kernel"} {
+		t.Run("latency="+latency, func(t *testing.T) { testRunAccepts(t, latency) })
+	}
+}
+
+func testRunAccepts(t *testing.T, latency string) {
 	for _, tc := range []struct {
 		mode string
 		mac  bool
@@ -292,12 +300,23 @@ func TestRunAccepts(t *testing.T) {
 			cfg.MAC = tc.mac
 			cfg.NoMessageAuthenticator = tc.noMA
 			cfg.Warmup = tc.warm
+			cfg.Latency = latency
 			if tc.pick != "" {
 				cfg.Pick = tc.pick
 			}
-			res, code, _ := runBench(t, cfg)
+			res, code, stderr := runBench(t, cfg)
 			if code != exitOK {
 				t.Errorf("exit code %d, want 0", code)
+			}
+			wantLatency := latency
+			if !rxTimestampSupported {
+				wantLatency = "app"
+			}
+			if res.latency != wantLatency {
+				t.Errorf("latency=%s, want %s: %s", res.latency, wantLatency, res.line)
+			}
+			if wantLatency == "kernel" && !strings.Contains(stderr, "kernel-timestamp-fallbacks=0 ") {
+				t.Errorf("kernel mode: stderr lacks kernel-timestamp-fallbacks=0")
 			}
 			if res.mode != tc.mode || res.users != 10 || res.concurrency != 4 {
 				t.Errorf("bad header fields: %s", res.line)
@@ -456,6 +475,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-secret", "x", "-expect", "maybe"}, // bad expect
 		{"-secret", "x", "-user-format", "u%q%q"},
 		{"-secret", "x", "-bogus"},
+		{"-secret", "x", "-latency", "wall"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := realMain(context.Background(), args, &stdout, &stderr); code != exitUsage {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,17 +41,18 @@ func newMode(cfg *config, users *userCache) (mode, error) {
 
 // stats are per-worker counters for one phase; merged at the end.
 type stats struct {
-	sent      uint64 // requests issued (retransmissions not included)
-	completed uint64 // requests that got a reply with a matching Identifier
-	accepts   uint64 // verified replies by code
-	rejects   uint64
-	timeouts  uint64
-	errors    uint64 // socket errors, verification failures, unexpected codes
-	retrans   uint64
-	stale     uint64 // replies with a non-matching Identifier (ignored)
-	noReplyMA uint64 // verified replies without Message-Authenticator
-	hist      *histogram
-	samples   []string // first few distinct error messages
+	sent       uint64 // requests issued (retransmissions not included)
+	completed  uint64 // requests that got a reply with a matching Identifier
+	accepts    uint64 // verified replies by code
+	rejects    uint64
+	timeouts   uint64
+	errors     uint64 // socket errors, verification failures, unexpected codes
+	retrans    uint64
+	stale      uint64 // replies with a non-matching Identifier (ignored)
+	noReplyMA  uint64 // verified replies without Message-Authenticator
+	tsFallback uint64 // -latency kernel: replies timed by the app (no usable kernel timestamp)
+	hist       *histogram
+	samples    []string // first few distinct error messages
 }
 
 func newStats() *stats { return &stats{hist: newHistogram()} }
@@ -78,6 +80,7 @@ func (s *stats) merge(o *stats) {
 	s.retrans += o.retrans
 	s.stale += o.stale
 	s.noReplyMA += o.noReplyMA
+	s.tsFallback += o.tsFallback
 	s.hist.merge(o.hist)
 	for _, m := range o.samples {
 		dup := false
@@ -98,6 +101,9 @@ type worker struct {
 	rng      *rand.ChaCha8
 	nextID   byte
 	rbuf     [maxPacket]byte
+	oob      [rxOOBLen]byte // control messages (SCM_TIMESTAMPNS), reused
+	kernelTS bool           // -latency kernel: read with recvmsg and use the kernel RX timestamp
+	tsErr    error          // enabling SO_TIMESTAMPNS failed (replies then fall back)
 	ver      *verifier
 	st       *stats
 	auth     authScratch // used by auth modes
@@ -111,19 +117,34 @@ func newWorker(cfg *config, m mode) (*worker, error) {
 	}
 	w := &worker{cfg: cfg, rng: rand.NewChaCha8(seed), ver: newVerifier([]byte(cfg.Secret))}
 	w.nextID = byte(w.rng.Uint64())
+	w.kernelTS = cfg.Latency == "kernel"
 	var err error
 	if m.needsAuthConn() {
 		if w.authConn, err = dialLoopback(cfg.Server); err != nil {
 			return nil, err
 		}
+		w.enableTS(w.authConn)
 	}
 	if m.needsAcctConn() {
 		if w.acctConn, err = dialLoopback(cfg.AcctServer); err != nil {
 			w.close()
 			return nil, err
 		}
+		w.enableTS(w.acctConn)
 	}
 	return w, nil
+}
+
+// enableTS turns on kernel receive timestamps for conn in -latency kernel
+// mode. A failure is remembered (and reported once by run); the replies on
+// conn are then timed by the application and counted as fallbacks.
+func (w *worker) enableTS(conn *net.UDPConn) {
+	if !w.kernelTS {
+		return
+	}
+	if err := enableRxTimestamp(conn); err != nil && w.tsErr == nil {
+		w.tsErr = err
+	}
 }
 
 func (w *worker) close() {
@@ -157,10 +178,11 @@ func (w *worker) id() byte {
 // exchange sends req and waits for a reply with the same Identifier,
 // retransmitting the identical bytes up to cfg.Retries times. Replies with
 // other Identifiers (late answers to earlier requests) are skipped. The
-// returned slice aliases w.rbuf. Latency is measured from the first send.
+// returned slice aliases w.rbuf. Latency is measured from the first send to
+// the reply's arrival (see latency).
 func (w *worker) exchange(conn *net.UDPConn, req []byte) ([]byte, time.Duration, error) {
 	id := req[1]
-	start := time.Now()
+	start := time.Now() // wall and monotonic readings, immediately before the first Write
 	for attempt := 0; attempt <= w.cfg.Retries; attempt++ {
 		if attempt > 0 {
 			w.st.retrans++
@@ -172,7 +194,13 @@ func (w *worker) exchange(conn *net.UDPConn, req []byte) ([]byte, time.Duration,
 			return nil, 0, err
 		}
 		for {
-			n, err := conn.Read(w.rbuf[:])
+			var n, oobn int
+			var err error
+			if w.kernelTS {
+				n, oobn, _, _, err = conn.ReadMsgUDPAddrPort(w.rbuf[:], w.oob[:])
+			} else {
+				n, err = conn.Read(w.rbuf[:])
+			}
 			if err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
@@ -184,10 +212,27 @@ func (w *worker) exchange(conn *net.UDPConn, req []byte) ([]byte, time.Duration,
 				w.st.stale++
 				continue
 			}
-			return w.rbuf[:n], time.Since(start), nil
+			return w.rbuf[:n], w.latency(start, w.oob[:oobn]), nil
 		}
 	}
 	return nil, 0, errTimeout
+}
+
+// latency returns the time from start to the arrival of the reply whose
+// control messages are oob. In -latency kernel mode the arrival is the
+// kernel's receive timestamp (CLOCK_REALTIME, compared with start's wall
+// clock); without a usable one (none attached, or before start after a clock
+// step) it falls back to the application time now and counts the fallback.
+func (w *worker) latency(start time.Time, oob []byte) time.Duration {
+	if w.kernelTS {
+		if rx, ok := parseRxTimestamp(oob); ok {
+			if d := rx - start.UnixNano(); d >= 0 {
+				return time.Duration(d)
+			}
+		}
+		w.st.tsFallback++
+	}
+	return time.Since(start)
 }
 
 // phase is one bounded stretch of traffic (warm-up or measured).
@@ -282,6 +327,11 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	if cfg.Latency == "kernel" && !rxTimestampSupported {
+		fmt.Fprintf(stderr, "radbench: no kernel receive timestamps on %s/%s; using -latency app\n", runtime.GOOS, runtime.GOARCH)
+		cfg.Latency = "app"
+	}
+
 	workers := make([]*worker, 0, cfg.Concurrency)
 	defer func() {
 		for _, w := range workers {
@@ -296,17 +346,32 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		}
 		workers = append(workers, w)
 	}
+	if cfg.Latency == "kernel" {
+		tsOK := true
+		for _, w := range workers {
+			if w.tsErr != nil {
+				fmt.Fprintf(stderr, "radbench: enabling kernel receive timestamps: %v (replies are timed by the application)\n", w.tsErr)
+				tsOK = false
+				break
+			}
+		}
+		if tsOK {
+			if err := awaitRxTimestamping(time.Second); err != nil {
+				fmt.Fprintf(stderr, "radbench: warning: kernel receive timestamps: %v; early replies may include radbench's own delay\n", err)
+			}
+		}
+	}
 
 	if cfg.Mode == "acct" {
-		fmt.Fprintf(stderr, "radbench: mode=%s acct-server=%s users=%d concurrency=%d duration=%s requests=%d timeout=%s retries=%d warmup=%s interims=%d big-counters=%t message-authenticator=%t pick=%s\n",
-			m.name(), cfg.AcctServer, cfg.Users, cfg.Concurrency, cfg.Duration, cfg.Requests, cfg.Timeout, cfg.Retries, cfg.Warmup, cfg.Interims, cfg.BigCounters, cfg.AcctMessageAuthenticator, cfg.Pick)
+		fmt.Fprintf(stderr, "radbench: mode=%s acct-server=%s users=%d concurrency=%d duration=%s requests=%d timeout=%s retries=%d warmup=%s interims=%d big-counters=%t message-authenticator=%t pick=%s latency=%s\n",
+			m.name(), cfg.AcctServer, cfg.Users, cfg.Concurrency, cfg.Duration, cfg.Requests, cfg.Timeout, cfg.Retries, cfg.Warmup, cfg.Interims, cfg.BigCounters, cfg.AcctMessageAuthenticator, cfg.Pick, cfg.Latency)
 		if per := m.requestsPerUnit(); cfg.Requests%per != 0 {
 			fmt.Fprintf(stderr, "radbench: -requests %d is not a multiple of %d requests per session: at most %d are sent\n",
 				cfg.Requests, per, cfg.Requests/per*per)
 		}
 	} else {
-		fmt.Fprintf(stderr, "radbench: mode=%s server=%s users=%d concurrency=%d duration=%s requests=%d timeout=%s retries=%d warmup=%s expect=%s message-authenticator=%t mac=%t pick=%s\n",
-			m.name(), cfg.Server, cfg.Users, cfg.Concurrency, cfg.Duration, cfg.Requests, cfg.Timeout, cfg.Retries, cfg.Warmup, cfg.Expect, !cfg.NoMessageAuthenticator, cfg.MAC, cfg.Pick)
+		fmt.Fprintf(stderr, "radbench: mode=%s server=%s users=%d concurrency=%d duration=%s requests=%d timeout=%s retries=%d warmup=%s expect=%s message-authenticator=%t mac=%t pick=%s latency=%s\n",
+			m.name(), cfg.Server, cfg.Users, cfg.Concurrency, cfg.Duration, cfg.Requests, cfg.Timeout, cfg.Retries, cfg.Warmup, cfg.Expect, !cfg.NoMessageAuthenticator, cfg.MAC, cfg.Pick, cfg.Latency)
 	}
 
 	if cfg.Warmup > 0 {
@@ -327,9 +392,12 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		rps = float64(st.completed) / secs
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	fmt.Fprintf(stdout, "RESULT mode=%s users=%d concurrency=%d duration=%.2fs sent=%d accepts=%d rejects=%d timeouts=%d errors=%d rps=%.1f p50=%.3fms p95=%.3fms p99=%.3fms max=%.3fms\n",
+	fmt.Fprintf(stdout, "RESULT mode=%s users=%d concurrency=%d duration=%.2fs sent=%d accepts=%d rejects=%d timeouts=%d errors=%d rps=%.1f p50=%.3fms p95=%.3fms p99=%.3fms max=%.3fms latency=%s\n",
 		m.name(), cfg.Users, cfg.Concurrency, secs, st.sent, st.accepts, st.rejects, st.timeouts, st.errors,
-		rps, ms(st.hist.quantile(0.50)), ms(st.hist.quantile(0.95)), ms(st.hist.quantile(0.99)), ms(st.hist.max))
+		rps, ms(st.hist.quantile(0.50)), ms(st.hist.quantile(0.95)), ms(st.hist.quantile(0.99)), ms(st.hist.max), cfg.Latency)
+	if cfg.Latency == "kernel" {
+		fmt.Fprintf(stderr, "radbench: kernel-timestamp-fallbacks=%d (replies timed by the application)\n", st.tsFallback)
+	}
 
 	if st.retrans > 0 || st.stale > 0 {
 		fmt.Fprintf(stderr, "radbench: retransmissions=%d stale-replies=%d\n", st.retrans, st.stale)

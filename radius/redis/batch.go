@@ -38,7 +38,7 @@ const (
 
 func newBatcher(rdb redis.UniversalClient, loops int) batcher {
 	if loops <= 0 {
-		loops = 2
+		loops = 1
 	}
 	return batcher{
 		rdb:   rdb,

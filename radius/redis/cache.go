@@ -30,7 +30,8 @@ type Options struct {
 	// the TTL, and Postgres, the source of truth, refills it once it expired: the TTL
 	// bounds any drift.
 	UsageTTL time.Duration
-	// Loops is the number of batching loops Start runs (default 2).
+	// Loops is the number of batching loops Start runs (default 1: one loop makes bigger
+	// pipelines, and measured faster on two cores than two loops).
 	Loops int
 }
 

@@ -205,9 +205,17 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		}
 		log.Info("portal listening", "addr", web.Addr().String())
 	}
-	if f := os.Getenv("TOLLGATE_CPUPROFILE"); f != "" { // TEMP
-		pf, _ := os.Create(f)
-		pprof.StartCPUProfile(pf)
+	// Diagnostics: TOLLGATE_CPUPROFILE=FILE writes a CPU profile of the whole run (read
+	// with `go tool pprof bin/tollgate FILE`); it is how the README's figures were studied.
+	if f := os.Getenv("TOLLGATE_CPUPROFILE"); f != "" {
+		pf, err := os.Create(f)
+		if err != nil {
+			return badVar("TOLLGATE_CPUPROFILE", "%v", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return badVar("TOLLGATE_CPUPROFILE", "%v", err)
+		}
 		defer pprof.StopCPUProfile()
 	}
 	log.Info("tollgate serving", "version", version, "roles", *roles)

@@ -69,7 +69,9 @@ type Accounts struct {
 	// Auth and Usage, when set, let Authorize return usage and the online count too.
 	Auth  AuthCache
 	Usage UsageStore
-	Now   func() time.Time
+	// Activator, when set, lets Activate activate vouchers at their first login.
+	Activator Activator
+	Now       func() time.Time
 }
 
 // Authorize returns the account of username with its password opened, and its usage

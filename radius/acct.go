@@ -111,14 +111,18 @@ func StaleAfter(interim uint32, grace time.Duration) time.Duration {
 	return 2*time.Duration(interim)*time.Second + grace
 }
 
-// LimitReached reports whether an open session of a must be cut now: validity ended, or
-// the usage reached the uptime or data limit. It returns the reason.
+// LimitReached reports whether an open session of a must be cut now: validity ended,
+// the usage reached the uptime or data limit, or the voucher was revoked, expired or
+// exhausted. It returns the reason.
 func LimitReached(a *Account, u Usage, now time.Time) (Reason, bool) {
 	switch {
 	case a.Status == StatusSuspended:
 		return ReasonSuspended, true
 	case a.Status != StatusActive:
 		return ReasonDisabled, true
+	case a.VoucherState != "" && !a.VoucherState.Usable():
+		r, _ := voucherStateReason(a, u)
+		return r, true
 	case !a.ValidUntil.IsZero() && !now.Before(a.ValidUntil):
 		return ReasonExpired, true
 	case a.UptimeLimit > 0 && u.Uptime >= a.UptimeLimit:

@@ -26,13 +26,16 @@ const (
 	ReasonUptimeExhausted
 	ReasonDataExhausted
 	ReasonInternal
+	// Added with vouchers; new reasons go at the end so the codes above keep their values.
+	ReasonRevoked
+	ReasonWrongLocation
 	reasonCount
 )
 
 var reasonCodes = [reasonCount]string{
 	"ok", "unknown_user", "bad_password", "suspended", "disabled", "not_yet_valid", "expired",
 	"mac_mismatch", "wrong_service", "unsupported_method", "too_many_sessions",
-	"uptime_exhausted", "data_exhausted", "internal",
+	"uptime_exhausted", "data_exhausted", "internal", "revoked", "wrong_location",
 }
 
 // Reply-Messages are short and say nothing an attacker could use to tell users apart:
@@ -43,6 +46,7 @@ var reasonMessages = [reasonCount]string{
 	"Device not allowed for this account", "Service not allowed for this account",
 	"Authentication method not supported", "Too many sessions for this account",
 	"Time limit reached", "Data limit reached", "Temporary failure, try again",
+	"Voucher revoked", "Not valid at this location",
 }
 
 // String returns the reason's stable code, e.g. "bad_password".
@@ -95,7 +99,8 @@ type Decision struct {
 	// DataLeft is the byte budget left; 0 with DataLimited false means unlimited.
 	DataLeft    int64
 	DataLimited bool
-	// Class identifies the authorization in accounting ("tg:<account id>").
+	// Class identifies the authorization in accounting ("tg:<account id>", or
+	// "tg:v<voucher id>" for a voucher).
 	Class string
 }
 
@@ -117,6 +122,9 @@ func Decide(req *AuthRequest, a *Account, u Usage, now time.Time) Decision {
 	default:
 		return Reject(ReasonDisabled)
 	}
+	if r, ok := voucherStateReason(a, u); ok {
+		return Reject(r)
+	}
 	if !a.ValidFrom.IsZero() && now.Before(a.ValidFrom) {
 		return Reject(ReasonNotYetValid)
 	}
@@ -125,6 +133,15 @@ func Decide(req *AuthRequest, a *Account, u Usage, now time.Time) Decision {
 	}
 	if a.MAC != "" && req.CallingStationID != a.MAC {
 		return Reject(ReasonMACMismatch)
+	}
+	if a.LockMAC && a.MAC == "" {
+		// Not bound yet: the login that activates it must name a device to bind.
+		if _, ok := NormalizeMAC(req.CallingStationID); !ok {
+			return Reject(ReasonMACMismatch)
+		}
+	}
+	if !a.AllowedAt(req) {
+		return Reject(ReasonWrongLocation)
 	}
 	switch {
 	case a.Kind == KindPPPoE && req.Service == ServiceLogin,
@@ -158,6 +175,9 @@ func Decide(req *AuthRequest, a *Account, u Usage, now time.Time) Decision {
 		AddressList: a.AddressList,
 		Class:       "tg:" + strconv.FormatInt(a.ID, 10),
 	}
+	if a.VoucherID != 0 {
+		d.Class = "tg:v" + strconv.FormatInt(a.VoucherID, 10)
+	}
 	if a.DataLimit > 0 {
 		d.DataLeft, d.DataLimited = a.DataLimit-u.Bytes, true
 		if d.DataLeft <= 0 {
@@ -172,4 +192,24 @@ func Decide(req *AuthRequest, a *Account, u Usage, now time.Time) Decision {
 		d.Interim = uint32(a.Interim / time.Second)
 	}
 	return d
+}
+
+// voucherStateReason returns the reject reason of a voucher whose state alone forbids a
+// login, and ok=false for a usable voucher or a subscriber. A persisted "exhausted" names
+// the limit the usage shows reached (data first), or the time limit.
+func voucherStateReason(a *Account, u Usage) (Reason, bool) {
+	switch a.VoucherState {
+	case "", VoucherNew, VoucherSold, VoucherActive:
+		return ReasonOK, false
+	case VoucherRevoked:
+		return ReasonRevoked, true
+	case VoucherExpired:
+		return ReasonExpired, true
+	case VoucherExhausted:
+		if a.DataLimit > 0 && u.Bytes >= a.DataLimit {
+			return ReasonDataExhausted, true
+		}
+		return ReasonUptimeExhausted, true
+	}
+	return ReasonDisabled, true
 }

@@ -75,6 +75,20 @@ type Account struct {
 	Interim     time.Duration
 	Pool        string
 	AddressList string
+
+	// VoucherID is the hotspot voucher this account is (0 for a subscriber); a voucher's
+	// ID is the same number. The voucher fields below are zero for subscribers.
+	VoucherID    int64
+	VoucherState VoucherState
+	// ActivatedAt is the voucher's first accepted login; zero until then.
+	ActivatedAt time.Time
+	// LockMAC binds the voucher to the device of its first login: activation stores that
+	// device's MAC in MAC.
+	LockMAC bool
+	// AllowedNAS and AllowedServers restrict where the plan is valid: NAS names, and
+	// hotspot servers (Called-Station-Id). Empty allows every one.
+	AllowedNAS     []string
+	AllowedServers []string
 }
 
 // Method is the way a request proves its credential.
@@ -113,6 +127,7 @@ const (
 // AuthRequest is an Access-Request in domain terms, decoded from the packet by radius/server.
 type AuthRequest struct {
 	NASID    int64
+	NASName  string
 	Username string
 	Method   Method
 	Service  Service

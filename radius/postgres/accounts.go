@@ -13,30 +13,48 @@ import (
 	"tollgate/radius"
 )
 
-// The two lookups differ only in their WHERE clause; each is a constant, so pgx keeps
-// one prepared statement per connection for it.
+// The lookups are constants, so pgx keeps one prepared statement per connection for
+// each. Subscribers and vouchers share a column list: a subscriber has no voucher fields,
+// a voucher no status, static IP or lower validity bound of its own.
 const (
-	accountColumns = `
+	subscriberAccountSQL = `
 SELECT s.id, s.username, s.password, s.status, s.mac, s.static_ip, s.valid_from, s.valid_until,
        p.id, p.name, p.kind, p.rate_limit, p.uptime_limit_seconds, p.data_limit_bytes,
-       p.shared_users, p.interim_seconds, p.pool, p.address_list
+       p.shared_users, p.interim_seconds, p.pool, p.address_list,
+       0::bigint AS voucher_id, ''::text, NULL::timestamptz, false, p.nas_names, p.hotspot_servers
 FROM subscribers s
 JOIN plans p ON p.id = s.plan_id`
 
-	findAccountByUsernameSQL = accountColumns + `
-WHERE s.username = $1`
+	voucherAccountSQL = `
+SELECT v.id, v.username, v.password, 'active', v.mac, NULL::inet, NULL::timestamptz, v.valid_until,
+       p.id, p.name, p.kind, p.rate_limit, p.uptime_limit_seconds, p.data_limit_bytes,
+       p.shared_users, p.interim_seconds, p.pool, p.address_list,
+       v.id, v.state, v.activated_at, p.lock_mac, p.nas_names, p.hotspot_servers
+FROM vouchers v
+JOIN plans p ON p.id = v.plan_id`
 
-	findAccountByMACSQL = accountColumns + `
+	// A subscriber wins over a voucher of the same name: both are index lookups, and
+	// voucher generation avoids subscribers' names anyway.
+	findAccountByUsernameSQL = `(` + subscriberAccountSQL + `
+WHERE s.username = $1)
+UNION ALL (` + voucherAccountSQL + `
+WHERE v.username = $1)
+ORDER BY voucher_id
+LIMIT 1`
+
+	findAccountByMACSQL = subscriberAccountSQL + `
 WHERE s.mac = $1`
 )
 
-// FindAccountByUsername returns the account with its sealed password. ENOTFOUND.
+// FindAccountByUsername returns the subscriber called username, or else the voucher whose
+// User-Name it is, with its sealed password. ENOTFOUND.
 func (s *Store) FindAccountByUsername(ctx context.Context, username string) (*radius.Account, error) {
 	return s.findAccount(ctx, findAccountByUsernameSQL, username)
 }
 
-// FindAccountByMAC returns the account bound to mac (normalized), with its sealed
-// password. ENOTFOUND.
+// FindAccountByMAC returns the subscriber bound to mac (normalized), with its sealed
+// password. ENOTFOUND. Vouchers are not found by MAC: a device may have used many, and a
+// MAC-locked voucher re-logs in with its code (see radius.Account.MACRelogin).
 func (s *Store) FindAccountByMAC(ctx context.Context, mac string) (*radius.Account, error) {
 	return s.findAccount(ctx, findAccountByMACSQL, mac)
 }
@@ -48,13 +66,16 @@ func (s *Store) findAccount(ctx context.Context, sql, arg string) (*radius.Accou
 		mac                   pgtype.Text
 		staticIP              netip.Prefix // inet may carry a netmask; the address is what counts
 		validFrom, validUntil pgtype.Timestamptz
+		activatedAt           pgtype.Timestamptz
 		uptime                int64
 		interim               int32
+		voucherState          string
 	)
 	err := s.db.QueryRow(ctx, sql, arg).Scan(
 		&a.ID, &a.Username, &a.Password, &status, &mac, &staticIP, &validFrom, &validUntil,
 		&a.PlanID, &a.PlanName, &kind, &a.RateLimit, &uptime, &a.DataLimit,
 		&a.SharedUsers, &interim, &a.Pool, &a.AddressList,
+		&a.VoucherID, &voucherState, &activatedAt, &a.LockMAC, &a.AllowedNAS, &a.AllowedServers,
 	)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -70,7 +91,20 @@ func (s *Store) findAccount(ctx context.Context, sql, arg string) (*radius.Accou
 	a.ValidUntil = boundTime(validUntil, pgtype.Infinity)
 	a.UptimeLimit = time.Duration(uptime) * time.Second
 	a.Interim = time.Duration(interim) * time.Second
+	a.VoucherState = radius.VoucherState(voucherState)
+	if activatedAt.Valid {
+		a.ActivatedAt = activatedAt.Time
+	}
+	a.AllowedNAS, a.AllowedServers = nilIfEmpty(a.AllowedNAS), nilIfEmpty(a.AllowedServers)
 	return &a, nil
+}
+
+// nilIfEmpty maps an empty list to nil, so "no restriction" has one value.
+func nilIfEmpty(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
 }
 
 // boundTime returns a validity bound: the zero time (no bound) for NULL and for the

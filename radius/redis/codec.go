@@ -15,11 +15,14 @@ import (
 const (
 	// formatNone is the negative marker: the store has no such account.
 	formatNone byte = 0
-	// formatV1 is an account: the fields of radius.Account in declaration order, strings
+	// formatV1 was an account without the voucher fields; it now reads as a miss.
+	formatV1 byte = 1
+	// formatV2 is an account: the fields of radius.Account in declaration order, strings
 	// and bytes as uvarint length + data, integers as varints, times as unix
 	// nanoseconds (0 = zero time), durations as nanoseconds, the static IP as a uvarint
-	// length + netip.Addr.MarshalBinary (length 0 = no address).
-	formatV1 byte = 1
+	// length + netip.Addr.MarshalBinary (length 0 = no address), booleans as one byte
+	// (0 or 1), string lists as a uvarint count + strings.
+	formatV2 byte = 2
 )
 
 // negativeValue is the cached value of formatNone.
@@ -30,11 +33,12 @@ var (
 	errTrailing  = errors.New("trailing bytes")
 	errFormat    = errors.New("unknown format")
 	errAddr      = errors.New("bad address length")
+	errBool      = errors.New("bad boolean")
 )
 
-// appendAccount appends the formatV1 encoding of a to b.
+// appendAccount appends the formatV2 encoding of a to b.
 func appendAccount(b []byte, a *radius.Account) []byte {
-	b = append(b, formatV1)
+	b = append(b, formatV2)
 	b = binary.AppendVarint(b, a.ID)
 	b = appendString(b, a.Username)
 	b = binary.AppendUvarint(b, uint64(len(a.Password)))
@@ -54,6 +58,27 @@ func appendAccount(b []byte, a *radius.Account) []byte {
 	b = binary.AppendVarint(b, int64(a.Interim))
 	b = appendString(b, a.Pool)
 	b = appendString(b, a.AddressList)
+	b = binary.AppendVarint(b, a.VoucherID)
+	b = appendString(b, string(a.VoucherState))
+	b = binary.AppendVarint(b, timeNanos(a.ActivatedAt))
+	b = appendBool(b, a.LockMAC)
+	b = appendStrings(b, a.AllowedNAS)
+	b = appendStrings(b, a.AllowedServers)
+	return b
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func appendStrings(b []byte, l []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(l)))
+	for _, s := range l {
+		b = appendString(b, s)
+	}
 	return b
 }
 
@@ -102,13 +127,14 @@ func timeNanos(t time.Time) int64 {
 	return 1
 }
 
-// decodeAccount decodes a formatV1 value into a. String fields share the memory of s
-// (strings are immutable, so this is safe); only Password is copied.
+// decodeAccount decodes a formatV2 value into a. String fields share the memory of s
+// (strings are immutable, so this is safe); only Password and the non-empty string
+// lists (a slice each) are allocated.
 func decodeAccount(s string, a *radius.Account) error {
 	if len(s) == 0 {
 		return errTruncated
 	}
-	if s[0] != formatV1 {
+	if s[0] != formatV2 {
 		return errFormat
 	}
 	d := decoder{s: s[1:]}
@@ -134,6 +160,12 @@ func decodeAccount(s string, a *radius.Account) error {
 	a.Interim = time.Duration(d.varint())
 	a.Pool = d.string()
 	a.AddressList = d.string()
+	a.VoucherID = d.varint()
+	a.VoucherState = radius.VoucherState(d.string())
+	a.ActivatedAt = d.time()
+	a.LockMAC = d.bool()
+	a.AllowedNAS = d.strings()
+	a.AllowedServers = d.strings()
 	if d.err == nil && len(d.s) != 0 {
 		d.err = errTrailing
 	}
@@ -195,6 +227,42 @@ func (d *decoder) string() string {
 	v := d.s[:n]
 	d.s = d.s[n:]
 	return v
+}
+
+// bool reads one byte that must be 0 or 1, so every value has one encoding.
+func (d *decoder) bool() bool {
+	if len(d.s) == 0 {
+		d.fail(errTruncated)
+		return false
+	}
+	if d.s[0] > 1 {
+		d.fail(errBool)
+		return false
+	}
+	v := d.s[0] == 1
+	d.s = d.s[1:]
+	return v
+}
+
+// strings reads a string list; an empty one is nil. The count is checked against the
+// bytes left (each string takes at least one), so a corrupt count cannot allocate much.
+func (d *decoder) strings() []string {
+	n := d.uvarint()
+	if n == 0 || d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.s)) {
+		d.fail(errTruncated)
+		return nil
+	}
+	l := make([]string, n)
+	for i := range l {
+		l[i] = d.string()
+	}
+	if d.err != nil {
+		return nil
+	}
+	return l
 }
 
 func (d *decoder) time() time.Time {

@@ -32,7 +32,22 @@ func fullAccount() *radius.Account {
 		Interim:     5 * time.Minute,
 		Pool:        "pppoe-pool",
 		AddressList: "customers",
+		// Voucher fields (a real account is a subscriber or a voucher; the codec
+		// does not care).
+		VoucherID:      99,
+		VoucherState:   radius.VoucherActive,
+		ActivatedAt:    time.Unix(1700000500, 77),
+		LockMAC:        true,
+		AllowedNAS:     []string{"r1", "r2"},
+		AllowedServers: []string{"hotspot1"},
 	}
+}
+
+// subscriberAccount is fullAccount without the voucher fields.
+func subscriberAccount() *radius.Account {
+	a := fullAccount()
+	a.VoucherID, a.VoucherState, a.ActivatedAt, a.LockMAC, a.AllowedNAS, a.AllowedServers = 0, "", time.Time{}, false, nil, nil
+	return a
 }
 
 // MustEqualAccount fails unless got and want hold the same account (times compared
@@ -46,10 +61,11 @@ func MustEqualAccount(tb testing.TB, got, want *radius.Account) {
 		return
 	}
 	g, w := *got, *want
-	if !g.ValidFrom.Equal(w.ValidFrom) || !g.ValidUntil.Equal(w.ValidUntil) {
-		tb.Fatalf("validity = [%v, %v], want [%v, %v]", g.ValidFrom, g.ValidUntil, w.ValidFrom, w.ValidUntil)
+	if !g.ValidFrom.Equal(w.ValidFrom) || !g.ValidUntil.Equal(w.ValidUntil) || !g.ActivatedAt.Equal(w.ActivatedAt) {
+		tb.Fatalf("validity = [%v, %v] activated %v, want [%v, %v] activated %v", g.ValidFrom, g.ValidUntil, g.ActivatedAt, w.ValidFrom, w.ValidUntil, w.ActivatedAt)
 	}
 	g.ValidFrom, g.ValidUntil, w.ValidFrom, w.ValidUntil = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	g.ActivatedAt, w.ActivatedAt = time.Time{}, time.Time{}
 	if !reflect.DeepEqual(g, w) {
 		tb.Fatalf("account =\n%+v\nwant\n%+v", g, w)
 	}
@@ -87,6 +103,16 @@ func TestAccountRoundTrip(t *testing.T) {
 			a.Username = string(make([]byte, 253))
 			a.RateLimit = string(make([]byte, 300))
 		})},
+		{name: "subscriber", in: subscriberAccount()},
+		{name: "voucher, new, no lists", in: with(func(a *radius.Account) {
+			a.VoucherState, a.ActivatedAt, a.LockMAC, a.AllowedNAS, a.AllowedServers = radius.VoucherNew, time.Time{}, false, nil, nil
+		})},
+		{name: "lists with empty strings", in: with(func(a *radius.Account) { a.AllowedNAS, a.AllowedServers = []string{""}, []string{"", "x"} })},
+		{
+			name: "empty lists read as nil",
+			in:   with(func(a *radius.Account) { a.AllowedNAS, a.AllowedServers = []string{}, []string{} }),
+			want: with(func(a *radius.Account) { a.AllowedNAS, a.AllowedServers = nil, nil }),
+		},
 		{name: "time before 1970", in: with(func(a *radius.Account) { a.ValidFrom = time.Unix(-86400, 5) })},
 		{
 			name: "epoch is not zero",
@@ -126,8 +152,11 @@ func TestDecodeAccountErrors(t *testing.T) {
 		{"unknown format", []byte{9, 1, 2}},
 		{"truncated", full[:len(full)-1]},
 		{"trailing", append(append([]byte{}, full...), 0)},
-		{"varint overflow", []byte{formatV1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
-		{"length past end", []byte{formatV1, 0, 0x7f}},
+		{"varint overflow", []byte{formatV2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"length past end", []byte{formatV2, 0, 0x7f}},
+		{"previous format", append([]byte{formatV1}, full[1:]...)},
+		{"boolean not 0 or 1", boolAt(full, 2)},
+		{"list count past end", listCountPastEnd()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,17 +175,52 @@ func TestDecodeAccountErrors(t *testing.T) {
 	}
 }
 
-func TestDecodeAccountAllocs(t *testing.T) {
-	s := string(appendAccount(nil, fullAccount()))
-	var a radius.Account
-	allocs := testing.AllocsPerRun(1000, func() {
-		if err := decodeAccount(s, &a); err != nil {
-			t.Fatal(err)
+// boolAt returns a copy of the encoding full of fullAccount with its LockMAC byte set to v.
+func boolAt(full []byte, v byte) []byte {
+	a := fullAccount()
+	a.LockMAC = false
+	b := appendAccount(nil, a)
+	// The encodings differ only in that byte.
+	for i := range b {
+		if b[i] != full[i] {
+			b[i] = v
+			return b
 		}
-	})
-	// Only the password is copied; strings share the value.
-	if allocs > 1 {
-		t.Fatalf("decodeAccount allocates %v times, want at most 1", allocs)
+	}
+	panic("LockMAC byte not found")
+}
+
+// listCountPastEnd is a valid subscriber encoding whose last list claims 5 strings.
+func listCountPastEnd() []byte {
+	b := appendAccount(nil, subscriberAccount())
+	b[len(b)-1] = 5
+	return b
+}
+
+func TestDecodeAccountAllocs(t *testing.T) {
+	tests := []struct {
+		name string
+		a    *radius.Account
+		max  float64
+	}{
+		// Only the password is copied; strings share the value.
+		{"subscriber", subscriberAccount(), 1},
+		// Plus one slice per location list.
+		{"voucher with location lists", fullAccount(), 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := string(appendAccount(nil, tt.a))
+			var a radius.Account
+			allocs := testing.AllocsPerRun(1000, func() {
+				if err := decodeAccount(s, &a); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs > tt.max {
+				t.Fatalf("decodeAccount allocates %v times, want at most %v", allocs, tt.max)
+			}
+		})
 	}
 }
 
@@ -168,7 +232,8 @@ func FuzzDecodeAccount(f *testing.F) {
 	f.Add(appendAccount(nil, a6))
 	f.Add(negativeValue)
 	f.Add([]byte{})
-	f.Add([]byte{formatV1, 0xff, 0xff, 0xff})
+	f.Add([]byte{formatV2, 0xff, 0xff, 0xff})
+	f.Add(appendAccount(nil, subscriberAccount()))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var a radius.Account
 		if err := decodeAccount(string(data), &a); err != nil {

@@ -119,7 +119,7 @@ func (s *Server) access(ctx context.Context, e *nasEntry, b []byte) []byte {
 		s.stats.Malformed.Add(1)
 		return nil
 	}
-	ar := tg.AuthRequest{NASID: e.ID, Username: username, Service: service(req)}
+	ar := tg.AuthRequest{NASID: e.ID, NASName: e.Name, Username: username, Service: service(req)}
 	ar.CallingStationID = rfc2865.CallingStationID_GetString(req)
 	if mac, ok := tg.NormalizeMAC(ar.CallingStationID); ok {
 		ar.CallingStationID = mac
@@ -220,9 +220,15 @@ func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet,
 		// A MAC login may come without any User-Password (mac-auth-password empty).
 		mac, ok := tg.NormalizeMAC(ar.Username)
 		if !ok {
-			return tg.Reject(tg.ReasonUnsupportedMethod), nil
+			// A MAC-cookie re-login of a MAC-locked voucher: its code and its bound device.
+			acct, usage, err = s.accounts.Authorize(ctx, ar.Username)
+			if (err == nil && !acct.MACRelogin(ar.CallingStationID)) || tg.ErrorCode(err) == tg.ENOTFOUND {
+				return tg.Reject(tg.ReasonUnsupportedMethod), nil
+			}
+		} else {
+			acct, usage, err = s.accounts.AuthorizeMAC(ctx, mac)
 		}
-		if acct, usage, err = s.accounts.AuthorizeMAC(ctx, mac); err == nil {
+		if err == nil {
 			ar.Method, c.method = tg.MethodMAC, tg.MethodMAC
 		}
 	} else {
@@ -249,7 +255,19 @@ func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet,
 	if !ok {
 		return tg.Reject(tg.ReasonBadPassword), msError(c, req)
 	}
-	d := tg.Decide(ar, acct, usage, s.now())
+	now := s.now()
+	d := tg.Decide(ar, acct, usage, now)
+	if d.Accept && s.activator != nil && acct.NeedsActivation() {
+		// The first accepted login starts the voucher; decide again with the values of
+		// whichever request activated it (another router may have won the race).
+		mac, _ := tg.NormalizeMAC(ar.CallingStationID)
+		if acct, err = s.activator.Activate(ctx, acct, mac, now); err != nil {
+			s.stats.Internal.Add(1)
+			s.logInternal(ctx, e, ar.Username, err)
+			return tg.Reject(tg.ReasonInternal), nil
+		}
+		d = tg.Decide(ar, acct, usage, now)
+	}
 	if !d.Accept {
 		return d, msError(c, req)
 	}

@@ -28,6 +28,13 @@ type Accounts interface {
 	FindByUsername(ctx context.Context, username string) (*radius.Account, error)
 }
 
+// Activator activates a voucher at its first accepted login and returns it with the
+// activation's values (those of the request that won, when routers race). ENOTFOUND.
+// radius.Accounts satisfies it.
+type Activator interface {
+	Activate(ctx context.Context, a *radius.Account, mac string, now time.Time) (*radius.Account, error)
+}
+
 // Config tunes the engine. Zero values take the defaults.
 type Config struct {
 	// AuthAddr is the UDP address for Access-Request and Status-Server (":1812").
@@ -74,6 +81,7 @@ type Server struct {
 	authlog   radius.AuthLogger
 	accounter radius.Accounter
 	after     AfterAccounting
+	activator Activator
 	log       *slog.Logger
 	now       func() time.Time
 
@@ -107,6 +115,10 @@ func New(cfg Config, accounts Accounts, authlog radius.AuthLogger, log *slog.Log
 func (s *Server) SetNAS(list []radius.NAS) {
 	s.nas.Store(newSnapshot(list))
 }
+
+// SetActivator makes accepted first logins of vouchers activate them. Call it before
+// Start; without it (nil) vouchers are decided as they are read, never activated.
+func (s *Server) SetActivator(a Activator) { s.activator = a }
 
 // NASByID returns the NAS with id from the current snapshot (secret in clear).
 func (s *Server) NASByID(id int64) (radius.NAS, bool) {

@@ -66,6 +66,10 @@ func commands() map[string]command {
 		"session list":       {"list sessions [--user U] [--nas NAME] [--online] [--limit N]", cmdSessionList},
 		"session stats":      {"print session totals", cmdSessionStats},
 		"session disconnect": {"disconnect --user U or --id ACCT-SESSION-ID", cmdSessionDisconnect},
+		"reseller add":       {"add a reseller: --name [--email] [--credit-limit 0.00]", cmdResellerAdd},
+		"reseller list":      {"list resellers with their balances", cmdResellerList},
+		"reseller credit":    {"top a wallet up: --name --amount 12.50 --note TEXT [--idempotency-key K]", cmdResellerCredit},
+		"reseller ledger":    {"show a reseller's ledger, newest first: --name [--limit 50]", cmdResellerLedger},
 	}
 }
 

@@ -28,6 +28,39 @@ type Plan struct {
 	Pool        string        // IP pool on the router, "" for the NAS default
 	AddressList string        // firewall address list on the router, "" for none
 	CreatedAt   time.Time
+
+	// What hotspot vouchers of the plan add.
+	ResellerPriceCents int64        // what a reseller pays per voucher
+	ValidityFrom       ValidityFrom // when a voucher's Validity starts counting
+	LockMAC            bool         // a voucher works only on the device of its first login
+	// NASNames and HotspotServers (Called-Station-Id values) are where the plan is
+	// valid; empty means everywhere.
+	NASNames       []string
+	HotspotServers []string
+}
+
+// ValidityFrom says when a voucher's validity starts: at its first login, or when it is
+// sold (the batch's creation, or its sale to a reseller).
+type ValidityFrom string
+
+// Validity starts.
+const (
+	FromFirstLogin ValidityFrom = "first_login"
+	FromSale       ValidityFrom = "sale"
+)
+
+// Valid reports whether v is a known validity start.
+func (v ValidityFrom) Valid() bool { return v == FromFirstLogin || v == FromSale }
+
+// ParseValidityFrom reads the CLI spelling ("first-login", "sale"; underscores work too).
+func ParseValidityFrom(s string) (ValidityFrom, error) {
+	switch s {
+	case "first-login", "first_login":
+		return FromFirstLogin, nil
+	case "sale":
+		return FromSale, nil
+	}
+	return "", invalid("validity-from: %q is not first-login or sale", s)
 }
 
 // Subscriber is a PPPoE or hotspot account sold on a plan. It has no password field on

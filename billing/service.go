@@ -39,12 +39,16 @@ func validUntil(from time.Time, p *Plan) time.Time {
 }
 
 // CreatePlan validates p (see ValidatePlan) and stores it. EINVALID, ECONFLICT when the
-// name is taken. ID and CreatedAt of p are ignored and set in the result.
+// name is taken. ID and CreatedAt of p are ignored and set in the result; an empty
+// ValidityFrom becomes FromFirstLogin.
 func (s *Service) CreatePlan(ctx context.Context, p Plan) (*Plan, error) {
 	if err := ValidatePlan(p); err != nil {
 		return nil, err
 	}
 	p.ID, p.CreatedAt = 0, time.Time{}
+	if p.ValidityFrom == "" {
+		p.ValidityFrom = FromFirstLogin
+	}
 	if err := s.Store.CreatePlan(ctx, &p); err != nil {
 		return nil, err
 	}

@@ -68,7 +68,78 @@ func ValidatePlan(p Plan) error {
 	if err := validateRouterName("pool", p.Pool); err != nil {
 		return err
 	}
-	return validateRouterName("address-list", p.AddressList)
+	if err := validateRouterName("address-list", p.AddressList); err != nil {
+		return err
+	}
+	return validateVoucherFields(p)
+}
+
+// Limits of a plan's location lists.
+const (
+	// MaxLocations bounds how many NASes or hotspot servers a plan names.
+	MaxLocations = 100
+)
+
+// validateVoucherFields checks what a plan adds for hotspot vouchers. The MAC lock, the
+// hotspot servers and a validity counted from the sale only mean something on hotspot.
+func validateVoucherFields(p Plan) error {
+	if p.ResellerPriceCents < 0 {
+		return invalid("reseller-price: must not be negative")
+	}
+	if p.ValidityFrom != "" && !p.ValidityFrom.Valid() {
+		return invalid("validity-from: %q is not first-login or sale", p.ValidityFrom)
+	}
+	if p.Kind != radius.KindHotspot {
+		switch {
+		case p.LockMAC:
+			return invalid("lock-mac: only for hotspot plans")
+		case len(p.HotspotServers) > 0:
+			return invalid("hotspot-server: only for hotspot plans")
+		case p.ValidityFrom == FromSale:
+			return invalid("validity-from: sale is only for hotspot plans")
+		}
+	}
+	if err := validateList("nas", p.NASNames, validNASName); err != nil {
+		return err
+	}
+	return validateList("hotspot-server", p.HotspotServers, func(s string) bool {
+		return s != "" && validateRouterName("", s) == nil
+	})
+}
+
+// validateList checks a plan's location list: at most MaxLocations names, each valid,
+// none twice.
+func validateList(field string, l []string, valid func(string) bool) error {
+	if len(l) > MaxLocations {
+		return invalid("%s: at most %d names", field, MaxLocations)
+	}
+	for i, s := range l {
+		if !valid(s) {
+			return invalid("%s: %q is not a valid name", field, s)
+		}
+		for _, t := range l[:i] {
+			if t == s {
+				return invalid("%s: %q is listed twice", field, s)
+			}
+		}
+	}
+	return nil
+}
+
+// validNASName reports whether s is a NAS name as the nas table allows it: a letter or
+// digit, then up to 62 letters, digits, '.', '_' or '-'.
+func validNASName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func validatePlanName(s string) error {

@@ -76,6 +76,30 @@ func TestValidatePlan(t *testing.T) {
 		{"pool too long", func(p *Plan) { p.Pool = strings.Repeat("p", 65) }, "pool:"},
 		{"address list space", func(p *Plan) { p.AddressList = "a b" }, "address-list:"},
 		{"address list too long", func(p *Plan) { p.AddressList = strings.Repeat("l", 65) }, "address-list:"},
+		{"reseller price", func(p *Plan) { p.ResellerPriceCents = 1200 }, ""},
+		{"reseller price negative", func(p *Plan) { p.ResellerPriceCents = -1 }, "reseller-price:"},
+		{"validity from first login", func(p *Plan) { p.ValidityFrom = FromFirstLogin }, ""},
+		{"validity from unknown", func(p *Plan) { p.ValidityFrom = "tomorrow" }, "validity-from:"},
+		{"hotspot voucher settings", func(p *Plan) {
+			p.Kind, p.ValidityFrom, p.LockMAC = radius.KindHotspot, FromSale, true
+			p.NASNames, p.HotspotServers = []string{"r1", "core.2_b-3"}, []string{"hotspot1", "lobby"}
+		}, ""},
+		{"lock mac on pppoe", func(p *Plan) { p.LockMAC = true }, "lock-mac:"},
+		{"hotspot server on pppoe", func(p *Plan) { p.HotspotServers = []string{"hotspot1"} }, "hotspot-server:"},
+		{"validity from sale on pppoe", func(p *Plan) { p.ValidityFrom = FromSale }, "validity-from:"},
+		{"nas on pppoe", func(p *Plan) { p.NASNames = []string{"r1"} }, ""},
+		{"nas bad name", func(p *Plan) { p.NASNames = []string{"r 1"} }, "nas:"},
+		{"nas leading dot", func(p *Plan) { p.NASNames = []string{".r1"} }, "nas:"},
+		{"nas empty name", func(p *Plan) { p.NASNames = []string{""} }, "nas:"},
+		{"nas twice", func(p *Plan) { p.NASNames = []string{"r1", "r2", "r1"} }, "nas:"},
+		{"nas too many", func(p *Plan) {
+			for i := 0; i <= MaxLocations; i++ {
+				p.NASNames = append(p.NASNames, "r"+strings.Repeat("x", i%50)+string(rune('a'+i%26))+string(rune('a'+i/26)))
+			}
+		}, "nas:"},
+		{"hotspot server space", func(p *Plan) { p.Kind, p.HotspotServers = radius.KindHotspot, []string{"hot spot"} }, "hotspot-server:"},
+		{"hotspot server empty", func(p *Plan) { p.Kind, p.HotspotServers = radius.KindHotspot, []string{""} }, "hotspot-server:"},
+		{"hotspot server twice", func(p *Plan) { p.Kind, p.HotspotServers = radius.KindHotspot, []string{"a", "a"} }, "hotspot-server:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,5 +219,17 @@ func TestValidUntil(t *testing.T) {
 				t.Fatalf("validUntil = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseValidityFrom(t *testing.T) {
+	for in, want := range map[string]ValidityFrom{"first-login": FromFirstLogin, "first_login": FromFirstLogin, "sale": FromSale, "": "", "login": ""} {
+		got, err := ParseValidityFrom(in)
+		if got != want || (err == nil) != (want != "") {
+			t.Fatalf("ParseValidityFrom(%q) = %q, %v", in, got, err)
+		}
+		if err != nil {
+			wantInvalid(t, err, "validity-from:")
+		}
 	}
 }

@@ -14,8 +14,9 @@ import (
 
 const createPlanSQL = `
 INSERT INTO plans (name, kind, price_cents, rate_limit, validity_seconds, uptime_limit_seconds,
-                   data_limit_bytes, shared_users, interim_seconds, pool, address_list)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                   data_limit_bytes, shared_users, interim_seconds, pool, address_list,
+                   reseller_price_cents, validity_from, lock_mac, nas_names, hotspot_servers)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce(nullif($13, ''), 'first_login'), $14, $15, $16)
 RETURNING id, created_at`
 
 // CreatePlan inserts p and sets its ID and CreatedAt. Durations are stored in whole
@@ -25,6 +26,7 @@ func (s *Store) CreatePlan(ctx context.Context, p *billing.Plan) error {
 		p.Name, string(p.Kind), p.PriceCents, p.RateLimit,
 		int64(p.Validity/time.Second), int64(p.UptimeLimit/time.Second),
 		p.DataLimit, p.SharedUsers, int64(p.Interim/time.Second), p.Pool, p.AddressList,
+		p.ResellerPriceCents, string(p.ValidityFrom), p.LockMAC, textArray(p.NASNames), textArray(p.HotspotServers),
 	).Scan(&p.ID, &p.CreatedAt)
 	if err != nil {
 		if pe, ok := pgError(err); ok && pe.Code == uniqueViolation {
@@ -38,7 +40,8 @@ func (s *Store) CreatePlan(ctx context.Context, p *billing.Plan) error {
 }
 
 const planColumns = `id, name, kind, price_cents, rate_limit, validity_seconds, uptime_limit_seconds,
-       data_limit_bytes, shared_users, interim_seconds, pool, address_list, created_at`
+       data_limit_bytes, shared_users, interim_seconds, pool, address_list, created_at,
+       reseller_price_cents, validity_from, lock_mac, nas_names, hotspot_servers`
 
 const findPlanByNameSQL = `SELECT ` + planColumns + ` FROM plans WHERE name = $1`
 
@@ -79,16 +82,32 @@ func (s *Store) ListPlans(ctx context.Context) ([]billing.Plan, error) {
 
 // scanPlan scans planColumns into p.
 func scanPlan(row pgx.Row, p *billing.Plan) error {
-	var kind string
+	var kind, from string
 	var validity, uptime, interim int64
 	err := row.Scan(&p.ID, &p.Name, &kind, &p.PriceCents, &p.RateLimit, &validity, &uptime,
-		&p.DataLimit, &p.SharedUsers, &interim, &p.Pool, &p.AddressList, &p.CreatedAt)
+		&p.DataLimit, &p.SharedUsers, &interim, &p.Pool, &p.AddressList, &p.CreatedAt,
+		&p.ResellerPriceCents, &from, &p.LockMAC, &p.NASNames, &p.HotspotServers)
 	if err != nil {
 		return err
+	}
+	p.ValidityFrom = billing.ValidityFrom(from)
+	if len(p.NASNames) == 0 {
+		p.NASNames = nil
+	}
+	if len(p.HotspotServers) == 0 {
+		p.HotspotServers = nil
 	}
 	p.Kind = radius.PlanKind(kind)
 	p.Validity = time.Duration(validity) * time.Second
 	p.UptimeLimit = time.Duration(uptime) * time.Second
 	p.Interim = time.Duration(interim) * time.Second
 	return nil
+}
+
+// textArray maps a nil list to an empty array: the columns are NOT NULL.
+func textArray(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }

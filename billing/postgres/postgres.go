@@ -55,6 +55,8 @@ var checkFields = map[string]string{
 	"plans_data_limit_bytes_check":     "data-limit",
 	"plans_shared_users_check":         "shared-users",
 	"plans_interim_seconds_check":      "interim",
+	"plans_reseller_price_cents_check": "reseller-price",
+	"plans_validity_from_check":        "validity-from",
 	"subscribers_username_check":       "username",
 	"subscribers_status_check":         "status",
 	"subscribers_mac_check":            "mac",

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -180,9 +181,29 @@ func TestPlans(t *testing.T) {
 		t.Fatalf("CreatedAt = %v, want %v", found.CreatedAt, created.CreatedAt)
 	}
 	want := in
-	want.ID, want.CreatedAt = created.ID, found.CreatedAt
-	if *found != want {
+	want.ID, want.CreatedAt, want.ValidityFrom = created.ID, found.CreatedAt, billing.FromFirstLogin
+	if !reflect.DeepEqual(*found, want) {
 		t.Fatalf("found  %+v\nwant %+v", *found, want)
+	}
+	// The voucher settings of a hotspot plan round-trip too.
+	hs := billing.Plan{
+		Name: "Hotspot day", Kind: radius.KindHotspot, PriceCents: 300, ResellerPriceCents: 240,
+		Validity: 24 * time.Hour, ValidityFrom: billing.FromSale, LockMAC: true,
+		NASNames: []string{"r1", "r2"}, HotspotServers: []string{"hotspot1"},
+	}
+	if _, err := e.svc.CreatePlan(ctx, hs); err != nil {
+		t.Fatalf("CreatePlan hotspot: %v", err)
+	}
+	gotHS, err := e.store.FindPlanByName(ctx, "Hotspot day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.ID, hs.CreatedAt = gotHS.ID, gotHS.CreatedAt
+	if !reflect.DeepEqual(*gotHS, hs) {
+		t.Fatalf("hotspot plan %+v\nwant %+v", *gotHS, hs)
+	}
+	if _, err := e.pool.Exec(ctx, `DELETE FROM plans WHERE id = $1`, hs.ID); err != nil {
+		t.Fatal(err)
 	}
 	e.mustPlan(t, "Basic", 0)
 

@@ -1,0 +1,119 @@
+// Package hotspot is tollgate's voucher domain: batches of prepaid codes sold on hotspot
+// plans, the rules that make and validate them, their life from new to expired,
+// exhausted or revoked, and a thin Service that fetches, checks and persists. Vouchers
+// log in over RADIUS like subscribers (the radius package decides and activates them);
+// this package makes and manages them. It imports only the standard library, radius
+// and billing; the Postgres adapter is hotspot/postgres.
+package hotspot
+
+import (
+	"context"
+	"time"
+
+	"tollgate/billing"
+	"tollgate/radius"
+)
+
+// Mode is how a voucher logs in.
+type Mode string
+
+// Modes: with a code, the code is both User-Name and password; with userpass, a
+// generated user name and password (the code then only identifies the voucher).
+const (
+	ModeCode     Mode = "code"
+	ModeUserPass Mode = "userpass"
+)
+
+// Valid reports whether m is a known mode.
+func (m Mode) Valid() bool { return m == ModeCode || m == ModeUserPass }
+
+// Batch is one generation of vouchers on a plan.
+type Batch struct {
+	ID       int64
+	PlanID   int64
+	PlanName string
+	Mode     Mode
+	Count    int
+	// Reseller is who the batch was made for, "" for none (free text until resellers
+	// are stored as such).
+	Reseller  string
+	CreatedAt time.Time
+}
+
+// NewVoucher is a voucher about to be stored. Its credential is in clear only here, to
+// be printed once; Sealed is the password as stored.
+type NewVoucher struct {
+	Code     string
+	Username string // the code in code mode
+	Password string // the code in code mode
+	Sealed   []byte
+}
+
+// Voucher is a voucher as stored, without its password, with the limits of its plan.
+type Voucher struct {
+	ID          int64
+	BatchID     int64
+	PlanID      int64
+	PlanName    string
+	Code        string
+	Username    string
+	Mode        Mode
+	State       radius.VoucherState
+	Reseller    string
+	SoldAt      time.Time // zero: not sold separately (the batch's creation is the sale)
+	ActivatedAt time.Time // zero: never logged in
+	ValidUntil  time.Time // zero: no end (yet)
+	RevokedAt   time.Time
+	CreatedAt   time.Time
+	MAC         string // the device a MAC-locked voucher is bound to, or ""
+	UptimeLimit time.Duration
+	DataLimit   int64
+}
+
+// Status is a voucher with what it used and its state as of now (see EffectiveState):
+// the stored state lags until the expiry job runs.
+type Status struct {
+	Voucher
+	Usage radius.Usage
+	Now   radius.VoucherState
+}
+
+// VoucherFilter selects vouchers for listings. Zero fields do not filter.
+type VoucherFilter struct {
+	BatchID int64
+	State   radius.VoucherState
+	// Limit bounds the result (newest first); 0 means DefaultListLimit.
+	Limit int
+}
+
+// DefaultListLimit is how many vouchers a listing returns unless told otherwise.
+const DefaultListLimit = 100
+
+// Store persists batches and vouchers (Postgres).
+type Store interface {
+	// CreateBatch stores b and its vouchers vs in one transaction, with b.CreatedAt as
+	// their creation and validUntil as their end (zero: set at the first login). A
+	// voucher whose code or username is taken, by another voucher or a subscriber, is
+	// replaced in vs by fresh() until every one is stored. It sets b.ID. ECONFLICT when
+	// collisions keep coming (the code space is too small), EINVALID.
+	CreateBatch(ctx context.Context, b *Batch, validUntil time.Time, vs []NewVoucher, fresh func() (NewVoucher, error)) error
+	// FindVoucherByCode returns the voucher with code. ENOTFOUND.
+	FindVoucherByCode(ctx context.Context, code string) (*Voucher, error)
+	// FindVoucherByUsername returns the voucher that logs in as username. ENOTFOUND.
+	FindVoucherByUsername(ctx context.Context, username string) (*Voucher, error)
+	// FindVouchers lists vouchers, newest first.
+	FindVouchers(ctx context.Context, f VoucherFilter) ([]Voucher, error)
+	// RevokeVoucher marks voucher id revoked at now (once: a second call keeps the first
+	// time) and returns it. ENOTFOUND.
+	RevokeVoucher(ctx context.Context, id int64, now time.Time) (*Voucher, error)
+	// ExpireVouchers persists the states Decide derives: usable vouchers whose validity
+	// ended at now become expired, active ones whose sessions reached the plan's uptime
+	// or data limit become exhausted. It returns their usernames.
+	ExpireVouchers(ctx context.Context, now time.Time) ([]string, error)
+}
+
+// PlanFinder finds plans by name (billing's store).
+type PlanFinder interface {
+	// FindPlanByName returns the plan called name. ENOTFOUND.
+	FindPlanByName(ctx context.Context, name string) (*billing.Plan, error)
+}

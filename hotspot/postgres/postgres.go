@@ -1,0 +1,363 @@
+// Package postgres stores hotspot's voucher batches and vouchers in Postgres with pgx.
+// Every query is a constant next to the method that scans it; every method runs on a
+// DBTX, so a caller can pass a pool or a transaction it already holds. Batches are
+// written with COPY.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"tollgate/hotspot"
+	"tollgate/radius"
+)
+
+// DBTX is what a Store needs: the shared methods of *pgxpool.Pool, *pgx.Conn and pgx.Tx.
+// On a pgx.Tx, Begin opens a savepoint, so multi-statement methods stay atomic inside
+// the caller's transaction.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Store is hotspot's Postgres store.
+type Store struct {
+	db DBTX
+}
+
+var _ hotspot.Store = (*Store)(nil)
+
+// NewStore returns a Store that runs on db, a pool or a transaction.
+func NewStore(db DBTX) *Store { return &Store{db: db} }
+
+// maxRounds bounds the rounds of regenerating colliding codes. Each round replaces only
+// the collisions of the previous one, so with the code space hotspot demands one or two
+// rounds are the norm.
+const maxRounds = 20
+
+// batchLock serializes batch creation: two batches inserting each other's codes at once
+// would wait on each other's unique index entries and deadlock. Generating is an admin
+// action, rare enough to take turns.
+const batchLock = 0x746776626174636b // "tgvbatck"
+
+const (
+	lockBatchesSQL = `SELECT pg_advisory_xact_lock($1)`
+
+	createBatchSQL = `
+INSERT INTO voucher_batches (plan_id, mode, count, reseller, created_at)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id`
+
+	// The staging table lives as long as the connection and is emptied at every commit;
+	// IF NOT EXISTS makes a second batch on the same connection reuse it.
+	createStagingSQL = `
+CREATE TEMP TABLE IF NOT EXISTS voucher_staging (
+    idx      integer NOT NULL,
+    code     text NOT NULL,
+    username text NOT NULL,
+    password bytea NOT NULL
+) ON COMMIT DELETE ROWS`
+
+	// A staged voucher whose code or username is taken is skipped (ON CONFLICT), and so
+	// is one named like a subscriber, whom the RADIUS lookup would find first.
+	insertStagedSQL = `
+INSERT INTO vouchers (batch_id, plan_id, code, username, password, valid_until, created_at, updated_at)
+SELECT $1, $2, s.code, s.username, s.password, $3, $4, $4
+FROM voucher_staging s
+WHERE NOT EXISTS (SELECT 1 FROM subscribers u WHERE u.username = s.username)
+ON CONFLICT DO NOTHING`
+
+	// The staged vouchers that did not make it into the batch.
+	collidedSQL = `
+SELECT s.idx FROM voucher_staging s
+WHERE NOT EXISTS (SELECT 1 FROM vouchers v WHERE v.code = s.code AND v.batch_id = $1)`
+
+	clearStagingSQL = `DELETE FROM voucher_staging`
+)
+
+// CreateBatch stores b and vs in one transaction (see hotspot.Store): the vouchers are
+// copied into a staging table with COPY, then moved into vouchers skipping any whose
+// code or username is taken; those are replaced by fresh() and the round repeats.
+// Batches are made one at a time (an advisory lock). ECONFLICT after maxRounds.
+func (s *Store) CreateBatch(ctx context.Context, b *hotspot.Batch, validUntil time.Time, vs []hotspot.NewVoucher, fresh func() (hotspot.NewVoucher, error)) error {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: create batch: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, lockBatchesSQL, int64(batchLock)); err != nil {
+		return fmt.Errorf("postgres: create batch: lock: %w", err)
+	}
+	if err := tx.QueryRow(ctx, createBatchSQL, b.PlanID, string(b.Mode), b.Count, nullString(b.Reseller), b.CreatedAt).Scan(&b.ID); err != nil {
+		return fmt.Errorf("postgres: create batch: %w", translate(err))
+	}
+	if _, err := tx.Exec(ctx, createStagingSQL); err != nil {
+		return fmt.Errorf("postgres: create batch: staging: %w", err)
+	}
+	pending := make([]int, len(vs))
+	for i := range pending {
+		pending[i] = i
+	}
+	var stored int64
+	for round := 0; len(pending) > 0; round++ {
+		if round == maxRounds {
+			return radius.Errorf(radius.ECONFLICT, "length: %d codes kept colliding with existing ones; use a longer code", len(pending))
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"voucher_staging"}, []string{"idx", "code", "username", "password"}, &stagingRows{vs: vs, idx: pending, i: -1}); err != nil {
+			return fmt.Errorf("postgres: create batch: copy: %w", err)
+		}
+		tag, err := tx.Exec(ctx, insertStagedSQL, b.ID, b.PlanID, nullTime(validUntil), b.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("postgres: create batch: insert: %w", translate(err))
+		}
+		stored += tag.RowsAffected()
+		next := pending[:0:0]
+		if tag.RowsAffected() < int64(len(pending)) {
+			if next, err = collided(ctx, tx, b.ID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, clearStagingSQL); err != nil {
+			return fmt.Errorf("postgres: create batch: staging: %w", err)
+		}
+		for _, i := range next {
+			if vs[i], err = fresh(); err != nil {
+				return err
+			}
+		}
+		pending = next
+	}
+	if stored != int64(len(vs)) {
+		// Only possible with duplicates inside vs, which the caller must not pass.
+		return fmt.Errorf("postgres: create batch: stored %d of %d vouchers", stored, len(vs))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: create batch: commit: %w", err)
+	}
+	return nil
+}
+
+func collided(ctx context.Context, tx pgx.Tx, batchID int64) ([]int, error) {
+	rows, err := tx.Query(ctx, collidedSQL, batchID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: create batch: collisions: %w", err)
+	}
+	idx, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: create batch: collisions: %w", err)
+	}
+	out := make([]int, len(idx))
+	for i, v := range idx {
+		out[i] = int(v)
+	}
+	return out, nil
+}
+
+// stagingRows feeds COPY the vouchers at indexes idx without building a row slice.
+type stagingRows struct {
+	vs  []hotspot.NewVoucher
+	idx []int
+	i   int
+}
+
+func (r *stagingRows) Next() bool { r.i++; return r.i < len(r.idx) }
+
+func (r *stagingRows) Values() ([]any, error) {
+	k := r.idx[r.i]
+	v := &r.vs[k]
+	return []any{int32(k), v.Code, v.Username, v.Sealed}, nil
+}
+
+func (r *stagingRows) Err() error { return nil }
+
+const voucherColumns = `
+SELECT v.id, v.batch_id, v.plan_id, p.name, v.code, v.username, b.mode, v.state, b.reseller,
+       v.sold_at, v.activated_at, v.valid_until, v.revoked_at, v.created_at, v.mac,
+       p.uptime_limit_seconds, p.data_limit_bytes
+FROM vouchers v
+JOIN voucher_batches b ON b.id = v.batch_id
+JOIN plans p ON p.id = v.plan_id`
+
+const (
+	findVoucherByCodeSQL     = voucherColumns + ` WHERE v.code = $1`
+	findVoucherByUsernameSQL = voucherColumns + ` WHERE v.username = $1`
+	findVoucherByIDSQL       = voucherColumns + ` WHERE v.id = $1`
+	// Admin listing: the filters are optional parameters rather than a built WHERE.
+	findVouchersSQL = voucherColumns + `
+WHERE ($1::bigint = 0 OR v.batch_id = $1) AND ($2::text = '' OR v.state = $2)
+ORDER BY v.id DESC
+LIMIT $3`
+)
+
+// FindVoucherByCode returns the voucher with code. ENOTFOUND.
+func (s *Store) FindVoucherByCode(ctx context.Context, code string) (*hotspot.Voucher, error) {
+	return s.findOne(ctx, findVoucherByCodeSQL, code)
+}
+
+// FindVoucherByUsername returns the voucher that logs in as username. ENOTFOUND.
+func (s *Store) FindVoucherByUsername(ctx context.Context, username string) (*hotspot.Voucher, error) {
+	return s.findOne(ctx, findVoucherByUsernameSQL, username)
+}
+
+func (s *Store) findOne(ctx context.Context, sql string, arg any) (*hotspot.Voucher, error) {
+	var v hotspot.Voucher
+	if err := scanVoucher(s.db.QueryRow(ctx, sql, arg), &v); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, &radius.Error{Code: radius.ENOTFOUND, Message: fmt.Sprintf("code: no voucher %q", fmt.Sprint(arg)), Err: err}
+		}
+		return nil, fmt.Errorf("postgres: find voucher %q: %w", fmt.Sprint(arg), err)
+	}
+	return &v, nil
+}
+
+// FindVouchers lists vouchers, newest first; a zero Limit returns none.
+func (s *Store) FindVouchers(ctx context.Context, f hotspot.VoucherFilter) ([]hotspot.Voucher, error) {
+	rows, err := s.db.Query(ctx, findVouchersSQL, f.BatchID, string(f.State), f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: find vouchers: %w", err)
+	}
+	defer rows.Close()
+	var out []hotspot.Voucher
+	for rows.Next() {
+		var v hotspot.Voucher
+		if err := scanVoucher(rows, &v); err != nil {
+			return nil, fmt.Errorf("postgres: find vouchers: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: find vouchers: %w", err)
+	}
+	return out, nil
+}
+
+const revokeVoucherSQL = `
+UPDATE vouchers
+SET state = 'revoked', revoked_at = coalesce(revoked_at, $2), updated_at = $2
+WHERE id = $1`
+
+// RevokeVoucher marks voucher id revoked at now; a second call keeps the first time.
+// ENOTFOUND.
+func (s *Store) RevokeVoucher(ctx context.Context, id int64, now time.Time) (*hotspot.Voucher, error) {
+	tag, err := s.db.Exec(ctx, revokeVoucherSQL, id, now)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: revoke voucher %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil, radius.Errorf(radius.ENOTFOUND, "voucher %d not found", id)
+	}
+	return s.findOne(ctx, findVoucherByIDSQL, id)
+}
+
+const (
+	expireVouchersSQL = `
+UPDATE vouchers SET state = 'expired', updated_at = $1
+WHERE state IN ('new', 'sold', 'active') AND valid_until <= $1
+RETURNING username`
+
+	// An active voucher is exhausted when its sessions (all of them: a voucher's
+	// username is never reused) reached the plan's uptime or data limit.
+	exhaustVouchersSQL = `
+UPDATE vouchers v SET state = 'exhausted', updated_at = $1
+FROM plans p
+WHERE v.state = 'active' AND p.id = v.plan_id
+  AND (p.uptime_limit_seconds > 0 OR p.data_limit_bytes > 0)
+  AND EXISTS (SELECT 1 FROM sessions s WHERE s.username = v.username
+              HAVING p.uptime_limit_seconds > 0 AND sum(s.session_time) >= p.uptime_limit_seconds
+                  OR p.data_limit_bytes > 0 AND sum(s.input_octets + s.output_octets) >= p.data_limit_bytes)
+RETURNING v.username`
+)
+
+// ExpireVouchers persists expired and exhausted states at now (see hotspot.Store) and
+// returns the usernames it changed. Running it again changes nothing.
+func (s *Store) ExpireVouchers(ctx context.Context, now time.Time) ([]string, error) {
+	var users []string
+	for _, sql := range []string{expireVouchersSQL, exhaustVouchersSQL} {
+		rows, err := s.db.Query(ctx, sql, now)
+		if err != nil {
+			return users, fmt.Errorf("postgres: expire vouchers: %w", err)
+		}
+		u, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return users, fmt.Errorf("postgres: expire vouchers: %w", err)
+		}
+		users = append(users, u...)
+	}
+	return users, nil
+}
+
+// scanVoucher scans voucherColumns into v.
+func scanVoucher(row pgx.Row, v *hotspot.Voucher) error {
+	var (
+		mode, state                     string
+		reseller, mac                   pgtype.Text
+		sold, activated, until, revoked pgtype.Timestamptz
+		uptime                          int64
+	)
+	err := row.Scan(&v.ID, &v.BatchID, &v.PlanID, &v.PlanName, &v.Code, &v.Username, &mode, &state, &reseller,
+		&sold, &activated, &until, &revoked, &v.CreatedAt, &mac, &uptime, &v.DataLimit)
+	if err != nil {
+		return err
+	}
+	v.Mode, v.State = hotspot.Mode(mode), radius.VoucherState(state)
+	v.Reseller, v.MAC = reseller.String, mac.String
+	v.SoldAt, v.ActivatedAt, v.ValidUntil, v.RevokedAt = timeOf(sold), timeOf(activated), timeOf(until), timeOf(revoked)
+	v.UptimeLimit = time.Duration(uptime) * time.Second
+	return nil
+}
+
+// timeOf maps NULL to the zero time.
+func timeOf(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// translate maps a CHECK or foreign key violation to EINVALID naming the field.
+func translate(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case "23503": // foreign_key_violation
+		return &radius.Error{Code: radius.EINVALID, Message: "plan: no such plan", Err: err}
+	case "23514": // check_violation
+		field := map[string]string{
+			"voucher_batches_reseller_check": "reseller",
+			"voucher_batches_count_check":    "count",
+			"voucher_batches_mode_check":     "mode",
+			"vouchers_code_check":            "prefix",
+			"vouchers_username_check":        "prefix",
+		}[pe.ConstraintName]
+		if field == "" {
+			field = pe.ConstraintName
+		}
+		return &radius.Error{Code: radius.EINVALID, Message: field + ": value not allowed", Err: err}
+	}
+	return err
+}

@@ -1,0 +1,337 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tollgate/billing"
+	billingpg "tollgate/billing/postgres"
+	"tollgate/hotspot"
+	"tollgate/hotspot/postgres"
+	"tollgate/radius"
+	radiuspg "tollgate/radius/postgres"
+	"tollgate/radius/radiustest"
+)
+
+// A Store runs on a pool, a connection or a transaction.
+var (
+	_ postgres.DBTX = (*pgxpool.Pool)(nil)
+	_ postgres.DBTX = (*pgx.Conn)(nil)
+	_ postgres.DBTX = pgx.Tx(nil)
+)
+
+type sealer struct{}
+
+func (sealer) Seal(b []byte) []byte { return append([]byte("sealed:"), b...) }
+
+type env struct {
+	pool  *pgxpool.Pool
+	store *postgres.Store
+	svc   *hotspot.Service
+	now   time.Time
+}
+
+// mustEnv returns a service on a fresh database with the hotspot plans "1h" (first
+// login, 1 hour uptime, 1000 bytes) and "week" (7 days from the sale).
+func mustEnv(tb testing.TB) *env {
+	tb.Helper()
+	e := &env{pool: radiustest.MustDB(tb), now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	e.store = postgres.NewStore(e.pool)
+	plans := &billing.Service{Store: billingpg.NewStore(e.pool), Sealer: sealer{}}
+	for _, p := range []billing.Plan{
+		{Name: "1h", Kind: radius.KindHotspot, Validity: 24 * time.Hour, UptimeLimit: time.Hour, DataLimit: 1000, SharedUsers: 1},
+		{Name: "week", Kind: radius.KindHotspot, Validity: 7 * 24 * time.Hour, ValidityFrom: billing.FromSale},
+	} {
+		if _, err := plans.CreatePlan(context.Background(), p); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	e.svc = &hotspot.Service{
+		Store: e.store, Plans: billingpg.NewStore(e.pool), Sealer: sealer{}, Usage: radiuspg.New(e.pool),
+		Now: func() time.Time { return e.now },
+	}
+	return e
+}
+
+func (e *env) mustGenerate(tb testing.TB, req hotspot.GenerateRequest) *hotspot.Generated {
+	tb.Helper()
+	g, err := e.svc.Generate(context.Background(), req)
+	if err != nil {
+		tb.Fatalf("generate: %v", err)
+	}
+	return g
+}
+
+func (e *env) count(tb testing.TB, sql string, args ...any) int {
+	tb.Helper()
+	var n int
+	if err := e.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		tb.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func TestGenerateAndFind(t *testing.T) {
+	ctx := context.Background()
+	e := mustEnv(t)
+	g := e.mustGenerate(t, hotspot.GenerateRequest{Plan: "1h", Count: 300, Prefix: "HS-", Reseller: "kiosk-1"})
+	if g.Batch.ID == 0 || g.Batch.PlanID == 0 || e.count(t, `SELECT count(*) FROM vouchers WHERE batch_id = $1`, g.Batch.ID) != 300 {
+		t.Fatalf("batch %+v not stored whole", g.Batch)
+	}
+	if e.count(t, `SELECT count(*) FROM voucher_batches WHERE id = $1 AND reseller = 'kiosk-1' AND count = 300 AND mode = 'code'`, g.Batch.ID) != 1 {
+		t.Fatal("batch row")
+	}
+	v0 := g.Vouchers[0]
+	v, err := e.store.FindVoucherByCode(ctx, v0.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := hotspot.Voucher{ID: v.ID, BatchID: g.Batch.ID, PlanID: g.Batch.PlanID, PlanName: "1h", Code: v0.Code, Username: v0.Code,
+		Mode: hotspot.ModeCode, State: radius.VoucherNew, Reseller: "kiosk-1", UptimeLimit: time.Hour, DataLimit: 1000}
+	want.CreatedAt = v.CreatedAt
+	if *v != want || !v.CreatedAt.Equal(e.now) {
+		t.Fatalf("found %+v\nwant  %+v", *v, want)
+	}
+	// The password is sealed, the code in code mode.
+	var pw []byte
+	if err := e.pool.QueryRow(ctx, `SELECT password FROM vouchers WHERE id = $1`, v.ID).Scan(&pw); err != nil || string(pw) != "sealed:"+v0.Code {
+		t.Fatalf("stored password %q, %v", pw, err)
+	}
+	if _, err := e.store.FindVoucherByCode(ctx, "NOPE"); radius.ErrorCode(err) != radius.ENOTFOUND {
+		t.Fatalf("unknown code: %v", err)
+	}
+
+	// Userpass, on a plan counted from the sale: valid for a week from now.
+	up := e.mustGenerate(t, hotspot.GenerateRequest{Plan: "week", Count: 5, Mode: hotspot.ModeUserPass, Length: 6})
+	u, err := e.store.FindVoucherByUsername(ctx, up.Vouchers[2].Username)
+	if err != nil || u.Code != up.Vouchers[2].Code || u.Mode != hotspot.ModeUserPass || !u.ValidUntil.Equal(e.now.Add(7*24*time.Hour)) || u.Reseller != "" {
+		t.Fatalf("userpass voucher %+v, %v", u, err)
+	}
+
+	list, err := e.svc.FindVouchers(ctx, hotspot.VoucherFilter{BatchID: g.Batch.ID, Limit: 1000})
+	if err != nil || len(list) != 300 || list[0].ID < list[1].ID {
+		t.Fatalf("list batch: %d vouchers, %v (newest first)", len(list), err)
+	}
+	if list, _ := e.svc.FindVouchers(ctx, hotspot.VoucherFilter{}); len(list) != hotspot.DefaultListLimit {
+		t.Fatalf("default limit: %d", len(list))
+	}
+	if _, err := e.svc.Revoke(ctx, v0.Code); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := e.svc.FindVouchers(ctx, hotspot.VoucherFilter{State: radius.VoucherRevoked}); len(list) != 1 || list[0].Code != v0.Code {
+		t.Fatalf("list revoked: %+v", list)
+	}
+}
+
+// TestCollisionsRegenerated stages vouchers whose codes or usernames are taken by another
+// voucher or a subscriber: only those are replaced, and the batch is stored whole.
+func TestCollisionsRegenerated(t *testing.T) {
+	ctx := context.Background()
+	e := mustEnv(t)
+	old := e.mustGenerate(t, hotspot.GenerateRequest{Plan: "1h", Count: 2})
+	plan, _ := billingpg.NewStore(e.pool).FindPlanByName(ctx, "1h")
+	if _, err := e.pool.Exec(ctx, `INSERT INTO subscribers (username, password, plan_id) VALUES ('SUBSCR01', 'x', $1)`, plan.ID); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(c string) hotspot.NewVoucher {
+		return hotspot.NewVoucher{Code: c, Username: c, Password: c, Sealed: []byte(c)}
+	}
+	vs := []hotspot.NewVoucher{mk("FRESH001"), mk(old.Vouchers[0].Code), mk("SUBSCR01"), mk("FRESH002"), mk(old.Vouchers[1].Code)}
+	n := 0
+	fresh := func() (hotspot.NewVoucher, error) {
+		n++
+		if n == 1 {
+			return mk(old.Vouchers[1].Code), nil // a replacement can collide too: another round
+		}
+		return mk(fmt.Sprintf("NEW%05d", n)), nil
+	}
+	b := &hotspot.Batch{PlanID: plan.ID, Mode: hotspot.ModeCode, Count: len(vs), CreatedAt: e.now}
+	if err := e.store.CreateBatch(ctx, b, time.Time{}, vs, fresh); err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, v := range vs {
+		codes = append(codes, v.Code)
+	}
+	if n != 4 || codes[0] != "FRESH001" || codes[3] != "FRESH002" || slices.Contains(codes, "SUBSCR01") || slices.Contains(codes, old.Vouchers[0].Code) {
+		t.Fatalf("fresh called %d times; codes %q", n, codes)
+	}
+	if got := e.count(t, `SELECT count(*) FROM vouchers WHERE batch_id = $1 AND code = ANY($2)`, b.ID, codes); got != len(vs) {
+		t.Fatalf("%d of the final codes stored, want %d", got, len(vs))
+	}
+
+	// Codes that never stop colliding: ECONFLICT, and nothing of the batch stays.
+	before := e.count(t, `SELECT count(*) FROM voucher_batches`)
+	vs = []hotspot.NewVoucher{mk("FRESH001")}
+	err := e.store.CreateBatch(ctx, &hotspot.Batch{PlanID: plan.ID, Mode: hotspot.ModeCode, Count: 1, CreatedAt: e.now}, time.Time{}, vs,
+		func() (hotspot.NewVoucher, error) { return mk("FRESH001"), nil })
+	if radius.ErrorCode(err) != radius.ECONFLICT || e.count(t, `SELECT count(*) FROM voucher_batches`) != before {
+		t.Fatalf("endless collisions: %v", err)
+	}
+	// An unknown plan is the caller's mistake.
+	err = e.store.CreateBatch(ctx, &hotspot.Batch{PlanID: 9999, Mode: hotspot.ModeCode, Count: 1, CreatedAt: e.now}, time.Time{}, []hotspot.NewVoucher{mk("ZZZZZZZZ")}, nil)
+	if radius.ErrorCode(err) != radius.EINVALID {
+		t.Fatalf("unknown plan: %v", err)
+	}
+}
+
+// TestBatchesOnOneConnection makes several batches on one connection and inside a
+// caller's transaction: the staging table is reused and always empty.
+func TestBatchesOnOneConnection(t *testing.T) {
+	ctx := context.Background()
+	e := mustEnv(t)
+	conn, err := e.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	plan, _ := billingpg.NewStore(e.pool).FindPlanByName(ctx, "1h")
+	mk := func(c string) []hotspot.NewVoucher {
+		return []hotspot.NewVoucher{{Code: c, Username: c, Password: c, Sealed: []byte(c)}}
+	}
+	s := postgres.NewStore(conn.Conn())
+	for i := 0; i < 3; i++ {
+		if err := s.CreateBatch(ctx, &hotspot.Batch{PlanID: plan.ID, Mode: hotspot.ModeCode, Count: 1, CreatedAt: e.now}, time.Time{}, mk(fmt.Sprint("CONN", i)), nil); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.NewStore(tx).CreateBatch(ctx, &hotspot.Batch{PlanID: plan.ID, Mode: hotspot.ModeCode, Count: 1, CreatedAt: e.now}, time.Time{}, mk("INTX0001"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(t, `SELECT count(*) FROM vouchers WHERE code LIKE 'CONN%'`); n != 3 {
+		t.Fatalf("%d CONN vouchers", n)
+	}
+	if n := e.count(t, `SELECT count(*) FROM vouchers WHERE code = 'INTX0001'`); n != 0 {
+		t.Fatal("the caller's rollback did not undo the batch")
+	}
+}
+
+// TestConcurrentBatchesUnique generates batches at once with a tiny code space, so they
+// collide with each other: every code in the database stays unique and every batch whole.
+func TestConcurrentBatchesUnique(t *testing.T) {
+	ctx := context.Background()
+	e := mustEnv(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			// 10^6 codes, 1000 per batch.
+			_, errs[i] = e.svc.Generate(ctx, hotspot.GenerateRequest{Plan: "1h", Count: 1000, Length: 6, Charset: "0123456789"})
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, d := e.count(t, `SELECT count(*) FROM vouchers`), e.count(t, `SELECT count(DISTINCT code) FROM vouchers`); n != 6000 || d != 6000 {
+		t.Fatalf("%d vouchers, %d distinct codes; want 6000", n, d)
+	}
+}
+
+func TestRevokeAndExpire(t *testing.T) {
+	ctx := context.Background()
+	e := mustEnv(t)
+	g := e.mustGenerate(t, hotspot.GenerateRequest{Plan: "1h", Count: 4})
+	week := e.mustGenerate(t, hotspot.GenerateRequest{Plan: "week", Count: 1})
+	rs := radiuspg.New(e.pool)
+	id := func(code string) int64 {
+		v, err := e.store.FindVoucherByCode(ctx, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.ID
+	}
+	used, timed, data, fresh := g.Vouchers[0].Code, g.Vouchers[1].Code, g.Vouchers[2].Code, g.Vouchers[3].Code
+	for _, c := range []string{used, timed, data} {
+		if _, _, err := rs.ActivateVoucher(ctx, id(c), "", e.now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// timed uses its hour, data its 1000 bytes; used a little of both.
+	for i, s := range []struct {
+		user          string
+		secs, in, out int64
+	}{{used, 60, 10, 10}, {timed, 3600, 0, 0}, {data, 10, 400, 600}} {
+		if _, err := e.pool.Exec(ctx, `
+INSERT INTO sessions (nas_id, acct_session_id, started_at, username, last_update, session_time, input_octets, output_octets)
+VALUES (1, $1, $2, $3, $2, $4, $5, $6)`, fmt.Sprint("S", i), e.now, s.user, s.secs, s.in, s.out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := e.svc.Show(ctx, used)
+	if err != nil || st.State != radius.VoucherActive || st.Now != radius.VoucherActive || st.Usage.Uptime != time.Minute || st.Usage.Bytes != 20 ||
+		!st.ActivatedAt.Equal(e.now) || !st.ValidUntil.Equal(e.now.Add(24*time.Hour)) {
+		t.Fatalf("show %+v, %v", st, err)
+	}
+	if st, _ := e.svc.Show(ctx, timed); st.State != radius.VoucherActive || st.Now != radius.VoucherExhausted {
+		t.Fatalf("show timed: stored %q, now %q", st.State, st.Now)
+	}
+
+	// Revoking twice keeps the first time.
+	first, err := e.svc.Revoke(ctx, fresh)
+	if err != nil || first.State != radius.VoucherRevoked || !first.RevokedAt.Equal(e.now) {
+		t.Fatalf("revoke %+v, %v", first, err)
+	}
+	e.now = e.now.Add(time.Minute)
+	again, err := e.svc.Revoke(ctx, fresh)
+	if err != nil || !again.RevokedAt.Equal(first.RevokedAt) {
+		t.Fatalf("second revoke %+v, %v", again, err)
+	}
+	if _, err := e.svc.Revoke(ctx, "NOPE"); radius.ErrorCode(err) != radius.ENOTFOUND {
+		t.Fatalf("revoke unknown: %v", err)
+	}
+
+	// The job: timed and data are exhausted now; a day later used is expired, and the
+	// week voucher (valid from its sale) eight days later.
+	users, err := e.store.ExpireVouchers(ctx, e.now)
+	slices.Sort(users)
+	exhausted := []string{data, timed}
+	slices.Sort(exhausted)
+	if err != nil || !slices.Equal(users, exhausted) {
+		t.Fatalf("exhausted %q, %v; want %q", users, err, exhausted)
+	}
+	if users, _ := e.store.ExpireVouchers(ctx, e.now); len(users) != 0 {
+		t.Fatalf("second run changed %q", users)
+	}
+	if users, _ := e.store.ExpireVouchers(ctx, e.now.Add(24*time.Hour)); !slices.Equal(users, []string{used}) {
+		t.Fatalf("a day later: %q", users)
+	}
+	if users, _ := e.store.ExpireVouchers(ctx, e.now.Add(8*24*time.Hour)); !slices.Equal(users, []string{week.Vouchers[0].Username}) {
+		t.Fatalf("eight days later: %q", users)
+	}
+	states := map[string]radius.VoucherState{}
+	list, _ := e.svc.FindVouchers(ctx, hotspot.VoucherFilter{Limit: 100})
+	for _, v := range list {
+		states[v.Code] = v.State
+	}
+	want := map[string]radius.VoucherState{used: radius.VoucherExpired, timed: radius.VoucherExhausted, data: radius.VoucherExhausted,
+		fresh: radius.VoucherRevoked, week.Vouchers[0].Code: radius.VoucherExpired}
+	for c, s := range want {
+		if states[c] != s {
+			t.Fatalf("state of %s = %q, want %q (all: %v)", c, states[c], s, states)
+		}
+	}
+	// The RADIUS lookup reads the persisted states.
+	a, err := rs.FindAccountByUsername(ctx, timed)
+	if err != nil || a.VoucherState != radius.VoucherExhausted {
+		t.Fatalf("account %+v, %v", a, err)
+	}
+}

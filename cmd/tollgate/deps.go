@@ -173,7 +173,7 @@ func (c *changes) PlansChanged(ctx context.Context, planID int64) error {
 
 // accounts is the RADIUS path's account reader over these stores.
 func (d *deps) accounts() *radius.Accounts {
-	return &radius.Accounts{Cache: d.cache, Store: d.radius, Opener: d.sealer, Auth: d.cache, Usage: d.radius, Now: time.Now}
+	return &radius.Accounts{Cache: d.cache, Store: d.radius, Opener: d.sealer, Auth: d.cache, Usage: d.radius, Activator: d.radius, Now: time.Now}
 }
 
 // nasTable loads every NAS with its secret opened, for a process without a running

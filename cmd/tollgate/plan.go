@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -13,18 +14,23 @@ import (
 )
 
 type planJSON struct {
-	ID                 int64  `json:"id"`
-	Name               string `json:"name"`
-	Kind               string `json:"kind"`
-	PriceCents         int64  `json:"price_cents"`
-	RateLimit          string `json:"rate_limit"`
-	ValiditySeconds    int64  `json:"validity_seconds"`
-	UptimeLimitSeconds int64  `json:"uptime_limit_seconds"`
-	DataLimitBytes     int64  `json:"data_limit_bytes"`
-	SharedUsers        int    `json:"shared_users"`
-	InterimSeconds     int64  `json:"interim_seconds"`
-	Pool               string `json:"pool"`
-	AddressList        string `json:"address_list"`
+	ID                 int64    `json:"id"`
+	Name               string   `json:"name"`
+	Kind               string   `json:"kind"`
+	PriceCents         int64    `json:"price_cents"`
+	RateLimit          string   `json:"rate_limit"`
+	ValiditySeconds    int64    `json:"validity_seconds"`
+	UptimeLimitSeconds int64    `json:"uptime_limit_seconds"`
+	DataLimitBytes     int64    `json:"data_limit_bytes"`
+	SharedUsers        int      `json:"shared_users"`
+	InterimSeconds     int64    `json:"interim_seconds"`
+	Pool               string   `json:"pool"`
+	AddressList        string   `json:"address_list"`
+	ResellerPriceCents int64    `json:"reseller_price_cents"`
+	ValidityFrom       string   `json:"validity_from"`
+	LockMAC            bool     `json:"lock_mac"`
+	NAS                []string `json:"nas"`
+	HotspotServers     []string `json:"hotspot_servers"`
 }
 
 func toPlanJSON(p *billing.Plan) planJSON {
@@ -33,7 +39,32 @@ func toPlanJSON(p *billing.Plan) planJSON {
 		ValiditySeconds: int64(p.Validity / time.Second), UptimeLimitSeconds: int64(p.UptimeLimit / time.Second),
 		DataLimitBytes: p.DataLimit, SharedUsers: p.SharedUsers, InterimSeconds: int64(p.Interim / time.Second),
 		Pool: p.Pool, AddressList: p.AddressList,
+		ResellerPriceCents: p.ResellerPriceCents, ValidityFrom: string(p.ValidityFrom), LockMAC: p.LockMAC,
+		NAS: orEmpty(p.NASNames), HotspotServers: orEmpty(p.HotspotServers),
 	}
+}
+
+// orEmpty prints a nil list as [] in JSON.
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// listFlag is a flag that may be repeated and takes comma-separated lists:
+// --nas r1 --nas r2 and --nas r1,r2 are the same.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
 }
 
 // parsePrice reads a price in the currency's main unit ("12.50") into cents.
@@ -58,15 +89,28 @@ func cmdPlanAdd(ctx context.Context, e *env, args []string) error {
 	interim := fs.String("interim", "5m", "Acct-Interim-Interval")
 	pool := fs.String("pool", "", "IP pool name on the router (Framed-Pool)")
 	alist := fs.String("address-list", "", "firewall address list (Mikrotik-Address-List)")
+	resellerPrice := fs.String("reseller-price", "0", "what a reseller pays per voucher, e.g. 0.80")
+	validFrom := fs.String("validity-from", "first-login", "when a voucher's validity starts: first-login or sale")
+	lockMAC := fs.Bool("lock-mac", false, "a voucher works only on the device of its first login (hotspot)")
+	var nas, servers listFlag
+	fs.Var(&nas, "nas", "NAS `NAME` the plan is valid on (repeatable or a comma list; none = every NAS)")
+	fs.Var(&servers, "hotspot-server", "hotspot server `NAME` (Called-Station-Id) the plan is valid on (repeatable or a comma list; none = all)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "name", "kind"); err != nil {
 		return err
 	}
-	p := billing.Plan{Name: *name, Kind: radius.PlanKind(*kind), RateLimit: *rate, SharedUsers: *shared, Pool: *pool, AddressList: *alist}
+	p := billing.Plan{Name: *name, Kind: radius.PlanKind(*kind), RateLimit: *rate, SharedUsers: *shared, Pool: *pool, AddressList: *alist,
+		LockMAC: *lockMAC, NASNames: nas, HotspotServers: servers}
 	var err error
 	if p.PriceCents, err = parsePrice(*price); err != nil {
+		return err
+	}
+	if p.ResellerPriceCents, err = parsePrice(*resellerPrice); err != nil {
+		return radius.Errorf(radius.EINVALID, "reseller-%s", radius.ErrorMessage(err))
+	}
+	if p.ValidityFrom, err = billing.ParseValidityFrom(*validFrom); err != nil {
 		return err
 	}
 	for _, f := range []struct {

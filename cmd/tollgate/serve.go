@@ -123,6 +123,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		enf = d.enforcer(srv.NASByID)
 		enf.Grace = e.cfg.StaleGrace
 		srv.SetAccounting(acctw, enf.AfterAccounting)
+		srv.SetActivator(d.accounts()) // vouchers start at their first accepted login
 		if err := loadNAS(ctx, d, srv); err != nil {
 			return err
 		}
@@ -184,6 +185,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			}},
 			{name: "enforce", every: every, run: func(ctx context.Context) error { _, err := enf.Sweep(ctx); return err }},
 			{name: "partitions", every: time.Hour, run: d.radius.EnsurePartitions},
+			{name: "vouchers", every: every, run: d.hotspot().ExpireVouchers},
 		})
 	}
 	var web *portal.Portal

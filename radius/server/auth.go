@@ -257,11 +257,11 @@ func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet,
 	}
 	now := s.now()
 	d := tg.Decide(ar, acct, usage, now)
-	if d.Accept && s.activator != nil && acct.NeedsActivation() {
+	if act := s.activator.Load(); d.Accept && act != nil && *act != nil && acct.NeedsActivation() {
 		// The first accepted login starts the voucher; decide again with the values of
 		// whichever request activated it (another router may have won the race).
 		mac, _ := tg.NormalizeMAC(ar.CallingStationID)
-		if acct, err = s.activator.Activate(ctx, acct, mac, now); err != nil {
+		if acct, err = (*act).Activate(ctx, acct, mac, now); err != nil {
 			s.stats.Internal.Add(1)
 			s.logInternal(ctx, e, ar.Username, err)
 			return tg.Reject(tg.ReasonInternal), nil

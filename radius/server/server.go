@@ -81,7 +81,7 @@ type Server struct {
 	authlog   radius.AuthLogger
 	accounter radius.Accounter
 	after     AfterAccounting
-	activator Activator
+	activator atomic.Pointer[Activator]
 	log       *slog.Logger
 	now       func() time.Time
 
@@ -116,9 +116,9 @@ func (s *Server) SetNAS(list []radius.NAS) {
 	s.nas.Store(newSnapshot(list))
 }
 
-// SetActivator makes accepted first logins of vouchers activate them. Call it before
-// Start; without it (nil) vouchers are decided as they are read, never activated.
-func (s *Server) SetActivator(a Activator) { s.activator = a }
+// SetActivator makes accepted first logins of vouchers activate them. Safe at any time;
+// without it (or with nil) vouchers are decided as they are read, never activated.
+func (s *Server) SetActivator(a Activator) { s.activator.Store(&a) }
 
 // NASByID returns the NAS with id from the current snapshot (secret in clear).
 func (s *Server) NASByID(id int64) (radius.NAS, bool) {

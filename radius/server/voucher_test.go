@@ -47,6 +47,20 @@ func (f *fakeActivator) Activate(ctx context.Context, a *tg.Account, mac string,
 	return &b, nil
 }
 
+// Calls returns the MACs Activate was called with.
+func (f *fakeActivator) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+// setErr makes every later Activate fail with err.
+func (f *fakeActivator) setErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+}
+
 // hotspotRequest is a hotspot login from mac on server hotspot1, as RouterOS sends it.
 func hotspotRequest(tb testing.TB, user, mac string) *radius.Packet {
 	tb.Helper()
@@ -81,8 +95,8 @@ func TestVoucherActivation(t *testing.T) {
 	if c := rfc2865.Class_GetString(reply); c != "tg:v900" {
 		t.Fatalf("Class = %q", c)
 	}
-	if len(act.calls) != 1 || act.calls[0] != mac {
-		t.Fatalf("activator calls %q, want one with the normalized MAC", act.calls)
+	if calls := act.Calls(); len(calls) != 1 || calls[0] != mac {
+		t.Fatalf("activator calls %q, want one with the normalized MAC", calls)
 	}
 	MustAuthLog(t, h.log, v.Username, tg.MethodPAP, tg.ReasonOK)
 
@@ -91,12 +105,12 @@ func TestVoucherActivation(t *testing.T) {
 	p = hotspotRequest(t, v.Username, mac)
 	_ = rfc2865.UserPassword_SetString(p, "wrong")
 	req = MustEncode(t, p, true)
-	if reply = MustReply(t, MustExchange(t, h.conn, req), req); reply.Code != radius.CodeAccessReject || len(act.calls) != 1 {
-		t.Fatalf("bad password: code %v, activator calls %d", reply.Code, len(act.calls))
+	if reply = MustReply(t, MustExchange(t, h.conn, req), req); reply.Code != radius.CodeAccessReject || len(act.Calls()) != 1 {
+		t.Fatalf("bad password: code %v, activator calls %q", reply.Code, act.Calls())
 	}
 
 	// A failing activation is an internal error: no answer, the NAS retries.
-	act.err = errors.New("postgres down")
+	act.setErr(errors.New("postgres down"))
 	p = hotspotRequest(t, v.Username, mac)
 	_ = rfc2865.UserPassword_SetString(p, "K7M2QX9P")
 	MustWrite(t, h.conn, MustEncode(t, p, true))
@@ -140,8 +154,8 @@ func TestVoucherMACRelogin(t *testing.T) {
 				t.Fatalf("Reply-Message %q, want %q", rfc2865.ReplyMessage_GetString(reply), tt.reason.Message())
 			}
 			MustAuthLog(t, h.log, tt.user, tt.method, tt.reason)
-			if len(act.calls) != 0 {
-				t.Fatalf("an active voucher was activated again: %q", act.calls)
+			if calls := act.Calls(); len(calls) != 0 {
+				t.Fatalf("an active voucher was activated again: %q", calls)
 			}
 		})
 	}

@@ -1,73 +1,262 @@
-// Package portal is tollgate's web front: the fiber app with its pages, the JSON API
+// Package portal is tollgate's web front: the fiber app with its server-rendered pages
+// (html/template, embedded and parsed at startup), embedded static files, the JSON API
 // under /api/v1, /healthz and /metrics. It is the only package that imports fiber.
+//
+// Every route is registered through Portal.handle with the access it admits (public, a
+// session in its TOTP step, any signed-in user, admin, reseller); /admin and /reseller
+// are also guarded as prefixes, so a route added there without handle is still closed.
+// Every POST, PUT, PATCH and DELETE carries a CSRF token (form field "csrf" or header
+// X-CSRF-Token): the session's, or before sign-in a double-submit cookie's.
 package portal
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"tollgate/portal/auth"
 )
 
 // Config tunes the portal.
 type Config struct {
 	// Addr is the HTTP listen address (":8080").
 	Addr string
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For
+	// and X-Forwarded-Proto headers are believed (nil: loopback only, for a proxy on the
+	// same host). From anyone else the headers are ignored: the client address is the
+	// connection's, for the rate limit and the audit log, and cookies are Secure only
+	// when the connection itself is TLS.
+	TrustedProxies []string
+	// RequestTimeout bounds each request's context (default 10s).
+	RequestTimeout time.Duration
 }
 
 // Deps are what the portal calls. Health reports whether the stores answer; Metrics serves
-// the Prometheus registry.
+// the Prometheus registry; Auth runs sign-ins over the account stores; Sessions keeps
+// portal sessions; Audit is the audit log every admin handler writes. Auth, Sessions and
+// Audit are required for anything but the public pages.
 type Deps struct {
-	Health  func(ctx context.Context) error
-	Metrics http.Handler
+	Health   func(ctx context.Context) error
+	Metrics  http.Handler
+	Log      *slog.Logger
+	Auth     *auth.Service
+	Sessions auth.SessionStore
+	Audit    auth.AuditLog
+}
+
+// access is what a route admits.
+type access int
+
+const (
+	accessPublic   access = iota // anyone
+	accessSession                // any session, even in its TOTP step (sign-out)
+	accessPending                // a session between password and TOTP code
+	accessEnroll                 // a signed-in user, also one who must enroll TOTP first
+	accessUser                   // a signed-in user
+	accessAdmin                  // an admin
+	accessReseller               // a reseller
+)
+
+func (a access) String() string {
+	return [...]string{"public", "session", "pending", "enroll", "user", "admin", "reseller"}[a]
+}
+
+// route is one registered route and the access it admits.
+type route struct {
+	method, path string
+	access       access
 }
 
 // Portal is the web server.
 type Portal struct {
-	cfg  Config
-	app  *fiber.App
-	ln   net.Listener
-	done chan error
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	app     *fiber.App
+	pages   pages
+	proxies []netip.Prefix
+	metrics *metrics
+	routes  []route
+	ln      net.Listener
 }
 
-// New builds the app and its routes.
-func New(cfg Config, deps Deps) *Portal {
-	app := fiber.New(fiber.Config{
-		DisableStartupMessage: true,
-		ReadTimeout:           15 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           60 * time.Second,
-		ErrorHandler:          errorHandler,
-	})
-	app.Get("/healthz", func(c *fiber.Ctx) error {
-		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
-		defer cancel()
-		if deps.Health != nil {
-			if err := deps.Health(ctx); err != nil {
-				return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": err.Error()})
-			}
+// New builds the app and its routes. It fails on a TrustedProxies entry that is not an
+// address or CIDR.
+func New(cfg Config, deps Deps) (*Portal, error) {
+	if cfg.TrustedProxies == nil {
+		cfg.TrustedProxies = []string{"127.0.0.1", "::1"}
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(), metrics: newMetrics()}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	for _, s := range cfg.TrustedProxies {
+		pfx, err := parsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("portal: trusted proxy %q: %w", s, err)
 		}
-		return c.JSON(fiber.Map{"status": "ok"})
-	})
-	if deps.Metrics != nil {
-		app.Get("/metrics", adaptor.HTTPHandler(deps.Metrics))
+		p.proxies = append(p.proxies, pfx)
 	}
-	return &Portal{cfg: cfg, app: app}
+	p.app = fiber.New(fiber.Config{
+		DisableStartupMessage:   true,
+		ReadTimeout:             15 * time.Second,
+		WriteTimeout:            30 * time.Second,
+		IdleTimeout:             60 * time.Second,
+		BodyLimit:               1 << 20,
+		ErrorHandler:            p.errorHandler,
+		EnableTrustedProxyCheck: true, // c.Protocol() reads X-Forwarded-Proto from these only
+		TrustedProxies:          cfg.TrustedProxies,
+	})
+	p.app.Use(recover.New())
+	p.app.Use(p.base)
+	p.app.Use(p.loadSession)
+	p.app.Use(p.checkCSRF)
+	p.app.Use("/admin", p.guard(accessAdmin))
+	p.app.Use("/reseller", p.guard(accessReseller))
+
+	p.handle("GET", "/healthz", accessPublic, p.healthz)
+	if deps.Metrics != nil {
+		p.handle("GET", "/metrics", accessPublic, adaptor.HTTPHandler(deps.Metrics))
+	}
+	p.handle("GET", "/static/:name", accessPublic, serveStatic)
+	p.handle("GET", "/", accessPublic, p.home)
+
+	p.handle("GET", "/login", accessPublic, p.loginPage)
+	p.handle("POST", "/login", accessPublic, p.loginSubmit)
+	p.handle("GET", "/login/totp", accessPending, p.totpPage)
+	p.handle("POST", "/login/totp", accessPending, p.totpSubmit)
+	p.handle("POST", "/logout", accessSession, p.logout)
+	p.handle("GET", "/account/totp", accessEnroll, p.enrollPage)
+	p.handle("POST", "/account/totp", accessEnroll, p.enrollSubmit)
+
+	p.handle("GET", "/admin", accessAdmin, p.adminDashboard)
+	p.handle("GET", "/admin/users", accessAdmin, p.adminUsers)
+	p.handle("POST", "/admin/users/:id/totp", accessAdmin, p.adminRequireTOTP)
+	p.handle("POST", "/admin/users/:id/unlock", accessAdmin, p.adminUnlock)
+
+	p.handle("GET", "/reseller", accessReseller, p.resellerHome)
+
+	p.handle("GET", "/api/v1/csrf", accessPublic, p.apiCSRF)
+	p.handle("POST", "/api/v1/login", accessPublic, p.apiLogin)
+	p.handle("POST", "/api/v1/login/totp", accessPending, p.apiLoginTOTP)
+	p.handle("POST", "/api/v1/logout", accessSession, p.apiLogout)
+	p.handle("GET", "/api/v1/me", accessEnroll, p.apiMe)
+	return p, nil
 }
 
-// errorHandler is the single place where an error becomes an HTTP answer.
-func errorHandler(c *fiber.Ctx, err error) error {
-	code := fiber.StatusInternalServerError
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		code = fe.Code
-	}
-	return c.Status(code).JSON(fiber.Map{"error": http.StatusText(code)})
+// handle registers h for method and path behind the guard of a.
+func (p *Portal) handle(method, path string, a access, h fiber.Handler) {
+	p.routes = append(p.routes, route{method: method, path: path, access: a})
+	p.app.Add(method, path, p.guard(a), h)
 }
+
+// parsePrefix reads "10.0.0.1" or "10.0.0.0/8".
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// base gives each request a context with a deadline and the security headers every
+// answer carries.
+func (p *Portal) base(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), p.cfg.RequestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Referrer-Policy", "same-origin")
+	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	return c.Next()
+}
+
+func (p *Portal) healthz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if p.deps.Health != nil {
+		if err := p.deps.Health(ctx); err != nil {
+			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": err.Error()})
+		}
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// home sends each visitor where they belong.
+func (p *Portal) home(c *fiber.Ctx) error {
+	return c.Redirect(homeOf(session(c)), fiber.StatusSeeOther)
+}
+
+// homeOf is the first page of a session.
+func homeOf(s *auth.Session) string {
+	switch {
+	case s == nil:
+		return "/login"
+	case s.Pending:
+		return "/login/totp"
+	case s.MustEnroll:
+		return "/account/totp"
+	case s.Role == auth.RoleAdmin:
+		return "/admin"
+	case s.Role == auth.RoleReseller:
+		return "/reseller"
+	}
+	return "/login"
+}
+
+// clientIP is the connection's address, or behind a trusted proxy the right-most
+// X-Forwarded-For entry that is not itself a trusted proxy (the left ones are whatever
+// the client wrote).
+func (p *Portal) clientIP(c *fiber.Ctx) string {
+	remote, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	remote = remote.Unmap()
+	if !p.trusted(remote) {
+		return remote.String()
+	}
+	parts := strings.Split(c.Get(fiber.HeaderXForwardedFor), ",")
+	for i := len(parts) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(parts[i]))
+		if err != nil {
+			break
+		}
+		if a = a.Unmap(); !p.trusted(a) {
+			return a.String()
+		}
+	}
+	return remote.String()
+}
+
+func (p *Portal) trusted(a netip.Addr) bool {
+	for _, pfx := range p.proxies {
+		if pfx.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// secure reports whether the request reached us over TLS: directly, or through a
+// trusted proxy that says so in X-Forwarded-Proto (fiber's Protocol checks the proxy).
+func secure(c *fiber.Ctx) bool { return c.Protocol() == "https" }
+
+// isAPI reports whether the request is for the JSON API.
+func isAPI(c *fiber.Ctx) bool { return strings.HasPrefix(c.Path(), "/api/") }
 
 // Start listens and serves in the background.
 func (p *Portal) Start() error {
@@ -76,8 +265,7 @@ func (p *Portal) Start() error {
 		return err
 	}
 	p.ln = ln
-	p.done = make(chan error, 1)
-	go func() { p.done <- p.app.Listener(ln) }()
+	go func() { _ = p.app.Listener(ln) }()
 	return nil
 }
 

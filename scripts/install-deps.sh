@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/install-deps.sh — install the system tools the tests need, if missing.
+# scripts/install-deps.sh — install the system tools the tests need, if missing,
+# and the browser tests' Node packages (npm ci in portal/e2e).
 #
 # Idempotent and silent when everything is already present. Installs with
 # apt-get when running as root (apt-get update runs at most once); otherwise,
@@ -24,31 +25,46 @@ need() {
 need gcc gcc libc6-dev            # `go test -race` needs cgo and a C toolchain
 need radclient freeradius-utils   # radclient / radtest for RADIUS tests
 #
+# Browser tests (portal/browser_test.go): Debian's Chromium driven by Node's
+# playwright-core, which never downloads a browser of its own.
+need chromium chromium
+need node nodejs
+need npm npm
+#
 # --- add more packages here -------------------------------------------------
-# Browser tests (later):
-# need chromium chromium
-# need node nodejs
-# need npm npm
 # ============================================================================
 
-((${#MISSING_PKGS[@]})) || exit 0
+if ((${#MISSING_PKGS[@]})); then
+	if [[ "$(id -u)" != 0 || -n "${TOLLGATE_NO_INSTALL:-}" ]] || ! command -v apt-get >/dev/null 2>&1; then
+		{
+			echo "install-deps: missing commands: ${MISSING_CMDS[*]}"
+			echo "install-deps: install them with: sudo apt-get install --no-install-recommends ${MISSING_PKGS[*]}"
+		} >&2
+		exit 1
+	fi
 
-if [[ "$(id -u)" != 0 || -n "${TOLLGATE_NO_INSTALL:-}" ]] || ! command -v apt-get >/dev/null 2>&1; then
-	{
-		echo "install-deps: missing commands: ${MISSING_CMDS[*]}"
-		echo "install-deps: install them with: sudo apt-get install --no-install-recommends ${MISSING_PKGS[*]}"
-	} >&2
-	exit 1
+	echo "install-deps: installing ${MISSING_PKGS[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2
+	apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${MISSING_PKGS[@]}" >&2
+
+	for cmd in "${MISSING_CMDS[@]}"; do
+		command -v "$cmd" >/dev/null 2>&1 || {
+			echo "install-deps: $cmd still missing after install" >&2
+			exit 1
+		}
+	done
 fi
 
-echo "install-deps: installing ${MISSING_PKGS[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >&2
-apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${MISSING_PKGS[@]}" >&2
-
-for cmd in "${MISSING_CMDS[@]}"; do
-	command -v "$cmd" >/dev/null 2>&1 || {
-		echo "install-deps: $cmd still missing after install" >&2
+# Node packages of the browser tests, from portal/e2e/package-lock.json, whenever
+# node_modules is missing or older than the lock file. They stay in portal/e2e
+# (node_modules is git-ignored).
+e2e="$(cd "$(dirname "${BASH_SOURCE[0]}")/../portal/e2e" && pwd)"
+if [[ ! -f "$e2e/node_modules/.package-lock.json" || "$e2e/package-lock.json" -nt "$e2e/node_modules/.package-lock.json" ]]; then
+	if [[ -n "${TOLLGATE_NO_INSTALL:-}" ]]; then
+		echo "install-deps: browser test packages missing: run (cd portal/e2e && npm ci)" >&2
 		exit 1
-	}
-done
+	fi
+	echo "install-deps: npm ci in portal/e2e" >&2
+	(cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error) >&2
+fi

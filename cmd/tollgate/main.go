@@ -70,6 +70,7 @@ func commands() map[string]command {
 		"voucher list":       {"list vouchers [--batch ID] [--state S] [--limit N]", cmdVoucherList},
 		"voucher show":       {"show a voucher's state, validity and usage: CODE", cmdVoucherShow},
 		"voucher revoke":     {"revoke a voucher and disconnect it: CODE", cmdVoucherRevoke},
+		"admin add":          {"add a portal admin (or --role reseller --reseller NAME): --email E; password from the terminal or stdin", cmdAdminAdd},
 		"reseller add":       {"add a reseller: --name [--email] [--credit-limit 0.00]", cmdResellerAdd},
 		"reseller list":      {"list resellers with their balances", cmdResellerList},
 		"reseller credit":    {"top a wallet up: --name --amount 12.50 --note TEXT [--idempotency-key K]", cmdResellerCredit},

@@ -190,7 +190,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	var web *portal.Portal
 	if want["portal"] {
-		web = portal.New(portal.Config{Addr: e.cfg.HTTPAddr}, portal.Deps{
+		accounts, sessions, audit := portalStores(d, e.cfg.RedisPrefix)
+		web, err = portal.New(portal.Config{Addr: e.cfg.HTTPAddr}, portal.Deps{
 			Health: func(ctx context.Context) error {
 				if err := d.pool.Ping(ctx); err != nil {
 					return errors.New("postgres unreachable")
@@ -200,8 +201,18 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 				}
 				return nil
 			},
-			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+			Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+			Log:      log,
+			Auth:     accounts,
+			Sessions: sessions,
+			Audit:    audit,
 		})
+		if err != nil {
+			return err
+		}
+		if err := web.Register(reg); err != nil {
+			return err
+		}
 		if err := web.Start(); err != nil {
 			return fmt.Errorf("portal: listen %s: %w", e.cfg.HTTPAddr, err)
 		}

@@ -1,0 +1,240 @@
+// Package authtest wraps the portal account stores for tests: each wrapper passes calls
+// to a real store unless the test made a method fail. It is imported only from _test.go
+// files.
+package authtest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"tollgate/portal/auth"
+)
+
+// ErrInjected is the error a failing method returns.
+var ErrInjected = errors.New("authtest: injected failure")
+
+// Faults is the set of methods that fail, by name ("FindUserByID", "Audit", …).
+type Faults struct {
+	mu   sync.Mutex
+	fail map[string]bool
+}
+
+// Fail makes the named methods return ErrInjected until Heal.
+func (f *Faults) Fail(methods ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail == nil {
+		f.fail = map[string]bool{}
+	}
+	for _, m := range methods {
+		f.fail[m] = true
+	}
+}
+
+// Heal makes every method work again.
+func (f *Faults) Heal() {
+	f.mu.Lock()
+	f.fail = nil
+	f.mu.Unlock()
+}
+
+func (f *Faults) err(method string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail[method] {
+		return ErrInjected
+	}
+	return nil
+}
+
+// Users is an auth.UserStore that can fail.
+type Users struct {
+	auth.UserStore
+	*Faults
+}
+
+var _ auth.UserStore = Users{}
+
+// CreateUser fails or passes on.
+func (u Users) CreateUser(ctx context.Context, x *auth.User) error {
+	if err := u.err("CreateUser"); err != nil {
+		return err
+	}
+	return u.UserStore.CreateUser(ctx, x)
+}
+
+// FindUserByEmail fails or passes on.
+func (u Users) FindUserByEmail(ctx context.Context, email string) (*auth.User, error) {
+	if err := u.err("FindUserByEmail"); err != nil {
+		return nil, err
+	}
+	return u.UserStore.FindUserByEmail(ctx, email)
+}
+
+// FindUserByID fails or passes on.
+func (u Users) FindUserByID(ctx context.Context, id int64) (*auth.User, error) {
+	if err := u.err("FindUserByID"); err != nil {
+		return nil, err
+	}
+	return u.UserStore.FindUserByID(ctx, id)
+}
+
+// FindUsers fails or passes on.
+func (u Users) FindUsers(ctx context.Context) ([]*auth.User, error) {
+	if err := u.err("FindUsers"); err != nil {
+		return nil, err
+	}
+	return u.UserStore.FindUsers(ctx)
+}
+
+// RecordLoginFailure fails or passes on.
+func (u Users) RecordLoginFailure(ctx context.Context, id int64, max int, until time.Time) (time.Time, error) {
+	if err := u.err("RecordLoginFailure"); err != nil {
+		return time.Time{}, err
+	}
+	return u.UserStore.RecordLoginFailure(ctx, id, max, until)
+}
+
+// ResetLoginFailures fails or passes on.
+func (u Users) ResetLoginFailures(ctx context.Context, id int64) error {
+	if err := u.err("ResetLoginFailures"); err != nil {
+		return err
+	}
+	return u.UserStore.ResetLoginFailures(ctx, id)
+}
+
+// SetTOTPSecret fails or passes on.
+func (u Users) SetTOTPSecret(ctx context.Context, id int64, sealed []byte) error {
+	if err := u.err("SetTOTPSecret"); err != nil {
+		return err
+	}
+	return u.UserStore.SetTOTPSecret(ctx, id, sealed)
+}
+
+// SetTOTPRequired fails or passes on.
+func (u Users) SetTOTPRequired(ctx context.Context, id int64, required bool) error {
+	if err := u.err("SetTOTPRequired"); err != nil {
+		return err
+	}
+	return u.UserStore.SetTOTPRequired(ctx, id, required)
+}
+
+// Limits is an auth.Limiter that can fail.
+type Limits struct {
+	auth.Limiter
+	*Faults
+}
+
+var _ auth.Limiter = Limits{}
+
+// HitIP fails or passes on.
+func (l Limits) HitIP(ctx context.Context, ip string, window time.Duration) (int64, time.Duration, error) {
+	if err := l.err("HitIP"); err != nil {
+		return 0, 0, err
+	}
+	return l.Limiter.HitIP(ctx, ip, window)
+}
+
+// FailEmail fails or passes on.
+func (l Limits) FailEmail(ctx context.Context, email string, max int64, window time.Duration) (time.Duration, error) {
+	if err := l.err("FailEmail"); err != nil {
+		return 0, err
+	}
+	return l.Limiter.FailEmail(ctx, email, max, window)
+}
+
+// EmailLocked fails or passes on.
+func (l Limits) EmailLocked(ctx context.Context, email string) (time.Duration, error) {
+	if err := l.err("EmailLocked"); err != nil {
+		return 0, err
+	}
+	return l.Limiter.EmailLocked(ctx, email)
+}
+
+// ClearEmail fails or passes on.
+func (l Limits) ClearEmail(ctx context.Context, email string) error {
+	if err := l.err("ClearEmail"); err != nil {
+		return err
+	}
+	return l.Limiter.ClearEmail(ctx, email)
+}
+
+// UseTOTPStep fails or passes on.
+func (l Limits) UseTOTPStep(ctx context.Context, id, step int64, ttl time.Duration) (bool, error) {
+	if err := l.err("UseTOTPStep"); err != nil {
+		return false, err
+	}
+	return l.Limiter.UseTOTPStep(ctx, id, step, ttl)
+}
+
+// Sessions is an auth.SessionStore that can fail.
+type Sessions struct {
+	auth.SessionStore
+	*Faults
+}
+
+var _ auth.SessionStore = Sessions{}
+
+// CreateSession fails or passes on.
+func (s Sessions) CreateSession(ctx context.Context, x *auth.Session) (string, error) {
+	if err := s.err("CreateSession"); err != nil {
+		return "", err
+	}
+	return s.SessionStore.CreateSession(ctx, x)
+}
+
+// FindSession fails or passes on.
+func (s Sessions) FindSession(ctx context.Context, id string) (*auth.Session, error) {
+	if err := s.err("FindSession"); err != nil {
+		return nil, err
+	}
+	return s.SessionStore.FindSession(ctx, id)
+}
+
+// UpdateSession fails or passes on.
+func (s Sessions) UpdateSession(ctx context.Context, x *auth.Session) error {
+	if err := s.err("UpdateSession"); err != nil {
+		return err
+	}
+	return s.SessionStore.UpdateSession(ctx, x)
+}
+
+// DeleteSession fails or passes on.
+func (s Sessions) DeleteSession(ctx context.Context, id string) error {
+	if err := s.err("DeleteSession"); err != nil {
+		return err
+	}
+	return s.SessionStore.DeleteSession(ctx, id)
+}
+
+// Audit is an auth.AuditLog that can fail.
+type Audit struct {
+	auth.AuditLog
+	*Faults
+}
+
+var _ auth.AuditLog = Audit{}
+
+// Audit fails or passes on.
+func (a Audit) Audit(ctx context.Context, e auth.AuditEntry) error {
+	if err := a.err("Audit"); err != nil {
+		return err
+	}
+	return a.AuditLog.Audit(ctx, e)
+}
+
+// Sealer is an auth.Sealer whose Open can fail.
+type Sealer struct {
+	auth.Sealer
+	*Faults
+}
+
+// Open fails or passes on.
+func (s Sealer) Open(sealed []byte) ([]byte, error) {
+	if err := s.err("Open"); err != nil {
+		return nil, err
+	}
+	return s.Sealer.Open(sealed)
+}

@@ -1,0 +1,37 @@
+package portal
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the portal's counters, with bounded labels (never an email or an IP).
+type metrics struct {
+	logins *prometheus.CounterVec // result: success, failure, locked, limited, invalid
+	errors *prometheus.CounterVec // code: a radius error code
+	csrf   prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tollgate", Subsystem: "portal", Name: "logins_total",
+			Help: "Sign-in attempts by result (success, failure, locked, limited, invalid).",
+		}, []string{"result"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tollgate", Subsystem: "portal", Name: "errors_total",
+			Help: "Requests answered with an error, by error code.",
+		}, []string{"code"}),
+		csrf: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "tollgate", Subsystem: "portal", Name: "csrf_refused_total",
+			Help: "Unsafe requests refused for a missing or wrong CSRF token.",
+		}),
+	}
+}
+
+// Register adds the portal's metrics to reg.
+func (p *Portal) Register(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{p.metrics.logins, p.metrics.errors, p.metrics.csrf} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

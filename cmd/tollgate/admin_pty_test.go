@@ -85,7 +85,7 @@ func TestReadPasswordTerminal(t *testing.T) {
 					for !strings.Contains(stderr.String(), prompt) {
 						time.Sleep(5 * time.Millisecond)
 					}
-					time.Sleep(50 * time.Millisecond) // let ReadPassword turn echo off
+					time.Sleep(200 * time.Millisecond) // let ReadPassword turn echo off
 					master.Write([]byte(line + "\n"))
 				}
 			}()

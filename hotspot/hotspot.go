@@ -38,6 +38,9 @@ type Batch struct {
 	// are stored as such).
 	Reseller  string
 	CreatedAt time.Time
+	// SoldAt, when set, stores the vouchers sold (state sold, sold_at) instead of new:
+	// a reseller's purchase.
+	SoldAt time.Time
 }
 
 // NewVoucher is a voucher about to be stored. Its credential is in clear only here, to

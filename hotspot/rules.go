@@ -21,6 +21,9 @@ type GenerateRequest struct {
 	Charset  string
 	Mode     Mode
 	Reseller string
+	// Progress, when set, is told how many vouchers are drawn as the batch is made, and
+	// done == total once it is stored (a progress page of a large batch).
+	Progress func(done, total int)
 }
 
 // withDefaults fills the zero fields that have defaults.

@@ -45,12 +45,20 @@ type Generated struct {
 // batch; with the code space ValidateGenerate demands, it is never reached.
 const maxDraws = 100
 
+// progressEvery is how many drawn vouchers make one GenerateRequest.Progress call.
+const progressEvery = 100
+
 // Generate makes a batch of vouchers on a hotspot plan: codes are drawn uniformly from
 // the charset with crypto/rand, unique within the batch and, through Store.CreateBatch,
 // across the database. Vouchers of a plan counted from the sale are valid from now.
 // EINVALID (naming the flag), ECONFLICT when the code space is exhausted. Codes are
 // never logged.
 func (s *Service) Generate(ctx context.Context, req GenerateRequest) (*Generated, error) {
+	return s.generate(ctx, s.Store, req, time.Time{})
+}
+
+// generate is Generate on store; a non-zero soldAt stores the vouchers sold.
+func (s *Service) generate(ctx context.Context, store Store, req GenerateRequest, soldAt time.Time) (*Generated, error) {
 	req = req.withDefaults()
 	if err := ValidateGenerate(req); err != nil {
 		return nil, err
@@ -109,11 +117,20 @@ func (s *Service) Generate(ctx context.Context, req GenerateRequest) (*Generated
 		if vs[i], err = fresh(); err != nil {
 			return nil, err
 		}
+		if req.Progress != nil && (i+1)%progressEvery == 0 {
+			req.Progress(i+1, req.Count)
+		}
 	}
 	now := s.now()
 	b := &Batch{PlanID: plan.ID, PlanName: plan.Name, Mode: req.Mode, Count: req.Count, Reseller: req.Reseller, CreatedAt: now}
-	if err := s.Store.CreateBatch(ctx, b, SaleValidUntil(plan, now), vs, fresh); err != nil {
+	if !soldAt.IsZero() {
+		b.SoldAt = now
+	}
+	if err := store.CreateBatch(ctx, b, SaleValidUntil(plan, now), vs, fresh); err != nil {
 		return nil, err
+	}
+	if req.Progress != nil {
+		req.Progress(req.Count, req.Count)
 	}
 	return &Generated{Batch: *b, Vouchers: vs}, nil
 }

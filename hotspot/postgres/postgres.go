@@ -70,8 +70,9 @@ CREATE TEMP TABLE IF NOT EXISTS voucher_staging (
 	// A staged voucher whose code or username is taken is skipped (ON CONFLICT), and so
 	// is one named like a subscriber, whom the RADIUS lookup would find first.
 	insertStagedSQL = `
-INSERT INTO vouchers (batch_id, plan_id, code, username, password, valid_until, created_at, updated_at)
-SELECT $1, $2, s.code, s.username, s.password, $3, $4, $4
+INSERT INTO vouchers (batch_id, plan_id, code, username, password, valid_until, created_at, updated_at, state, sold_at)
+SELECT $1, $2, s.code, s.username, s.password, $3, $4, $4,
+       CASE WHEN $5::timestamptz IS NULL THEN 'new' ELSE 'sold' END, $5
 FROM voucher_staging s
 WHERE NOT EXISTS (SELECT 1 FROM subscribers u WHERE u.username = s.username)
 ON CONFLICT DO NOTHING`
@@ -115,7 +116,7 @@ func (s *Store) CreateBatch(ctx context.Context, b *hotspot.Batch, validUntil ti
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"voucher_staging"}, []string{"idx", "code", "username", "password"}, &stagingRows{vs: vs, idx: pending, i: -1}); err != nil {
 			return fmt.Errorf("postgres: create batch: copy: %w", err)
 		}
-		tag, err := tx.Exec(ctx, insertStagedSQL, b.ID, b.PlanID, nullTime(validUntil), b.CreatedAt)
+		tag, err := tx.Exec(ctx, insertStagedSQL, b.ID, b.PlanID, nullTime(validUntil), b.CreatedAt, nullTime(b.SoldAt))
 		if err != nil {
 			return fmt.Errorf("postgres: create batch: insert: %w", translate(err))
 		}

@@ -38,6 +38,11 @@ type Config struct {
 	TrustedProxies []string
 	// RequestTimeout bounds each request's context (default 10s).
 	RequestTimeout time.Duration
+	// OperatorName heads every printed voucher card (default "tollgate").
+	OperatorName string
+	// PublicURL is the portal's address as customers reach it ("https://wifi.example.com"),
+	// which printed QR codes open; "" takes the scheme and host of the print request.
+	PublicURL string
 }
 
 // Deps are what the portal calls. Health reports whether the stores answer; Metrics serves
@@ -51,6 +56,9 @@ type Deps struct {
 	Auth     *auth.Service
 	Sessions auth.SessionStore
 	Audit    auth.AuditLog
+	// Prints reads voucher batches for their print views and CSV exports; nil leaves
+	// those routes out.
+	Prints PrintSource
 }
 
 // access is what a route admits.
@@ -97,6 +105,9 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.OperatorName == "" {
+		cfg.OperatorName = "tollgate"
 	}
 	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(), metrics: newMetrics()}
 	if p.log == nil {
@@ -147,6 +158,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	p.handle("POST", "/admin/users/:id/unlock", accessAdmin, p.adminUnlock)
 
 	p.handle("GET", "/reseller", accessReseller, p.resellerHome)
+	p.registerPrint()
 
 	p.handle("GET", "/api/v1/csrf", accessPublic, p.apiCSRF)
 	p.handle("POST", "/api/v1/login", accessPublic, p.apiLogin)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -31,6 +32,10 @@ type Config struct {
 	CronInterval time.Duration
 	// StaleGrace is added to two interim intervals before the reaper closes a session.
 	StaleGrace time.Duration
+	// OperatorName heads printed voucher cards; PublicURL is the portal's address that
+	// their QR codes open ("" for the address the print view was opened at).
+	OperatorName string
+	PublicURL    string
 }
 
 // configError names the variable at fault; main prints it as one line and exits 2.
@@ -115,6 +120,11 @@ func loadConfig() (*Config, error) {
 		}
 		*a.dst = v
 	}
+	c.OperatorName = os.Getenv("TOLLGATE_OPERATOR_NAME")
+	c.PublicURL = strings.TrimSuffix(os.Getenv("TOLLGATE_PUBLIC_URL"), "/")
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		return nil, badVar("TOLLGATE_PUBLIC_URL", "%q: want http(s)://host[:port][/path]", c.PublicURL)
+	}
 	c.SpoolDir = os.Getenv("TOLLGATE_SPOOL_DIR")
 	if c.SpoolDir == "" {
 		c.SpoolDir = "var/spool"
@@ -187,5 +197,7 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_SPOOL_DIR", c.SpoolDir},
 		{"TOLLGATE_CRON_INTERVAL", c.CronInterval.String()},
 		{"TOLLGATE_REAPER_GRACE", c.StaleGrace.String()},
+		{"TOLLGATE_OPERATOR_NAME", c.OperatorName},
+		{"TOLLGATE_PUBLIC_URL", c.PublicURL},
 	}
 }

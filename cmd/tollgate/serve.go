@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/robfig/cron/v3"
 
+	billingpg "tollgate/billing/postgres"
+	"tollgate/hotspot"
 	"tollgate/migrations"
 	"tollgate/portal"
 	"tollgate/radius"
@@ -191,7 +193,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	var web *portal.Portal
 	if want["portal"] {
 		accounts, sessions, audit := portalStores(d, e.cfg.RedisPrefix)
-		web, err = portal.New(portal.Config{Addr: e.cfg.HTTPAddr}, portal.Deps{
+		web, err = portal.New(portal.Config{Addr: e.cfg.HTTPAddr, OperatorName: e.cfg.OperatorName, PublicURL: e.cfg.PublicURL}, portal.Deps{
 			Health: func(ctx context.Context) error {
 				if err := d.pool.Ping(ctx); err != nil {
 					return errors.New("postgres unreachable")
@@ -206,6 +208,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			Auth:     accounts,
 			Sessions: sessions,
 			Audit:    audit,
+			// The print views read vouchers through the service and plans from billing.
+			Prints: struct {
+				*hotspot.Service
+				*billingpg.Store
+			}{d.hotspot(), billingpg.NewStore(d.pool)},
 		})
 		if err != nil {
 			return err

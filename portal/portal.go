@@ -59,6 +59,8 @@ type Deps struct {
 	// Prints reads voucher batches for their print views and CSV exports; nil leaves
 	// those routes out.
 	Prints PrintSource
+	// Hotspot shows vouchers on the public /hotspot/status page (nil: unavailable).
+	Hotspot HotspotStatus
 }
 
 // access is what a route admits.
@@ -95,6 +97,8 @@ type Portal struct {
 	metrics *metrics
 	routes  []route
 	ln      net.Listener
+	// statusLimit rate-limits /hotspot/status lookups per client address.
+	statusLimit *bucket
 }
 
 // New builds the app and its routes. It fails on a TrustedProxies entry that is not an
@@ -109,7 +113,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	if cfg.OperatorName == "" {
 		cfg.OperatorName = "tollgate"
 	}
-	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(), metrics: newMetrics()}
+	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(), metrics: newMetrics(), statusLimit: newBucket(10, 10)}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -159,6 +163,10 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 
 	p.handle("GET", "/reseller", accessReseller, p.resellerHome)
 	p.registerPrint()
+
+	// The guest pages: public, GET only (the login form posts to the router, not to us).
+	p.handle("GET", "/hotspot/login", accessPublic, p.hotspotLogin)
+	p.handle("GET", "/hotspot/status", accessPublic, p.hotspotStatus)
 
 	p.handle("GET", "/api/v1/csrf", accessPublic, p.apiCSRF)
 	p.handle("POST", "/api/v1/login", accessPublic, p.apiLogin)

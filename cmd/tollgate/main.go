@@ -75,6 +75,8 @@ func commands() map[string]command {
 		"reseller list":      {"list resellers with their balances", cmdResellerList},
 		"reseller credit":    {"top a wallet up: --name --amount 12.50 --note TEXT [--idempotency-key K]", cmdResellerCredit},
 		"reseller ledger":    {"show a reseller's ledger, newest first: --name [--limit 50]", cmdResellerLedger},
+
+		"hotspot router-files": {"write a router's hotspot login.html and setup.rsc: --nas NAME --out DIR [--portal-url URL] [--radius-address IP]", cmdHotspotRouterFiles},
 	}
 }
 

@@ -1,0 +1,334 @@
+package portal
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tollgate/hotspot"
+	"tollgate/radius"
+)
+
+// HotspotStatus shows a voucher to the guest who holds its code (hotspot.Service).
+type HotspotStatus interface {
+	Show(ctx context.Context, code string) (*hotspot.Status, error)
+}
+
+// hotspotView is the data of the guest pages: the layout's view plus the page's own.
+type hotspotView struct {
+	*view
+	Name string // the operator's name (Config.OperatorName)
+
+	// The login page: where the form posts and what it carries.
+	Action     string // link-login-only, an http(s) URL
+	ChapID     string // hex of the decoded chap-id byte, "" for PAP
+	Challenge  string // hex of the decoded chap-challenge
+	Dst        string
+	Code       string
+	MAC        string
+	IP         string
+	Unusable   bool // the router's parameters are missing or bad: no form
+	StatusLink string
+
+	// The status page.
+	Voucher  *hotspot.Status
+	NotFound bool
+	TimeLeft string
+	DataLeft string
+	Valid    string
+	State    string
+}
+
+// routerErrors maps the texts RouterOS (and our RADIUS replies) put in $(error) to plain
+// sentences, by a lowercase substring.
+var routerErrors = []struct{ match, say string }{
+	{"invalid username or password", "That code was not accepted. Check it and type it again."},
+	{"invalid password", "That code was not accepted. Check it and type it again."},
+	{"not found", "That code was not accepted. Check it and type it again."},
+	{"uptime limit", "The time on this voucher is used up. Buy a new one to go on."},
+	{"traffic limit", "The data on this voucher is used up. Buy a new one to go on."},
+	{"no more sessions are allowed", "This voucher is already in use on another device. Disconnect it there first, or use another voucher."},
+	{"radius server is not responding", "The login service is not answering right now. Please try again in a minute."},
+	{"expired", "This voucher has expired. Buy a new one to go on."},
+	{"revoked", "This voucher is no longer valid."},
+	{"already authorizing", "Your login is still being checked. Please wait a moment."},
+}
+
+// friendlyError is the plain-words form of a router error ("" for none). An unknown text
+// is shown as the router wrote it, shortened.
+func friendlyError(raw string) string {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return ""
+	}
+	low := strings.ToLower(raw)
+	for _, e := range routerErrors {
+		if strings.Contains(low, e.match) {
+			return e.say
+		}
+	}
+	if len(raw) > 200 {
+		raw = raw[:200] + "…"
+	}
+	return "The hotspot did not log you in: " + raw
+}
+
+// decodeOctal decodes RouterOS's $(chap-id) and $(chap-challenge): JavaScript string
+// escapes like "\371\010", one byte each (\ooo octal, \xHH, \\ and a few letters); any
+// other character stands for its own byte.
+func decodeOctal(s string) ([]byte, error) {
+	var out []byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		if i >= len(s) {
+			return nil, errors.New("a trailing backslash")
+		}
+		switch c = s[i]; {
+		case c >= '0' && c <= '7':
+			n, j := 0, i
+			for ; j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7'; j++ {
+				n = n*8 + int(s[j]-'0')
+			}
+			if n > 255 {
+				return nil, fmt.Errorf("escape \\%s is above 255", s[i:j])
+			}
+			out = append(out, byte(n))
+			i = j - 1
+		case c == 'x':
+			if i+2 >= len(s) {
+				return nil, errors.New("a short \\x escape")
+			}
+			b, err := hex.DecodeString(s[i+1 : i+3])
+			if err != nil {
+				return nil, fmt.Errorf("bad \\x escape %q", s[i:i+3])
+			}
+			out = append(out, b[0])
+			i += 2
+		default:
+			switch c {
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			case 't':
+				c = '\t'
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// hostRE is what a link-login-only host may be: a name, an IPv4 address or a bracketed
+// IPv6 one, with an optional port.
+var hostRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$`)
+
+// loginAction validates link-login-only: an absolute http(s) URL with a plain host and
+// no credentials. It returns the URL to post to.
+func loginAction(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("missing")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", errors.New("not a URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", errors.New("not an http or https URL")
+	}
+	if u.User != nil || u.Host == "" || !hostRE.MatchString(u.Host) {
+		return "", errors.New("not a plain host")
+	}
+	return u.String(), nil
+}
+
+// hotspotLogin renders the guest's login page from the parameters RouterOS passes to an
+// external login page (the router's login.html forwards them here; see tollgate hotspot
+// router-files). The form posts to the router, never to us, so it carries no CSRF token
+// of ours; the CHAP response is computed in the browser (static/hotspot.js).
+func (p *Portal) hotspotLogin(c *fiber.Ctx) error {
+	v := &hotspotView{view: &view{Title: "Log in"}, Name: p.cfg.OperatorName}
+	v.Code = strings.TrimSpace(c.Query("code"))
+	v.MAC, v.IP = c.Query("mac"), c.Query("ip")
+	v.Error = friendlyError(c.Query("error"))
+	v.StatusLink = "/hotspot/status"
+	dst := c.Query("dst")
+	if d, err := url.Parse(dst); err == nil && (d.Scheme == "http" || d.Scheme == "https") {
+		v.Dst = d.String()
+	}
+	action, err := loginAction(c.Query("link-login-only"))
+	if err != nil {
+		v.Unusable = true
+		return p.renderHotspot(c, fiber.StatusBadRequest, "hotspot-login", v)
+	}
+	v.Action = action
+	if id := c.Query("chap-id"); id != "" {
+		idb, err1 := decodeOctal(id)
+		ch, err2 := decodeOctal(c.Query("chap-challenge"))
+		if err1 != nil || err2 != nil || len(idb) != 1 || len(ch) == 0 || len(ch) > 64 {
+			v.Unusable = true
+			return p.renderHotspot(c, fiber.StatusBadRequest, "hotspot-login", v)
+		}
+		v.ChapID, v.Challenge = hex.EncodeToString(idb), hex.EncodeToString(ch)
+	}
+	// The form posts across origins to the router, which may redirect on to dst.
+	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'")
+	return p.renderHotspot(c, fiber.StatusOK, "hotspot-login", v)
+}
+
+// hotspotStatus shows a voucher's time and data left. Lookups are rate limited per
+// client address, so codes cannot be guessed quickly.
+func (p *Portal) hotspotStatus(c *fiber.Ctx) error {
+	v := &hotspotView{view: &view{Title: "Voucher status"}, Name: p.cfg.OperatorName}
+	code := strings.TrimSpace(c.Query("code"))
+	if code == "" {
+		return p.renderHotspot(c, fiber.StatusOK, "hotspot-status", v)
+	}
+	v.Code = code
+	if ok, wait := p.statusLimit.allow(p.clientIP(c), time.Now()); !ok {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+		v.Error = "Too many lookups from your device. Please wait a minute and try again."
+		return p.renderHotspot(c, fiber.StatusTooManyRequests, "hotspot-status", v)
+	}
+	if p.deps.Hotspot == nil {
+		return fiber.NewError(fiber.StatusServiceUnavailable, "voucher status is not available here")
+	}
+	st, err := p.deps.Hotspot.Show(c.UserContext(), code)
+	switch radius.ErrorCode(err) {
+	case "":
+	case radius.ENOTFOUND, radius.EINVALID:
+		v.NotFound = true
+		return p.renderHotspot(c, fiber.StatusNotFound, "hotspot-status", v)
+	default:
+		return err
+	}
+	v.Voucher = st
+	v.State = stateWords(st.Now)
+	v.TimeLeft, v.DataLeft, v.Valid = "no limit", "no limit", "no end date"
+	if st.UptimeLimit > 0 {
+		v.TimeLeft = durationWords(max(st.UptimeLimit-st.Usage.Uptime, 0))
+	}
+	if st.DataLimit > 0 {
+		v.DataLeft = bytesWords(max(st.DataLimit-st.Usage.Bytes, 0))
+	}
+	if !st.ValidUntil.IsZero() {
+		v.Valid = st.ValidUntil.UTC().Format("2 Jan 2006 15:04 UTC")
+	} else if st.ActivatedAt.IsZero() {
+		v.Valid = "counted from the first login"
+	}
+	return p.renderHotspot(c, fiber.StatusOK, "hotspot-status", v)
+}
+
+func stateWords(s radius.VoucherState) string {
+	switch s {
+	case radius.VoucherNew, radius.VoucherSold:
+		return "Ready to use"
+	case radius.VoucherActive:
+		return "In use"
+	case radius.VoucherExpired:
+		return "Expired"
+	case radius.VoucherExhausted:
+		return "Used up"
+	case radius.VoucherRevoked:
+		return "No longer valid"
+	}
+	return string(s)
+}
+
+// durationWords is "2 h 5 min" or "45 min".
+func durationWords(d time.Duration) string {
+	d = d.Truncate(time.Minute)
+	h, m := int(d.Hours()), int(d.Minutes())%60
+	switch {
+	case h >= 48:
+		return fmt.Sprintf("%d days %d h", h/24, h%24)
+	case h > 0:
+		return fmt.Sprintf("%d h %d min", h, m)
+	}
+	return fmt.Sprintf("%d min", m)
+}
+
+// bytesWords is "1.5 GB" (decimal units, as phones show them).
+func bytesWords(n int64) string {
+	switch {
+	case n >= 1e9:
+		return strconv.FormatFloat(float64(n)/1e9, 'f', 1, 64) + " GB"
+	case n >= 1e6:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
+	}
+	return strconv.FormatFloat(float64(n)/1e3, 'f', 0, 64) + " kB"
+}
+
+// renderHotspot renders a guest page with its own data; like render, never cached.
+func (p *Portal) renderHotspot(c *fiber.Ctx, status int, page string, v *hotspotView) error {
+	t, ok := p.pages[page]
+	if !ok {
+		return fiber.NewError(fiber.StatusInternalServerError, "no page "+page)
+	}
+	if v.Name == "" {
+		v.Name = "Wi-Fi"
+	}
+	v.view.Status = status
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, v); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Type("html", "utf-8")
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// bucket is an in-memory token bucket per client address.
+type bucket struct {
+	mu    sync.Mutex
+	rate  float64 // tokens a second
+	burst float64
+	m     map[netip.Addr]*tokens
+}
+
+type tokens struct {
+	n    float64
+	last time.Time
+}
+
+func newBucket(perMinute, burst int) *bucket {
+	return &bucket{rate: float64(perMinute) / 60, burst: float64(burst), m: map[netip.Addr]*tokens{}}
+}
+
+// allow takes a token for ip, or says how long until one is there.
+func (b *bucket) allow(ip string, now time.Time) (bool, time.Duration) {
+	a, _ := netip.ParseAddr(ip)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.m) > 100000 { // bounded memory: forget everyone at once rather than grow
+		clear(b.m)
+	}
+	t := b.m[a]
+	if t == nil {
+		t = &tokens{n: b.burst, last: now}
+		b.m[a] = t
+	}
+	t.n = min(b.burst, t.n+now.Sub(t.last).Seconds()*b.rate)
+	t.last = now
+	if t.n < 1 {
+		return false, time.Duration((1 - t.n) / b.rate * float64(time.Second))
+	}
+	t.n--
+	return true, 0
+}

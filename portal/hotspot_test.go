@@ -1,0 +1,291 @@
+package portal
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"tollgate/hotspot"
+	"tollgate/radius"
+)
+
+// fakeShow serves one voucher, "GOOD1234".
+type fakeShow struct{ calls int }
+
+func (f *fakeShow) Show(ctx context.Context, code string) (*hotspot.Status, error) {
+	f.calls++
+	if code != "GOOD1234" {
+		return nil, radius.Errorf(radius.ENOTFOUND, "code: no voucher %q", code)
+	}
+	return &hotspot.Status{
+		Voucher: hotspot.Voucher{Code: code, UptimeLimit: 3 * time.Hour, DataLimit: 2e9, ActivatedAt: time.Now(),
+			ValidUntil: time.Date(2030, 1, 2, 15, 4, 0, 0, time.UTC)},
+		Usage: radius.Usage{Uptime: 55 * time.Minute, Bytes: 5e8},
+		Now:   radius.VoucherActive,
+	}, nil
+}
+
+// guestPortal is a portal with only the guest pages' dependencies (no database).
+func guestPortal(t *testing.T) (*Portal, *fakeShow) {
+	t.Helper()
+	f := &fakeShow{}
+	p, err := New(Config{TrustedProxies: []string{"0.0.0.0"}, OperatorName: "Cafe <Wi-Fi>"}, Deps{Hotspot: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, f
+}
+
+func guestGet(t *testing.T, p *Portal, path, ip string) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest("GET", path, nil)
+	req.Header.Set("X-Forwarded-For", ip)
+	resp, err := p.Test(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// routerQuery is what a router's login.html forwards, as tollgate hotspot router-files
+// writes it: chap-id and chap-challenge as RouterOS's octal escapes.
+func routerQuery(linkLoginOnly, chapID, challenge string) url.Values {
+	return url.Values{
+		"link-login-only": {linkLoginOnly},
+		"chap-id":         {chapID},
+		"chap-challenge":  {challenge},
+		"mac":             {"AA:BB:CC:DD:EE:FF"},
+		"ip":              {"10.5.50.7"},
+		"dst":             {"http://example.com/"},
+		"error":           {""},
+	}
+}
+
+// octal writes b as RouterOS writes $(chap-challenge).
+func octal(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		sb.WriteString("\\")
+		sb.WriteString(string([]byte{'0' + c>>6, '0' + (c>>3)&7, '0' + c&7}))
+	}
+	return sb.String()
+}
+
+var testChallenge = []byte{0x12, 0xff, 0x00, 0x7f, 0x80, 0x41, 0x5c, 0x22, 0x01, 0x02, 0x03, 0x04, 0xa5, 0x5a, 0xfe, 0x10}
+
+func TestDecodeOctal(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []byte
+		bad  bool
+	}{
+		{in: `\371`, want: []byte{0o371}},
+		{in: octal(testChallenge), want: testChallenge},
+		{in: `\0\12\377`, want: []byte{0, 10, 255}},
+		{in: `ab\x41\\`, want: []byte("abA\\")},
+		{in: `\400`, bad: true},
+		{in: `\`, bad: true},
+		{in: `\x4`, bad: true},
+		{in: `\xZZ`, bad: true},
+	} {
+		got, err := decodeOctal(tc.in)
+		if tc.bad != (err != nil) || (!tc.bad && string(got) != string(tc.want)) {
+			t.Errorf("decodeOctal(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestFriendlyError(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                      "",
+		"invalid username or password":          "not accepted",
+		"user 7KQ2MX has reached uptime limit":  "time on this voucher is used up",
+		"user 7KQ2MX has reached traffic limit": "data on this voucher is used up",
+		"no more sessions are allowed for user": "already in use on another device",
+		"RADIUS server is not responding":       "not answering right now",
+		"something odd happened":                "did not log you in: something odd happened",
+		"voucher expired":                       "has expired",
+	} {
+		if got := friendlyError(in); !strings.Contains(got, want) || (want == "" && got != "") {
+			t.Errorf("friendlyError(%q) = %q; want it to say %q", in, got, want)
+		}
+	}
+}
+
+func TestLoginAction(t *testing.T) {
+	for in, ok := range map[string]bool{
+		"http://10.5.50.1/login":         true,
+		"https://hotspot.example/login":  true,
+		"http://[fe80::1]:8080/login":    true,
+		"javascript:alert(1)":            false,
+		"data:text/html,x":               false,
+		"//evil.example/login":           false,
+		"http://user:pw@10.5.50.1/login": false,
+		"ftp://10.5.50.1/":               false,
+		"":                               false,
+		"http://a b/":                    false,
+	} {
+		if _, err := loginAction(in); (err == nil) != ok {
+			t.Errorf("loginAction(%q) = %v; want ok=%v", in, err, ok)
+		}
+	}
+}
+
+func TestHotspotLoginPage(t *testing.T) {
+	p, _ := guestPortal(t)
+	q := routerQuery("http://10.5.50.1/login", `\371`, octal(testChallenge))
+	q.Set("code", "AB12CD34")
+	resp, body := guestGet(t, p, "/hotspot/login?"+q.Encode(), "10.5.50.7")
+	if resp.StatusCode != 200 {
+		t.Fatalf("= %d: %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{
+		`action="http://10.5.50.1/login"`,
+		`data-chap-id="f9"`,
+		`data-chap-challenge="` + hex.EncodeToString(testChallenge) + `"`,
+		`name="username" type="text" value="AB12CD34"`,
+		`name="dst" value="http://example.com/"`,
+		`name="popup" value="true"`,
+		`<script src="/static/hotspot-md5.js">`,
+		"Cafe &lt;Wi-Fi&gt;",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("login page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `name="csrf"`) {
+		t.Error("the guest form posts to the router: it must not carry our CSRF token")
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http: https:") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q", csp)
+	}
+	if resp.Header.Get("Cache-Control") != "no-store" {
+		t.Error("the login page (a one-time challenge) must not be cached")
+	}
+
+	// PAP: no chap-id, no CHAP data.
+	_, body = guestGet(t, p, "/hotspot/login?"+routerQuery("http://10.5.50.1/login", "", "").Encode(), "10.5.50.7")
+	if !strings.Contains(body, `data-chap-id=""`) || !strings.Contains(body, `action="http://10.5.50.1/login"`) {
+		t.Errorf("PAP page: %s", body)
+	}
+
+	// The static files are served.
+	for _, f := range []string{"hotspot.js", "hotspot-md5.js", "hotspot.css"} {
+		if resp, _ := guestGet(t, p, "/static/"+f, "10.5.50.7"); resp.StatusCode != 200 {
+			t.Errorf("/static/%s = %d", f, resp.StatusCode)
+		}
+	}
+}
+
+func TestHotspotLoginRefusesBadParameters(t *testing.T) {
+	p, _ := guestPortal(t)
+	for name, q := range map[string]url.Values{
+		"no link":         routerQuery("", `\371`, octal(testChallenge)),
+		"javascript link": routerQuery("javascript:alert(1)", `\371`, octal(testChallenge)),
+		"bad chap-id":     routerQuery("http://10.5.50.1/login", `\999`, octal(testChallenge)),
+		"two-byte id":     routerQuery("http://10.5.50.1/login", `\371\372`, octal(testChallenge)),
+		"no challenge":    routerQuery("http://10.5.50.1/login", `\371`, ""),
+	} {
+		resp, body := guestGet(t, p, "/hotspot/login?"+q.Encode(), "10.5.50.7")
+		if resp.StatusCode != 400 || !strings.Contains(body, "login link is incomplete") || strings.Contains(body, "<form id=\"hotspot-login\"") {
+			t.Errorf("%s: = %d %s", name, resp.StatusCode, body)
+		}
+		if strings.Contains(body, "javascript:") {
+			t.Errorf("%s: the bad link is reflected", name)
+		}
+	}
+}
+
+func TestHotspotLoginEscapes(t *testing.T) {
+	p, _ := guestPortal(t)
+	xss := `"><script>alert(1)</script>`
+	q := routerQuery("http://10.5.50.1/login", `\371`, octal(testChallenge))
+	q.Set("error", xss)
+	q.Set("dst", "http://example.com/"+xss)
+	q.Set("code", xss)
+	q.Set("mac", xss)
+	resp, body := guestGet(t, p, "/hotspot/login?"+q.Encode(), "10.5.50.7")
+	if resp.StatusCode != 200 {
+		t.Fatalf("= %d", resp.StatusCode)
+	}
+	if strings.Contains(body, "<script>alert(1)") || strings.Contains(body, `"><script`) {
+		t.Fatalf("unescaped input in the page: %s", body)
+	}
+	if !strings.Contains(body, "did not log you in: &#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("the router error is not shown escaped: %s", body)
+	}
+	// A dst that is not http(s) is dropped.
+	q.Set("dst", "javascript:alert(1)")
+	_, body = guestGet(t, p, "/hotspot/login?"+q.Encode(), "10.5.50.7")
+	if strings.Contains(body, "javascript:alert") || !strings.Contains(body, `name="dst" value=""`) {
+		t.Errorf("javascript dst kept: %s", body)
+	}
+}
+
+func TestHotspotStatusPage(t *testing.T) {
+	p, f := guestPortal(t)
+	resp, body := guestGet(t, p, "/hotspot/status", "192.0.2.1")
+	if resp.StatusCode != 200 || !strings.Contains(body, `action="/hotspot/status"`) || f.calls != 0 {
+		t.Fatalf("empty status page = %d %s", resp.StatusCode, body)
+	}
+	resp, body = guestGet(t, p, "/hotspot/status?code=GOOD1234", "192.0.2.1")
+	if resp.StatusCode != 200 {
+		t.Fatalf("= %d %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{"In use", "2 h 5 min", "1.5 GB", "2 Jan 2030 15:04 UTC", "GOOD1234"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("status page lacks %q: %s", want, body)
+		}
+	}
+	resp, body = guestGet(t, p, "/hotspot/status?code=%3Cb%3ENOPE", "192.0.2.1")
+	if resp.StatusCode != 404 || !strings.Contains(body, "could not find a voucher") || strings.Contains(body, "<b>NOPE") {
+		t.Fatalf("unknown code = %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestHotspotStatusRateLimit(t *testing.T) {
+	p, f := guestPortal(t)
+	limited := 0
+	for i := 0; i < 15; i++ {
+		resp, _ := guestGet(t, p, "/hotspot/status?code=GUESS"+itoa64(int64(i)), "192.0.2.9")
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited++
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+		}
+	}
+	if limited != 5 || f.calls != 10 {
+		t.Fatalf("15 quick lookups: %d limited, %d reached the service; want 5 and 10", limited, f.calls)
+	}
+	// Another address has its own bucket.
+	if resp, _ := guestGet(t, p, "/hotspot/status?code=GOOD1234", "192.0.2.10"); resp.StatusCode != 200 {
+		t.Fatalf("another client = %d", resp.StatusCode)
+	}
+	// The bucket refills.
+	b := newBucket(10, 2)
+	now := time.Now()
+	b.allow("192.0.2.1", now)
+	b.allow("192.0.2.1", now)
+	if ok, wait := b.allow("192.0.2.1", now); ok || wait <= 0 || wait > 6*time.Second {
+		t.Fatalf("empty bucket: %v %v", ok, wait)
+	}
+	if ok, _ := b.allow("192.0.2.1", now.Add(6*time.Second)); !ok {
+		t.Fatal("the bucket did not refill after 6s")
+	}
+}
+
+// chapResponse is what the router checks: lowercase hex MD5(id ‖ code ‖ challenge).
+func chapResponse(id byte, code string, challenge []byte) string {
+	sum := md5.Sum(append(append([]byte{id}, code...), challenge...))
+	return hex.EncodeToString(sum[:])
+}

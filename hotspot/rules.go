@@ -70,8 +70,9 @@ func ValidateGenerate(r GenerateRequest) error {
 		return invalid("length: %d characters of %d are too few for %d vouchers; use a longer code", r.Length, len(r.Charset), r.Count)
 	}
 	if r.Reseller != "" {
-		if err := billing.ValidateUsername(r.Reseller); err != nil {
-			return invalid("reseller: must be 1 to %d printable characters without spaces", billing.MaxNameLen)
+		// A batch is made for a billing reseller, so the name follows billing's rule.
+		if err := billing.ValidateNewReseller(billing.NewReseller{Name: r.Reseller}); err != nil {
+			return invalid("reseller: %s", radius.ErrorMessage(err))
 		}
 	}
 	return nil

@@ -46,7 +46,8 @@ func TestValidateGenerate(t *testing.T) {
 		{"guessable", func(r *GenerateRequest) { r.Charset, r.Length = "0123456789", 5 }, "length:"},
 		{"4 of 32 is enough for 1000", func(r *GenerateRequest) { r.Length, r.Count = 4, 1000 }, ""},
 		{"4 of 32 is too few for 5000", func(r *GenerateRequest) { r.Length, r.Count = 4, 5000 }, "length:"},
-		{"reseller with space", func(r *GenerateRequest) { r.Reseller = "a b" }, "reseller:"},
+		{"reseller with slash", func(r *GenerateRequest) { r.Reseller = "a/b" }, "reseller:"},
+		{"reseller ending in space", func(r *GenerateRequest) { r.Reseller = "ab " }, "reseller:"},
 		{"reseller too long", func(r *GenerateRequest) { r.Reseller = strings.Repeat("r", 65) }, "reseller:"},
 	}
 	for _, tt := range tests {

@@ -118,6 +118,7 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 		Auth:     svc,
 		Sessions: authtest.Sessions{SessionStore: rd, Faults: faults},
 		Audit:    authtest.Audit{AuditLog: pg, Faults: faults},
+		Vouchers: mustVouchers(t, pool),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,9 @@ type Deps struct {
 	Prints PrintSource
 	// Hotspot shows vouchers on the public /hotspot/status page (nil: unavailable).
 	Hotspot HotspotStatus
+	// Vouchers runs the NAS, plan, voucher and reseller wallet pages; nil leaves them out
+	// (the reseller's home then shows no wallet).
+	Vouchers *Vouchers
 }
 
 // access is what a route admits.
@@ -163,6 +166,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 
 	p.handle("GET", "/reseller", accessReseller, p.resellerHome)
 	p.registerPrint()
+	p.registerVouchers()
 
 	// The guest pages: public, GET only (the login form posts to the router, not to us).
 	p.handle("GET", "/hotspot/login", accessPublic, p.hotspotLogin)

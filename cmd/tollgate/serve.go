@@ -18,6 +18,7 @@ import (
 
 	billingpg "tollgate/billing/postgres"
 	"tollgate/hotspot"
+	hotspotpg "tollgate/hotspot/postgres"
 	"tollgate/migrations"
 	"tollgate/portal"
 	"tollgate/radius"
@@ -213,6 +214,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 				*hotspot.Service
 				*billingpg.Store
 			}{d.hotspot(), billingpg.NewStore(d.pool)},
+			Vouchers: portalVouchers(d),
 		})
 		if err != nil {
 			return err
@@ -282,4 +284,21 @@ type lazyDisconnector struct {
 func (l *lazyDisconnector) Disconnect(ctx context.Context, s radius.LiveSession, reason string) (radius.CoAResult, error) {
 	dis := &disconnector{coa: server.NewCoAClient(time.Second, 2, l.d.log), nas: l.table(ctx), store: l.d.radius}
 	return dis.Disconnect(ctx, s, reason)
+}
+
+// portalVouchers is what the portal's NAS, plan, voucher and reseller pages call. A
+// purchase runs the batch and its debit in one transaction on the pool.
+func portalVouchers(d *deps) *portal.Vouchers {
+	hs, rs := d.hotspot(), d.resellers()
+	return &portal.Vouchers{
+		Hotspot:   hs,
+		Purchases: &hotspot.Purchaser{Service: hs, Resellers: rs, InTx: hotspotpg.InTx(d.pool)},
+		Plans:     d.billing,
+		Resellers: rs,
+		NAS:       d.radius,
+		AuthLog:   d.radius,
+		Reports:   hotspotpg.NewStore(d.pool),
+		Sealer:    d.sealer,
+		Notify:    func(ctx context.Context, payload string) error { return radiuspg.Notify(ctx, d.pool, payload) },
+	}
 }

@@ -56,11 +56,11 @@ type Deps struct {
 	Auth     *auth.Service
 	Sessions auth.SessionStore
 	Audit    auth.AuditLog
+	// Hotspot shows vouchers on the public /hotspot/status page (nil: unavailable).
+	Hotspot HotspotStatus
 	// Prints reads voucher batches for their print views and CSV exports; nil leaves
 	// those routes out.
 	Prints PrintSource
-	// Hotspot shows vouchers on the public /hotspot/status page (nil: unavailable).
-	Hotspot HotspotStatus
 	// Vouchers runs the NAS, plan, voucher and reseller wallet pages; nil leaves them out
 	// (the reseller's home then shows no wallet).
 	Vouchers *Vouchers

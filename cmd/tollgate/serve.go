@@ -209,6 +209,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			Auth:     accounts,
 			Sessions: sessions,
 			Audit:    audit,
+			// The captive status page shows a voucher by its code (or username).
+			Hotspot: d.hotspot(),
 			// The print views read vouchers through the service and plans from billing.
 			Prints: struct {
 				*hotspot.Service

@@ -4,7 +4,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -309,6 +312,29 @@ func TestE2EVouchers(t *testing.T) {
 		var list []voucherJSON
 		if err := json.Unmarshal([]byte(s.MustRun("voucher", "list", "--state", "revoked", "--json")), &list); err != nil || len(list) != 2 {
 			t.Fatalf("list revoked: %+v %v", list, err)
+		}
+	})
+
+	t.Run("captive status page", func(t *testing.T) {
+		get := func(code string) (int, string) {
+			t.Helper()
+			resp, err := http.Get("http://" + s.httpAddr + "/hotspot/status?code=" + url.QueryEscape(code))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		words := map[string]string{"new": "Ready to use", "active": "In use", "revoked": "No longer valid"}
+		for _, c := range []string{code(0), code(9)} {
+			want := `<dd id="state">` + words[s.show(c).State] + "</dd>"
+			if st, body := get(c); st != http.StatusOK || !strings.Contains(body, want) || !strings.Contains(body, c) {
+				t.Fatalf("status of %s: %d, want 200 with %q:\n%s", c, st, want, body)
+			}
+		}
+		if st, _ := get("NOPE2345"); st != http.StatusNotFound {
+			t.Fatalf("status of an unknown code: %d, want 404", st)
 		}
 	})
 

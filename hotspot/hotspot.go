@@ -106,6 +106,9 @@ type Store interface {
 	FindVoucherByUsername(ctx context.Context, username string) (*Voucher, error)
 	// FindVouchers lists vouchers, newest first.
 	FindVouchers(ctx context.Context, f VoucherFilter) ([]Voucher, error)
+	// FindSealedPasswords returns the sealed passwords of batch batchID's vouchers by
+	// voucher ID (empty for an unknown batch).
+	FindSealedPasswords(ctx context.Context, batchID int64) (map[int64][]byte, error)
 	// RevokeVoucher marks voucher id revoked at now (once: a second call keeps the first
 	// time) and returns it. ENOTFOUND.
 	RevokeVoucher(ctx context.Context, id int64, now time.Time) (*Voucher, error)

@@ -150,6 +150,13 @@ func (s *Service) FindVouchers(ctx context.Context, f VoucherFilter) ([]Voucher,
 	return s.Store.FindVouchers(ctx, f)
 }
 
+// FindSealedPasswords returns the passwords of batch batchID's vouchers, sealed as
+// stored, by voucher ID: the print views open them to print userpass cards. They are
+// never logged.
+func (s *Service) FindSealedPasswords(ctx context.Context, batchID int64) (map[int64][]byte, error) {
+	return s.Store.FindSealedPasswords(ctx, batchID)
+}
+
 // find returns the voucher with code, or else the one that logs in as code (a userpass
 // voucher's username, as session lists show it). ENOTFOUND.
 func (s *Service) find(ctx context.Context, code string) (*Voucher, error) {

@@ -53,6 +53,10 @@ func (m *memStore) find(f func(v *Voucher) bool) (*Voucher, error) {
 	return nil, radius.Errorf(radius.ENOTFOUND, "no voucher")
 }
 
+func (m *memStore) FindSealedPasswords(ctx context.Context, batchID int64) (map[int64][]byte, error) {
+	return map[int64][]byte{}, nil
+}
+
 func (m *memStore) FindVoucherByCode(ctx context.Context, code string) (*Voucher, error) {
 	return m.find(func(v *Voucher) bool { return v.Code == code })
 }

@@ -30,6 +30,14 @@ type PrintSource interface {
 	FindVouchers(ctx context.Context, f hotspot.VoucherFilter) ([]hotspot.Voucher, error)
 	// FindPlanByName returns the plan called name (billing's store). ENOTFOUND.
 	FindPlanByName(ctx context.Context, name string) (*billing.Plan, error)
+	// FindSealedPasswords returns the sealed passwords of a batch's vouchers by voucher
+	// ID (hotspot.Service); Deps.Opener opens them for userpass cards.
+	FindSealedPasswords(ctx context.Context, batchID int64) (map[int64][]byte, error)
+}
+
+// Opener opens what a Sealer sealed (radius/seal): here, userpass voucher passwords.
+type Opener interface {
+	Open(sealed []byte) ([]byte, error)
 }
 
 // printFS holds the print view: a document of its own, without the layout's navigation,
@@ -59,6 +67,9 @@ type printBatch struct {
 	Mode     hotspot.Mode
 	Plan     *billing.Plan
 	Vouchers []hotspot.Voucher
+	// Passwords are the userpass vouchers' passwords in clear, by voucher ID (nil in
+	// code mode, where the code is the password). Never logged.
+	Passwords map[int64]string
 }
 
 // batchID reads the :id parameter. ENOTFOUND for anything but a positive number.
@@ -90,7 +101,34 @@ func (p *Portal) findBatch(c *fiber.Ctx, reseller *string) (*printBatch, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &printBatch{ID: id, Reseller: vs[0].Reseller, Mode: vs[0].Mode, Plan: plan, Vouchers: vs}, nil
+	b := &printBatch{ID: id, Reseller: vs[0].Reseller, Mode: vs[0].Mode, Plan: plan, Vouchers: vs}
+	if b.Mode == hotspot.ModeUserPass {
+		if b.Passwords, err = p.openPasswords(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// openPasswords reads and opens the passwords of batch id. Without an Opener the
+// passwords stay out (nil). An error names the voucher, never the password.
+func (p *Portal) openPasswords(ctx context.Context, id int64) (map[int64]string, error) {
+	if p.deps.Opener == nil {
+		return nil, nil
+	}
+	sealed, err := p.deps.Prints.FindSealedPasswords(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string, len(sealed))
+	for vid, s := range sealed {
+		plain, err := p.deps.Opener.Open(s)
+		if err != nil {
+			return nil, fmt.Errorf("portal: open password of voucher %d: %w", vid, err)
+		}
+		out[vid] = string(plain)
+	}
+	return out, nil
 }
 
 // resellerName is the signed-in reseller's name.
@@ -161,9 +199,9 @@ func printLayout(s string) string {
 
 // card is one voucher as printed.
 type card struct {
-	Code, Username string
-	UserPass       bool
-	QR             template.URL // a data: URI of a PNG
+	Code, Username, Password string
+	UserPass                 bool
+	QR                       template.URL // a data: URI of a PNG
 }
 
 // printView is the print page's data.
@@ -195,7 +233,7 @@ func (p *Portal) renderPrint(c *fiber.Ctx, b *printBatch, layout, back string) e
 		if err != nil {
 			return fmt.Errorf("portal: qr of batch %d: %w", b.ID, err)
 		}
-		v.Cards[i] = card{Code: vc.Code, Username: vc.Username, UserPass: vc.Mode == hotspot.ModeUserPass, QR: img}
+		v.Cards[i] = card{Code: vc.Code, Username: vc.Username, Password: b.Passwords[vc.ID], UserPass: vc.Mode == hotspot.ModeUserPass, QR: img}
 	}
 	var buf bytes.Buffer
 	if err := printPage.Execute(&buf, v); err != nil {
@@ -304,14 +342,14 @@ func formatBytes(n int64) string {
 	return strconv.FormatFloat(f, 'f', -1, 64) + " " + units[i]
 }
 
-// sendBatchCSV answers with b's vouchers as an attachment. A userpass voucher's
-// password is stored sealed and not read back here, so its column is empty.
+// sendBatchCSV answers with b's vouchers as an attachment, with each voucher's password
+// (a userpass voucher's is opened from its sealed form; without an Opener it is empty).
 func sendBatchCSV(c *fiber.Ctx, b *printBatch) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{"code", "username", "password", "plan", "state", "valid_until"})
 	for _, v := range b.Vouchers {
-		password := ""
+		password := b.Passwords[v.ID]
 		if v.Mode == hotspot.ModeCode {
 			password = v.Code
 		}

@@ -45,6 +45,7 @@ func mustPrintHarness(t *testing.T, cfg Config) *printHarness {
 		*hotspot.Service
 		*billingpg.Store
 	}{svc, plans}
+	deps.Opener = sealer
 	if h.p, err = New(h.p.cfg, deps); err != nil {
 		t.Fatal(err)
 	}
@@ -172,10 +173,29 @@ func TestPrintUserPass(t *testing.T) {
 	h := mustPrintHarness(t, Config{})
 	g := h.mustBatch(t, 2, hotspot.ModeUserPass, "")
 	admin := h.client().mustLogin(h.admin)
-	_, body := admin.get("/admin/batches/" + itoa64(g.Batch.ID) + "/print")
+	for _, layout := range []string{"a4", "thermal"} {
+		_, body := admin.get("/admin/batches/" + itoa64(g.Batch.ID) + "/print?layout=" + layout)
+		for _, v := range g.Vouchers {
+			if !strings.Contains(body, `<b class="username">`+v.Username+"</b>") || !strings.Contains(body, v.Code) ||
+				!strings.Contains(body, `<b class="password">`+v.Password+"</b>") {
+				t.Fatalf("%s: userpass card lacks its username, password or code:\n%s", layout, body)
+			}
+		}
+	}
+	resp, body := admin.get("/admin/batches/" + itoa64(g.Batch.ID) + "/vouchers.csv")
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil || resp.StatusCode != http.StatusOK || len(rows) != 1+len(g.Vouchers) {
+		t.Fatalf("CSV = %d, %v:\n%s", resp.StatusCode, err, body)
+	}
+	for i, v := range g.Vouchers {
+		if r := rows[i+1]; r[0] != v.Code || r[1] != v.Username || r[2] != v.Password || v.Password == "" || v.Password == v.Code {
+			t.Errorf("row %d = %q; want code, username and password of %s", i, r, v.Code)
+		}
+	}
+	// The passwords never reach the server log or the audit log.
 	for _, v := range g.Vouchers {
-		if !strings.Contains(body, v.Username) || !strings.Contains(body, v.Code) {
-			t.Fatalf("userpass card lacks its username or code")
+		if strings.Contains(h.logs.String(), v.Password) || strings.Contains(h.lastAudit().Detail, v.Password) {
+			t.Fatal("a password reached a log")
 		}
 	}
 }

@@ -216,6 +216,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 				*hotspot.Service
 				*billingpg.Store
 			}{d.hotspot(), billingpg.NewStore(d.pool)},
+			Opener:   d.sealer,
 			Vouchers: portalVouchers(d),
 		})
 		if err != nil {

@@ -241,6 +241,31 @@ func (s *Store) FindVouchers(ctx context.Context, f hotspot.VoucherFilter) ([]ho
 	return out, nil
 }
 
+const findSealedPasswordsSQL = `SELECT id, password FROM vouchers WHERE batch_id = $1`
+
+// FindSealedPasswords returns the sealed passwords of batch batchID's vouchers by
+// voucher ID.
+func (s *Store) FindSealedPasswords(ctx context.Context, batchID int64) (map[int64][]byte, error) {
+	rows, err := s.db.Query(ctx, findSealedPasswordsSQL, batchID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: find passwords of batch %d: %w", batchID, err)
+	}
+	defer rows.Close()
+	out := map[int64][]byte{}
+	for rows.Next() {
+		var id int64
+		var sealed []byte
+		if err := rows.Scan(&id, &sealed); err != nil {
+			return nil, fmt.Errorf("postgres: find passwords of batch %d: %w", batchID, err)
+		}
+		out[id] = sealed
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: find passwords of batch %d: %w", batchID, err)
+	}
+	return out, nil
+}
+
 const revokeVoucherSQL = `
 UPDATE vouchers
 SET state = 'revoked', revoked_at = coalesce(revoked_at, $2), updated_at = $2

@@ -246,6 +246,33 @@ func TestPrintReseller(t *testing.T) {
 	}
 }
 
+// TestResellerPrintLinks: the reseller's page links each batch to its print views and
+// CSV, and the links open.
+func TestResellerPrintLinks(t *testing.T) {
+	h := mustPrintHarness(t, Config{})
+	h.mustSetup()
+	shop := h.client().mustLogin(h.reseller)
+	resp, body, _ := buy(t, shop, "2")
+	m := regexp.MustCompile(`Bought batch (\d+)`).FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("buy = %d: %.2000s", resp.StatusCode, body)
+	}
+	_, page := shop.get("/reseller")
+	base := "/reseller/batches/" + m[1]
+	for _, link := range []string{base + "/print?layout=a4", base + "/print?layout=thermal", base + "/vouchers.csv"} {
+		if !strings.Contains(page, `href="`+html.EscapeString(link)+`"`) {
+			t.Fatalf("the page lacks a link to %s: %.3000s", link, page)
+		}
+		resp, body := shop.get(link)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d: %.300s", link, resp.StatusCode, body)
+		}
+		if strings.Contains(link, "print") && strings.Count(body, `<section class="card">`) != 2 {
+			t.Fatalf("GET %s: want 2 cards: %.2000s", link, body)
+		}
+	}
+}
+
 func TestBatchCSV(t *testing.T) {
 	h := mustPrintHarness(t, Config{})
 	g := h.mustBatch(t, 7, hotspot.ModeCode, "")

@@ -105,6 +105,7 @@ func (p *Portal) resellerPage(c *fiber.Ctx, status int, f map[string]string, msg
 	}
 	v := &pageView{view: p.view(c, "Reseller"), Form: f, Key: auth.NewToken()}
 	v.User, v.Error, v.Notice = u, msg, notice
+	v.Printable = p.deps.Prints != nil
 	d := p.deps.Vouchers
 	if d == nil {
 		return p.renderPage(c, status, "reseller", v)

@@ -107,6 +107,8 @@ type pageView struct {
 	Ledger   []billing.LedgerEntry
 	Sales    []hotspotpg.SalesDay
 	Purchase *hotspot.Purchase
+	// Printable says the print views and CSV exports are there to link to.
+	Printable bool
 	// Key is the idempotency key of the forms that move money, made as the page renders.
 	Key string
 }

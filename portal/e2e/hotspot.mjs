@@ -5,10 +5,8 @@
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), optionally E2E_SCREENSHOTS. Prints
 // one "ok ..." line per check and exits 0, or prints "FAIL: ..." and exits 1.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { run, check, phone } from './browser.mjs';
 
 const [code, ...urls] = process.argv.slice(2);
 const shots = process.env.E2E_SCREENSHOTS;
@@ -17,27 +15,8 @@ if (!code || urls.length === 0) {
   process.exit(2);
 }
 
-function check(cond, what) {
-  if (!cond) throw new Error(what);
-  console.log('ok ' + what);
-}
 
-const profile = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
-let context;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 390, height: 844 }, // a phone
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
-    timeout: 60000,
-  });
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(15000);
+await run(phone, async (page) => {
   const errors = [];
   page.on('pageerror', e => errors.push(e.message));
 
@@ -52,10 +31,4 @@ try {
   }
   check(errors.length === 0, 'no script errors' + (errors.length ? ': ' + errors.join('; ') : ''));
   console.log('OK hotspot logins posted to the router');
-} catch (err) {
-  console.log('FAIL: ' + (err && err.message ? err.message.split('\n')[0] : err));
-  process.exitCode = 1;
-} finally {
-  if (context) await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

@@ -5,10 +5,8 @@
 // line, where ps shows it), CHROMIUM (default /usr/bin/chromium), and optionally
 // E2E_SCREENSHOTS, a directory for a PNG of each page. Prints one "ok ..." line per check
 // and exits 0, or prints "FAIL: ..." and exits 1.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { run, check, phone } from './browser.mjs';
 
 const base = process.argv[2];
 const email = process.env.E2E_EMAIL;
@@ -19,10 +17,6 @@ if (!base || !email || !password) {
   process.exit(2);
 }
 
-function check(cond, what) {
-  if (!cond) throw new Error(what);
-  console.log('ok ' + what);
-}
 
 async function shot(page, name) {
   if (shots) await page.screenshot({ path: join(shots, name + '.png'), fullPage: true });
@@ -33,22 +27,7 @@ async function noSideScroll(page) {
   return page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 }
 
-const profile = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
-let context;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 390, height: 844 }, // a phone
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
-    timeout: 60000,
-  });
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(15000);
+await run(phone, async (page, context) => {
 
   let resp = await page.goto(base + '/admin');
   check(new URL(page.url()).pathname === '/login', 'an anonymous visit to /admin lands on /login');
@@ -85,10 +64,4 @@ try {
   resp = await page.goto(base + '/admin');
   check(new URL(page.url()).pathname === '/login', 'after signing out, /admin leads to /login again');
   console.log('OK dashboard shown and signed out');
-} catch (err) {
-  console.log('FAIL: ' + (err && err.message ? err.message.split('\n')[0] : err));
-  process.exitCode = 1;
-} finally {
-  if (context) await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

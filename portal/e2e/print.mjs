@@ -6,10 +6,8 @@
 // id), E2E_COUNT (its number of vouchers), E2E_PDF (where to write the PDF), CHROMIUM
 // (default /usr/bin/chromium). Prints one "ok ..." line per check and exits 0, or
 // prints "FAIL: ..." and exits 1. It never prints a code.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { run, check, signIn } from './browser.mjs';
 
 const base = process.argv[2];
 const { E2E_EMAIL: email, E2E_PASSWORD: password, E2E_BATCH: batch, E2E_PDF: pdf } = process.env;
@@ -19,29 +17,10 @@ if (!base || !email || !password || !batch || !pdf || !count) {
   process.exit(2);
 }
 
-function check(cond, what) {
-  if (!cond) throw new Error(what);
-  console.log('ok ' + what);
-}
 
-const profile = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
-let context;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-    timeout: 60000,
-  });
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(15000);
+await run({ viewport: { width: 1280, height: 900 } }, async (page) => {
 
-  await page.goto(base + '/login');
-  await page.fill('input[name=email]', email);
-  await page.fill('input[name=password]', password);
-  await Promise.all([page.waitForURL('**/admin'), page.click('button[type=submit]')]);
+  await signIn(page, base, email, password, '**/admin');
   check(true, 'the admin signed in');
 
   const resp = await page.goto(`${base}/admin/batches/${batch}/print?layout=a4`);
@@ -67,10 +46,4 @@ try {
   const size = statSync(pdf).size;
   check(size > 0, 'the PDF was saved (' + size + ' bytes)');
   console.log('OK print view rendered and saved as PDF');
-} catch (err) {
-  console.log('FAIL: ' + (err && err.message ? err.message.split('\n')[0] : err));
-  process.exitCode = 1;
-} finally {
-  if (context) await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

@@ -9,10 +9,7 @@
 // expected after the first purchase, "2.00"), CHROMIUM (default /usr/bin/chromium).
 // Prints one "ok ..." line per check and exits 0, or prints "FAIL: ..." and exits 1. It
 // never prints a code.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { run, check, signIn } from './browser.mjs';
 
 const base = process.argv[2];
 const { E2E_EMAIL: email, E2E_PASSWORD: password, E2E_PLAN: plan, E2E_BALANCE: balance } = process.env;
@@ -23,29 +20,10 @@ if (!base || !email || !password || !plan || !balance || !buy || !overspend) {
   process.exit(2);
 }
 
-function check(cond, what) {
-  if (!cond) throw new Error(what);
-  console.log('ok ' + what);
-}
 
-const profile = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
-let context;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-    timeout: 60000,
-  });
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(15000);
+await run({ viewport: { width: 1280, height: 900 } }, async (page) => {
 
-  await page.goto(base + '/login');
-  await page.fill('input[name=email]', email);
-  await page.fill('input[name=password]', password);
-  await Promise.all([page.waitForURL('**/reseller'), page.click('button[type=submit]')]);
+  await signIn(page, base, email, password, '**/reseller');
   const signedIn = (await page.textContent('#signed-in') || '').trim();
   check(signedIn === `Signed in as ${email} (reseller).`, 'the reseller page shows: ' + signedIn);
 
@@ -80,10 +58,4 @@ try {
   const codes = await page.locator('section.card .code').allTextContents();
   check(codes.length === buy && codes.every(c => c.trim().length > 0), 'every card shows a code');
   console.log('OK reseller bought a batch, could not overspend and printed it');
-} catch (err) {
-  console.log('FAIL: ' + (err && err.message ? err.message.split('\n')[0] : err));
-  process.exitCode = 1;
-} finally {
-  if (context) await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -117,7 +118,18 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		d.live.Start()
 		authlog = radiuspg.NewAuthLog(d.pool, log, radiuspg.AuthLogOptions{})
 		authlog.Start()
-		acctw, err = radiuspg.NewAcctWriter(d.pool, log, radiuspg.AcctWriterOptions{SpoolDir: e.cfg.SpoolDir})
+		// The writer gets connections of its own on which the planner never scans a table
+		// whole: every statement it runs has its index, and a plan cached while the tables
+		// were still small (a new install) would otherwise keep scanning them as they grow.
+		wc := d.pool.Config().Copy()
+		wc.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+		wc.MaxConns, wc.MinConns = 4, 0
+		acctPool, err := pgxpool.NewWithConfig(ctx, wc)
+		if err != nil {
+			return fmt.Errorf("postgres: accounting pool: %w", err)
+		}
+		defer acctPool.Close()
+		acctw, err = radiuspg.NewAcctWriter(acctPool, log, radiuspg.AcctWriterOptions{SpoolDir: e.cfg.SpoolDir})
 		if err != nil {
 			return err
 		}

@@ -463,6 +463,9 @@ ON CONFLICT (nas_id, acct_session_id) DO NOTHING`
 
 // Counters and times only move forward, text keeps its newest non-empty value, and a
 // stopped session never changes again (the WHERE), which makes every record idempotent.
+// The pinned start is read with a LATERAL lookup so every record is one index probe: a
+// plain join let the cached generic plan hash a sequential scan of session_keys, whose
+// cost grows with every session ever recorded.
 const upsertSessionsSQL = `
 INSERT INTO sessions AS s (nas_id, acct_session_id, started_at, username, mac, framed_ip,
     called_station_id, nas_port_id, class, last_update, stopped_at, session_time,
@@ -476,7 +479,8 @@ FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::te
      AS r(nas_id, acct_session_id, username, mac, framed_ip, called_station_id, nas_port_id,
           class, last_update, stopped_at, session_time, input_octets, output_octets,
           input_packets, output_packets, interim_seconds, terminate_cause)
-JOIN session_keys k ON k.nas_id = r.nas_id AND k.acct_session_id = r.acct_session_id
+CROSS JOIN LATERAL (SELECT started_at FROM session_keys
+                    WHERE nas_id = r.nas_id AND acct_session_id = r.acct_session_id) k
 ON CONFLICT (nas_id, acct_session_id, started_at) DO UPDATE SET
     username          = COALESCE(NULLIF(EXCLUDED.username, ''), s.username),
     mac               = COALESCE(NULLIF(EXCLUDED.mac, ''), s.mac),

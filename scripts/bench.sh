@@ -3,15 +3,16 @@
 # Needs DATABASE_URL and REDIS_URL (make bench sets them) and bin/tollgate, bin/radbench.
 # It works in a database of its own (tollgate_bench, recreated) and Redis database 14,
 # starts `tollgate serve` on 127.0.0.1:18120, imports BENCH_USERS subscribers, warms the
-# cache, then runs PAP, CHAP and MS-CHAPv2 for BENCH_SECONDS each at BENCH_CONCURRENCY
-# requests in flight, and stops the server it started (by its PID).
+# cache, then runs PAP, CHAP, MS-CHAPv2 and durable accounting (Start, Interims, Stop per
+# session) for BENCH_SECONDS each at BENCH_CONCURRENCY requests in flight, and stops the
+# server it started (by its PID).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 users=${BENCH_USERS:-100000}
 secs=${BENCH_SECONDS:-10}
 conc=${BENCH_CONCURRENCY:-64}
-modes=${BENCH_MODES:-pap chap mschapv2}
+modes=${BENCH_MODES:-pap chap mschapv2 acct}
 port=18120
 secret=bench-secret-123
 
@@ -27,6 +28,7 @@ export TOLLGATE_RADIUS_AUTH_ADDR=127.0.0.1:$port
 export TOLLGATE_RADIUS_ACCT_ADDR=127.0.0.1:$((port + 1))
 export TOLLGATE_HTTP_ADDR=127.0.0.1:18080
 export LOG_LEVEL=warn
+export TOLLGATE_SPOOL_DIR=var/bench-spool
 
 bin/tollgate migrate >/dev/null
 bin/tollgate nas add --name bench --address 127.0.0.1 --secret "$secret" >/dev/null
@@ -50,5 +52,6 @@ bin/radbench -server 127.0.0.1:$port -secret "$secret" -mode pap -users "$users"
 
 echo "# $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), $users subscribers, $conc in flight, ${secs}s per mode"
 for m in $modes; do
-  bin/radbench -server 127.0.0.1:$port -secret "$secret" -mode "$m" -users "$users" -concurrency "$conc" -pick random -duration "${secs}s"
+  bin/radbench -server 127.0.0.1:$port -acct-server 127.0.0.1:$((port + 1)) -secret "$secret" -mode "$m" \
+    -users "$users" -concurrency "$conc" -pick random -duration "${secs}s"
 done

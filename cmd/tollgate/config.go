@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -36,6 +37,9 @@ type Config struct {
 	// their QR codes open ("" for the address the print view was opened at).
 	OperatorName string
 	PublicURL    string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For/-Proto the portal
+	// believes (nil: loopback only).
+	TrustedProxies []string
 }
 
 // configError names the variable at fault; main prints it as one line and exits 2.
@@ -121,6 +125,17 @@ func loadConfig() (*Config, error) {
 		*a.dst = v
 	}
 	c.OperatorName = os.Getenv("TOLLGATE_OPERATOR_NAME")
+	for _, p := range strings.Split(os.Getenv("TOLLGATE_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return nil, badVar("TOLLGATE_TRUSTED_PROXIES", "%q is not an IP address or CIDR range", p)
+			}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
 	c.PublicURL = strings.TrimSuffix(os.Getenv("TOLLGATE_PUBLIC_URL"), "/")
 	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		return nil, badVar("TOLLGATE_PUBLIC_URL", "%q: want http(s)://host[:port][/path]", c.PublicURL)
@@ -199,5 +214,6 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_REAPER_GRACE", c.StaleGrace.String()},
 		{"TOLLGATE_OPERATOR_NAME", c.OperatorName},
 		{"TOLLGATE_PUBLIC_URL", c.PublicURL},
+		{"TOLLGATE_TRUSTED_PROXIES", strings.Join(c.TrustedProxies, ",")},
 	}
 }

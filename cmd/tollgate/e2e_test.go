@@ -377,6 +377,7 @@ func TestConfigErrors(t *testing.T) {
 		{"auth addr bad", "TOLLGATE_RADIUS_AUTH_ADDR", "1812"},
 		{"http addr bad", "TOLLGATE_HTTP_ADDR", ":99999"},
 		{"log level bad", "LOG_LEVEL", "loud"},
+		{"trusted proxies bad", "TOLLGATE_TRUSTED_PROXIES", "10.0.0.1,proxy.local"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

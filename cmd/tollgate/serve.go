@@ -206,7 +206,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	var web *portal.Portal
 	if want["portal"] {
 		accounts, sessions, audit := portalStores(d, e.cfg.RedisPrefix)
-		web, err = portal.New(portal.Config{Addr: e.cfg.HTTPAddr, OperatorName: e.cfg.OperatorName, PublicURL: e.cfg.PublicURL}, portal.Deps{
+		web, err = portal.New(portal.Config{Addr: e.cfg.HTTPAddr, OperatorName: e.cfg.OperatorName, PublicURL: e.cfg.PublicURL, TrustedProxies: e.cfg.TrustedProxies}, portal.Deps{
 			Health: func(ctx context.Context) error {
 				if err := d.pool.Ping(ctx); err != nil {
 					return errors.New("postgres unreachable")

@@ -44,35 +44,16 @@ func mustBrowser(t *testing.T) (node, chromium string) {
 func TestBrowserLogin(t *testing.T) {
 	node, chromium := mustBrowser(t)
 	h := mustHarness(t, Config{Addr: "127.0.0.1:0", TrustedProxies: []string{"127.0.0.1"}})
-	if err := h.p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		h.p.Shutdown(ctx)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "login.mjs"), "http://"+h.p.Addr().String())
-	cmd.Env = append(os.Environ(), "E2E_EMAIL="+h.admin.Email, "E2E_PASSWORD=password-"+h.admin.Email, "CHROMIUM="+chromium)
-	out, err := cmd.CombinedOutput()
-	t.Logf("login.mjs:\n%s", out)
-	if err != nil {
-		t.Fatalf("login.mjs: %v", err)
-	}
-	for _, want := range []string{
+	h.mustServe(t)
+	out := mustRunE2E(t, node, chromium, "login.mjs", []string{"http://" + h.p.Addr().String()},
+		[]string{"E2E_EMAIL=" + h.admin.Email, "E2E_PASSWORD=password-" + h.admin.Email},
 		"ok the login page fits a 390px phone",
 		"ok a wrong password shows an error",
 		"ok the dashboard shows: Signed in as admin@example.com (admin).",
 		"ok the session cookie is HttpOnly, SameSite=Strict, Path=/",
 		"OK dashboard shown and signed out",
-	} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("login.mjs did not print %q", want)
-		}
-	}
-	if strings.Contains(string(out), "FAIL") {
+	)
+	if strings.Contains(out, "FAIL") {
 		t.Error("login.mjs reported a failure")
 	}
 	var actions []string
@@ -85,4 +66,40 @@ func TestBrowserLogin(t *testing.T) {
 	if got := strings.Join(actions, ","); got != "login.failure,login.success,admin.dashboard,user.list,logout" {
 		t.Errorf("audit log %s", got)
 	}
+}
+
+// mustServe starts the harness's portal on its address and stops it when the test ends.
+func (h *harness) mustServe(t *testing.T) {
+	t.Helper()
+	if err := h.p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h.p.Shutdown(ctx)
+	})
+}
+
+// mustRunE2E runs node e2e/script with args, env added to the environment (and CHROMIUM),
+// bounded to two minutes. It logs the output, stops the test when the script fails, and
+// reports each line of want the script did not print. It returns the output.
+func mustRunE2E(t *testing.T, node, chromium, script string, args, env []string, want ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join("e2e", script)}, args...)...)
+	cmd.Env = append(append(os.Environ(), "CHROMIUM="+chromium), env...)
+	b, err := cmd.CombinedOutput()
+	out := string(b)
+	t.Logf("%s:\n%s", script, out)
+	if err != nil {
+		t.Fatalf("%s: %v", script, err)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("%s did not print %q", script, w)
+		}
+	}
+	return out
 }

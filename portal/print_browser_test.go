@@ -2,14 +2,10 @@ package portal
 
 import (
 	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"tollgate/hotspot"
 )
@@ -21,35 +17,16 @@ func TestBrowserPrint(t *testing.T) {
 	node, chromium := mustBrowser(t)
 	h := mustPrintHarness(t, Config{Addr: "127.0.0.1:0", TrustedProxies: []string{"127.0.0.1"}})
 	g := h.mustBatch(t, 30, hotspot.ModeCode, "") // more than one A4 sheet of 24
-	if err := h.p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		h.p.Shutdown(ctx)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	h.mustServe(t)
 	pdf := filepath.Join(t.TempDir(), "batch.pdf")
-	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "print.mjs"), "http://"+h.p.Addr().String())
-	cmd.Env = append(os.Environ(), "E2E_EMAIL="+h.admin.Email, "E2E_PASSWORD=password-"+h.admin.Email, "CHROMIUM="+chromium,
-		"E2E_BATCH="+itoa64(g.Batch.ID), "E2E_COUNT="+strconv.Itoa(len(g.Vouchers)), "E2E_PDF="+pdf)
-	out, err := cmd.CombinedOutput()
-	t.Logf("print.mjs:\n%s", out)
-	if err != nil {
-		t.Fatalf("print.mjs: %v", err)
-	}
-	for _, want := range []string{
+	mustRunE2E(t, node, chromium, "print.mjs", []string{"http://" + h.p.Addr().String()},
+		[]string{"E2E_EMAIL=" + h.admin.Email, "E2E_PASSWORD=password-" + h.admin.Email,
+			"E2E_BATCH=" + itoa64(g.Batch.ID), "E2E_COUNT=" + strconv.Itoa(len(g.Vouchers)), "E2E_PDF=" + pdf},
 		"ok the page shows 30 cards",
 		"ok every QR image is an inline PNG that rendered (naturalWidth > 0)",
 		"ok the navigation is hidden in print",
 		"OK print view rendered and saved as PDF",
-	} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("print.mjs did not print %q", want)
-		}
-	}
+	)
 	b, err := os.ReadFile(pdf)
 	if err != nil || len(b) == 0 || !bytes.HasPrefix(b, []byte("%PDF-")) {
 		t.Fatalf("PDF: %v, %d bytes", err, len(b))

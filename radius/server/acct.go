@@ -27,12 +27,9 @@ func (s *Server) SetAccounting(accounter tg.Accounter, after AfterAccounting) {
 
 // verifyAcctAuthenticator checks an Accounting-Request's authenticator in place (RFC 2866
 // §3): MD5(Code‖ID‖Length‖16 zero octets‖Attributes‖Secret), and its
-// Message-Authenticator when present (computed with the authenticator field zeroed).
-func verifyAcctAuthenticator(e *nasEntry, b []byte) (ok, malformed bool) {
-	off := findMA(b)
-	if off == -2 {
-		return false, true
-	}
+// Message-Authenticator at off when present (computed with the authenticator field
+// zeroed); off is findMA's answer, -1 for none.
+func verifyAcctAuthenticator(e *nasEntry, b []byte, off int) bool {
 	var auth [16]byte
 	copy(auth[:], b[4:20])
 	clear(b[4:20])
@@ -42,12 +39,9 @@ func verifyAcctAuthenticator(e *nasEntry, b []byte) (ok, malformed bool) {
 	h.Write(e.Secret)
 	var sum [16]byte
 	if subtle.ConstantTimeCompare(h.Sum(sum[:0]), auth[:]) != 1 {
-		return false, false
+		return false
 	}
-	if off >= 0 && !verifyMA(e, b, off) {
-		return false, false
-	}
-	return true, false
+	return off < 0 || verifyMA(e, b, off)
 }
 
 // accounting handles an Accounting-Request: it answers only after the record is durable.
@@ -57,11 +51,12 @@ func (s *Server) accounting(ctx context.Context, e *nasEntry, b []byte) ([]byte,
 		s.stats.UnknownCode.Add(1)
 		return nil, nil
 	}
-	switch ok, malformed := verifyAcctAuthenticator(e, b); {
-	case malformed:
+	maOff := findMA(b)
+	switch {
+	case maOff == -2:
 		s.stats.Malformed.Add(1)
 		return nil, nil
-	case !ok:
+	case !verifyAcctAuthenticator(e, b, maOff):
 		s.stats.BadAuthenticator.Add(1)
 		return nil, nil
 	}
@@ -97,8 +92,8 @@ func (s *Server) accounting(ctx context.Context, e *nasEntry, b []byte) ([]byte,
 	}
 	s.stats.AcctRecorded.Add(1)
 	mode := maNone
-	if findMA(b) >= 0 {
-		mode = maZeroAuth
+	if maOff >= 0 {
+		mode = maZeroAuth // answer in kind: Message-Authenticator only to a request that had one
 	}
 	reply := s.encodeMA(e, req, req.Response(radius.CodeAccountingResponse), mode)
 	if reply == nil || s.after == nil {

@@ -12,7 +12,7 @@ import (
 
 // InTx runs fn in one transaction with a Store and a billing.WalletStore bound to it: it
 // commits when fn returns nil and rolls everything back otherwise. cmd builds it from
-// billing/postgres.WithTx, so this package stays free of drivers.
+// radius/pg.WithTx and the two adapters, so this package stays free of drivers.
 type InTx func(ctx context.Context, fn func(store Store, wallets billing.WalletStore) error) error
 
 // Purchaser sells batches of vouchers to resellers: the batch and the debit that pays

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tollgate/billing"
@@ -19,6 +20,7 @@ import (
 	"tollgate/hotspot"
 	hotspotpg "tollgate/hotspot/postgres"
 	"tollgate/radius"
+	"tollgate/radius/pg"
 	radiuspg "tollgate/radius/postgres"
 )
 
@@ -35,16 +37,20 @@ func mustVouchers(tb testing.TB, pool *pgxpool.Pool) *Vouchers {
 	rs := radiuspg.New(pool)
 	svc := &hotspot.Service{Store: hs, Plans: bs, Sealer: plainSealer{}, Usage: rs}
 	resellers := &billing.ResellerService{Store: bs, Wallets: bs}
+	// A purchase's batch and debit share one transaction, as cmd wires it.
+	purchaseTx := func(ctx context.Context, fn func(hotspot.Store, billing.WalletStore) error) error {
+		return pg.WithTx(ctx, pool, func(tx pgx.Tx) error { return fn(hotspotpg.NewStore(tx), billingpg.NewStore(tx)) })
+	}
 	return &Vouchers{
 		Hotspot:   svc,
-		Purchases: &hotspot.Purchaser{Service: svc, Resellers: resellers, InTx: hotspotpg.InTx(pool)},
+		Purchases: &hotspot.Purchaser{Service: svc, Resellers: resellers, InTx: purchaseTx},
 		Plans:     &billing.Service{Store: bs, Sealer: plainSealer{}},
 		Resellers: resellers,
 		NAS:       rs,
 		AuthLog:   rs,
 		Reports:   hs,
 		Sealer:    plainSealer{},
-		Notify:    func(ctx context.Context, payload string) error { return radiuspg.Notify(ctx, pool, payload) },
+		Notify:    func(ctx context.Context, payload string) error { return pg.Notify(ctx, pool, payload) },
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"tollgate/billing"
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 const createPlanSQL = `
@@ -29,9 +30,9 @@ func (s *Store) CreatePlan(ctx context.Context, p *billing.Plan) error {
 		p.ResellerPriceCents, string(p.ValidityFrom), p.LockMAC, textArray(p.NASNames), textArray(p.HotspotServers),
 	).Scan(&p.ID, &p.CreatedAt)
 	if err != nil {
-		if pe, ok := pgError(err); ok && pe.Code == uniqueViolation {
-			err = coded(radius.ECONFLICT, fmt.Sprintf("name: a plan named %q exists", p.Name), err)
-		} else if cerr := checkError(err); cerr != nil {
+		if pg.IsUnique(err, "") {
+			err = pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("name: a plan named %q exists", p.Name))
+		} else if cerr := pg.CheckField(err, checkFields); cerr != nil {
 			err = cerr
 		}
 		return fmt.Errorf("postgres: create plan %q: %w", p.Name, err)
@@ -50,7 +51,7 @@ func (s *Store) FindPlanByName(ctx context.Context, name string) (*billing.Plan,
 	var p billing.Plan
 	if err := scanPlan(s.db.QueryRow(ctx, findPlanByNameSQL, name), &p); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			err = coded(radius.ENOTFOUND, fmt.Sprintf("plan: no plan named %q", name), err)
+			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("plan: no plan named %q", name))
 		}
 		return nil, fmt.Errorf("postgres: find plan %q: %w", name, err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"tollgate/billing"
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 var _ billing.ResellerStore = (*Store)(nil)
@@ -52,14 +53,10 @@ SELECT ` + resellerColumns + ` FROM r JOIN w ON w.reseller_id = r.id`
 func (s *Store) CreateReseller(ctx context.Context, r *billing.Reseller) error {
 	err := scanReseller(s.db.QueryRow(ctx, createResellerSQL, r.Name, r.Email, r.CreditLimitCents), r)
 	if err != nil {
-		if pe, ok := pgError(err); ok && pe.Code == uniqueViolation {
-			err = coded(radius.ECONFLICT, fmt.Sprintf("name: a reseller named %q exists", r.Name), err)
-		} else if pe, ok := pgError(err); ok && pe.Code == checkViolation {
-			field := resellerChecks[pe.ConstraintName]
-			if field == "" {
-				field = pe.ConstraintName
-			}
-			err = coded(radius.EINVALID, field+": value not allowed", err)
+		if pg.IsUnique(err, "") {
+			err = pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("name: a reseller named %q exists", r.Name))
+		} else if cerr := pg.CheckField(err, resellerChecks); cerr != nil {
+			err = cerr
 		}
 		return fmt.Errorf("postgres: create reseller %q: %w", r.Name, err)
 	}
@@ -76,7 +73,7 @@ func (s *Store) FindResellerByName(ctx context.Context, name string) (*billing.R
 	var r billing.Reseller
 	if err := scanReseller(s.db.QueryRow(ctx, findResellerByNameSQL, name), &r); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			err = coded(radius.ENOTFOUND, fmt.Sprintf("reseller: no reseller named %q", name), err)
+			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("reseller: no reseller named %q", name))
 		}
 		return nil, fmt.Errorf("postgres: find reseller %q: %w", name, err)
 	}

@@ -10,28 +10,24 @@ import (
 
 	"tollgate/billing"
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 // subscriberError translates the constraint violations of a subscriber write: a taken
 // username or MAC is ECONFLICT, a missing plan or a value the schema refuses EINVALID.
 func subscriberError(err error, username, mac string) error {
-	pe, ok := pgError(err)
-	if !ok {
-		return err
-	}
-	switch pe.Code {
-	case uniqueViolation:
-		if pe.ConstraintName == "subscribers_mac_key" {
-			return coded(radius.ECONFLICT, fmt.Sprintf("mac: %s is bound to another subscriber", mac), err)
-		}
+	switch {
+	case pg.IsUnique(err, "subscribers_mac_key"):
+		return pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("mac: %s is bound to another subscriber", mac))
+	case pg.IsUnique(err, ""):
 		if username == "" {
-			username = duplicateKey(pe.Detail)
+			username = pg.DuplicateKey(err)
 		}
-		return coded(radius.ECONFLICT, fmt.Sprintf("username: %q is taken", username), err)
-	case foreignKeyViolation:
-		return coded(radius.EINVALID, "plan: no such plan", err)
+		return pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("username: %q is taken", username))
+	case pg.IsForeignKey(err, ""):
+		return pg.Translate(err, radius.EINVALID, "plan: no such plan")
 	}
-	if cerr := checkError(err); cerr != nil {
+	if cerr := pg.CheckField(err, checkFields); cerr != nil {
 		return cerr
 	}
 	return err
@@ -100,7 +96,7 @@ func (s *Store) FindSubscriberByUsername(ctx context.Context, username string) (
 	var sub billing.Subscriber
 	if err := scanSubscriber(s.db.QueryRow(ctx, findSubscriberByUsernameSQL, username), &sub); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			err = coded(radius.ENOTFOUND, fmt.Sprintf("username: no subscriber named %q", username), err)
+			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("username: no subscriber named %q", username))
 		}
 		return nil, fmt.Errorf("postgres: find subscriber %q: %w", username, err)
 	}
@@ -138,7 +134,7 @@ func (s *Store) UpdateSubscriber(ctx context.Context, id int64, status *radius.S
 		id, st, planID, validUntil != nil, until, sealedPassword), &sub)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			err = coded(radius.ENOTFOUND, fmt.Sprintf("subscriber: no subscriber with id %d", id), err)
+			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("subscriber: no subscriber with id %d", id))
 		} else {
 			err = subscriberError(err, "", "")
 		}

@@ -9,6 +9,7 @@ import (
 
 	"tollgate/billing"
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 var _ billing.WalletStore = (*Store)(nil)
@@ -27,48 +28,6 @@ var ledgerChecks = map[string]string{
 	"ledger_entries_actor_check":           "actor",
 }
 
-// Beginner starts a transaction: a *pgxpool.Pool, a *pgx.Conn, or a pgx.Tx (a savepoint).
-type Beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
-// WithTx runs fn in one transaction begun on db and commits it when fn returns nil; any
-// error (or panic) rolls everything back, and fn's error is returned as is. Stores built
-// on tx (NewStore(tx) here, and the other adapters' constructors) then write atomically
-// together. A voucher purchase composes a debit with the batch it pays for like this:
-//
-//	err := postgres.WithTx(ctx, pool, func(tx pgx.Tx) error {
-//		batch, err := hotspotpg.NewStore(tx).CreateBatch(ctx, …)
-//		if err != nil {
-//			return err
-//		}
-//		entry, err := resellers.Debit(ctx, postgres.NewStore(tx), reseller, price, fmt.Sprint(batch.ID), note, key, actor)
-//		if err != nil {
-//			return err // EQUOTA: the batch goes too
-//		}
-//		if entry.Replayed {
-//			return errAlreadyBought // roll this batch back; the first one is entry.Ref
-//		}
-//		return nil
-//	})
-//
-// The transaction runs at Postgres' default isolation, READ COMMITTED, which Move relies
-// on: concurrent debits of one wallet queue on its row lock instead of failing.
-func WithTx(ctx context.Context, db Beginner, fn func(tx pgx.Tx) error) error {
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", err)
-	}
-	defer tx.Rollback(ctx) // a no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit: %w", err)
-	}
-	return nil
-}
-
 const entryColumns = `id, reseller_id, at, amount_cents, balance_after_cents, kind, note,
        idempotency_key, ref, actor`
 
@@ -84,7 +43,7 @@ func scanEntry(row pgx.Row, e *billing.LedgerEntry) error {
 const findEntryByKeySQL = `SELECT ` + entryColumns + ` FROM ledger_entries WHERE idempotency_key = $1`
 
 // findEntryByKey returns the entry of key on db, or pgx.ErrNoRows.
-func findEntryByKey(ctx context.Context, db DBTX, key string) (*billing.LedgerEntry, error) {
+func findEntryByKey(ctx context.Context, db pg.DBTX, key string) (*billing.LedgerEntry, error) {
 	var e billing.LedgerEntry
 	if err := scanEntry(db.QueryRow(ctx, findEntryByKeySQL, key), &e); err != nil {
 		return nil, err
@@ -97,7 +56,7 @@ func (s *Store) FindLedgerEntryByKey(ctx context.Context, key string) (*billing.
 	e, err := findEntryByKey(ctx, s.db, key)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			err = coded(radius.ENOTFOUND, fmt.Sprintf("idempotency-key: no entry with key %q", key), err)
+			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("idempotency-key: no entry with key %q", key))
 		}
 		return nil, fmt.Errorf("postgres: find ledger entry %q: %w", key, err)
 	}
@@ -154,9 +113,9 @@ func (s *Store) move(ctx context.Context, m billing.Movement) (billing.LedgerEnt
 	}
 	if err := tx.QueryRow(ctx, moveWalletSQL, m.ResellerID, m.AmountCents).Scan(&e.BalanceAfterCents); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return billing.LedgerEntry{}, coded(radius.ENOTFOUND, fmt.Sprintf("reseller: no wallet for reseller %d", m.ResellerID), err)
+			return billing.LedgerEntry{}, pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("reseller: no wallet for reseller %d", m.ResellerID))
 		}
-		if pe, ok := pgError(err); ok && pe.Code == checkViolation && pe.ConstraintName == walletBalanceCheck {
+		if pg.IsCheck(err, walletBalanceCheck) {
 			tx.Rollback(ctx)
 			return s.refused(ctx, m, err)
 		}
@@ -171,8 +130,8 @@ func (s *Store) move(ctx context.Context, m billing.Movement) (billing.LedgerEnt
 		return s.replay(ctx, m)
 	}
 	if err != nil {
-		if pe, ok := pgError(err); ok && pe.Code == checkViolation && ledgerChecks[pe.ConstraintName] != "" {
-			err = coded(radius.EINVALID, ledgerChecks[pe.ConstraintName]+": value not allowed", err)
+		if pe := pg.Error(err); pg.IsCheck(err, "") && ledgerChecks[pe.ConstraintName] != "" {
+			err = pg.CheckField(err, ledgerChecks)
 		}
 		return billing.LedgerEntry{}, fmt.Errorf("insert ledger entry: %w", err)
 	}
@@ -225,7 +184,7 @@ func (s *Store) FindWallet(ctx context.Context, resellerID int64) (*billing.Wall
 	err := s.db.QueryRow(ctx, findWalletSQL, resellerID).Scan(&w.ResellerID, &w.BalanceCents, &w.CreditLimitCents, &w.UpdatedAt)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			err = coded(radius.ENOTFOUND, fmt.Sprintf("reseller: no wallet for reseller %d", resellerID), err)
+			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("reseller: no wallet for reseller %d", resellerID))
 		}
 		return nil, fmt.Errorf("postgres: find wallet %d: %w", resellerID, err)
 	}

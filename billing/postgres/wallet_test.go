@@ -15,6 +15,7 @@ import (
 	"tollgate/billing"
 	"tollgate/billing/postgres"
 	"tollgate/radius"
+	"tollgate/radius/pg"
 	"tollgate/radius/radiustest"
 )
 
@@ -298,7 +299,7 @@ func TestWalletInTransaction(t *testing.T) {
 	// purchase creates the "batch" and debits for it in one transaction.
 	purchase := func(batch string, cents int64, key string) (billing.LedgerEntry, error) {
 		var entry billing.LedgerEntry
-		err := postgres.WithTx(ctx, e.pool, func(tx pgx.Tx) error {
+		err := pg.WithTx(ctx, e.pool, func(tx pgx.Tx) error {
 			store := postgres.NewStore(tx)
 			if err := store.CreatePlan(ctx, &billing.Plan{Name: batch, Kind: radius.KindHotspot}); err != nil {
 				return err
@@ -334,7 +335,7 @@ func TestWalletInTransaction(t *testing.T) {
 		e.wantState(t, shop.ID, 600, 2)
 	})
 	t.Run("a failed batch rolls the debit back", func(t *testing.T) {
-		err := postgres.WithTx(ctx, e.pool, func(tx pgx.Tx) error {
+		err := pg.WithTx(ctx, e.pool, func(tx pgx.Tx) error {
 			store := postgres.NewStore(tx)
 			if _, err := e.svc.Debit(ctx, store, "shop", 100, "batch-1", "", "p-3", "cli"); err != nil {
 				return err
@@ -360,7 +361,7 @@ func TestWalletInTransaction(t *testing.T) {
 		e.wantState(t, shop.ID, 600, 2)
 	})
 	t.Run("a refused debit leaves the caller's transaction usable", func(t *testing.T) {
-		err := postgres.WithTx(ctx, e.pool, func(tx pgx.Tx) error {
+		err := pg.WithTx(ctx, e.pool, func(tx pgx.Tx) error {
 			store := postgres.NewStore(tx)
 			if _, err := e.svc.Debit(ctx, store, "shop", 10000, "", "", "p-4", "cli"); radius.ErrorCode(err) != radius.EQUOTA {
 				return fmt.Errorf("big debit: %v, want EQUOTA", err)

@@ -9,7 +9,7 @@ import (
 
 	"tollgate/billing"
 	"tollgate/radius"
-	radiuspg "tollgate/radius/postgres"
+	"tollgate/radius/pg"
 )
 
 // The demo's names and credentials are printed on purpose: they exist to be typed.
@@ -35,7 +35,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if err := ignoreConflict(d.radius.CreateNAS(ctx, n, d.sealer.Seal([]byte(demoSecret)))); err != nil {
 		return err
 	}
-	if err := radiuspg.Notify(ctx, d.pool, "nas"); err != nil {
+	if err := pg.Notify(ctx, d.pool, "nas"); err != nil {
 		return err
 	}
 	for _, p := range []billing.Plan{

@@ -6,12 +6,16 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 
 	"tollgate/billing"
 	billingpg "tollgate/billing/postgres"
+	"tollgate/hotspot"
+	hotspotpg "tollgate/hotspot/postgres"
 	"tollgate/radius"
+	"tollgate/radius/pg"
 	radiuspg "tollgate/radius/postgres"
 	radiusredis "tollgate/radius/redis"
 	"tollgate/radius/seal"
@@ -169,6 +173,17 @@ func (c *changes) PlansChanged(ctx context.Context, planID int64) error {
 		return err
 	}
 	return c.AccountsChanged(ctx, users...)
+}
+
+// purchaseTx is the hotspot.InTx of a voucher purchase: one transaction on pool with
+// hotspot's store and billing's wallet store bound to it, so a batch and the debit that
+// pays for it commit together.
+func purchaseTx(pool *pgxpool.Pool) hotspot.InTx {
+	return func(ctx context.Context, fn func(hotspot.Store, billing.WalletStore) error) error {
+		return pg.WithTx(ctx, pool, func(tx pgx.Tx) error {
+			return fn(hotspotpg.NewStore(tx), billingpg.NewStore(tx))
+		})
+	}
 }
 
 // accounts is the RADIUS path's account reader over these stores.

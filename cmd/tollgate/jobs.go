@@ -9,7 +9,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	radiuspg "tollgate/radius/postgres"
+	"tollgate/radius/pg"
 )
 
 // job is a scheduled domain method. Each replica schedules every job; a run happens once
@@ -51,7 +51,7 @@ func runJob(ctx context.Context, d *deps, node string, j job) {
 		return
 	}
 	slot := time.Now().Truncate(j.every)
-	ok, err := d.radius.ClaimCronRun(ctx, j.name, slot, node)
+	ok, err := pg.ClaimCronRun(ctx, d.pool, j.name, slot, node)
 	if err != nil {
 		d.log.Error("cron: claim", "job", j.name, "err", err)
 		return
@@ -61,7 +61,7 @@ func runJob(ctx context.Context, d *deps, node string, j job) {
 		return
 	}
 	start := time.Now()
-	ran, err := radiuspg.WithJobLock(ctx, d.pool, j.name, j.run)
+	ran, err := pg.WithJobLock(ctx, d.pool, j.name, j.run)
 	msg := ""
 	if err != nil {
 		msg = err.Error()
@@ -69,7 +69,7 @@ func runJob(ctx context.Context, d *deps, node string, j job) {
 	} else if !ran {
 		msg = "skipped: previous run still holds the lock"
 	}
-	if err := d.radius.FinishCronRun(context.WithoutCancel(ctx), j.name, slot, msg); err != nil {
+	if err := pg.FinishCronRun(context.WithoutCancel(ctx), d.pool, j.name, slot, msg); err != nil {
 		d.log.Error("cron: finish", "job", j.name, "err", err)
 	}
 	d.log.Debug("cron: ran", "job", j.name, "slot", slot.Format(time.RFC3339), "node", node, "took", time.Since(start))

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 
 	"tollgate/radius"
-	radiuspg "tollgate/radius/postgres"
+	"tollgate/radius/pg"
 )
 
 type nasJSON struct {
@@ -73,7 +73,7 @@ func cmdNASAdd(ctx context.Context, e *env, args []string) error {
 	if err := d.radius.CreateNAS(ctx, n, d.sealer.Seal([]byte(*secret))); err != nil {
 		return err
 	}
-	if err := radiuspg.Notify(ctx, d.pool, "nas"); err != nil {
+	if err := pg.Notify(ctx, d.pool, "nas"); err != nil {
 		return err
 	}
 	return e.print(toNASJSON(n), func(w io.Writer) {

@@ -23,6 +23,7 @@ import (
 	"tollgate/migrations"
 	"tollgate/portal"
 	"tollgate/radius"
+	"tollgate/radius/pg"
 	radiuspg "tollgate/radius/postgres"
 	"tollgate/radius/server"
 )
@@ -150,7 +151,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		}
 		// Admin changes arrive as notifications; a periodic reload covers a missed one.
 		go func() {
-			_ = radiuspg.Listen(ctx, e.cfg.DatabaseURL, log, func(payload string) {
+			_ = pg.Listen(ctx, e.cfg.DatabaseURL, log, func(payload string) {
 				if payload == "nas" || payload == "*" {
 					if err := loadNAS(ctx, d, srv); err != nil && ctx.Err() == nil {
 						log.Error("reload NAS", "err", err)
@@ -307,13 +308,13 @@ func portalVouchers(d *deps) *portal.Vouchers {
 	hs, rs := d.hotspot(), d.resellers()
 	return &portal.Vouchers{
 		Hotspot:   hs,
-		Purchases: &hotspot.Purchaser{Service: hs, Resellers: rs, InTx: hotspotpg.InTx(d.pool)},
+		Purchases: &hotspot.Purchaser{Service: hs, Resellers: rs, InTx: purchaseTx(d.pool)},
 		Plans:     d.billing,
 		Resellers: rs,
 		NAS:       d.radius,
 		AuthLog:   d.radius,
 		Reports:   hotspotpg.NewStore(d.pool),
 		Sealer:    d.sealer,
-		Notify:    func(ctx context.Context, payload string) error { return radiuspg.Notify(ctx, d.pool, payload) },
+		Notify:    func(ctx context.Context, payload string) error { return pg.Notify(ctx, d.pool, payload) },
 	}
 }

@@ -1,6 +1,6 @@
 // Package postgres stores hotspot's voucher batches and vouchers in Postgres with pgx.
 // Every query is a constant next to the method that scans it; every method runs on a
-// DBTX, so a caller can pass a pool or a transaction it already holds. Batches are
+// pg.DBTX, so a caller can pass a pool or a transaction it already holds. Batches are
 // written with COPY.
 package postgres
 
@@ -11,33 +11,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"tollgate/hotspot"
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
-
-// DBTX is what a Store needs: the shared methods of *pgxpool.Pool, *pgx.Conn and pgx.Tx.
-// On a pgx.Tx, Begin opens a savepoint, so multi-statement methods stay atomic inside
-// the caller's transaction.
-type DBTX interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
 
 // Store is hotspot's Postgres store.
 type Store struct {
-	db DBTX
+	db pg.DBTX
 }
 
 var _ hotspot.Store = (*Store)(nil)
 
 // NewStore returns a Store that runs on db, a pool or a transaction.
-func NewStore(db DBTX) *Store { return &Store{db: db} }
+func NewStore(db pg.DBTX) *Store { return &Store{db: db} }
 
 // maxRounds bounds the rounds of regenerating colliding codes. Each round replaces only
 // the collisions of the previous one, so with the code space hotspot demands one or two
@@ -363,27 +352,22 @@ func nullString(s string) any {
 	return s
 }
 
+// checkFields names the field that a CHECK constraint of a batch or voucher guards.
+var checkFields = map[string]string{
+	"voucher_batches_reseller_check": "reseller",
+	"voucher_batches_count_check":    "count",
+	"voucher_batches_mode_check":     "mode",
+	"vouchers_code_check":            "prefix",
+	"vouchers_username_check":        "prefix",
+}
+
 // translate maps a CHECK or foreign key violation to EINVALID naming the field.
 func translate(err error) error {
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		return err
+	if pg.IsForeignKey(err, "") {
+		return pg.Translate(err, radius.EINVALID, "plan: no such plan")
 	}
-	switch pe.Code {
-	case "23503": // foreign_key_violation
-		return &radius.Error{Code: radius.EINVALID, Message: "plan: no such plan", Err: err}
-	case "23514": // check_violation
-		field := map[string]string{
-			"voucher_batches_reseller_check": "reseller",
-			"voucher_batches_count_check":    "count",
-			"voucher_batches_mode_check":     "mode",
-			"vouchers_code_check":            "prefix",
-			"vouchers_username_check":        "prefix",
-		}[pe.ConstraintName]
-		if field == "" {
-			field = pe.ConstraintName
-		}
-		return &radius.Error{Code: radius.EINVALID, Message: field + ": value not allowed", Err: err}
+	if cerr := pg.CheckField(err, checkFields); cerr != nil {
+		return cerr
 	}
 	return err
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tollgate/billing"
@@ -18,13 +17,6 @@ import (
 	"tollgate/radius"
 	radiuspg "tollgate/radius/postgres"
 	"tollgate/radius/radiustest"
-)
-
-// A Store runs on a pool, a connection or a transaction.
-var (
-	_ postgres.DBTX = (*pgxpool.Pool)(nil)
-	_ postgres.DBTX = (*pgx.Conn)(nil)
-	_ postgres.DBTX = pgx.Tx(nil)
 )
 
 type sealer struct{}

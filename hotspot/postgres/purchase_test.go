@@ -5,11 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"tollgate/billing"
 	billingpg "tollgate/billing/postgres"
 	"tollgate/hotspot"
 	"tollgate/hotspot/postgres"
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 // mustPurchaser adds the plan "resale" (2.50 to resellers) and the reseller "shop" with
@@ -29,7 +33,17 @@ func (e *env) mustPurchaser(tb testing.TB) (*hotspot.Purchaser, *billing.Reselle
 	if _, err := rs.Credit(ctx, "shop", 1000, "cash", "topup-1", "admin@example.com"); err != nil {
 		tb.Fatal(err)
 	}
-	return &hotspot.Purchaser{Service: e.svc, Resellers: rs, InTx: postgres.InTx(e.pool)}, rs
+	return &hotspot.Purchaser{Service: e.svc, Resellers: rs, InTx: purchaseTx(e.pool)}, rs
+}
+
+// purchaseTx binds this package's Store and billing's wallet store to one transaction,
+// as cmd/tollgate wires a purchase.
+func purchaseTx(pool *pgxpool.Pool) hotspot.InTx {
+	return func(ctx context.Context, fn func(hotspot.Store, billing.WalletStore) error) error {
+		return pg.WithTx(ctx, pool, func(tx pgx.Tx) error {
+			return fn(postgres.NewStore(tx), billingpg.NewStore(tx))
+		})
+	}
 }
 
 func TestPurchase(t *testing.T) {

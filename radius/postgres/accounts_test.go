@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 // MustPlan inserts a plan and returns its id.
-func MustPlan(tb testing.TB, db DBTX, name, kind string) int64 {
+func MustPlan(tb testing.TB, db pg.DBTX, name, kind string) int64 {
 	tb.Helper()
 	return MustCount(tb, db, `
 INSERT INTO plans (name, kind, rate_limit, uptime_limit_seconds, data_limit_bytes, shared_users,

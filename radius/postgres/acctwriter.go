@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 // AcctWriterOptions tune an AcctWriter. Zero values take the defaults, except SpoolDir.
@@ -422,14 +423,14 @@ func (w *AcctWriter) store(recs []radius.AcctRecord, refused func(i int, err err
 	switch {
 	case err == nil:
 		return len(recs), nil
-	case !dataError(err):
+	case !pg.IsData(err):
 		return 0, err
 	}
 	for i := range recs {
 		err := w.write(recs[i : i+1])
 		switch {
 		case err == nil:
-		case dataError(err):
+		case pg.IsData(err):
 			w.dropped.Add(1)
 			r := &recs[i]
 			w.log.LogAttrs(context.Background(), slog.LevelError, "postgres: accounting record refused, dropped",
@@ -443,14 +444,6 @@ func (w *AcctWriter) store(recs []radius.AcctRecord, refused func(i int, err err
 		}
 	}
 	return len(recs), nil
-}
-
-// dataError reports whether Postgres refused the data itself (SQLSTATE class 22, data
-// exception, or 23, integrity constraint violation), which no retry fixes. Any other
-// error counts as Postgres being unreachable.
-func dataError(err error) bool {
-	pe := pgError(err)
-	return pe != nil && (strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23"))
 }
 
 // Pin each session's start the first time it is seen; a later packet finds its row

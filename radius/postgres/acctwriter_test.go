@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tollgate/radius"
+	"tollgate/radius/pg"
 	"tollgate/radius/radiustest"
 )
 
@@ -103,7 +104,7 @@ func MustWaitFor(tb testing.TB, what string, d time.Duration, cond func() bool) 
 }
 
 // MustRow returns a session's whole row as JSON, or "" when there is none.
-func MustRow(tb testing.TB, db DBTX, nasID int64, sessionID string) string {
+func MustRow(tb testing.TB, db pg.DBTX, nasID int64, sessionID string) string {
 	tb.Helper()
 	var row string
 	err := db.QueryRow(context.Background(),
@@ -118,7 +119,7 @@ func MustRow(tb testing.TB, db DBTX, nasID int64, sessionID string) string {
 }
 
 // MustDump returns every session row and session key, as text in a fixed order.
-func MustDump(tb testing.TB, db DBTX) []string {
+func MustDump(tb testing.TB, db pg.DBTX) []string {
 	tb.Helper()
 	rows, err := db.Query(context.Background(), `
 SELECT row_to_json(s)::text FROM sessions s
@@ -142,7 +143,7 @@ LEFT JOIN nas n ON n.id = s.nas_id
 WHERE s.nas_id = $1 AND s.acct_session_id = $2`
 
 // MustSession returns a stored session, with its times in UTC.
-func MustSession(tb testing.TB, db DBTX, nasID int64, sessionID string) radius.Session {
+func MustSession(tb testing.TB, db pg.DBTX, nasID int64, sessionID string) radius.Session {
 	tb.Helper()
 	s, err := scanSession(db.QueryRow(context.Background(), findSessionByKeySQL, nasID, sessionID))
 	if err != nil {
@@ -479,7 +480,7 @@ func TestAcctWriterRefusedRecord(t *testing.T) {
 		defer w.Close(context.Background())
 		var refused []int
 		n, err := w.store([]radius.AcctRecord{good1, bad, good2}, func(i int, err error) {
-			if !dataError(err) {
+			if !pg.IsData(err) {
 				t.Errorf("refused %d with %v", i, err)
 			}
 			refused = append(refused, i)
@@ -637,7 +638,7 @@ func goroutineRecord(g, i, n int) radius.AcctRecord {
 }
 
 // MustGoroutineRows checks the rows MustGoroutineSessions made.
-func MustGoroutineRows(tb testing.TB, db DBTX, goroutines, records int) {
+func MustGoroutineRows(tb testing.TB, db pg.DBTX, goroutines, records int) {
 	tb.Helper()
 	if n := MustCount(tb, db, `SELECT count(*) FROM sessions`); n != int64(goroutines) {
 		tb.Fatalf("%d rows, want %d", n, goroutines)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 // AuthLogOptions tune an AuthLog. Zero values take the defaults.
@@ -32,7 +33,7 @@ var authLogColumns = []string{"at", "nas_id", "username", "mac", "method", "reas
 // satisfies radius.AuthLogger. Entries are best effort: Log drops them when the buffer
 // is full, and a batch that fails to write is logged and dropped, never retried.
 type AuthLog struct {
-	db   DBTX
+	db   pg.DBTX
 	log  *slog.Logger
 	opts AuthLogOptions
 
@@ -53,7 +54,7 @@ var _ radius.AuthLogger = (*AuthLog)(nil)
 
 // NewAuthLog returns a writer on db that logs failures to log. Call Start to write,
 // and Close to flush and stop.
-func NewAuthLog(db DBTX, log *slog.Logger, opts AuthLogOptions) *AuthLog {
+func NewAuthLog(db pg.DBTX, log *slog.Logger, opts AuthLogOptions) *AuthLog {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
 	}

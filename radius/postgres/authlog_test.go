@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 func TestAuthLog(t *testing.T) {
@@ -122,7 +123,7 @@ func TestAuthLogDrops(t *testing.T) {
 }
 
 // failingDB fails every COPY.
-type failingDB struct{ DBTX }
+type failingDB struct{ pg.DBTX }
 
 func (failingDB) CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error) {
 	return 0, errors.New("copy failed")

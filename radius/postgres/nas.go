@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 // defaultCoAPort is where a NAS listens for Disconnect and CoA requests (RFC 5176).
@@ -49,7 +50,7 @@ func (s *Store) CreateNAS(ctx context.Context, n *radius.NAS, sealedSecret []byt
 	case errors.Is(err, pgx.ErrNoRows):
 		return s.nasConflict(ctx, n)
 	case err != nil:
-		if pe := pgError(err); pe != nil && pe.Code == checkViolation {
+		if pe := pg.Error(err); pg.IsCheck(err, "") {
 			switch pe.ConstraintName {
 			case "nas_name_check":
 				return radius.Errorf(radius.EINVALID, "name: %q is not a valid NAS name (letters, digits, '.', '_', '-'; at most 63)", n.Name)

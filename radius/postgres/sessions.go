@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 var (
@@ -246,7 +247,7 @@ func (s *Store) RecordCoA(ctx context.Context, r radius.CoAResult) error {
 	var id int64
 	err := s.db.QueryRow(ctx, recordCoASQL, r.NASID, r.SessionID, r.Username, r.Kind, r.Result, errorCause, r.Reason).Scan(&id)
 	if err != nil {
-		if pe := pgError(err); pe != nil && pe.Code == checkViolation {
+		if pe := pg.Error(err); pg.IsCheck(err, "") {
 			switch pe.ConstraintName {
 			case "coa_log_kind_check":
 				return radius.Errorf(radius.EINVALID, "kind: %q is not disconnect or coa", r.Kind)

@@ -5,17 +5,10 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"tollgate/radius/pg"
 	"tollgate/radius/radiustest"
-)
-
-// A Store runs on a pool, a connection or a transaction.
-var (
-	_ DBTX = (*pgxpool.Pool)(nil)
-	_ DBTX = (*pgx.Conn)(nil)
-	_ DBTX = pgx.Tx(nil)
 )
 
 // MustStore returns a Store on a fresh migrated database, and its pool.
@@ -32,7 +25,7 @@ func MustLogger(tb testing.TB) *slog.Logger {
 }
 
 // MustExec runs sql on db or fails.
-func MustExec(tb testing.TB, db DBTX, sql string, args ...any) {
+func MustExec(tb testing.TB, db pg.DBTX, sql string, args ...any) {
 	tb.Helper()
 	if _, err := db.Exec(context.Background(), sql, args...); err != nil {
 		tb.Fatalf("%s: %v", sql, err)
@@ -40,7 +33,7 @@ func MustExec(tb testing.TB, db DBTX, sql string, args ...any) {
 }
 
 // MustCount returns the single int64 that sql selects.
-func MustCount(tb testing.TB, db DBTX, sql string, args ...any) int64 {
+func MustCount(tb testing.TB, db pg.DBTX, sql string, args ...any) int64 {
 	tb.Helper()
 	var n int64
 	if err := db.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {

@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
 
 // MustVoucher inserts a voucher (password stored as given) in a new batch on planID and
 // returns its id.
-func MustVoucher(tb testing.TB, db DBTX, planID int64, code, username string, password []byte) int64 {
+func MustVoucher(tb testing.TB, db pg.DBTX, planID int64, code, username string, password []byte) int64 {
 	tb.Helper()
 	batch := MustCount(tb, db, `INSERT INTO voucher_batches (plan_id, mode, count) VALUES ($1, 'code', 1) RETURNING id`, planID)
 	return MustCount(tb, db, `
@@ -21,7 +22,7 @@ INSERT INTO vouchers (batch_id, plan_id, code, username, password) VALUES ($1, $
 }
 
 // MustHotspotPlan inserts a hotspot plan with voucher settings and returns its id.
-func MustHotspotPlan(tb testing.TB, db DBTX, name, validityFrom string, validity time.Duration, lockMAC bool, nas, servers []string) int64 {
+func MustHotspotPlan(tb testing.TB, db pg.DBTX, name, validityFrom string, validity time.Duration, lockMAC bool, nas, servers []string) int64 {
 	tb.Helper()
 	return MustCount(tb, db, `
 INSERT INTO plans (name, kind, rate_limit, validity_seconds, uptime_limit_seconds, data_limit_bytes, shared_users,

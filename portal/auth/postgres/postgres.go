@@ -1,6 +1,6 @@
 // Package postgres is the Postgres adapter of the portal's account domain: portal_users
 // and the append-only audit_log. Every query is a constant next to the method that scans
-// it, and methods run on a DBTX, so one operation can span several stores in a single
+// it, and methods run on a pg.DBTX, so one operation can span several stores in a single
 // transaction.
 package postgres
 
@@ -13,22 +13,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"tollgate/portal/auth"
 	"tollgate/radius"
+	"tollgate/radius/pg"
 )
-
-// DBTX is what the store needs: the shared methods of *pgxpool.Pool, *pgx.Conn and pgx.Tx.
-type DBTX interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // Store reads and writes portal_users and audit_log.
 type Store struct {
-	db DBTX
+	db pg.DBTX
 }
 
 var (
@@ -37,9 +30,7 @@ var (
 )
 
 // New returns a Store on a pool or a transaction.
-func New(db DBTX) *Store { return &Store{db: db} }
-
-const uniqueViolation = "23505"
+func New(db pg.DBTX) *Store { return &Store{db: db} }
 
 const userColumns = `id, email, password_hash, role, coalesce(reseller_name, ''), totp_secret, totp_required, failed_logins, locked_until, created_at`
 
@@ -65,9 +56,8 @@ RETURNING id, created_at`
 // CreateUser stores u and sets u.ID and u.CreatedAt. ECONFLICT when the email is taken.
 func (s *Store) CreateUser(ctx context.Context, u *auth.User) error {
 	err := s.db.QueryRow(ctx, createUserSQL, u.Email, u.PasswordHash, string(u.Role), u.ResellerName, u.TOTPRequired).Scan(&u.ID, &u.CreatedAt)
-	var pe *pgconn.PgError
 	switch {
-	case errors.As(err, &pe) && pe.Code == uniqueViolation:
+	case pg.IsUnique(err, ""):
 		return radius.Errorf(radius.ECONFLICT, "email: %s already has an account", u.Email)
 	case err != nil:
 		return fmt.Errorf("postgres: create portal user %q: %w", u.Email, err)

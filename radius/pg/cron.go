@@ -1,4 +1,4 @@
-package postgres
+package pg
 
 import (
 	"context"
@@ -16,9 +16,9 @@ RETURNING true`
 // ClaimCronRun records that node runs job for the slot; it returns false when another
 // replica already claimed it. With several `tollgate serve` on one database, each job runs
 // once per schedule.
-func (s *Store) ClaimCronRun(ctx context.Context, job string, slot time.Time, node string) (bool, error) {
+func ClaimCronRun(ctx context.Context, db DBTX, job string, slot time.Time, node string) (bool, error) {
 	var ok bool
-	err := s.db.QueryRow(ctx, claimCronRun, job, slot, node).Scan(&ok)
+	err := db.QueryRow(ctx, claimCronRun, job, slot, node).Scan(&ok)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -31,8 +31,8 @@ func (s *Store) ClaimCronRun(ctx context.Context, job string, slot time.Time, no
 const finishCronRun = `UPDATE cron_runs SET finished_at = now(), error = $3 WHERE job = $1 AND scheduled_at = $2`
 
 // FinishCronRun records the end of a claimed run and its error text ("" for success).
-func (s *Store) FinishCronRun(ctx context.Context, job string, slot time.Time, runErr string) error {
-	if _, err := s.db.Exec(ctx, finishCronRun, job, slot, runErr); err != nil {
+func FinishCronRun(ctx context.Context, db DBTX, job string, slot time.Time, runErr string) error {
+	if _, err := db.Exec(ctx, finishCronRun, job, slot, runErr); err != nil {
 		return fmt.Errorf("postgres: finish cron run %s: %w", job, err)
 	}
 	return nil
@@ -43,9 +43,7 @@ const tryJobLock = `SELECT pg_try_advisory_xact_lock(hashtext('tollgate.cron'), 
 // WithJobLock runs fn while holding a transaction-level advisory lock for job, so a slow
 // run on one replica never overlaps the next slot's run on another; ran is false when the
 // lock was taken.
-func WithJobLock(ctx context.Context, db interface {
-	Begin(context.Context) (pgx.Tx, error)
-}, job string, fn func(ctx context.Context) error) (ran bool, err error) {
+func WithJobLock(ctx context.Context, db Beginner, job string, fn func(ctx context.Context) error) (ran bool, err error) {
 	tx, err := db.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("postgres: job lock %s: %w", job, err)

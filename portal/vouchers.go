@@ -13,9 +13,7 @@ import (
 
 	"tollgate/billing"
 	"tollgate/hotspot"
-	hotspotpg "tollgate/hotspot/postgres"
 	"tollgate/radius"
-	radiuspg "tollgate/radius/postgres"
 )
 
 // The admin's NAS, plan and voucher pages, and the background generation of large
@@ -29,8 +27,8 @@ type Vouchers struct {
 	Plans     PlanAdmin
 	Resellers *billing.ResellerService
 	NAS       NASAdmin
-	AuthLog   AuthLogReader
-	Reports   BatchReports
+	AuthLog   radius.AuthLogReader
+	Reports   hotspot.ReportStore
 	// Sealer seals a new NAS's secret as it is stored.
 	Sealer billing.Sealer
 	// Notify tells the RADIUS servers what changed ("nas"); nil: nobody listens.
@@ -53,20 +51,6 @@ type NASAdmin interface {
 	CreateNAS(ctx context.Context, n *radius.NAS, sealedSecret []byte) error
 	// ListNAS returns every NAS.
 	ListNAS(ctx context.Context) ([]radius.NAS, error)
-}
-
-// AuthLogReader reads the RADIUS auth log (radius/postgres.Store).
-type AuthLogReader interface {
-	// FindAuthLog returns the newest rows first.
-	FindAuthLog(ctx context.Context, f radiuspg.AuthLogFilter) ([]radiuspg.AuthLogRow, error)
-}
-
-// BatchReports lists batches and a reseller's sales (hotspot/postgres.Store).
-type BatchReports interface {
-	// FindBatches lists the latest batches of reseller ("" for all), newest first.
-	FindBatches(ctx context.Context, reseller string, limit int) ([]hotspotpg.BatchSummary, error)
-	// SalesReport returns reseller's sales by day, latest first.
-	SalesReport(ctx context.Context, reseller string, limit int) ([]hotspotpg.SalesDay, error)
 }
 
 // registerVouchers adds the pages of this file and resellers.go when the portal has
@@ -96,16 +80,16 @@ type pageView struct {
 	NAS       []radius.NAS
 	Plans     []billing.Plan
 	Resellers []billing.Reseller
-	Batches   []hotspotpg.BatchSummary
+	Batches   []hotspot.BatchSummary
 	Voucher   *hotspot.Status
-	AuthLog   []radiuspg.AuthLogRow
+	AuthLog   []radius.AuthLogRow
 	Code      string
 	Job       int64
 	Form      map[string]string
 	// Reseller pages.
 	Wallet   *billing.Wallet
 	Ledger   []billing.LedgerEntry
-	Sales    []hotspotpg.SalesDay
+	Sales    []hotspot.SalesDay
 	Purchase *hotspot.Purchase
 	// Printable says the print views and CSV exports are there to link to.
 	Printable bool
@@ -329,7 +313,7 @@ func (p *Portal) adminVouchers(c *fiber.Ctx) error {
 		case err != nil:
 			return err
 		default:
-			if v.AuthLog, err = d.AuthLog.FindAuthLog(ctx, radiuspg.AuthLogFilter{Username: v.Voucher.Username, Limit: 50}); err != nil {
+			if v.AuthLog, err = d.AuthLog.FindAuthLog(ctx, radius.AuthLogFilter{Username: v.Voucher.Username, Limit: 50}); err != nil {
 				return err
 			}
 		}

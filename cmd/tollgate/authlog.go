@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	radiuspg "tollgate/radius/postgres"
+	"tollgate/radius"
 )
 
 type authLogJSON struct {
@@ -34,7 +34,7 @@ func cmdAuthLog(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rows, err := d.radius.FindAuthLog(ctx, radiuspg.AuthLogFilter{Username: *user, Limit: *limit})
+	rows, err := d.radius.FindAuthLog(ctx, radius.AuthLogFilter{Username: *user, Limit: *limit})
 	if err != nil {
 		return err
 	}

@@ -3,31 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"tollgate/hotspot"
 )
 
-// BatchSummary is one batch as a listing shows it: how many of its vouchers are sold,
-// activated and revoked so far.
-type BatchSummary struct {
-	ID        int64
-	PlanName  string
-	Count     int
-	Reseller  string
-	CreatedAt time.Time
-	Sold      int
-	Activated int
-	Revoked   int
-}
-
-// SalesDay is one day of a reseller's sales report.
-type SalesDay struct {
-	Day          time.Time
-	Sold         int
-	Activated    int
-	RevenueCents int64 // what the reseller paid that day (the ledger's purchases)
-}
+var _ hotspot.ReportStore = (*Store)(nil)
 
 const findBatchesSQL = `
 SELECT b.id, p.name, b.count, coalesce(b.reseller, ''), b.created_at,
@@ -41,13 +23,13 @@ ORDER BY b.id DESC
 LIMIT $2`
 
 // FindBatches lists the latest limit batches, newest first, of reseller ("" for all).
-func (s *Store) FindBatches(ctx context.Context, reseller string, limit int) ([]BatchSummary, error) {
+func (s *Store) FindBatches(ctx context.Context, reseller string, limit int) ([]hotspot.BatchSummary, error) {
 	rows, err := s.db.Query(ctx, findBatchesSQL, reseller, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find batches: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (BatchSummary, error) {
-		var b BatchSummary
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hotspot.BatchSummary, error) {
+		var b hotspot.BatchSummary
 		err := r.Scan(&b.ID, &b.PlanName, &b.Count, &b.Reseller, &b.CreatedAt, &b.Sold, &b.Activated, &b.Revoked)
 		return b, err
 	})
@@ -82,13 +64,13 @@ LIMIT $2`
 
 // SalesReport returns reseller's vouchers sold, activated and revenue by UTC day, the
 // latest limit days first.
-func (s *Store) SalesReport(ctx context.Context, reseller string, limit int) ([]SalesDay, error) {
+func (s *Store) SalesReport(ctx context.Context, reseller string, limit int) ([]hotspot.SalesDay, error) {
 	rows, err := s.db.Query(ctx, salesReportSQL, reseller, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: sales report: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SalesDay, error) {
-		var d SalesDay
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (hotspot.SalesDay, error) {
+		var d hotspot.SalesDay
 		err := r.Scan(&d.Day, &d.Sold, &d.Activated, &d.RevenueCents)
 		return d, err
 	})

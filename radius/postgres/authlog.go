@@ -221,23 +221,7 @@ func (s *entrySource) Values() ([]any, error) {
 
 func (s *entrySource) Err() error { return nil }
 
-// AuthLogFilter selects auth log rows.
-type AuthLogFilter struct {
-	// Username limits the rows to one user; "" means all.
-	Username string
-	// Limit is the most rows returned (default 100, at most 10000).
-	Limit int
-}
-
-// AuthLogRow is one auth log entry as an admin reads it.
-type AuthLogRow struct {
-	At       time.Time
-	NASName  string // "" for an unknown or deleted NAS
-	Username string
-	MAC      string
-	Method   string
-	Reason   string
-}
+var _ radius.AuthLogReader = (*Store)(nil)
 
 const (
 	findAuthLogSQL = `
@@ -257,7 +241,7 @@ LIMIT $1`
 )
 
 // FindAuthLog returns the newest auth log rows first.
-func (s *Store) FindAuthLog(ctx context.Context, f AuthLogFilter) ([]AuthLogRow, error) {
+func (s *Store) FindAuthLog(ctx context.Context, f radius.AuthLogFilter) ([]radius.AuthLogRow, error) {
 	limit := f.Limit
 	switch {
 	case limit <= 0:
@@ -274,9 +258,9 @@ func (s *Store) FindAuthLog(ctx context.Context, f AuthLogFilter) ([]AuthLogRow,
 		return nil, fmt.Errorf("postgres: find auth log: %w", err)
 	}
 	defer rows.Close()
-	var list []AuthLogRow
+	var list []radius.AuthLogRow
 	for rows.Next() {
-		var r AuthLogRow
+		var r radius.AuthLogRow
 		if err := rows.Scan(&r.At, &r.NASName, &r.Username, &r.MAC, &r.Method, &r.Reason); err != nil {
 			return nil, fmt.Errorf("postgres: find auth log: %w", err)
 		}

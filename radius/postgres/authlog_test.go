@@ -58,16 +58,16 @@ func TestAuthLog(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		filter AuthLogFilter
+		filter radius.AuthLogFilter
 		rows   int
 		first  int // index of the entry expected first
 		step   int // index distance between consecutive rows
 	}{
-		{"newest ten", AuthLogFilter{Limit: 10}, 10, total - 1, 1},
-		{"default limit", AuthLogFilter{}, 100, total - 1, 1},
-		{"one user", AuthLogFilter{Username: "user3", Limit: 1000}, total / users, total - 2, users},
-		{"one user, limited", AuthLogFilter{Username: "user0", Limit: 3}, 3, total - users, users},
-		{"unknown user", AuthLogFilter{Username: "nobody"}, 0, 0, 0},
+		{"newest ten", radius.AuthLogFilter{Limit: 10}, 10, total - 1, 1},
+		{"default limit", radius.AuthLogFilter{}, 100, total - 1, 1},
+		{"one user", radius.AuthLogFilter{Username: "user3", Limit: 1000}, total / users, total - 2, users},
+		{"one user, limited", radius.AuthLogFilter{Username: "user0", Limit: 3}, 3, total - users, users},
+		{"unknown user", radius.AuthLogFilter{Username: "nobody"}, 0, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +84,7 @@ func TestAuthLog(t *testing.T) {
 				if i%2 == 0 {
 					nas = "core"
 				}
-				want := AuthLogRow{At: at(i), NASName: nas, Username: fmt.Sprintf("user%d", i%users),
+				want := radius.AuthLogRow{At: at(i), NASName: nas, Username: fmt.Sprintf("user%d", i%users),
 					MAC: "AA:BB:CC:DD:EE:FF", Method: "mschapv2", Reason: "bad_password"}
 				if !r.At.Equal(want.At) {
 					t.Fatalf("row %d at %v, want %v", j, r.At, want.At)

@@ -530,3 +530,64 @@ func TestStoreInTransaction(t *testing.T) {
 		t.Fatalf("stored %d after rollback, want 0", e.count(t))
 	}
 }
+
+// TestChangedAccounts covers what cmd's cache invalidation reads: the MACs bound to some
+// subscribers and the subscribers on a plan.
+func TestChangedAccounts(t *testing.T) {
+	ctx := context.Background()
+	e := mustEnv(t)
+	home := e.mustPlan(t, "Home", 0)
+	basic := e.mustPlan(t, "Basic", 0)
+	for _, s := range []billing.NewSubscriber{
+		{Username: "alice", Password: "pw", Plan: "Home", MAC: "aa:bb:cc:dd:ee:01"},
+		{Username: "bob", Password: "pw", Plan: "Home"},
+		{Username: "carol", Password: "pw", Plan: "Basic", MAC: "aa:bb:cc:dd:ee:03"},
+	} {
+		if _, err := e.svc.AddSubscriber(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	macCases := []struct {
+		name      string
+		usernames []string
+		want      []string
+	}{
+		{"one with a MAC", []string{"alice"}, []string{"AA:BB:CC:DD:EE:01"}},
+		{"one without", []string{"bob"}, nil},
+		{"several and an unknown", []string{"alice", "bob", "carol", "nobody"}, []string{"AA:BB:CC:DD:EE:01", "AA:BB:CC:DD:EE:03"}},
+		{"none", nil, nil},
+	}
+	for _, tc := range macCases {
+		t.Run("macs/"+tc.name, func(t *testing.T) {
+			got, err := e.store.FindSubscriberMACs(ctx, tc.usernames)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("FindSubscriberMACs(%q) = %q, want %q", tc.usernames, got, tc.want)
+			}
+		})
+	}
+	planCases := []struct {
+		name   string
+		planID int64
+		want   []string
+	}{
+		{"two", home.ID, []string{"alice", "bob"}},
+		{"one", basic.ID, []string{"carol"}},
+		{"unknown plan", -1, nil},
+	}
+	for _, tc := range planCases {
+		t.Run("plan users/"+tc.name, func(t *testing.T) {
+			got, err := e.store.FindPlanUsernames(ctx, tc.planID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("FindPlanUsernames(%d) = %q, want %q", tc.planID, got, tc.want)
+			}
+		})
+	}
+}

@@ -228,3 +228,34 @@ func (s *Store) importSubscribers(ctx context.Context, planID int64, validUntil 
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+const findSubscriberMACsSQL = `SELECT mac FROM subscribers WHERE username = ANY($1) AND mac IS NOT NULL`
+
+// FindSubscriberMACs returns the MACs bound to the subscribers named usernames (one
+// without a MAC, or unknown, adds nothing), so their MAC logins' cache entries can go too.
+func (s *Store) FindSubscriberMACs(ctx context.Context, usernames []string) ([]string, error) {
+	rows, err := s.db.Query(ctx, findSubscriberMACsSQL, usernames)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: find subscriber MACs: %w", err)
+	}
+	macs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: find subscriber MACs: %w", err)
+	}
+	return macs, nil
+}
+
+const findPlanUsernamesSQL = `SELECT username FROM subscribers WHERE plan_id = $1`
+
+// FindPlanUsernames returns the usernames of the subscribers on plan planID.
+func (s *Store) FindPlanUsernames(ctx context.Context, planID int64) ([]string, error) {
+	rows, err := s.db.Query(ctx, findPlanUsernamesSQL, planID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: find users of plan %d: %w", planID, err)
+	}
+	users, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: find users of plan %d: %w", planID, err)
+	}
+	return users, nil
+}

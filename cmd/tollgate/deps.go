@@ -81,10 +81,11 @@ func (e *env) open(ctx context.Context) (*deps, error) {
 	d.radius = radiuspg.New(d.pool)
 	d.cache = radiusredis.New(d.rdb, cfg.RedisPrefix, radiusredis.Options{})
 	d.live = radiusredis.NewLive(d.rdb, cfg.RedisPrefix)
+	subscribers := billingpg.NewStore(d.pool)
 	d.billing = &billing.Service{
-		Store:   billingpg.NewStore(d.pool),
+		Store:   subscribers,
 		Sealer:  d.sealer,
-		Changes: &changes{pool: d.pool, cache: d.cache},
+		Changes: &changes{subscribers: subscribers, cache: d.cache},
 		Now:     time.Now,
 	}
 	e.deps = d
@@ -105,13 +106,11 @@ func (e *env) close() {
 // changes drops cached accounts after a committed change, so every running server sees
 // it on the next request (the cache is shared in Redis).
 type changes struct {
-	pool  *pgxpool.Pool
-	cache *radiusredis.Cache
+	subscribers *billingpg.Store
+	cache       *radiusredis.Cache
 }
 
 var _ billing.Changes = (*changes)(nil)
-
-const changedMACs = `SELECT mac FROM subscribers WHERE username = ANY($1) AND mac IS NOT NULL`
 
 // AccountsChanged deletes the cache entries of usernames and of the MACs bound to them.
 func (c *changes) AccountsChanged(ctx context.Context, usernames ...string) error {
@@ -124,21 +123,12 @@ func (c *changes) AccountsChanged(ctx context.Context, usernames ...string) erro
 		for _, u := range part {
 			keys = append(keys, radius.AccountKey(u))
 		}
-		rows, err := c.pool.Query(ctx, changedMACs, part)
+		macs, err := c.subscribers.FindSubscriberMACs(ctx, part)
 		if err != nil {
 			return fmt.Errorf("changes: macs: %w", err)
 		}
-		for rows.Next() {
-			var mac string
-			if err := rows.Scan(&mac); err != nil {
-				rows.Close()
-				return fmt.Errorf("changes: macs: %w", err)
-			}
+		for _, mac := range macs {
 			keys = append(keys, radius.MACKey(mac))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("changes: macs: %w", err)
 		}
 		if err := c.cache.DeleteAccounts(ctx, keys...); err != nil {
 			return fmt.Errorf("changes: %w", err)
@@ -151,26 +141,11 @@ func (c *changes) AccountsChanged(ctx context.Context, usernames ...string) erro
 	return nil
 }
 
-const planUsers = `SELECT username FROM subscribers WHERE plan_id = $1`
-
 // PlansChanged drops the cached accounts of every subscriber on the plan.
 func (c *changes) PlansChanged(ctx context.Context, planID int64) error {
-	rows, err := c.pool.Query(ctx, planUsers, planID)
+	users, err := c.subscribers.FindPlanUsernames(ctx, planID)
 	if err != nil {
 		return fmt.Errorf("changes: plan users: %w", err)
-	}
-	var users []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			rows.Close()
-			return err
-		}
-		users = append(users, u)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	return c.AccountsChanged(ctx, users...)
 }

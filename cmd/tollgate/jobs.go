@@ -34,8 +34,8 @@ func nodeName() string {
 	return fmt.Sprintf("%s/%d", h, os.Getpid())
 }
 
-// startCron schedules jobs; the returned cron is stopped by the caller.
-func startCron(ctx context.Context, d *deps, jobs []job) *cron.Cron {
+// scheduleJobs schedules jobs; the returned cron is stopped by the caller.
+func scheduleJobs(ctx context.Context, d *deps, jobs []job) *cron.Cron {
 	logger := cronLogger{d.log}
 	c := cron.New(cron.WithLogger(logger), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
 	node := nodeName()

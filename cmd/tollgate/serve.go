@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"runtime/pprof"
@@ -15,12 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/robfig/cron/v3"
 
 	billingpg "tollgate/billing/postgres"
 	"tollgate/hotspot"
 	hotspotpg "tollgate/hotspot/postgres"
-	"tollgate/migrations"
 	"tollgate/portal"
 	"tollgate/radius"
 	"tollgate/radius/pg"
@@ -28,58 +25,15 @@ import (
 	"tollgate/radius/server"
 )
 
-func cmdMigrate(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("migrate")
-	if err := e.parse(fs, args); err != nil {
-		return err
-	}
-	d, err := e.open(ctx)
-	if err != nil {
-		return err
-	}
-	ran, err := migrations.Apply(ctx, d.pool)
-	if err != nil {
-		return err
-	}
-	if err := d.radius.EnsurePartitions(ctx); err != nil {
-		return err
-	}
-	return e.print(map[string]any{"applied": ran}, func(w io.Writer) {
-		if len(ran) == 0 {
-			fmt.Fprintln(w, "schema is up to date")
-		}
-		for _, n := range ran {
-			fmt.Fprintln(w, "applied", n)
-		}
-	})
-}
+// `tollgate serve` runs the roles it is asked for, each started by one function below,
+// in this order: radius (the UDP servers and the writers behind them), cron (the
+// scheduled jobs) and portal (the web front). Each start function returns the function
+// that stops its role; serve stops the roles in reverse order, so in-flight packets and
+// requests finish before what they write to closes. The stores themselves (Redis, the
+// pool) close last, when the command returns (env.close).
 
-// checkSchema refuses to run on a database older than this binary.
-func checkSchema(ctx context.Context, d *deps) error {
-	pending, err := migrations.Pending(ctx, d.pool)
-	if err != nil {
-		return err
-	}
-	if len(pending) > 0 {
-		return radius.Errorf(radius.ECONFLICT, "database schema is older than this binary (pending: %s): run `tollgate migrate`", strings.Join(pending, ", "))
-	}
-	return nil
-}
-
-// loadNAS reads every NAS, opens its secret and swaps the server's snapshot.
-func loadNAS(ctx context.Context, d *deps, srv *server.Server) error {
-	list, err := d.radius.ListNAS(ctx)
-	if err != nil {
-		return err
-	}
-	for i := range list {
-		if list[i].Secret, err = d.sealer.Open(list[i].Secret); err != nil {
-			return fmt.Errorf("open secret of NAS %q: %w (is TOLLGATE_SECRET_KEY the key it was sealed with?)", list[i].Name, err)
-		}
-	}
-	srv.SetNAS(list)
-	return nil
-}
+// stopFunc stops what a start function started, within ctx's deadline.
+type stopFunc func(ctx context.Context)
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("serve")
@@ -106,143 +60,6 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := d.radius.EnsurePartitions(ctx); err != nil {
 		return err
 	}
-	log := d.log
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	var srv *server.Server
-	var authlog *radiuspg.AuthLog
-	var acctw *radiuspg.AcctWriter
-	var enf *radius.Enforcer
-	if want["radius"] {
-		d.cache.Start()
-		d.live.Start()
-		authlog = radiuspg.NewAuthLog(d.pool, log, radiuspg.AuthLogOptions{})
-		authlog.Start()
-		// The writer gets connections of its own on which the planner never scans a table
-		// whole: every statement it runs has its index, and a plan cached while the tables
-		// were still small (a new install) would otherwise keep scanning them as they grow.
-		wc := d.pool.Config().Copy()
-		wc.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
-		wc.MaxConns, wc.MinConns = 4, 0
-		acctPool, err := pgxpool.NewWithConfig(ctx, wc)
-		if err != nil {
-			return fmt.Errorf("postgres: accounting pool: %w", err)
-		}
-		defer acctPool.Close()
-		acctw, err = radiuspg.NewAcctWriter(acctPool, log, radiuspg.AcctWriterOptions{SpoolDir: e.cfg.SpoolDir})
-		if err != nil {
-			return err
-		}
-		acctw.Start()
-		srv = server.New(server.Config{AuthAddr: e.cfg.RadiusAuthAddr, AcctAddr: e.cfg.RadiusAcctAddr}, d.accounts(), authlog, log)
-		enf = d.enforcer(srv.NASByID)
-		enf.Grace = e.cfg.StaleGrace
-		srv.SetAccounting(acctw, enf.AfterAccounting)
-		srv.SetActivator(d.accounts()) // vouchers start at their first accepted login
-		if err := loadNAS(ctx, d, srv); err != nil {
-			return err
-		}
-		if err := srv.Register(reg); err != nil {
-			return err
-		}
-		if err := srv.Start(); err != nil {
-			return err
-		}
-		// Admin changes arrive as notifications; a periodic reload covers a missed one.
-		go func() {
-			_ = pg.Listen(ctx, e.cfg.DatabaseURL, log, func(payload string) {
-				if payload == "nas" || payload == "*" {
-					if err := loadNAS(ctx, d, srv); err != nil && ctx.Err() == nil {
-						log.Error("reload NAS", "err", err)
-					}
-				}
-			})
-		}()
-		go func() {
-			t := time.NewTicker(30 * time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if err := loadNAS(ctx, d, srv); err != nil && ctx.Err() == nil {
-						log.Error("reload NAS", "err", err)
-					}
-				}
-			}
-		}()
-		log.Info("radius listening", "auth", srv.AuthAddr().String(), "acct", srv.AcctAddr().String())
-	}
-	var crons *cron.Cron
-	if want["cron"] {
-		if enf == nil {
-			enf = d.enforcer(func(int64) (radius.NAS, bool) { return radius.NAS{}, false })
-			enf.Grace = e.cfg.StaleGrace
-			// Without the radius role this process has no NAS snapshot: load it per run.
-			nasFor := func(ctx context.Context) func(int64) (radius.NAS, bool) {
-				t, err := d.nasTable(ctx)
-				if err != nil {
-					return func(int64) (radius.NAS, bool) { return radius.NAS{}, false }
-				}
-				return t
-			}
-			enf.Disconnect = &lazyDisconnector{d: d, table: nasFor}
-		}
-		every := e.cfg.CronInterval
-		crons = startCron(ctx, d, []job{
-			{name: "reaper", every: every, run: func(ctx context.Context) error {
-				n, err := enf.Reap(ctx)
-				if n > 0 {
-					log.Info("reaper closed stale sessions", "count", n)
-				}
-				return err
-			}},
-			{name: "enforce", every: every, run: func(ctx context.Context) error { _, err := enf.Sweep(ctx); return err }},
-			{name: "partitions", every: time.Hour, run: d.radius.EnsurePartitions},
-			{name: "vouchers", every: every, run: d.hotspot().ExpireVouchers},
-		})
-	}
-	var web *portal.Portal
-	if want["portal"] {
-		accounts, sessions, audit := portalStores(d, e.cfg.RedisPrefix)
-		web, err = portal.New(portal.Config{Addr: e.cfg.HTTPAddr, OperatorName: e.cfg.OperatorName, PublicURL: e.cfg.PublicURL, TrustedProxies: e.cfg.TrustedProxies}, portal.Deps{
-			Health: func(ctx context.Context) error {
-				if err := d.pool.Ping(ctx); err != nil {
-					return errors.New("postgres unreachable")
-				}
-				if err := d.rdb.Ping(ctx).Err(); err != nil {
-					return errors.New("redis unreachable")
-				}
-				return nil
-			},
-			Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-			Log:      log,
-			Auth:     accounts,
-			Sessions: sessions,
-			Audit:    audit,
-			// The captive status page shows a voucher by its code (or username).
-			Hotspot: d.hotspot(),
-			// The print views read vouchers through the service and plans from billing.
-			Prints: struct {
-				*hotspot.Service
-				*billingpg.Store
-			}{d.hotspot(), billingpg.NewStore(d.pool)},
-			Opener:   d.sealer,
-			Vouchers: portalVouchers(d),
-		})
-		if err != nil {
-			return err
-		}
-		if err := web.Register(reg); err != nil {
-			return err
-		}
-		if err := web.Start(); err != nil {
-			return fmt.Errorf("portal: listen %s: %w", e.cfg.HTTPAddr, err)
-		}
-		log.Info("portal listening", "addr", web.Addr().String())
-	}
 	// Diagnostics: TOLLGATE_CPUPROFILE=FILE writes a CPU profile of the whole run (read
 	// with `go tool pprof bin/tollgate FILE`); it is how the README's figures were studied.
 	if f := os.Getenv("TOLLGATE_CPUPROFILE"); f != "" {
@@ -256,39 +73,204 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	log.Info("tollgate serving", "version", version, "roles", *roles)
-	<-ctx.Done()
-	log.Info("shutting down")
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	// Reverse order: stop taking packets and requests, then the writers, then the stores.
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	var stops []stopFunc
+	defer func() { shutdown(stops) }()
+	var enf *radius.Enforcer // the radius role's, shared with cron
+	if want["radius"] {
+		var stop stopFunc
+		if enf, stop, err = startRadius(ctx, e, d, reg); err != nil {
+			return err
+		}
+		stops = append(stops, stop)
+	}
+	if want["cron"] {
+		stops = append(stops, startCron(ctx, e, d, enf))
+	}
+	if want["portal"] {
+		stop, err := startPortal(e, d, reg)
+		if err != nil {
+			return err
+		}
+		stops = append(stops, stop)
+	}
+	d.log.Info("tollgate serving", "version", version, "roles", *roles)
+	<-ctx.Done()
+	d.log.Info("shutting down")
+	return nil
+}
+
+// shutdown runs stops in reverse order, all within 10 seconds.
+func shutdown(stops []stopFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if srv != nil {
-		_ = srv.Shutdown(sctx)
+	for i := len(stops) - 1; i >= 0; i-- {
+		stops[i](ctx)
 	}
-	if web != nil {
-		_ = web.Shutdown(sctx)
+}
+
+// startRadius starts the radius role: the account cache, the auth log and accounting
+// writers, and the UDP servers with their NAS snapshot, which change notifications and a
+// periodic reload keep fresh. It returns the enforcer the cron role shares. When it fails
+// it stops what it started.
+func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry) (enf *radius.Enforcer, stop stopFunc, err error) {
+	log := d.log
+	var (
+		srv      *server.Server
+		authlog  *radiuspg.AuthLog
+		acctPool *pgxpool.Pool
+		acctw    *radiuspg.AcctWriter
+	)
+	// Stop taking packets, then flush the writers (after the enforcer's disconnects),
+	// then close the accounting pool.
+	stop = func(ctx context.Context) {
+		if srv != nil {
+			_ = srv.Shutdown(ctx)
+		}
+		if acctw != nil {
+			if err := acctw.Close(ctx); err != nil {
+				log.LogAttrs(ctx, slog.LevelWarn, "accounting flush", slog.String("err", err.Error()))
+			}
+		}
+		if enf != nil {
+			enf.Wait()
+		}
+		if authlog != nil {
+			if err := authlog.Close(ctx); err != nil {
+				log.LogAttrs(ctx, slog.LevelWarn, "auth log flush", slog.String("err", err.Error()))
+			}
+		}
+		if acctPool != nil {
+			acctPool.Close()
+		}
 	}
-	if crons != nil {
+	defer func() {
+		if err != nil {
+			shutdown([]stopFunc{stop})
+			enf, stop = nil, nil
+		}
+	}()
+
+	d.cache.Start()
+	d.live.Start()
+	authlog = radiuspg.NewAuthLog(d.pool, log, radiuspg.AuthLogOptions{})
+	authlog.Start()
+	// The writer gets connections of its own on which the planner never scans a table
+	// whole: every statement it runs has its index, and a plan cached while the tables
+	// were still small (a new install) would otherwise keep scanning them as they grow.
+	wc := d.pool.Config().Copy()
+	wc.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+	wc.MaxConns, wc.MinConns = 4, 0
+	if acctPool, err = pgxpool.NewWithConfig(ctx, wc); err != nil {
+		return nil, nil, fmt.Errorf("postgres: accounting pool: %w", err)
+	}
+	if acctw, err = radiuspg.NewAcctWriter(acctPool, log, radiuspg.AcctWriterOptions{SpoolDir: e.cfg.SpoolDir}); err != nil {
+		return nil, nil, err
+	}
+	acctw.Start()
+	srv = server.New(server.Config{AuthAddr: e.cfg.RadiusAuthAddr, AcctAddr: e.cfg.RadiusAcctAddr}, d.accounts(), authlog, log)
+	enf = d.enforcer(srv.NASByID)
+	enf.Grace = e.cfg.StaleGrace
+	srv.SetAccounting(acctw, enf.AfterAccounting)
+	srv.SetActivator(d.accounts()) // vouchers start at their first accepted login
+	if err := loadNAS(ctx, d, srv); err != nil {
+		return nil, nil, err
+	}
+	if err := srv.Register(reg); err != nil {
+		return nil, nil, err
+	}
+	if err := srv.Start(); err != nil {
+		return nil, nil, err
+	}
+	// Admin changes arrive as notifications; a periodic reload covers a missed one.
+	go func() {
+		_ = pg.Listen(ctx, e.cfg.DatabaseURL, log, func(payload string) {
+			if payload == "nas" || payload == "*" {
+				if err := loadNAS(ctx, d, srv); err != nil && ctx.Err() == nil {
+					log.Error("reload NAS", "err", err)
+				}
+			}
+		})
+	}()
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := loadNAS(ctx, d, srv); err != nil && ctx.Err() == nil {
+					log.Error("reload NAS", "err", err)
+				}
+			}
+		}
+	}()
+	log.Info("radius listening", "auth", srv.AuthAddr().String(), "acct", srv.AcctAddr().String())
+	return enf, stop, nil
+}
+
+// loadNAS reads every NAS, opens its secret and swaps the server's snapshot.
+func loadNAS(ctx context.Context, d *deps, srv *server.Server) error {
+	list, err := d.radius.ListNAS(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range list {
+		if list[i].Secret, err = d.sealer.Open(list[i].Secret); err != nil {
+			return fmt.Errorf("open secret of NAS %q: %w (is TOLLGATE_SECRET_KEY the key it was sealed with?)", list[i].Name, err)
+		}
+	}
+	srv.SetNAS(list)
+	return nil
+}
+
+// startCron starts the cron role: the stale-session reaper, enforcement, partitions and
+// voucher expiry, on every replica (a run happens once per slot across them). enf is the
+// radius role's enforcer, or nil when this process runs no RADIUS server: the jobs then
+// get one of their own that loads the NAS table at each disconnect.
+func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer) stopFunc {
+	log := d.log
+	own := enf == nil
+	if own {
+		enf = d.enforcer(func(int64) (radius.NAS, bool) { return radius.NAS{}, false })
+		enf.Grace = e.cfg.StaleGrace
+		// Without the radius role this process has no NAS snapshot: load it per run.
+		nasFor := func(ctx context.Context) func(int64) (radius.NAS, bool) {
+			t, err := d.nasTable(ctx)
+			if err != nil {
+				return func(int64) (radius.NAS, bool) { return radius.NAS{}, false }
+			}
+			return t
+		}
+		enf.Disconnect = &lazyDisconnector{d: d, table: nasFor}
+	}
+	every := e.cfg.CronInterval
+	crons := scheduleJobs(ctx, d, []job{
+		{name: "reaper", every: every, run: func(ctx context.Context) error {
+			n, err := enf.Reap(ctx)
+			if n > 0 {
+				log.Info("reaper closed stale sessions", "count", n)
+			}
+			return err
+		}},
+		{name: "enforce", every: every, run: func(ctx context.Context) error { _, err := enf.Sweep(ctx); return err }},
+		{name: "partitions", every: time.Hour, run: d.radius.EnsurePartitions},
+		{name: "vouchers", every: every, run: d.hotspot().ExpireVouchers},
+	})
+	// Wait for running jobs, then for the disconnects of an enforcer of our own (the
+	// radius role waits for its own).
+	return func(ctx context.Context) {
 		select {
 		case <-crons.Stop().Done():
-		case <-sctx.Done():
+		case <-ctx.Done():
+		}
+		if own {
+			enf.Wait()
 		}
 	}
-	if acctw != nil {
-		if err := acctw.Close(sctx); err != nil {
-			log.LogAttrs(sctx, slog.LevelWarn, "accounting flush", slog.String("err", err.Error()))
-		}
-	}
-	if enf != nil {
-		enf.Wait()
-	}
-	if authlog != nil {
-		if err := authlog.Close(sctx); err != nil {
-			log.LogAttrs(sctx, slog.LevelWarn, "auth log flush", slog.String("err", err.Error()))
-		}
-	}
-	return nil
 }
 
 // lazyDisconnector loads the NAS table at each disconnect, for a cron-only process.
@@ -300,6 +282,48 @@ type lazyDisconnector struct {
 func (l *lazyDisconnector) Disconnect(ctx context.Context, s radius.LiveSession, reason string) (radius.CoAResult, error) {
 	dis := &disconnector{coa: server.NewCoAClient(time.Second, 2, l.d.log), nas: l.table(ctx), store: l.d.radius}
 	return dis.Disconnect(ctx, s, reason)
+}
+
+// startPortal starts the portal role: the web front on TOLLGATE_HTTP_ADDR, serving
+// /metrics from reg.
+func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
+	accounts, sessions, audit := portalStores(d, e.cfg.RedisPrefix)
+	web, err := portal.New(portal.Config{Addr: e.cfg.HTTPAddr, OperatorName: e.cfg.OperatorName, PublicURL: e.cfg.PublicURL, TrustedProxies: e.cfg.TrustedProxies}, portal.Deps{
+		Health: func(ctx context.Context) error {
+			if err := d.pool.Ping(ctx); err != nil {
+				return errors.New("postgres unreachable")
+			}
+			if err := d.rdb.Ping(ctx).Err(); err != nil {
+				return errors.New("redis unreachable")
+			}
+			return nil
+		},
+		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Log:      d.log,
+		Auth:     accounts,
+		Sessions: sessions,
+		Audit:    audit,
+		// The captive status page shows a voucher by its code (or username).
+		Hotspot: d.hotspot(),
+		// The print views read vouchers through the service and plans from billing.
+		Prints: struct {
+			*hotspot.Service
+			*billingpg.Store
+		}{d.hotspot(), billingpg.NewStore(d.pool)},
+		Opener:   d.sealer,
+		Vouchers: portalVouchers(d),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := web.Register(reg); err != nil {
+		return nil, err
+	}
+	if err := web.Start(); err != nil {
+		return nil, fmt.Errorf("portal: listen %s: %w", e.cfg.HTTPAddr, err)
+	}
+	d.log.Info("portal listening", "addr", web.Addr().String())
+	return func(ctx context.Context) { _ = web.Shutdown(ctx) }, nil
 }
 
 // portalVouchers is what the portal's NAS, plan, voucher and reseller pages call. A

@@ -20,11 +20,12 @@ import (
 
 // hotspot returns the voucher service over these stores.
 func (d *deps) hotspot() *hotspot.Service {
+	plans := billingpg.NewStore(d.pool)
 	return &hotspot.Service{
 		Store:   hotspotpg.NewStore(d.pool),
-		Plans:   billingpg.NewStore(d.pool),
+		Plans:   plans,
 		Sealer:  d.sealer,
-		Changes: &changes{pool: d.pool, cache: d.cache},
+		Changes: &changes{subscribers: plans, cache: d.cache},
 		Usage:   d.radius,
 		Now:     time.Now,
 	}

@@ -286,7 +286,7 @@ func TestE2EAccountingSurvivesPostgresOutage(t *testing.T) {
 	const sessions = 120
 	for i := 0; i < sessions; i++ {
 		if i == 40 {
-			pg.Stop() // Postgres goes away in the middle of the stream
+			pg.Crash() // Postgres goes away in the middle of the stream
 		}
 		if i == 80 {
 			pg.Start()
@@ -381,7 +381,7 @@ func TestE2EAccountingSurvivesKill9(t *testing.T) {
 	// 2. Postgres down: records go to the spool; kill -9 again under load.
 	cmd = start()
 	up("S-probe")
-	pg.Stop()
+	pg.Crash()
 	kill(cmd, "S")
 	if len(a.acked) <= before {
 		t.Fatalf("nothing acknowledged while Postgres was down: the spool did not take over")

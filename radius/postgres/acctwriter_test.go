@@ -919,3 +919,38 @@ func BenchmarkAcctWriter(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+func TestAcctWriterPostgresRestart(t *testing.T) {
+	srv := radiustest.MustPrivatePostgres(t)
+	srv.MustMigrate()
+	pool, err := pgxpool.New(context.Background(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	w := MustAcctWriter(t, pool, AcctWriterOptions{RetryEvery: 50 * time.Millisecond, WriteTimeout: time.Second})
+
+	// Records keep coming, for a second at least, while Postgres crashes twice.
+	const goroutines, records = 64, 200
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		MustGoroutineSessions(t, w, goroutines, records, 5*time.Millisecond)
+	}()
+	for range 2 {
+		time.Sleep(150 * time.Millisecond)
+		srv.Crash()
+		time.Sleep(300 * time.Millisecond)
+		srv.Start()
+	}
+	<-done
+	MustWaitFor(t, "the spool to replay", 30*time.Second, func() bool { return w.Backlog() == 0 })
+	t.Logf("committed %d, spooled %d, replayed %d", w.Committed(), w.Spooled(), w.Replayed())
+	MustGoroutineRows(t, pool, goroutines, records)
+	if w.Spooled() == 0 {
+		t.Fatal("nothing was spooled: the outages did not happen while records came")
+	}
+	if w.Replayed() != w.Spooled() || w.Dropped() != 0 {
+		t.Fatalf("spooled %d, replayed %d, dropped %d", w.Spooled(), w.Replayed(), w.Dropped())
+	}
+}

@@ -1,6 +1,7 @@
 package radiustest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -10,10 +11,16 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tollgate/migrations"
 )
 
 // PrivatePostgres is a Postgres server of the test's own, started from the system's
-// binaries, that the test may stop and start again (an outage).
+// binaries, that the test may stop, crash and start again (an outage): the shared
+// server must not go down under other tests.
 type PrivatePostgres struct {
 	tb   testing.TB
 	bin  string
@@ -39,7 +46,9 @@ func pgBinDir() string {
 }
 
 // MustPrivatePostgres initializes and starts a Postgres cluster in a temporary directory
-// on a free loopback port, with a database "tollgate"; it is stopped when the test ends.
+// on a free loopback port, with an empty database "tollgate" (MustMigrate applies the
+// migrations); it is stopped when the test ends. Without Postgres binaries the test is
+// skipped, or fails under CI.
 // Postgres refuses to run as root, so as root it runs as the system user tollgate-pg
 // (created if missing, as scripts/services.sh does).
 func MustPrivatePostgres(tb testing.TB) *PrivatePostgres {
@@ -115,8 +124,31 @@ func (p *PrivatePostgres) Start() {
 	p.must("pg_ctl", "-D", p.dir, "-o", opts, "-l", filepath.Join(filepath.Dir(p.dir), "pg.log"), "-w", "start")
 }
 
-// Stop stops the server at once (pg_ctl -m immediate: like a crash, connections drop).
+// Stop shuts the server down cleanly (pg_ctl -m fast): open connections are cut, and
+// it checkpoints first.
 func (p *PrivatePostgres) Stop() {
 	p.tb.Helper()
+	p.must("pg_ctl", "-D", p.dir, "-m", "fast", "-w", "stop")
+}
+
+// Crash stops the server the way a power cut would (pg_ctl -m immediate): no
+// checkpoint, every connection cut; the next Start recovers from the WAL.
+func (p *PrivatePostgres) Crash() {
+	p.tb.Helper()
 	p.must("pg_ctl", "-D", p.dir, "-m", "immediate", "-w", "stop")
+}
+
+// MustMigrate applies every migration to the database.
+func (p *PrivatePostgres) MustMigrate() {
+	p.tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, p.URL)
+	if err != nil {
+		p.tb.Fatalf("radiustest: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := migrations.Apply(ctx, conn); err != nil {
+		p.tb.Fatalf("radiustest: migrate: %v", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -161,19 +162,26 @@ func loadConfig() (*Config, error) {
 			*d.dst = x
 		}
 	}
-	switch lv := strings.ToLower(os.Getenv("LOG_LEVEL")); lv {
-	case "", "info":
-		c.LogLevel = slog.LevelInfo
-	case "debug":
-		c.LogLevel = slog.LevelDebug
-	case "warn", "warning":
-		c.LogLevel = slog.LevelWarn
-	case "error":
-		c.LogLevel = slog.LevelError
-	default:
-		return nil, badVar("LOG_LEVEL", "%q is not one of debug, info, warn, error", lv)
+	if c.LogLevel, err = parseLogLevel(os.Getenv("LOG_LEVEL")); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// parseLogLevel reads LOG_LEVEL with slog's own parser (debug, info, warn, error, any
+// case, with an optional offset such as "debug-4"); "" is info, and "warning" is warn.
+func parseLogLevel(v string) (slog.Level, error) {
+	var lv slog.Level
+	switch strings.ToLower(v) {
+	case "":
+		return slog.LevelInfo, nil
+	case "warning":
+		v = "warn"
+	}
+	if err := lv.UnmarshalText([]byte(v)); err != nil {
+		return 0, badVar("LOG_LEVEL", "%q is not one of debug, info, warn, error", v)
+	}
+	return lv, nil
 }
 
 func checkAddr(v string) error {
@@ -190,19 +198,37 @@ func checkAddr(v string) error {
 	return nil
 }
 
+// Patterns of a password that redactURL hides where url.URL.Redacted cannot: in a
+// key=value DSN ("host=db password='s e c r e t'"), and in a URL that net/url does not
+// parse (a Postgres URL with several hosts).
+var (
+	dsnPassword   = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+	userPassword  = regexp.MustCompile(`^([a-z][a-z0-9+.-]*://[^:/@]*:)[^@]*@`)
+	queryPassword = regexp.MustCompile(`(?i)([?&]password=)[^&]*`)
+)
+
+// redactURL hides the password of a database or Redis address: the userinfo's with
+// url.URL.Redacted, and a password query parameter (which pgx and go-redis also accept).
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err == nil && u.Scheme != "" && u.Opaque == "":
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
+	case strings.Contains(s, "://"):
+		return userPassword.ReplaceAllString(queryPassword.ReplaceAllString(s, "${1}xxxxx"), "${1}xxxxx@")
+	}
+	return dsnPassword.ReplaceAllString(s, "${1}xxxxx")
+}
+
 // redacted returns the configuration as printable pairs, with secrets hidden.
 func (c *Config) redacted() [][2]string {
-	db := c.DatabaseURL
-	if pc, err := pgxpool.ParseConfig(db); err == nil && pc.ConnConfig.Password != "" {
-		db = strings.Replace(db, pc.ConnConfig.Password, "*****", 1)
-	}
-	rd := c.RedisURL
-	if o, err := redis.ParseURL(rd); err == nil && o.Password != "" {
-		rd = strings.Replace(rd, o.Password, "*****", 1)
-	}
 	return [][2]string{
-		{"DATABASE_URL", db},
-		{"REDIS_URL", rd},
+		{"DATABASE_URL", redactURL(c.DatabaseURL)},
+		{"REDIS_URL", redactURL(c.RedisURL)},
 		{"TOLLGATE_REDIS_PREFIX", c.RedisPrefix},
 		{"TOLLGATE_SECRET_KEY", "***** (set)"},
 		{"TOLLGATE_RADIUS_AUTH_ADDR", c.RadiusAuthAddr},

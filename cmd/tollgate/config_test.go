@@ -1,0 +1,84 @@
+package main
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestRedactURL(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+	}{
+		{"postgres url", "postgres://tollgate:s3cret@db.example:5432/tollgate?sslmode=require", "postgres://tollgate:xxxxx@db.example:5432/tollgate?sslmode=require"},
+		{"postgres url without password", "postgres://postgres@127.0.0.1:5432/tollgate", "postgres://postgres@127.0.0.1:5432/tollgate"},
+		{"postgres url, password parameter", "postgresql://u@db/x?password=s3cret&sslmode=disable", "postgresql://u@db/x?password=xxxxx&sslmode=disable"},
+		{"postgres url, several hosts", "postgres://u:s3cret@h1:5432,h2:5432/x?password=s3cret&sslmode=disable", "postgres://u:xxxxx@h1:5432,h2:5432/x?password=xxxxx&sslmode=disable"},
+		{"key=value dsn", "host=db user=tollgate password=s3cret dbname=tollgate", "host=db user=tollgate password=xxxxx dbname=tollgate"},
+		{"key=value dsn, quoted", "host=db password = 's3 cr\\'et' dbname=tollgate", "host=db password = xxxxx dbname=tollgate"},
+		{"key=value dsn without password", "host=db user=tollgate", "host=db user=tollgate"},
+		{"redis url", "redis://:s3cret@127.0.0.1:6379/0", "redis://:xxxxx@127.0.0.1:6379/0"},
+		{"redis url with user", "rediss://default:s3cret@cache.example:6380/2", "rediss://default:xxxxx@cache.example:6380/2"},
+		{"redis url without password", "redis://127.0.0.1:6379/15", "redis://127.0.0.1:6379/15"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := redactURL(tc.in)
+			if got != tc.want {
+				t.Fatalf("redactURL(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+			if strings.Contains(got, "s3") {
+				t.Fatalf("redactURL(%q) = %q still shows the password", tc.in, got)
+			}
+		})
+	}
+}
+
+func TestConfigRedacted(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://tollgate:pg-s3cret@127.0.0.1:5432/tollgate")
+	t.Setenv("REDIS_URL", "redis://:redis-s3cret@127.0.0.1:6379/0")
+	t.Setenv("TOLLGATE_SECRET_KEY", testKey)
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range c.redacted() {
+		got[kv[0]] = kv[1]
+		if strings.Contains(kv[1], "s3cret") || strings.Contains(kv[1], testKey) {
+			t.Errorf("%s = %q shows a secret", kv[0], kv[1])
+		}
+	}
+	if got["DATABASE_URL"] != "postgres://tollgate:xxxxx@127.0.0.1:5432/tollgate" || got["REDIS_URL"] != "redis://:xxxxx@127.0.0.1:6379/0" {
+		t.Errorf("redacted URLs = %q, %q", got["DATABASE_URL"], got["REDIS_URL"])
+	}
+}
+
+func TestParseLogLevel(t *testing.T) {
+	cases := []struct {
+		in      string
+		want    slog.Level
+		wantErr bool
+	}{
+		{"", slog.LevelInfo, false},
+		{"info", slog.LevelInfo, false},
+		{"DEBUG", slog.LevelDebug, false},
+		{"Warn", slog.LevelWarn, false},
+		{"warning", slog.LevelWarn, false},
+		{"error", slog.LevelError, false},
+		{"debug-4", slog.LevelDebug - 4, false},
+		{"loud", 0, true},
+		{"5", 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseLogLevel(tc.in)
+			switch {
+			case tc.wantErr && (err == nil || !strings.HasPrefix(err.Error(), "LOG_LEVEL: ")):
+				t.Fatalf("parseLogLevel(%q) = %v, %v; want an error naming LOG_LEVEL", tc.in, got, err)
+			case !tc.wantErr && (err != nil || got != tc.want):
+				t.Fatalf("parseLogLevel(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}

@@ -7,7 +7,8 @@ SHELL := bash
 GO          ?= go
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X main.version=$(VERSION)
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+# staticcheck 2025.1.1, by its module version: a proxy may not resolve the release name.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
 # Find or start Postgres/Redis and export their URLs into the recipe's shell.
 # (Assign first: `eval "$(cmd)"` alone would hide a failure of cmd.)

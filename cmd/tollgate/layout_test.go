@@ -56,7 +56,8 @@ func TestNoSQL(t *testing.T) {
 					t.Errorf("%s: SQL in cmd/tollgate: %.60q", fset.Position(n.Pos()), s)
 				}
 			case *ast.CallExpr:
-				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && dbMethods[sel.Sel.Name] {
+				// Every database call takes a context first (url.URL.Query takes nothing).
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && dbMethods[sel.Sel.Name] && len(n.Args) > 0 {
 					t.Errorf("%s: %s call in cmd/tollgate; add a store method", fset.Position(n.Pos()), sel.Sel.Name)
 				}
 			}

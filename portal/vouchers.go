@@ -177,8 +177,8 @@ func parseNAS(f map[string]string) (*radius.NAS, error) {
 		return nil, radius.Errorf(radius.EINVALID, "address: %q is not an IP address or CIDR", f["address"])
 	}
 	n.Prefix = pfx.Masked()
-	if len(n.Secret) < 8 {
-		return nil, radius.Errorf(radius.EINVALID, "secret: at least 8 characters")
+	if err := radius.CheckNASSecret(n.Secret, false); err != nil {
+		return nil, err
 	}
 	if f["coa_port"] != "" {
 		if n.CoAPort, err = strconv.Atoi(f["coa_port"]); err != nil || n.CoAPort < 1 || n.CoAPort > 65535 {

@@ -189,6 +189,18 @@ func TestAdminNASAndPlans(t *testing.T) {
 	if resp, body = admin.post("/admin/nas", "/admin/nas", url.Values{"name": {"x"}, "address": {"not-an-ip"}, "secret": {"s3cret-s3cret"}}); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "address") {
 		t.Fatalf("bad NAS = %d: %.300s", resp.StatusCode, body)
 	}
+	// The NAS rules hold on this path too: ranges at most a /24 and always with
+	// Message-Authenticator, secrets of 12 characters or more.
+	for _, f := range []url.Values{
+		{"name": {"wide"}, "address": {"198.51.100.0/23"}, "secret": {"s3cret-s3cret"}, "require_ma": {"on"}},
+		{"name": {"lax"}, "address": {"198.51.100.0/24"}, "secret": {"s3cret-s3cret"}},
+		{"name": {"weak"}, "address": {"198.51.100.9"}, "secret": {"s3cret-s3cr"}, "require_ma": {"on"}},
+	} {
+		field := map[string]string{"wide": "address: ", "lax": "require_message_authenticator: ", "weak": "secret: "}[f.Get("name")]
+		if resp, body = admin.post("/admin/nas", "/admin/nas", f); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, field) {
+			t.Fatalf("NAS %s = %d: %.300s", f.Get("name"), resp.StatusCode, body)
+		}
+	}
 
 	resp, body = admin.post("/admin/plans", "/admin/plans", url.Values{"name": {"day"}, "kind": {"hotspot"}, "price": {"3.00"}, "reseller_price": {"2.25"},
 		"validity": {"1d"}, "uptime_limit": {"2h"}, "data_limit": {"1G"}, "shared_users": {"1"}, "validity_from": {"sale"}, "lock_mac": {"on"}})

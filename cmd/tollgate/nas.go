@@ -104,7 +104,7 @@ func addNASSecretFlags(fs *flag.FlagSet) *nasSecretFlags {
 // read returns the secret given, checked; set says whether one was given. A weak secret
 // allowed with --allow-weak-secret is warned about on stderr.
 func (f *nasSecretFlags) read(e *env, fs *flag.FlagSet) (secret []byte, set bool, err error) {
-	s, set, err := secretFlag(e, fs, "secret", "secret")
+	s, set, err := secretFlag(e, fs, "secret")
 	if err != nil || !set {
 		return nil, set, err
 	}

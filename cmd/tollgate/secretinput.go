@@ -19,8 +19,8 @@ import (
 // and has a -file twin (--secret-file, --password-file) that reads it from a file.
 
 // secretFlag reads the secret given with --NAME VALUE, --NAME - or --NAME-file FILE, after
-// fs was parsed; set says whether one was given. field names it in messages.
-func secretFlag(e *env, fs *flag.FlagSet, name, field string) (secret string, set bool, err error) {
+// fs was parsed; set says whether one was given.
+func secretFlag(e *env, fs *flag.FlagSet, name string) (secret string, set bool, err error) {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	fileFlag := name + "-file"
@@ -31,7 +31,7 @@ func secretFlag(e *env, fs *flag.FlagSet, name, field string) (secret string, se
 		s, err := readSecretFile(fs.Lookup(fileFlag).Value.String(), fileFlag)
 		return s, err == nil, err
 	case given[name] && fs.Lookup(name).Value.String() == "-":
-		s, err := readSecret(e, field)
+		s, err := readSecret(e, name)
 		return s, err == nil, err
 	case given[name]:
 		return fs.Lookup(name).Value.String(), true, nil

@@ -50,7 +50,7 @@ func cmdSubscriberAdd(ctx context.Context, e *env, args []string) error {
 	if err := required(fs, "username"); err != nil {
 		return err
 	}
-	pw, set, err := secretFlag(e, fs, "password", "password")
+	pw, set, err := secretFlag(e, fs, "password")
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 	if err := required(fs, "username"); err != nil {
 		return err
 	}
-	password, passwordSet, err := secretFlag(e, fs, "password", "password")
+	password, passwordSet, err := secretFlag(e, fs, "password")
 	if err != nil {
 		return err
 	}

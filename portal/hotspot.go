@@ -39,6 +39,7 @@ type hotspotView struct {
 	MAC        string
 	IP         string
 	Unusable   bool // the router's parameters are missing or bad: no form
+	Foreign    bool // link-login-only names no configured router: no form
 	StatusLink string
 
 	// The status page.
@@ -177,6 +178,17 @@ func (p *Portal) hotspotLogin(c *fiber.Ctx) error {
 		v.Unusable = true
 		return p.renderHotspot(c, fiber.StatusBadRequest, "hotspot-login", v)
 	}
+	// The form posts the guest's code to link-login-only: only to a router the operator
+	// configured (a NAS's login host), never to whatever host a link names.
+	u, _ := url.Parse(action)
+	host, ok, err := p.loginHost(c.UserContext(), u.Hostname())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		v.Foreign = true
+		return p.renderHotspot(c, fiber.StatusForbidden, "hotspot-login", v)
+	}
 	v.Action = action
 	if id := c.Query("chap-id"); id != "" {
 		idb, err1 := decodeOctal(id)
@@ -187,9 +199,78 @@ func (p *Portal) hotspotLogin(c *fiber.Ctx) error {
 		}
 		v.ChapID, v.Challenge = hex.EncodeToString(idb), hex.EncodeToString(ch)
 	}
-	// The form posts across origins to the router, which may redirect on to dst.
-	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'")
+	// The form posts across origins to that router and nowhere else.
+	origin := u.Scheme + "://" + host
+	if u.Port() != "" {
+		origin += ":" + u.Port()
+	}
+	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; form-action "+origin+"; frame-ancestors 'none'; base-uri 'none'")
 	return p.renderHotspot(c, fiber.StatusOK, "hotspot-login", v)
+}
+
+// LoginHosts lists the hosts the captive login page may post a guest's login to: the
+// login hosts of every NAS (radius/postgres.Store), normalized by radius.ParseLoginHost.
+type LoginHosts interface {
+	LoginHosts(ctx context.Context) ([]string, error)
+}
+
+// How long the login hosts are kept before they are read again, and how long the last
+// ones read serve on while reading fails.
+const (
+	loginHostsTTL   = 5 * time.Second
+	loginHostsStale = time.Minute
+)
+
+// loginHostCache keeps the login hosts in memory: the login page is public, so whatever
+// its traffic it reads the store at most once per loginHostsTTL.
+type loginHostCache struct {
+	src LoginHosts
+	now func() time.Time
+
+	mu       sync.Mutex
+	hosts    map[string]bool
+	loadedAt time.Time // when hosts were read; zero: never
+	next     time.Time // when to read them again
+	err      error     // the last read's error
+}
+
+func newLoginHostCache(src LoginHosts) *loginHostCache {
+	return &loginHostCache{src: src, now: time.Now}
+}
+
+// loginHost normalizes host (a URL's Hostname) and reports whether it is a NAS's login
+// host.
+func (p *Portal) loginHost(ctx context.Context, host string) (string, bool, error) {
+	h, err := radius.ParseLoginHost(host)
+	if err != nil || p.loginHosts.src == nil {
+		return "", false, nil
+	}
+	ok, err := p.loginHosts.allowed(ctx, h)
+	return h, ok, err
+}
+
+// allowed reports whether h is among the hosts, reading them when they are older than
+// loginHostsTTL. When reading fails, the last hosts read serve for loginHostsStale.
+func (c *loginHostCache) allowed(ctx context.Context, h string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if !now.Before(c.next) {
+		c.next = now.Add(loginHostsTTL)
+		list, err := c.src.LoginHosts(ctx)
+		c.err = err
+		if err == nil {
+			c.hosts = make(map[string]bool, len(list))
+			for _, x := range list {
+				c.hosts[x] = true
+			}
+			c.loadedAt = now
+		}
+	}
+	if c.err != nil && (c.loadedAt.IsZero() || now.Sub(c.loadedAt) > loginHostsStale) {
+		return false, fmt.Errorf("portal: login hosts: %w", c.err)
+	}
+	return c.hosts[h], nil
 }
 
 // hotspotStatus shows a voucher's time and data left. Lookups are rate limited per

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,11 +34,30 @@ func (f *fakeShow) Show(ctx context.Context, code string) (*hotspot.Status, erro
 	}, nil
 }
 
-// guestPortal is a portal with only the guest pages' dependencies (no database).
+// fakeLoginHosts serves fixed login hosts, or fails with err, and counts its reads.
+type fakeLoginHosts struct {
+	mu    sync.Mutex
+	hosts []string
+	err   error
+	reads int
+}
+
+func (f *fakeLoginHosts) LoginHosts(ctx context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	if f.err != nil {
+		return nil, f.err
+	}
+	return append([]string(nil), f.hosts...), nil
+}
+
+// guestPortal is a portal with only the guest pages' dependencies (no database); its one
+// router's login host is 10.5.50.1.
 func guestPortal(t *testing.T) (*Portal, *fakeShow) {
 	t.Helper()
 	f := &fakeShow{}
-	p, err := New(Config{TrustedProxies: []string{"0.0.0.0"}, OperatorName: "Cafe <Wi-Fi>"}, Deps{Hotspot: f})
+	p, err := New(Config{TrustedProxies: []string{"0.0.0.0"}, OperatorName: "Cafe <Wi-Fi>"}, Deps{Hotspot: f, LoginHosts: &fakeLoginHosts{hosts: []string{"10.5.50.1", "hotspot.example.net"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +186,8 @@ func TestHotspotLoginPage(t *testing.T) {
 	if strings.Contains(body, `name="csrf"`) {
 		t.Error("the guest form posts to the router: it must not carry our CSRF token")
 	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http: https:") || strings.Contains(csp, "unsafe-inline") {
+	// The form may post to that router only.
+	if csp := resp.Header.Get("Content-Security-Policy"); csp != "default-src 'self'; img-src 'self' data:; form-action http://10.5.50.1; frame-ancestors 'none'; base-uri 'none'" {
 		t.Errorf("CSP %q", csp)
 	}
 	if resp.Header.Get("Cache-Control") != "no-store" {
@@ -203,6 +225,93 @@ func TestHotspotLoginRefusesBadParameters(t *testing.T) {
 			t.Errorf("%s: the bad link is reflected", name)
 		}
 	}
+}
+
+// TestHotspotLoginHosts: the login page shows its form only for a link-login-only whose
+// host is a configured login host, and its CSP lets the form post to that origin alone;
+// any other host gets an error and no form.
+func TestHotspotLoginHosts(t *testing.T) {
+	p, _ := guestPortal(t)
+	for _, tt := range []struct {
+		link       string
+		formAction string // "" means refused
+	}{
+		{"http://10.5.50.1/login", "http://10.5.50.1"},
+		{"https://Hotspot.Example.NET:8443/login", "https://hotspot.example.net:8443"},
+		{"http://10.5.50.2/login", ""},
+		{"http://evil.example/login", ""},
+		{"http://hotspot.example.net.evil.example/login", ""},
+		{"http://[fe80::1]/login", ""},
+		{"http://0x0a.5.50.1/login", ""},
+	} {
+		t.Run(tt.link, func(t *testing.T) {
+			resp, body := guestGet(t, p, "/hotspot/login?"+routerQuery(tt.link, `\371`, octal(testChallenge)).Encode(), "10.5.50.7")
+			csp := resp.Header.Get("Content-Security-Policy")
+			if tt.formAction == "" {
+				if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Wi-Fi network this page does not serve") ||
+					strings.Contains(body, "<form") || !strings.Contains(csp, "form-action 'self';") {
+					t.Fatalf("= %d, CSP %q: %s", resp.StatusCode, csp, body)
+				}
+				return
+			}
+			want := "form-action " + strings.ToLower(tt.formAction) + ";"
+			if resp.StatusCode != 200 || !strings.Contains(body, `<form id="hotspot-login"`) || !strings.Contains(csp, want) {
+				t.Fatalf("= %d, CSP %q (want %q): %s", resp.StatusCode, csp, want, body)
+			}
+		})
+	}
+
+	// Without a source of login hosts nothing is allowed.
+	bare, err := New(Config{}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := guestGet(t, bare, "/hotspot/login?"+routerQuery("http://10.5.50.1/login", "", "").Encode(), "10.5.50.7"); resp.StatusCode != http.StatusForbidden || strings.Contains(body, "<form") {
+		t.Fatalf("no login hosts: = %d: %s", resp.StatusCode, body)
+	}
+}
+
+// TestLoginHostCache: the hosts are read at most once per TTL whatever the traffic, a
+// change is seen after it, and a failing read keeps the last hosts for a while, then
+// fails.
+func TestLoginHostCache(t *testing.T) {
+	ctx := context.Background()
+	src := &fakeLoginHosts{hosts: []string{"10.5.50.1"}}
+	c := newLoginHostCache(src)
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	check := func(h string, want bool) {
+		t.Helper()
+		if got, err := c.allowed(ctx, h); err != nil || got != want {
+			t.Fatalf("allowed(%q) = %v, %v; want %v", h, got, err, want)
+		}
+	}
+	for i := 0; i < 100; i++ {
+		check("10.5.50.1", true)
+		check("10.5.50.2", false)
+	}
+	if src.reads != 1 {
+		t.Fatalf("%d reads for 200 lookups within the TTL", src.reads)
+	}
+	src.hosts = []string{"10.5.50.2"}
+	now = now.Add(loginHostsTTL)
+	check("10.5.50.2", true)
+	check("10.5.50.1", false)
+
+	src.err = errors.New("postgres down")
+	now = now.Add(loginHostsTTL)
+	check("10.5.50.2", true) // the last hosts read, still fresh enough
+	check("10.5.50.2", true) // and no second read before the TTL
+	if src.reads != 3 {
+		t.Fatalf("reads = %d, want 3", src.reads)
+	}
+	now = now.Add(loginHostsStale)
+	if _, err := c.allowed(ctx, "10.5.50.2"); err == nil {
+		t.Fatal("hosts older than loginHostsStale still served while reads fail")
+	}
+	src.err = nil
+	now = now.Add(loginHostsTTL)
+	check("10.5.50.2", true)
 }
 
 func TestHotspotLoginEscapes(t *testing.T) {

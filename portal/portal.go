@@ -67,6 +67,9 @@ type Deps struct {
 	// Vouchers runs the NAS, plan, voucher and reseller wallet pages; nil leaves them out
 	// (the reseller's home then shows no wallet).
 	Vouchers *Vouchers
+	// LoginHosts lists the routers the captive login page may post to (nil: none, so
+	// the page shows no form).
+	LoginHosts LoginHosts
 }
 
 // access is what a route admits.
@@ -105,6 +108,8 @@ type Portal struct {
 	ln      net.Listener
 	// statusLimit rate-limits /hotspot/status lookups per client address.
 	statusLimit *bucket
+	// loginHosts caches Deps.LoginHosts for the captive login page.
+	loginHosts *loginHostCache
 }
 
 // New builds the app and its routes. It fails on a TrustedProxies entry that is not an
@@ -119,7 +124,8 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	if cfg.OperatorName == "" {
 		cfg.OperatorName = "tollgate"
 	}
-	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(), metrics: newMetrics(), statusLimit: newBucket(10, 10)}
+	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(), metrics: newMetrics(), statusLimit: newBucket(10, 10),
+		loginHosts: newLoginHostCache(deps.LoginHosts)}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,7 +144,7 @@ func (p *Portal) nasPage(c *fiber.Ctx, status int, f map[string]string, msg stri
 // adminNASCreate adds a NAS: name, address (an IP or CIDR), secret, coa_port and
 // require_ma ("on" when checked). A refused form comes back with its message.
 func (p *Portal) adminNASCreate(c *fiber.Ctx) error {
-	f := formFields(c, "name", "address", "secret", "coa_port", "require_ma")
+	f := formFields(c, "name", "address", "secret", "coa_port", "require_ma", "login_hosts")
 	n, err := parseNAS(f)
 	if err == nil {
 		err = p.deps.Vouchers.NAS.CreateNAS(c.UserContext(), n, p.deps.Vouchers.Sealer.Seal(n.Secret))
@@ -177,12 +178,22 @@ func parseNAS(f map[string]string) (*radius.NAS, error) {
 		return nil, radius.Errorf(radius.EINVALID, "address: %q is not an IP address or CIDR", f["address"])
 	}
 	n.Prefix = pfx.Masked()
-	if len(n.Secret) < 8 {
-		return nil, radius.Errorf(radius.EINVALID, "secret: at least 8 characters")
+	if err := radius.CheckNASSecret(n.Secret, false); err != nil {
+		return nil, err
 	}
 	if f["coa_port"] != "" {
 		if n.CoAPort, err = strconv.Atoi(f["coa_port"]); err != nil || n.CoAPort < 1 || n.CoAPort > 65535 {
 			return nil, radius.Errorf(radius.EINVALID, "coa port: 1 to 65535")
+		}
+	}
+	// The hotspot's login hosts, separated by commas or spaces.
+	for _, h := range strings.FieldsFunc(f["login_hosts"], func(r rune) bool { return r == ',' || r == ' ' }) {
+		h, err := radius.ParseLoginHost(h)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(n.LoginHosts, h) {
+			n.LoginHosts = append(n.LoginHosts, h)
 		}
 	}
 	return n, nil

@@ -182,12 +182,32 @@ func TestAdminNASAndPlans(t *testing.T) {
 	if _, body = admin.get("/admin/nas"); !strings.Contains(body, "core") || !strings.Contains(body, "192.0.2.1/32") {
 		t.Fatalf("NAS list: %.500s", body)
 	}
+	resp, body = admin.post("/admin/nas", "/admin/nas", url.Values{"name": {"cafe"}, "address": {"192.0.2.2"}, "secret": {"s3cret-s3cret"}, "require_ma": {"on"}, "login_hosts": {"Hotspot.Example.NET, 10.5.50.1"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add NAS with login hosts = %d: %.300s", resp.StatusCode, body)
+	}
+	if _, body = admin.get("/admin/nas"); !strings.Contains(body, "<td>hotspot.example.net, 10.5.50.1</td>") {
+		t.Fatalf("NAS list lacks the login hosts: %.800s", body)
+	}
 	if h.count(`SELECT count(*) FROM nas WHERE name = 'core' AND secret <> 's3cret-s3cret'::bytea`) != 1 {
 		t.Fatal("NAS not stored with a sealed secret")
 	}
 	// A bad address comes back as the form with its message.
 	if resp, body = admin.post("/admin/nas", "/admin/nas", url.Values{"name": {"x"}, "address": {"not-an-ip"}, "secret": {"s3cret-s3cret"}}); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "address") {
 		t.Fatalf("bad NAS = %d: %.300s", resp.StatusCode, body)
+	}
+	// The NAS rules hold on this path too: ranges at most a /24 and always with
+	// Message-Authenticator, secrets of 12 characters or more.
+	for _, f := range []url.Values{
+		{"name": {"wide"}, "address": {"198.51.100.0/23"}, "secret": {"s3cret-s3cret"}, "require_ma": {"on"}},
+		{"name": {"lax"}, "address": {"198.51.100.0/24"}, "secret": {"s3cret-s3cret"}},
+		{"name": {"weak"}, "address": {"198.51.100.9"}, "secret": {"s3cret-s3cr"}, "require_ma": {"on"}},
+		{"name": {"host"}, "address": {"198.51.100.9"}, "secret": {"s3cret-s3cret"}, "require_ma": {"on"}, "login_hosts": {"http://10.5.50.1/login"}},
+	} {
+		field := map[string]string{"wide": "address: ", "lax": "require_message_authenticator: ", "weak": "secret: ", "host": "login_host: "}[f.Get("name")]
+		if resp, body = admin.post("/admin/nas", "/admin/nas", f); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, field) {
+			t.Fatalf("NAS %s = %d: %.300s", f.Get("name"), resp.StatusCode, body)
+		}
 	}
 
 	resp, body = admin.post("/admin/plans", "/admin/plans", url.Values{"name": {"day"}, "kind": {"hotspot"}, "price": {"3.00"}, "reseller_price": {"2.25"},

@@ -20,8 +20,13 @@ type NAS struct {
 	Secret  []byte
 	CoAPort int
 	// RequireMessageAuthenticator drops an Access-Request that lacks Message-Authenticator
-	// (BlastRADIUS, CVE-2024-3596). On by default.
+	// (BlastRADIUS, CVE-2024-3596). On by default, and always on for a range (see
+	// RequiresMessageAuthenticator).
 	RequireMessageAuthenticator bool
+	// LoginHosts are the hosts of its hotspot's link-login-only (a DNS name or an IPv4
+	// address, normalized by ParseLoginHost): the captive page posts guests' logins only
+	// to these.
+	LoginHosts []string
 }
 
 // PlanKind says which service a plan is sold for.

@@ -95,7 +95,7 @@ func TestE2EAccounting(t *testing.T) {
 	s := MustStack(t, true)
 	t.Setenv("TOLLGATE_CRON_INTERVAL", "1s")
 	t.Setenv("TOLLGATE_REAPER_GRACE", "1s")
-	secret := "acct-secret"
+	secret := "acct-secret-12"
 	nas := radiustest.MustCoANAS(t, secret)
 	s.MustRun("nas", "add", "--name", "r1", "--address", "127.0.0.1", "--secret", secret, "--coa-port", fmt.Sprint(nas.Port()))
 	s.MustRun("plan", "add", "--name", "home", "--kind", "pppoe", "--rate-limit", "5M/10M", "--shared-users", "1")
@@ -317,7 +317,7 @@ func TestE2EAccountingSurvivesKill9(t *testing.T) {
 	spool := t.TempDir()
 	t.Setenv("TOLLGATE_SPOOL_DIR", spool)
 	s.MustRun("migrate")
-	s.MustRun("nas", "add", "--name", "r1", "--address", "127.0.0.1", "--secret", "kill-secret")
+	s.MustRun("nas", "add", "--name", "r1", "--address", "127.0.0.1", "--secret", "kill-secret-12")
 	bin := mustBinary(t)
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "serve", "--roles", "radius")
@@ -330,7 +330,7 @@ func TestE2EAccountingSurvivesKill9(t *testing.T) {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		return cmd
 	}
-	a := &acctSender{addr: s.acctAddr(), secret: "kill-secret", acked: map[string][3]bool{}}
+	a := &acctSender{addr: s.acctAddr(), secret: "kill-secret-12", acked: map[string][3]bool{}}
 	ctx := context.Background()
 	up := func(probe string) {
 		eventually(t, "serve up", func() string {

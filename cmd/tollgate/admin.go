@@ -1,21 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/user"
-	"strings"
-
-	"golang.org/x/term"
 
 	"tollgate/portal/auth"
 	authpg "tollgate/portal/auth/postgres"
 	authredis "tollgate/portal/auth/redis"
-	"tollgate/radius"
 )
 
 // portalStores builds the portal's account service over d's Postgres and Redis, with
@@ -79,38 +72,9 @@ func cmdAdminAdd(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-// readPassword asks twice on a terminal, without echo; otherwise it reads the first line
-// of stdin (for scripts: `printf '%s\n' "$PW" | tollgate admin add …`). It never prints
-// the password.
-func readPassword(e *env) (string, error) {
-	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(e.stderr, "Password: ")
-		a, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(e.stderr)
-		if err != nil {
-			return "", fmt.Errorf("read password: %w", err)
-		}
-		fmt.Fprint(e.stderr, "Password again: ")
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(e.stderr)
-		if err != nil {
-			return "", fmt.Errorf("read password: %w", err)
-		}
-		if string(a) != string(b) {
-			return "", radius.Errorf(radius.EINVALID, "password: the two entries differ")
-		}
-		return string(a), nil
-	}
-	line, err := bufio.NewReader(e.stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password from stdin: %w", err)
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return "", radius.Errorf(radius.EINVALID, "password: none on stdin (type it at a terminal, or pipe one line)")
-	}
-	return line, nil
-}
+// readPassword asks for the password twice at a terminal, without echo, or reads the
+// first line of stdin (readSecret).
+func readPassword(e *env) (string, error) { return readSecret(e, "password") }
 
 // auditActor names the command line's user in the audit log.
 func auditActor() string {

@@ -15,13 +15,16 @@ import (
 // The demo's names and credentials are printed on purpose: they exist to be typed.
 const (
 	demoNAS      = "demo-local"
-	demoSecret   = "testing123"
+	demoSecret   = "tollgate-demo"
 	demoUser     = "demo"
 	demoPassword = "demo-pass"
 )
 
 // cmdDemo loads a NAS for 127.0.0.1, a PPPoE plan, a hotspot plan and one subscriber,
-// leaving any that exist alone, and prints the radclient line that logs the subscriber in.
+// and prints the radclient line that logs the subscriber in. Plans that exist are left
+// alone; the demo NAS's secret and the demo subscriber's password are sealed again with
+// this process's key, so a second clone (another ./var/secret.key) on the same Postgres
+// works.
 func cmdDemo(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("demo")
 	if err := e.parse(fs, args); err != nil {
@@ -31,8 +34,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	n := &radius.NAS{Name: demoNAS, Prefix: netip.MustParsePrefix("127.0.0.1/32"), CoAPort: 3799, RequireMessageAuthenticator: true}
-	if err := ignoreConflict(d.radius.CreateNAS(ctx, n, d.sealer.Seal([]byte(demoSecret)))); err != nil {
+	if err := demoNASLoad(ctx, e, d); err != nil {
 		return err
 	}
 	if err := pg.Notify(ctx, d.pool, "nas"); err != nil {
@@ -46,7 +48,12 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	if _, err := d.billing.AddSubscriber(ctx, billing.NewSubscriber{Username: demoUser, Password: demoPassword, Plan: "home-10M"}); ignoreConflict(err) != nil {
+	_, err = d.billing.AddSubscriber(ctx, billing.NewSubscriber{Username: demoUser, Password: demoPassword, Plan: "home-10M"})
+	if radius.ErrorCode(err) == radius.ECONFLICT {
+		pw := demoPassword
+		_, err = d.billing.UpdateSubscriber(ctx, demoUser, billing.SubscriberUpdate{Password: &pw})
+	}
+	if err != nil {
 		return err
 	}
 	port := "1812"
@@ -58,6 +65,26 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "demo loaded: NAS %q (127.0.0.1), plans home-10M (pppoe) and hotspot-1h (hotspot), subscriber %q\n", demoNAS, demoUser)
 		fmt.Fprintf(w, "log the demo subscriber in (needs freeradius-utils):\n  %s\n", line)
 	})
+}
+
+// demoNASLoad adds the demo NAS, or seals the secret of the one there again.
+func demoNASLoad(ctx context.Context, e *env, d *deps) error {
+	n := &radius.NAS{Name: demoNAS, Prefix: netip.MustParsePrefix("127.0.0.1/32"), CoAPort: 3799, RequireMessageAuthenticator: true}
+	err := d.radius.CreateNAS(ctx, n, sealNASSecret(d, n, []byte(demoSecret)))
+	if radius.ErrorCode(err) != radius.ECONFLICT {
+		return err
+	}
+	cur, err := d.radius.FindNASByName(ctx, demoNAS)
+	if radius.ErrorCode(err) == radius.ENOTFOUND {
+		// Another NAS holds 127.0.0.1: it is the operator's, and stays as it is.
+		fmt.Fprintf(e.stderr, "tollgate: warning: 127.0.0.1 belongs to another NAS (see tollgate nas list): the demo NAS was not added\n")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = d.radius.UpdateNAS(ctx, demoNAS, radius.NASUpdate{SealedSecret: sealNASSecret(d, cur, []byte(demoSecret))})
+	return err
 }
 
 func ignoreConflict(err error) error {

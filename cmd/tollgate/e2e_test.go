@@ -27,6 +27,8 @@ type stack struct {
 	t        testing.TB
 	authAddr string
 	httpAddr string
+	// serveLog is what serve logged (stderr), once it was started.
+	serveLog *syncBuffer
 }
 
 func freePort(tb testing.TB, network string) int {
@@ -94,8 +96,9 @@ func (s *stack) serve() {
 	s.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var errb bytes.Buffer
-	go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), &bytes.Buffer{}, &errb) }()
+	errb := &syncBuffer{}
+	s.serveLog = errb
+	go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), &bytes.Buffer{}, errb) }()
 	s.t.Cleanup(func() {
 		cancel()
 		select {
@@ -148,7 +151,7 @@ func (s *stack) radclient(secret, attrs string) (string, bool) {
 func TestE2ERadclient(t *testing.T) {
 	s := MustStack(t, true)
 	s.serve()
-	secret := "s3cret-nas"
+	secret := "s3cret-nas-12"
 	// No NAS yet: the request is dropped, never answered.
 	if out, ok := s.radclient(secret, "User-Name=alice,User-Password=pw-alice,Message-Authenticator=0x00"); ok {
 		t.Fatalf("unknown NAS answered:\n%s", out)
@@ -329,8 +332,8 @@ func TestCLIErrors(t *testing.T) {
 		})
 	}
 	// Overlapping NAS ranges are refused: the source address alone must pick the secret.
-	s.MustRun("nas", "add", "--name", "n1", "--address", "10.0.0.0/24", "--secret", "secret1")
-	if code, _, errs := s.run("nas", "add", "--name", "n2", "--address", "10.0.0.9", "--secret", "secret2"); code != 1 || !strings.Contains(errs, "address") {
+	s.MustRun("nas", "add", "--name", "n1", "--address", "10.0.0.0/24", "--secret", "secret-one-12")
+	if code, _, errs := s.run("nas", "add", "--name", "n2", "--address", "10.0.0.9", "--secret", "secret-two-12"); code != 1 || !strings.Contains(errs, "address") {
 		t.Fatalf("overlap: exit %d %q", code, errs)
 	}
 	// --json everywhere.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"tollgate/radius"
@@ -32,6 +33,7 @@ func cmdHotspotRouterFiles(ctx context.Context, e *env, args []string) error {
 	out := fs.String("out", "", "directory to write login.html and setup.rsc to")
 	portalURL := fs.String("portal-url", "", "the portal as guests reach it (default http://RADIUS-ADDRESS:HTTP-PORT)")
 	radiusAddr := fs.String("radius-address", "", "tollgate's IP address as the router reaches it (default: the portal URL's host)")
+	loginHost := fs.String("login-host", "", "which of the NAS's login hosts the hotspot uses (default: the first; see tollgate nas set --login-host)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -82,9 +84,13 @@ func cmdHotspotRouterFiles(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	secret, err := d.sealer.Open(n.Secret)
+	host, err := routerLoginHost(n, *loginHost)
 	if err != nil {
-		return fmt.Errorf("nas %q: open secret: %w", n.Name, err)
+		return err
+	}
+	secret, err := openNASSecret(d, n)
+	if err != nil {
+		return fmt.Errorf("nas %q: open secret: %w (is TOLLGATE_SECRET_KEY the key it was sealed with?)", n.Name, err)
 	}
 	base := strings.TrimRight(pu.String(), "/")
 	if err := os.MkdirAll(*out, 0o700); err != nil {
@@ -94,7 +100,7 @@ func cmdHotspotRouterFiles(ctx context.Context, e *env, args []string) error {
 	if err := writeFile(res.LoginHTML, []byte(routerLoginHTML(base+"/hotspot/login")), 0o644); err != nil {
 		return err
 	}
-	rsc := routerSetup(n, string(secret), rip, portalHost, portalIP, portalIsIP)
+	rsc := routerSetup(n, string(secret), host, rip, portalHost, portalIP, portalIsIP)
 	if err := writeFile(res.SetupRSC, []byte(rsc), 0o600); err != nil {
 		return err
 	}
@@ -102,6 +108,25 @@ func cmdHotspotRouterFiles(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "wrote %s\nwrote %s (it holds the RADIUS secret: mode 0600)\n", res.LoginHTML, res.SetupRSC)
 		fmt.Fprintf(w, "upload login.html to the router's hotspot-tollgate/ directory, then /import %s\n", filepath.Base(res.SetupRSC))
 	})
+}
+
+// routerLoginHost picks the login host the router's hotspot is set up with: want when
+// given (one of n's), else n's first. EINVALID explaining what to do when n has none.
+func routerLoginHost(n *radius.NAS, want string) (string, error) {
+	if len(n.LoginHosts) == 0 {
+		return "", radius.Errorf(radius.EINVALID, "login_host: NAS %q has no login host, and the captive page posts logins only to a configured one: run tollgate nas set --name %s --login-host HOST (the host of the hotspot's link-login-only: its DNS name, e.g. hotspot.example.net, or its IPv4 address, e.g. 10.5.50.1)", n.Name, n.Name)
+	}
+	if want == "" {
+		return n.LoginHosts[0], nil
+	}
+	h, err := radius.ParseLoginHost(want)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(n.LoginHosts, h) {
+		return "", radius.Errorf(radius.EINVALID, "login_host: %q is not a login host of NAS %q (it has %s)", h, n.Name, strings.Join(n.LoginHosts, ", "))
+	}
+	return h, nil
 }
 
 // writeFile writes b to name with mode perm, also when name exists with another mode.
@@ -150,7 +175,9 @@ func rosQuote(s string) string {
 }
 
 // routerSetup is setup.rsc, the RouterOS commands that point the router at tollgate.
-func routerSetup(n *radius.NAS, secret string, radiusIP netip.Addr, portalHost string, portalIP netip.Addr, portalIsIP bool) string {
+// loginHost is the host the hotspot's link-login-only must name: a DNS name becomes the
+// profile's dns-name; an address must be the hotspot's own, with no dns-name.
+func routerSetup(n *radius.NAS, secret, loginHost string, radiusIP netip.Addr, portalHost string, portalIP netip.Addr, portalIsIP bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# tollgate: RADIUS and hotspot setup for NAS %q. Run with /import on the router.\n", n.Name)
 	b.WriteString("# WARNING: this file holds the RADIUS shared secret in clear. Keep it private (mode 0600)\n")
@@ -164,6 +191,13 @@ func routerSetup(n *radius.NAS, secret string, radiusIP netip.Addr, portalHost s
 	fmt.Fprintf(&b, "/radius add address=%s secret=%s service=hotspot,ppp%s timeout=1100ms\n", radiusIP, rosQuote(secret), src)
 	fmt.Fprintf(&b, "/radius incoming set accept=yes port=%d\n", n.CoAPort)
 	b.WriteString("/ip hotspot profile set [find] use-radius=yes radius-accounting=yes radius-interim-update=received html-directory-override=hotspot-tollgate login-by=http-chap,http-pap,mac-cookie\n")
+	fmt.Fprintf(&b, "# The captive page posts logins only to a login host of this NAS (%s): link-login-only must be http://%s/login.\n", strings.Join(n.LoginHosts, ", "), loginHost)
+	if _, err := netip.ParseAddr(loginHost); err == nil {
+		fmt.Fprintf(&b, "# %s must be the hotspot interface's address; with no dns-name the hotspot logs in at its address.\n", loginHost)
+		b.WriteString("/ip hotspot profile set [find] dns-name=\"\"\n")
+	} else {
+		fmt.Fprintf(&b, "/ip hotspot profile set [find] dns-name=%s\n", rosQuote(loginHost))
+	}
 	b.WriteString("# The portal must be reachable before login (walled garden), or guests loop.\n")
 	fmt.Fprintf(&b, "/ip hotspot walled-garden add dst-host=%s\n", rosQuote(portalHost))
 	if portalIsIP {

@@ -10,8 +10,15 @@ import (
 
 func TestHotspotRouterFiles(t *testing.T) {
 	s := MustStack(t, true)
-	s.MustRun("nas", "add", "--name", "cafe", "--address", "10.9.0.2", "--secret", `s3cr"et$x`, "--coa-port", "3799")
+	s.MustRun("nas", "add", "--name", "bare", "--address", "10.9.0.3", "--secret", "bare-secret-12")
 	dir := filepath.Join(t.TempDir(), "router")
+	// Without a login host the captive page would refuse the router's guests: explained.
+	if code, _, stderr := s.run("hotspot", "router-files", "--nas", "bare", "--out", dir, "--portal-url", "http://192.0.2.10:8080/"); code != 1 ||
+		!strings.Contains(stderr, `login_host: NAS "bare" has no login host`) || !strings.Contains(stderr, "tollgate nas set --name bare --login-host HOST") {
+		t.Fatalf("router-files for a NAS without a login host = %d %q", code, stderr)
+	}
+	s.MustRun("nas", "add", "--name", "cafe", "--address", "10.9.0.2", "--secret", `s3cr"et$x-long`, "--coa-port", "3799",
+		"--login-host", "hotspot.cafe.example", "--login-host", "10.5.50.1")
 	var res routerFilesJSON
 	out := s.MustRun("hotspot", "router-files", "--nas", "cafe", "--out", dir, "--portal-url", "http://192.0.2.10:8080/", "--json")
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.LoginHTML != filepath.Join(dir, "login.html") || res.SetupRSC != filepath.Join(dir, "setup.rsc") {
@@ -42,7 +49,10 @@ func TestHotspotRouterFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`/radius add address=192.0.2.10 secret="s3cr\"et\$x" service=hotspot,ppp src-address=10.9.0.2 timeout=1100ms`,
+		`/radius add address=192.0.2.10 secret="s3cr\"et\$x-long" service=hotspot,ppp src-address=10.9.0.2 timeout=1100ms`,
+		// The first login host, a name, becomes the hotspot's DNS name: link-login-only names it.
+		"link-login-only must be http://hotspot.cafe.example/login",
+		`/ip hotspot profile set [find] dns-name="hotspot.cafe.example"`,
 		"/radius incoming set accept=yes port=3799",
 		"/ip hotspot profile set [find] use-radius=yes radius-accounting=yes radius-interim-update=received html-directory-override=hotspot-tollgate login-by=http-chap,http-pap,mac-cookie",
 		`/ip hotspot walled-garden add dst-host="192.0.2.10"`,
@@ -69,11 +79,19 @@ func TestHotspotRouterFiles(t *testing.T) {
 		t.Errorf("portal by name:\n%s\n%s", rsc, login)
 	}
 
+	// A login host that is an address: the hotspot's own, with no DNS name.
+	s.MustRun("hotspot", "router-files", "--nas", "cafe", "--out", dir, "--portal-url", "http://192.0.2.10:8080/", "--login-host", "10.5.50.1")
+	rsc, _ = os.ReadFile(res.SetupRSC)
+	if !strings.Contains(string(rsc), "link-login-only must be http://10.5.50.1/login") || !strings.Contains(string(rsc), `/ip hotspot profile set [find] dns-name=""`) {
+		t.Errorf("login host by address:\n%s", rsc)
+	}
+
 	for _, tc := range []struct {
 		args []string
 		code int
 		msg  string
 	}{
+		{[]string{"--nas", "cafe", "--out", dir, "--portal-url", "http://192.0.2.10", "--login-host", "evil.example"}, 1, `login_host: "evil.example" is not a login host of NAS "cafe"`},
 		{[]string{"--nas", "nope", "--out", dir, "--portal-url", "http://192.0.2.10"}, 1, `nas: no NAS named "nope"`},
 		{[]string{"--out", dir}, 2, "--nas is required"},
 		{[]string{"--nas", "cafe", "--out", dir, "--portal-url", "https://wifi.example.com"}, 2, "--radius-address is required"},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -212,18 +213,28 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 	return enf, stop, nil
 }
 
-// loadNAS reads every NAS, opens its secret and swaps the server's snapshot.
+// loadNAS reads every NAS, opens its secret and swaps the server's snapshot. A NAS whose
+// secret does not open is refused alone (the server drops and counts its packets) and
+// logged by name when it becomes unusable; every other NAS is served.
 func loadNAS(ctx context.Context, d *deps, srv *server.Server) error {
 	list, err := d.radius.ListNAS(ctx)
 	if err != nil {
 		return err
 	}
-	for i := range list {
-		if list[i].Secret, err = d.sealer.Open(list[i].Secret); err != nil {
-			return fmt.Errorf("open secret of NAS %q: %w (is TOLLGATE_SECRET_KEY the key it was sealed with?)", list[i].Name, err)
+	bad := openNASSecrets(d, list)
+	was := srv.UnusableNAS()
+	srv.SetNAS(list)
+	for _, name := range bad {
+		if !slices.Contains(was, name) {
+			d.log.LogAttrs(ctx, slog.LevelError, "NAS refused: its secret cannot be opened (is TOLLGATE_SECRET_KEY the key it was sealed with? set it again with tollgate nas set --secret-file)",
+				slog.String("nas", name))
 		}
 	}
-	srv.SetNAS(list)
+	for _, name := range was {
+		if !slices.Contains(bad, name) {
+			d.log.LogAttrs(ctx, slog.LevelInfo, "NAS usable again", slog.String("nas", name))
+		}
+	}
 	return nil
 }
 
@@ -312,6 +323,8 @@ func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 		}{d.hotspot(), billingpg.NewStore(d.pool)},
 		Opener:   d.sealer,
 		Vouchers: portalVouchers(d),
+		// The captive login page posts only to the NASes' login hosts.
+		LoginHosts: d.radius,
 	})
 	if err != nil {
 		return nil, err

@@ -39,14 +39,26 @@ func cmdSubscriberAdd(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("subscriber add")
 	var in billing.NewSubscriber
 	fs.StringVar(&in.Username, "username", "", "login name")
-	fs.StringVar(&in.Password, "password", "", "password (PAP, CHAP, MS-CHAP)")
+	fs.String("password", "", "password (PAP, CHAP, MS-CHAP); - reads it from stdin")
+	fs.String("password-file", "", "read the password from the first line of this file")
 	fs.StringVar(&in.Plan, "plan", "", "plan name")
 	fs.StringVar(&in.StaticIP, "static-ip", "", "fixed IP address (Framed-IP-Address)")
 	fs.StringVar(&in.MAC, "mac", "", "bind to this device MAC (also allows hotspot MAC login)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "username", "password", "plan"); err != nil {
+	if err := required(fs, "username"); err != nil {
+		return err
+	}
+	pw, set, err := secretFlag(e, fs, "password")
+	if err != nil {
+		return err
+	}
+	if !set {
+		return usagef("%s: --password or --password-file is required", fs.Name())
+	}
+	in.Password = pw
+	if err := required(fs, "plan"); err != nil {
 		return err
 	}
 	d, err := e.open(ctx)
@@ -67,11 +79,16 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 	username := fs.String("username", "", "login name")
 	status := fs.String("status", "", "active, suspended or disabled")
 	plan := fs.String("plan", "", "move to this plan")
-	password := fs.String("password", "", "new password")
+	fs.String("password", "", "new password; - reads it from stdin")
+	fs.String("password-file", "", "read the new password from the first line of this file")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "username"); err != nil {
+		return err
+	}
+	password, passwordSet, err := secretFlag(e, fs, "password")
+	if err != nil {
 		return err
 	}
 	var upd billing.SubscriberUpdate
@@ -84,11 +101,11 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 	if set["plan"] {
 		upd.Plan = plan
 	}
-	if set["password"] {
-		upd.Password = password
+	if passwordSet {
+		upd.Password = &password
 	}
 	if upd.Status == nil && upd.Plan == nil && upd.Password == nil {
-		return usagef("subscriber set: nothing to change: give --status, --plan or --password")
+		return usagef("subscriber set: nothing to change: give --status, --plan, --password or --password-file")
 	}
 	d, err := e.open(ctx)
 	if err != nil {

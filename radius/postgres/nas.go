@@ -19,8 +19,8 @@ const defaultCoAPort = 3799
 // address without raising an error, which would abort a caller's transaction and keep
 // us from finding out which NAS is in the way.
 const createNASSQL = `
-INSERT INTO nas (name, address, secret, coa_port, require_message_authenticator)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO nas (name, address, secret, coa_port, require_message_authenticator, login_hosts)
+VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT DO NOTHING
 RETURNING id`
 
@@ -33,32 +33,53 @@ ORDER BY name = $1 DESC, name
 LIMIT 1`
 
 // CreateNAS stores n with its secret already sealed and sets n.ID; a zero CoAPort takes
-// the default 3799. EINVALID, ECONFLICT for a name in use or an address that overlaps
-// another NAS's.
+// the default 3799. EINVALID (radius.NAS.Validate), ECONFLICT for a name in use or an
+// address that overlaps another NAS's.
 func (s *Store) CreateNAS(ctx context.Context, n *radius.NAS, sealedSecret []byte) error {
-	if !n.Prefix.IsValid() {
-		return radius.Errorf(radius.EINVALID, "address: required")
-	}
-	if n.Prefix != n.Prefix.Masked() {
-		return radius.Errorf(radius.EINVALID, "address: %s has bits set right of the mask (the range is %s)", n.Prefix, n.Prefix.Masked())
-	}
 	if n.CoAPort == 0 {
 		n.CoAPort = defaultCoAPort
 	}
-	err := s.db.QueryRow(ctx, createNASSQL, n.Name, n.Prefix, sealedSecret, n.CoAPort, n.RequireMessageAuthenticator).Scan(&n.ID)
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	if len(sealedSecret) == 0 {
+		return radius.Errorf(radius.EINVALID, "secret: required")
+	}
+	hosts := n.LoginHosts
+	if hosts == nil {
+		hosts = []string{}
+	}
+	err := s.db.QueryRow(ctx, createNASSQL, n.Name, n.Prefix, sealedSecret, n.CoAPort, n.RequireMessageAuthenticator, hosts).Scan(&n.ID)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return s.nasConflict(ctx, n)
 	case err != nil:
-		if pe := pg.Error(err); pg.IsCheck(err, "") {
-			switch pe.ConstraintName {
-			case "nas_name_check":
-				return radius.Errorf(radius.EINVALID, "name: %q is not a valid NAS name (letters, digits, '.', '_', '-'; at most 63)", n.Name)
-			case "nas_coa_port_check":
-				return radius.Errorf(radius.EINVALID, "coa_port: %d is not a port", n.CoAPort)
-			}
+		if e := nasCheckError(err, n.Name); e != nil {
+			return e
 		}
 		return fmt.Errorf("postgres: create NAS %q: %w", n.Name, err)
+	}
+	return nil
+}
+
+// nasCheckError translates a NAS row's check violations into EINVALID naming the field,
+// or returns nil.
+func nasCheckError(err error, name string) error {
+	pe := pg.Error(err)
+	if pe == nil || pe.Code != pg.CheckViolation {
+		return nil
+	}
+	switch pe.ConstraintName {
+	case "nas_name_check":
+		return pg.Translate(err, radius.EINVALID, fmt.Sprintf("name: %q is not a valid NAS name (letters, digits, '.', '_', '-'; at most 63)", name))
+	case "nas_coa_port_check":
+		return pg.Translate(err, radius.EINVALID, "coa_port: not a port")
+	case "nas_range_requires_ma":
+		return pg.Translate(err, radius.EINVALID, fmt.Sprintf("require_message_authenticator: NAS %q is a range: it always requires Message-Authenticator", name))
+	case "nas_address_min_prefix":
+		return pg.Translate(err, radius.EINVALID, fmt.Sprintf("address: NAS %q is a range wider than a /%d (IPv4) or /%d (IPv6): narrow it", name, radius.MinPrefixIPv4, radius.MinPrefixIPv6))
+	case "nas_login_hosts_check":
+		return pg.Translate(err, radius.EINVALID, "login_host: not a list of DNS names or IPv4 addresses")
 	}
 	return nil
 }
@@ -81,7 +102,7 @@ func (s *Store) nasConflict(ctx context.Context, n *radius.NAS) error {
 }
 
 const listNASSQL = `
-SELECT id, name, address, secret, coa_port, require_message_authenticator
+SELECT id, name, address, secret, coa_port, require_message_authenticator, login_hosts
 FROM nas
 ORDER BY name`
 
@@ -96,7 +117,7 @@ func (s *Store) ListNAS(ctx context.Context) ([]radius.NAS, error) {
 	var list []radius.NAS
 	for rows.Next() {
 		var n radius.NAS
-		if err := rows.Scan(&n.ID, &n.Name, &n.Prefix, &n.Secret, &n.CoAPort, &n.RequireMessageAuthenticator); err != nil {
+		if err := rows.Scan(&n.ID, &n.Name, &n.Prefix, &n.Secret, &n.CoAPort, &n.RequireMessageAuthenticator, &n.LoginHosts); err != nil {
 			return nil, fmt.Errorf("postgres: list NAS: %w", err)
 		}
 		list = append(list, n)
@@ -108,7 +129,7 @@ func (s *Store) ListNAS(ctx context.Context) ([]radius.NAS, error) {
 }
 
 const findNASByNameSQL = `
-SELECT id, name, address, secret, coa_port, require_message_authenticator
+SELECT id, name, address, secret, coa_port, require_message_authenticator, login_hosts
 FROM nas
 WHERE name = $1`
 
@@ -116,7 +137,7 @@ WHERE name = $1`
 func (s *Store) FindNASByName(ctx context.Context, name string) (*radius.NAS, error) {
 	var n radius.NAS
 	err := s.db.QueryRow(ctx, findNASByNameSQL, name).
-		Scan(&n.ID, &n.Name, &n.Prefix, &n.Secret, &n.CoAPort, &n.RequireMessageAuthenticator)
+		Scan(&n.ID, &n.Name, &n.Prefix, &n.Secret, &n.CoAPort, &n.RequireMessageAuthenticator, &n.LoginHosts)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, radius.Errorf(radius.ENOTFOUND, "NAS %q not found", name)
@@ -124,6 +145,83 @@ func (s *Store) FindNASByName(ctx context.Context, name string) (*radius.NAS, er
 		return nil, fmt.Errorf("postgres: find NAS %q: %w", name, err)
 	}
 	return &n, nil
+}
+
+// The NAS whose address a new address of NAS $1 would overlap.
+const findNASOverlapSQL = `
+SELECT name, address
+FROM nas
+WHERE address && $2 AND name <> $1
+ORDER BY name
+LIMIT 1`
+
+// An update of the address that overlaps another NAS fails with an exclusion violation
+// (ON CONFLICT is for inserts only), so UpdateNAS looks for one first: a caller's
+// transaction is aborted only when another NAS took the address in between.
+const updateNASSQL = `
+UPDATE nas SET
+    address = COALESCE($2, address),
+    secret = COALESCE($3, secret),
+    coa_port = COALESCE($4, coa_port),
+    require_message_authenticator = COALESCE($5, require_message_authenticator),
+    login_hosts = COALESCE($6, login_hosts),
+    updated_at = now()
+WHERE name = $1
+RETURNING id, name, address, secret, coa_port, require_message_authenticator, login_hosts`
+
+// UpdateNAS changes the NAS named name and returns it with its secret sealed. EINVALID
+// naming the field (a range must keep requiring Message-Authenticator), ECONFLICT for an
+// address that overlaps another NAS's, ENOTFOUND.
+func (s *Store) UpdateNAS(ctx context.Context, name string, upd radius.NASUpdate) (*radius.NAS, error) {
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	if upd.Prefix != nil {
+		var other string
+		var addr netip.Prefix
+		err := s.db.QueryRow(ctx, findNASOverlapSQL, name, *upd.Prefix).Scan(&other, &addr)
+		switch {
+		case err == nil:
+			return nil, radius.Errorf(radius.ECONFLICT, "address: %s overlaps NAS %q (%s)", *upd.Prefix, other, addr)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return nil, fmt.Errorf("postgres: update NAS %q: find overlap: %w", name, err)
+		}
+	}
+	var n radius.NAS
+	err := s.db.QueryRow(ctx, updateNASSQL, name, upd.Prefix, upd.SealedSecret, upd.CoAPort, upd.RequireMessageAuthenticator, upd.LoginHosts).
+		Scan(&n.ID, &n.Name, &n.Prefix, &n.Secret, &n.CoAPort, &n.RequireMessageAuthenticator, &n.LoginHosts)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, radius.Errorf(radius.ENOTFOUND, "NAS %q not found", name)
+	case err != nil:
+		if e := nasCheckError(err, name); e != nil {
+			return nil, e
+		}
+		if pe := pg.Error(err); pe != nil && pe.Code == pg.ExclusionViolation && upd.Prefix != nil {
+			return nil, pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("address: %s overlaps another NAS's", *upd.Prefix))
+		}
+		return nil, fmt.Errorf("postgres: update NAS %q: %w", name, err)
+	}
+	return &n, nil
+}
+
+const loginHostsSQL = `
+SELECT DISTINCT h
+FROM nas, unnest(login_hosts) AS h
+ORDER BY h`
+
+// LoginHosts returns every NAS's login hosts, the hosts the captive page may post a
+// guest's login to.
+func (s *Store) LoginHosts(ctx context.Context) ([]string, error) {
+	rows, err := s.db.Query(ctx, loginHostsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: login hosts: %w", err)
+	}
+	hosts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: login hosts: %w", err)
+	}
+	return hosts, nil
 }
 
 const deleteNASSQL = `DELETE FROM nas WHERE name = $1`

@@ -99,7 +99,7 @@ func (s *Server) access(ctx context.Context, e *nasEntry, b []byte) []byte {
 		s.stats.Malformed.Add(1)
 		return nil
 	case off == -1:
-		if e.RequireMessageAuthenticator {
+		if e.requireMA {
 			s.stats.MissingMA.Add(1)
 			return nil
 		}

@@ -36,6 +36,12 @@ func (s *Server) Register(reg prometheus.Registerer) error {
 			return err
 		}
 	}
+	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "tollgate", Subsystem: "radius", Name: "nas_unusable",
+		Help: "NASes refused because their row cannot be used (a secret that does not open); their packets count as from an unknown NAS.",
+	}, func() float64 { return float64(len(s.nas.Load().unusable)) })); err != nil {
+		return err
+	}
 	for _, r := range tg.Reasons() {
 		r := r
 		if err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{

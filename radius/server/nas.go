@@ -15,11 +15,13 @@ import (
 // secret so Message-Authenticator costs no key schedule per packet.
 type nasEntry struct {
 	radius.NAS
-	hmacs sync.Pool
+	// requireMA is n.RequiresMessageAuthenticator(), worked out once.
+	requireMA bool
+	hmacs     sync.Pool
 }
 
 func newNASEntry(n radius.NAS) *nasEntry {
-	e := &nasEntry{NAS: n}
+	e := &nasEntry{NAS: n, requireMA: n.RequiresMessageAuthenticator()}
 	secret := n.Secret
 	e.hmacs.New = func() any { return hmac.New(md5.New, secret) }
 	return e
@@ -43,11 +45,17 @@ type snapshot struct {
 	byID     map[int64]*nasEntry
 	exact    map[netip.Addr]*nasEntry
 	prefixes []*nasEntry // longest prefix first
+	// unusable names the NASes left out for want of a secret, by name.
+	unusable []string
 }
 
 func newSnapshot(list []radius.NAS) *snapshot {
 	s := &snapshot{exact: make(map[netip.Addr]*nasEntry, len(list)), byID: make(map[int64]*nasEntry, len(list))}
 	for _, n := range list {
+		if len(n.Secret) == 0 {
+			s.unusable = append(s.unusable, n.Name)
+			continue
+		}
 		e := newNASEntry(n)
 		s.byID[n.ID] = e
 		p := n.Prefix.Masked()
@@ -58,6 +66,7 @@ func newSnapshot(list []radius.NAS) *snapshot {
 		s.prefixes = append(s.prefixes, e)
 	}
 	sort.Slice(s.prefixes, func(i, j int) bool { return s.prefixes[i].Prefix.Bits() > s.prefixes[j].Prefix.Bits() })
+	sort.Strings(s.unusable)
 	return s
 }
 

@@ -111,9 +111,17 @@ func New(cfg Config, accounts Accounts, authlog radius.AuthLogger, log *slog.Log
 	return s
 }
 
-// SetNAS replaces the NAS snapshot (secrets in clear). Safe at any time, from any goroutine.
+// SetNAS replaces the NAS snapshot (secrets in clear). A NAS without a secret (one whose
+// sealed secret could not be opened) is unusable: it is left out, so its packets are
+// dropped and counted as from an unknown source, and it is named by UnusableNAS and
+// counted by the nas_unusable gauge. Safe at any time, from any goroutine.
 func (s *Server) SetNAS(list []radius.NAS) {
 	s.nas.Store(newSnapshot(list))
+}
+
+// UnusableNAS returns the names of the NASes the last SetNAS left out, sorted.
+func (s *Server) UnusableNAS() []string {
+	return append([]string(nil), s.nas.Load().unusable...)
 }
 
 // SetActivator makes accepted first logins of vouchers activate them. Safe at any time;

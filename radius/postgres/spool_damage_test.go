@@ -106,9 +106,9 @@ func TestAcctWriterSpoolDamaged(t *testing.T) {
 		// spool leaves n records in the spool of dir, damaged, and returns a started
 		// writer on pool (taking Postgres away and giving it back itself when it runs
 		// one) and the damaged bytes.
-		spool func(t *testing.T, dir string, pool *switchDB, log *slog.Logger) (*AcctWriter, []byte)
+		spool func(t *testing.T, dir string, pool *switchDB, log *slog.Logger, logs *logBuffer) (*AcctWriter, []byte)
 	}{
-		{"found when the spool is opened", func(t *testing.T, dir string, pool *switchDB, log *slog.Logger) (*AcctWriter, []byte) {
+		{"found when the spool is opened", func(t *testing.T, dir string, pool *switchDB, log *slog.Logger, _ *logBuffer) (*AcctWriter, []byte) {
 			path := filepath.Join(dir, spoolFile)
 			if err := os.WriteFile(path, mustFrames(t, recs), 0o600); err != nil {
 				t.Fatal(err)
@@ -117,7 +117,7 @@ func TestAcctWriterSpoolDamaged(t *testing.T) {
 			w := mustWriterWithLog(t, pool, log, AcctWriterOptions{SpoolDir: dir, MaxBatch: 4})
 			return w, damaged
 		}},
-		{"found while replaying", func(t *testing.T, dir string, pool *switchDB, log *slog.Logger) (*AcctWriter, []byte) {
+		{"found while replaying", func(t *testing.T, dir string, pool *switchDB, log *slog.Logger, logs *logBuffer) (*AcctWriter, []byte) {
 			up := pool.p.Load()
 			pool.p.Store(MustUnreachablePool(t))
 			w := mustWriterWithLog(t, pool, log, AcctWriterOptions{SpoolDir: dir, MaxBatch: 4, RetryEvery: 20 * time.Millisecond, WriteTimeout: time.Second})
@@ -125,7 +125,8 @@ func TestAcctWriterSpoolDamaged(t *testing.T) {
 			damaged := corrupt(t, filepath.Join(dir, spoolFile))
 			// Replays that fail after reading the damage must not count it again.
 			MustWaitFor(t, "the damage to be seen", 10*time.Second, func() bool { d, _ := w.SpoolDamage(); return d > 0 })
-			time.Sleep(100 * time.Millisecond) // a few more failing replays (RetryEvery 20ms)
+			failed := strings.Count(logs.String(), "replay failed")
+			MustWaitFor(t, "more failing replays", 10*time.Second, func() bool { return strings.Count(logs.String(), "replay failed") >= failed+3 })
 			pool.p.Store(up)
 			return w, damaged
 		}},
@@ -135,7 +136,7 @@ func TestAcctWriterSpoolDamaged(t *testing.T) {
 			pool := radiustest.MustDB(t)
 			dir := t.TempDir()
 			log, logs := MustLogBuffer(t)
-			w, damaged := tt.spool(t, dir, newSwitchDB(pool), log)
+			w, damaged := tt.spool(t, dir, newSwitchDB(pool), log, logs)
 			reg := prometheus.NewRegistry()
 			if err := w.Register(reg); err != nil {
 				t.Fatal(err)

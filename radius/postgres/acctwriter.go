@@ -132,9 +132,9 @@ func newAcctWriter(db batcher, log *slog.Logger, opts AcctWriterOptions) (*AcctW
 		log.LogAttrs(context.Background(), slog.LevelWarn, "postgres: accounting spool: cut off a torn tail (never acknowledged)",
 			slog.String("path", sp.path), slog.Int64("bytes", cut))
 	}
-	if sp.aside != "" {
+	if sp.aside != "" || sp.asideErr != nil {
 		log.LogAttrs(context.Background(), slog.LevelError, "postgres: accounting spool: damaged frames found; copy kept aside, replay skips them",
-			slog.String("path", sp.path), slog.String("kept", sp.aside))
+			slog.String("path", sp.path), slog.String("kept", sp.aside), slog.Any("err", sp.asideErr))
 	}
 	w := &AcctWriter{
 		db:      db,

@@ -63,8 +63,10 @@ type spool struct {
 	// frames counts the frames between read and size.
 	frames int64
 
-	// aside is the copy of the file kept since damage was found in it ("" while none).
-	aside string
+	// aside is the copy of the file kept since damage was found in it ("" while none);
+	// asideErr is why openSpool could not make it.
+	aside    string
+	asideErr error
 	// damageSeen is how far damage was already reported, so that reading a chunk
 	// again (after Postgres failed) does not count it twice.
 	damageSeen int64
@@ -75,7 +77,8 @@ type spool struct {
 
 // openSpool opens (creating it if needed) dir's spool, locks it against a second
 // writer, and cuts off a torn tail. It returns the spool and the number of bytes cut.
-// When frames are damaged in the middle, the file is first copied aside (s.aside).
+// When frames are damaged in the middle, the file is first copied aside (s.aside, or
+// s.asideErr).
 func openSpool(dir string) (*spool, int64, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, 0, fmt.Errorf("postgres: spool: %w", err)
@@ -106,11 +109,10 @@ func openSpool(dir string) (*spool, int64, error) {
 		return nil, 0, fmt.Errorf("postgres: spool %s: %w", path, err)
 	}
 	if damaged {
-		// Before the tail is cut: the copy holds the file as it was found.
-		if err := s.keepAside(); err != nil {
-			f.Close()
-			return nil, 0, err
-		}
+		// Before the tail is cut: the copy holds the file as it was found. Failing to
+		// copy does not stop the writer (the replay tries again): the records after the
+		// damage must still be written.
+		s.asideErr = s.keepAside()
 	}
 	cut := info.Size() - end
 	if cut > 0 {

@@ -37,7 +37,9 @@ func (s AcctStatus) String() string {
 
 // Terminate causes written by tollgate itself, beside the RFC 2866 ones the NAS sends.
 const (
-	// CauseStale closes a session that missed its interim updates (the reaper).
+	// CauseStale closes a session that missed its interim updates (the reaper). It is
+	// the one cause that is not final: the router may only have been cut off from
+	// tollgate, so a later Interim-Update of the session reopens it and a Stop completes it.
 	CauseStale = "Stale-Session"
 	// CauseNASRestart closes a NAS's sessions on Accounting-On/Off.
 	CauseNASRestart = "NAS-Reboot"
@@ -64,6 +66,9 @@ type AcctRecord struct {
 	Class           string
 	TerminateCause  string // RFC 2866 §5.10 name, e.g. "User-Request"
 	Interim         uint32 // the interval the session was given, seconds (0 = unknown)
+	// NASAddr is the address the packet came from: the router itself, which for a NAS
+	// entry that is an address range is not the NAS's address. Disconnect and CoA go there.
+	NASAddr netip.Addr
 }
 
 // Key returns the session key: Acct-Session-Id repeats across routers.
@@ -91,6 +96,13 @@ type Session struct {
 	OutputOctets   uint64
 	TerminateCause string
 	Interim        uint32
+	NASAddr        netip.Addr // where the session's accounting last came from (invalid: unknown)
+}
+
+// Live returns the session as the live index and Disconnector take it.
+func (s *Session) Live() LiveSession {
+	return LiveSession{Key: SessionKey{NASID: s.NASID, SessionID: s.SessionID}, Username: s.Username,
+		FramedIP: s.FramedIP, MAC: s.MAC, NASAddr: s.NASAddr}
 }
 
 // Open reports whether the session has not stopped.
@@ -146,6 +158,8 @@ type LiveSession struct {
 	Username string
 	FramedIP netip.Addr
 	MAC      string
+	// NASAddr is the router address the session's accounting came from (invalid: unknown).
+	NASAddr netip.Addr
 	// Deadline is when the session counts as stale unless another update comes.
 	Deadline time.Time
 }
@@ -159,7 +173,9 @@ type LiveSessions interface {
 	Update(ctx context.Context, r *AcctRecord, staleAfter time.Duration) (u Usage, ok bool, err error)
 	// CloseNAS removes every live session of a NAS (Accounting-On/Off) and returns them.
 	CloseNAS(ctx context.Context, nasID int64) ([]LiveSession, error)
-	// Remove removes sessions (closed by the reaper or an admin).
+	// Remove takes sessions the reaper closed out of the online index, keeping their
+	// counters so that a later Interim-Update or Stop of the same session reopens or
+	// completes it and adds only the growth since to the usage.
 	Remove(ctx context.Context, keys []SessionKey, usernames []string) error
 	// Online returns username's live sessions that are not stale at now.
 	Online(ctx context.Context, username string, now time.Time) ([]LiveSession, error)

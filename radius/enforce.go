@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,9 +41,13 @@ type Enforcer struct {
 	// Cooldown is how long after a disconnect the same session is not cut again (the NAS
 	// should have sent its Stop by then). Default 1m.
 	Cooldown time.Duration
+	// Backlog, when set, returns how many acknowledged accounting records wait for
+	// Postgres (the accounting writer's spool); Reap does nothing while it is above zero.
+	Backlog func() int64
 
-	cutting sync.Map // SessionKey → time.Time of the last disconnect started
-	wg      sync.WaitGroup
+	cutting              sync.Map // SessionKey → time.Time of the last disconnect started
+	wg                   sync.WaitGroup
+	reapsSkipped, reaped atomic.Uint64
 }
 
 func (e *Enforcer) now() time.Time {
@@ -84,7 +89,7 @@ func (e *Enforcer) AfterAccounting(ctx context.Context, r *AcctRecord, a *Accoun
 		}
 	}
 	if reason, cut := LimitReached(a, u, e.now()); cut {
-		e.Cut(LiveSession{Key: r.Key(), Username: r.Username, FramedIP: r.FramedIP, MAC: r.MAC}, reason.String())
+		e.Cut(LiveSession{Key: r.Key(), Username: r.Username, FramedIP: r.FramedIP, MAC: r.MAC, NASAddr: r.NASAddr}, reason.String())
 	}
 }
 

@@ -2,13 +2,31 @@ package radius
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
 // Reap closes the sessions that missed their interim updates (two intervals plus Grace):
 // a router that crashed or lost its link never sends their Stop, and they would block
 // the account's simultaneous-use budget. It returns how many it closed.
+//
+// A session is only judged on what Postgres holds, so Reap does nothing while Backlog
+// reports accounting records that were acknowledged but wait in the spool: after an
+// outage every session would look silent, though its updates are on their way. The
+// backlog is this process's own; a replica whose spool still holds records cannot stop
+// another replica's reaper (it cannot reach Postgres to say so). That is safe because a
+// reaped session is not final: the replayed Interim-Update reopens it and a Stop
+// completes it, counting usage once (CauseStale). Skipped runs are logged and counted
+// (ReapsSkipped).
 func (e *Enforcer) Reap(ctx context.Context) (int, error) {
+	if e.Backlog != nil {
+		if n := e.Backlog(); n > 0 {
+			e.reapsSkipped.Add(1)
+			e.logger().LogAttrs(ctx, slog.LevelWarn, "reaper: skipped, accounting records wait in the spool for Postgres",
+				slog.Int64("backlog", n))
+			return 0, nil
+		}
+	}
 	closed, err := e.Sessions.CloseStaleSessions(ctx, e.now(), e.Grace)
 	if err != nil || len(closed) == 0 {
 		return 0, err
@@ -19,8 +37,15 @@ func (e *Enforcer) Reap(ctx context.Context) (int, error) {
 		keys[i] = SessionKey{NASID: s.NASID, SessionID: s.SessionID}
 		users[i] = s.Username
 	}
+	e.reaped.Add(uint64(len(closed)))
 	return len(closed), e.Live.Remove(ctx, keys, users)
 }
+
+// ReapsSkipped returns how many reaper runs were skipped for an accounting backlog.
+func (e *Enforcer) ReapsSkipped() uint64 { return e.reapsSkipped.Load() }
+
+// Reaped returns how many sessions the reaper closed.
+func (e *Enforcer) Reaped() uint64 { return e.reaped.Load() }
 
 // Sweep checks every open session against its account and cuts those whose account was
 // suspended, expired or used up since the last accounting update (validity runs out
@@ -45,7 +70,7 @@ func (e *Enforcer) Sweep(ctx context.Context) (int, error) {
 			return n, err
 		}
 		if reason, cut := LimitReached(a, u, now); cut {
-			e.Cut(LiveSession{Key: SessionKey{NASID: s.NASID, SessionID: s.SessionID}, Username: s.Username, FramedIP: s.FramedIP, MAC: s.MAC}, reason.String())
+			e.Cut(s.Live(), reason.String())
 			n++
 		}
 	}
@@ -60,8 +85,8 @@ func (e *Enforcer) DisconnectUser(ctx context.Context, username, reason string) 
 		return nil, err
 	}
 	var out []CoAResult
-	for _, s := range open {
-		r, err := e.Disconnect.Disconnect(ctx, LiveSession{Key: SessionKey{NASID: s.NASID, SessionID: s.SessionID}, Username: s.Username, FramedIP: s.FramedIP, MAC: s.MAC}, reason)
+	for i := range open {
+		r, err := e.Disconnect.Disconnect(ctx, open[i].Live(), reason)
 		if err != nil && r.Result == "" {
 			return out, err
 		}

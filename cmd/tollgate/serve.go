@@ -88,7 +88,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		stops = append(stops, stop)
 	}
 	if want["cron"] {
-		stops = append(stops, startCron(ctx, e, d, enf))
+		stops = append(stops, startCron(ctx, e, d, enf, reg))
 	}
 	if want["portal"] {
 		stop, err := startPortal(e, d, reg)
@@ -170,10 +170,14 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 	if acctw, err = radiuspg.NewAcctWriter(acctPool, log, radiuspg.AcctWriterOptions{SpoolDir: e.cfg.SpoolDir}); err != nil {
 		return nil, nil, err
 	}
+	if err := acctw.Register(reg); err != nil {
+		return nil, nil, err
+	}
 	acctw.Start()
 	srv = server.New(server.Config{AuthAddr: e.cfg.RadiusAuthAddr, AcctAddr: e.cfg.RadiusAcctAddr}, d.accounts(), authlog, log)
 	enf = d.enforcer(srv.NASByID)
 	enf.Grace = e.cfg.StaleGrace
+	enf.Backlog = acctw.Backlog // no reaping while acknowledged records wait in the spool
 	srv.SetAccounting(acctw, enf.AfterAccounting)
 	srv.SetActivator(d.accounts()) // vouchers start at their first accepted login
 	if err := loadNAS(ctx, d, srv); err != nil {
@@ -241,8 +245,9 @@ func loadNAS(ctx context.Context, d *deps, srv *server.Server) error {
 // startCron starts the cron role: the stale-session reaper, enforcement, partitions and
 // voucher expiry, on every replica (a run happens once per slot across them). enf is the
 // radius role's enforcer, or nil when this process runs no RADIUS server: the jobs then
-// get one of their own that loads the NAS table at each disconnect.
-func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer) stopFunc {
+// get one of their own that loads the NAS table at each disconnect. The reaper's
+// counters go to reg.
+func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg prometheus.Registerer) stopFunc {
 	log := d.log
 	own := enf == nil
 	if own {
@@ -257,6 +262,9 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer) stopF
 			return t
 		}
 		enf.Disconnect = &lazyDisconnector{d: d, table: nasFor}
+	}
+	if err := server.RegisterEnforcer(reg, enf); err != nil {
+		log.Error("register reaper metrics", "err", err)
 	}
 	every := e.cfg.CronInterval
 	crons := scheduleJobs(ctx, d, []job{

@@ -24,6 +24,7 @@ type sessionJSON struct {
 	OutputOctets   uint64     `json:"output_octets"`
 	TerminateCause string     `json:"terminate_cause"`
 	Online         bool       `json:"online"`
+	NASAddr        string     `json:"nas_addr,omitempty"` // the router its accounting came from
 }
 
 func toSessionJSON(s *radius.Session) sessionJSON {
@@ -31,6 +32,9 @@ func toSessionJSON(s *radius.Session) sessionJSON {
 		Duration: s.SessionTime, InputOctets: s.InputOctets, OutputOctets: s.OutputOctets, TerminateCause: s.TerminateCause, Online: s.Open()}
 	if s.FramedIP.IsValid() {
 		out.IP = s.FramedIP.String()
+	}
+	if s.NASAddr.IsValid() {
+		out.NASAddr = s.NASAddr.String()
 	}
 	if !s.StoppedAt.IsZero() {
 		t := s.StoppedAt.UTC()
@@ -155,9 +159,9 @@ func cmdSessionDisconnect(ctx context.Context, e *env, args []string) error {
 		if err == nil && len(open) == 0 {
 			return radius.Errorf(radius.ENOTFOUND, "id: no open session %q", *id)
 		}
-		for _, s := range open {
+		for i := range open {
 			var r radius.CoAResult
-			r, err = enf.Disconnect.Disconnect(ctx, radius.LiveSession{Key: radius.SessionKey{NASID: s.NASID, SessionID: s.SessionID}, Username: s.Username, FramedIP: s.FramedIP, MAC: s.MAC}, "admin")
+			r, err = enf.Disconnect.Disconnect(ctx, open[i].Live(), "admin")
 			if err != nil && r.Result == "" {
 				break
 			}
@@ -172,7 +176,8 @@ func cmdSessionDisconnect(ctx context.Context, e *env, args []string) error {
 	return e.print(out, func(w io.Writer) { printCoA(w, out) })
 }
 
-// disconnector sends Disconnect-Requests to the session's NAS and records the outcome.
+// disconnector sends Disconnect-Requests to the session's router (the address its
+// accounting came from, for a NAS that is a range) and records the outcome.
 type disconnector struct {
 	coa   *server.CoAClient
 	nas   func(id int64) (radius.NAS, bool)
@@ -189,7 +194,7 @@ func (d *disconnector) Disconnect(ctx context.Context, s radius.LiveSession, rea
 	if !ok {
 		return radius.CoAResult{}, radius.Errorf(radius.ENOTFOUND, "nas: no NAS with id %d", s.Key.NASID)
 	}
-	res, err := d.coa.Disconnect(ctx, server.CoATarget{NAS: n, Username: s.Username, SessionID: s.Key.SessionID, FramedIP: s.FramedIP})
+	res, err := d.coa.Disconnect(ctx, server.CoATarget{NAS: n, Addr: s.NASAddr, Username: s.Username, SessionID: s.Key.SessionID, FramedIP: s.FramedIP})
 	res.Reason = reason
 	if res.Result != "" {
 		if rerr := d.store.RecordCoA(ctx, res); rerr != nil && err == nil {
@@ -207,7 +212,7 @@ func (d *disconnector) coaRateLimit(ctx context.Context, open []radius.Session, 
 		if !ok {
 			continue
 		}
-		t := server.CoATarget{NAS: n, Username: s.Username, SessionID: s.SessionID, FramedIP: s.FramedIP}
+		t := server.CoATarget{NAS: n, Addr: s.NASAddr, Username: s.Username, SessionID: s.SessionID, FramedIP: s.FramedIP}
 		var res radius.CoAResult
 		var err error
 		if a.RateLimit == "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -50,7 +51,9 @@ type AcctWriterOptions struct {
 // acknowledged after the fsync. While the spool holds records every new batch goes
 // there too, so the order holds, and every RetryEvery the writer replays the spool in
 // order, MaxBatch records per transaction, then truncates it. Start replays a spool
-// left by a crash. A record Postgres refuses for its data (SQLSTATE class 22 or 23) is
+// left by a crash. A frame the disk damaged does not stop the replay: it is skipped
+// (logged and counted, the file copied aside first) and every whole frame after it is
+// still written. A record Postgres refuses for its data (SQLSTATE class 22 or 23) is
 // found by writing the batch again record by record; it is logged, dropped and, when a
 // caller waits for it, reported as EINVALID.
 type AcctWriter struct {
@@ -68,6 +71,7 @@ type AcctWriter struct {
 	err     error         // of the final writes, read after done
 
 	committed, spooled, replayed, dropped atomic.Uint64
+	damaged, damagedBytes                 atomic.Uint64
 	backlog                               atomic.Int64
 
 	// The writer goroutine's own.
@@ -76,6 +80,7 @@ type AcctWriter struct {
 	results []error
 	merge   map[radius.SessionKey]int
 	rows    []sessionRow
+	addrs   map[netip.Addr]string // addrText's
 }
 
 var _ radius.Accounter = (*AcctWriter)(nil)
@@ -127,6 +132,10 @@ func newAcctWriter(db batcher, log *slog.Logger, opts AcctWriterOptions) (*AcctW
 		log.LogAttrs(context.Background(), slog.LevelWarn, "postgres: accounting spool: cut off a torn tail (never acknowledged)",
 			slog.String("path", sp.path), slog.Int64("bytes", cut))
 	}
+	if sp.aside != "" || sp.asideErr != nil {
+		log.LogAttrs(context.Background(), slog.LevelError, "postgres: accounting spool: damaged frames found; copy kept aside, replay skips them",
+			slog.String("path", sp.path), slog.String("kept", sp.aside), slog.Any("err", sp.asideErr))
+	}
 	w := &AcctWriter{
 		db:      db,
 		log:     log,
@@ -137,6 +146,7 @@ func newAcctWriter(db batcher, log *slog.Logger, opts AcctWriterOptions) (*AcctW
 		sp:      sp,
 		results: make([]error, 0, opts.MaxBatch),
 		merge:   make(map[radius.SessionKey]int, opts.MaxBatch),
+		addrs:   make(map[netip.Addr]string),
 	}
 	w.backlog.Store(sp.frames)
 	return w, nil
@@ -248,8 +258,16 @@ func (w *AcctWriter) Replayed() uint64 { return w.replayed.Load() }
 // Dropped returns how many records Postgres refused for their data.
 func (w *AcctWriter) Dropped() uint64 { return w.dropped.Load() }
 
-// Backlog returns how many records wait in the spool for Postgres.
+// Backlog returns how many records wait in the spool for Postgres: acknowledged to the
+// NAS, but not yet in the sessions table. The reaper must not judge sessions while it
+// is above zero.
 func (w *AcctWriter) Backlog() int64 { return w.backlog.Load() }
+
+// SpoolDamage returns how many damaged stretches of the spool the replay skipped (each
+// lost at least one record) and how many bytes they held.
+func (w *AcctWriter) SpoolDamage() (stretches, bytes uint64) {
+	return w.damaged.Load(), w.damagedBytes.Load()
+}
 
 // cleanRecord makes r's text storable: Postgres text holds neither NUL nor invalid
 // UTF-8, and a NAS may send both. The mapping is the same every time, so a
@@ -372,17 +390,22 @@ func (w *AcctWriter) spoolReqs(reqs []*acctReq, cause error) {
 func (w *AcctWriter) replay() {
 	ctx := context.Background()
 	for w.sp.pending() {
-		recs, end, frames, bad, err := w.sp.next(w.opts.MaxBatch, w.recs[:0])
-		w.recs = recs
-		if bad > 0 {
+		c, err := w.sp.next(w.opts.MaxBatch, w.recs[:0])
+		w.recs = c.recs
+		recs, end, frames := c.recs, c.end, c.frames
+		if c.bad > 0 {
 			w.log.LogAttrs(ctx, slog.LevelError, "postgres: accounting spool: dropped records that do not decode",
-				slog.String("path", w.sp.path), slog.Int("records", bad))
-			w.dropped.Add(uint64(bad))
+				slog.String("path", w.sp.path), slog.Int("records", c.bad))
+			w.dropped.Add(uint64(c.bad))
+		}
+		if c.damaged > 0 {
+			w.spoolDamaged(ctx, c)
 		}
 		if err != nil {
-			// Only a damaged disk does this: the file was checked when it was opened.
-			w.log.LogAttrs(ctx, slog.LevelError, "postgres: accounting spool: damaged; dropping the rest",
-				slog.Int64("records", w.sp.frames-int64(frames)), slog.Any("err", err))
+			// The file cannot be read at all any more.
+			w.keepAside(ctx)
+			w.log.LogAttrs(ctx, slog.LevelError, "postgres: accounting spool: unreadable; dropping the rest",
+				slog.Int64("records", w.sp.frames-int64(frames)), slog.String("kept", w.sp.aside), slog.Any("err", err))
 			frames, end = int(w.sp.frames), w.sp.size
 		}
 		n, err := w.store(recs, nil)
@@ -410,8 +433,29 @@ func (w *AcctWriter) replay() {
 		w.log.LogAttrs(ctx, slog.LevelError, "postgres: accounting spool: truncate failed, will retry", slog.Any("err", err))
 		return
 	}
+	// Damage may have taken frames the count still held: the spool is empty now.
+	w.backlog.Store(0)
 	w.log.LogAttrs(ctx, slog.LevelInfo, "postgres: accounting: spool replayed, writing to Postgres again",
 		slog.Uint64("replayed", w.replayed.Load()))
+}
+
+// spoolDamaged reports damage the replay skipped: the file is copied aside (once), and
+// the damage is logged and counted.
+func (w *AcctWriter) spoolDamaged(ctx context.Context, c chunk) {
+	w.keepAside(ctx)
+	w.damaged.Add(uint64(c.damaged))
+	w.damagedBytes.Add(uint64(c.damagedBytes))
+	w.log.LogAttrs(ctx, slog.LevelError, "postgres: accounting spool: skipped damaged frames; the records after them are still written",
+		slog.String("path", w.sp.path), slog.Int64("offset", c.damagedAt), slog.Int("stretches", c.damaged),
+		slog.Int64("bytes", c.damagedBytes), slog.String("kept", w.sp.aside))
+}
+
+// keepAside copies the damaged spool aside, logging a failure: the replay goes on
+// either way, as the records after the damage must still be written.
+func (w *AcctWriter) keepAside(ctx context.Context) {
+	if err := w.sp.keepAside(); err != nil {
+		w.log.LogAttrs(ctx, slog.LevelError, "postgres: accounting spool: could not keep the damaged file aside", slog.Any("err", err))
+	}
 }
 
 // store applies recs in order: all in one transaction, or, when Postgres refuses one
@@ -456,22 +500,28 @@ ON CONFLICT (nas_id, acct_session_id) DO NOTHING`
 
 // Counters and times only move forward, text keeps its newest non-empty value, and a
 // stopped session never changes again (the WHERE), which makes every record idempotent.
+// The one exception is a session the reaper closed (radius.CauseStale): the router may
+// only have been cut off from tollgate, so a record newer than its last update reopens
+// it (an Interim-Update: stopped_at back to NULL, the cause cleared), and a Stop
+// completes it with its own time and cause. Replaying what was already seen changes
+// nothing, and usage stays counted once since counters are the maximum.
 // The pinned start is read with a LATERAL lookup so every record is one index probe: a
 // plain join let the cached generic plan hash a sequential scan of session_keys, whose
 // cost grows with every session ever recorded.
 const upsertSessionsSQL = `
 INSERT INTO sessions AS s (nas_id, acct_session_id, started_at, username, mac, framed_ip,
     called_station_id, nas_port_id, class, last_update, stopped_at, session_time,
-    input_octets, output_octets, input_packets, output_packets, interim_seconds, terminate_cause)
+    input_octets, output_octets, input_packets, output_packets, interim_seconds, terminate_cause, nas_addr)
 SELECT r.nas_id, r.acct_session_id, k.started_at, r.username, r.mac, NULLIF(r.framed_ip, '')::inet,
        r.called_station_id, r.nas_port_id, r.class, r.last_update, r.stopped_at, r.session_time,
-       r.input_octets, r.output_octets, r.input_packets, r.output_packets, r.interim_seconds, r.terminate_cause
+       r.input_octets, r.output_octets, r.input_packets, r.output_packets, r.interim_seconds, r.terminate_cause,
+       NULLIF(r.nas_addr, '')::inet
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::timestamptz[], $10::timestamptz[], $11::bigint[], $12::bigint[],
-            $13::bigint[], $14::bigint[], $15::bigint[], $16::integer[], $17::text[])
+            $13::bigint[], $14::bigint[], $15::bigint[], $16::integer[], $17::text[], $18::text[])
      AS r(nas_id, acct_session_id, username, mac, framed_ip, called_station_id, nas_port_id,
           class, last_update, stopped_at, session_time, input_octets, output_octets,
-          input_packets, output_packets, interim_seconds, terminate_cause)
+          input_packets, output_packets, interim_seconds, terminate_cause, nas_addr)
 CROSS JOIN LATERAL (SELECT started_at FROM session_keys
                     WHERE nas_id = r.nas_id AND acct_session_id = r.acct_session_id) k
 ON CONFLICT (nas_id, acct_session_id, started_at) DO UPDATE SET
@@ -481,6 +531,7 @@ ON CONFLICT (nas_id, acct_session_id, started_at) DO UPDATE SET
     called_station_id = COALESCE(NULLIF(EXCLUDED.called_station_id, ''), s.called_station_id),
     nas_port_id       = COALESCE(NULLIF(EXCLUDED.nas_port_id, ''), s.nas_port_id),
     class             = COALESCE(NULLIF(EXCLUDED.class, ''), s.class),
+    nas_addr          = COALESCE(EXCLUDED.nas_addr, s.nas_addr),
     last_update       = GREATEST(s.last_update, EXCLUDED.last_update),
     stopped_at        = EXCLUDED.stopped_at,
     session_time      = GREATEST(s.session_time, EXCLUDED.session_time),
@@ -489,8 +540,10 @@ ON CONFLICT (nas_id, acct_session_id, started_at) DO UPDATE SET
     input_packets     = GREATEST(s.input_packets, EXCLUDED.input_packets),
     output_packets    = GREATEST(s.output_packets, EXCLUDED.output_packets),
     interim_seconds   = COALESCE(NULLIF(EXCLUDED.interim_seconds, 0), s.interim_seconds),
-    terminate_cause   = CASE WHEN EXCLUDED.stopped_at IS NULL THEN s.terminate_cause ELSE EXCLUDED.terminate_cause END
-WHERE s.stopped_at IS NULL`
+    terminate_cause   = CASE WHEN EXCLUDED.stopped_at IS NULL THEN '' ELSE EXCLUDED.terminate_cause END
+WHERE s.stopped_at IS NULL
+   OR (s.terminate_cause = '` + radius.CauseStale + `'
+       AND (EXCLUDED.stopped_at IS NOT NULL OR EXCLUDED.last_update > s.last_update))`
 
 // Accounting-On/Off: the NAS restarted, so its sessions that started before are gone.
 // Sessions that started at or after the event are new ones, which also makes a replayed
@@ -514,10 +567,10 @@ func (w *AcctWriter) write(recs []radius.AcctRecord) error {
 			b.Queue(closeNASOpenSessionsSQL, r.NASID, r.EventTime, radius.CauseNASRestart)
 		default:
 			if j, ok := w.merge[r.Key()]; ok {
-				w.rows[j].merge(r)
+				w.rows[j].merge(r, w.addrText(r.NASAddr))
 			} else {
 				w.merge[r.Key()] = len(w.rows)
-				w.rows = append(w.rows, newSessionRow(r))
+				w.rows = append(w.rows, newSessionRow(r, w.addrText(r.NASAddr)))
 			}
 		}
 	}
@@ -555,6 +608,7 @@ func (w *AcctWriter) queueRows(b *pgx.Batch) {
 		nasID                                    = make([]int64, n)
 		sessionID, username, mac, ip             = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		called, port, class, cause               = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		nasAddr                                  = make([]string, n)
 		start, last                              = make([]time.Time, n), make([]time.Time, n)
 		stopped                                  = make([]pgtype.Timestamptz, n)
 		sessTime, inOct, outOct, inPkts, outPkts = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
@@ -563,7 +617,7 @@ func (w *AcctWriter) queueRows(b *pgx.Batch) {
 	for i := range w.rows {
 		r := &w.rows[i]
 		nasID[i], sessionID[i], username[i], mac[i], ip[i] = r.nasID, r.sessionID, r.username, r.mac, r.framedIP
-		called[i], port[i], class[i], cause[i] = r.called, r.port, r.class, r.cause
+		called[i], port[i], class[i], cause[i], nasAddr[i] = r.called, r.port, r.class, r.cause, r.nasAddr
 		start[i], last[i] = r.start, r.last
 		stopped[i] = pgtype.Timestamptz{Time: r.stopAt, Valid: r.stopped}
 		sessTime[i], inOct[i], outOct[i], inPkts[i], outPkts[i] = r.sessionTime, r.inOctets, r.outOctets, r.inPackets, r.outPackets
@@ -571,7 +625,7 @@ func (w *AcctWriter) queueRows(b *pgx.Batch) {
 	}
 	b.Queue(pinSessionKeysSQL, nasID, sessionID, start)
 	b.Queue(upsertSessionsSQL, nasID, sessionID, username, mac, ip, called, port, class,
-		last, stopped, sessTime, inOct, outOct, inPkts, outPkts, interim, cause)
+		last, stopped, sessTime, inOct, outOct, inPkts, outPkts, interim, cause, nasAddr)
 	clear(w.merge)
 	w.rows = w.rows[:0]
 }
@@ -585,26 +639,28 @@ type sessionRow struct {
 	stopped                          bool
 	username, mac, framedIP          string
 	called, port, class, cause       string
+	nasAddr                          string
 	sessionTime, inOctets, outOctets int64
 	inPackets, outPackets            int64
 	interim                          int32
 }
 
-func newSessionRow(r *radius.AcctRecord) sessionRow {
+// newSessionRow starts the row of r's session; nasAddr is r.NASAddr as text.
+func newSessionRow(r *radius.AcctRecord, nasAddr string) sessionRow {
 	row := sessionRow{
 		nasID:     r.NASID,
 		sessionID: r.SessionID,
 		start:     r.EventTime.Add(-time.Duration(r.SessionTime) * time.Second),
 		last:      r.EventTime,
 	}
-	row.set(r)
+	row.set(r, nasAddr)
 	return row
 }
 
 // merge folds a later record of the same session into row: the earliest start, the
 // latest event, the highest counters, the newest non-empty text, and the first Stop,
 // after which nothing changes.
-func (row *sessionRow) merge(r *radius.AcctRecord) {
+func (row *sessionRow) merge(r *radius.AcctRecord, nasAddr string) {
 	if row.stopped {
 		return
 	}
@@ -614,11 +670,11 @@ func (row *sessionRow) merge(r *radius.AcctRecord) {
 	if r.EventTime.After(row.last) {
 		row.last = r.EventTime
 	}
-	row.set(r)
+	row.set(r, nasAddr)
 }
 
 // set applies r's counters, text and Stop.
-func (row *sessionRow) set(r *radius.AcctRecord) {
+func (row *sessionRow) set(r *radius.AcctRecord, nasAddr string) {
 	row.sessionTime = max(row.sessionTime, int64(r.SessionTime))
 	row.inOctets = max(row.inOctets, clampInt64(r.InputOctets))
 	row.outOctets = max(row.outOctets, clampInt64(r.OutputOctets))
@@ -638,10 +694,33 @@ func (row *sessionRow) set(r *radius.AcctRecord) {
 	if r.FramedIP.IsValid() {
 		row.framedIP = r.FramedIP.String()
 	}
+	if nasAddr != "" {
+		row.nasAddr = nasAddr
+	}
 	if r.Status == radius.AcctStop {
 		row.stopped, row.stopAt, row.cause = true, r.EventTime, r.TerminateCause
 	}
 }
+
+// addrText returns a router address as stored ("" for none). The text is kept: a
+// writer hears from a few routers, and every record needs it.
+func (w *AcctWriter) addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	if t, ok := w.addrs[a]; ok {
+		return t
+	}
+	if len(w.addrs) >= maxAddrTexts {
+		clear(w.addrs)
+	}
+	t := a.WithZone("").Unmap().String() // Postgres inet has no zone
+	w.addrs[a] = t
+	return t
+}
+
+// maxAddrTexts bounds the router addresses addrText keeps.
+const maxAddrTexts = 4096
 
 // clampInt64 fits a counter into bigint; 2^63 bytes is beyond any session.
 func clampInt64(v uint64) int64 { return int64(min(v, math.MaxInt64)) }

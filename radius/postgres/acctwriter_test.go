@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -904,6 +905,7 @@ func BenchmarkAcctWriter(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		g := next.Add(1)
 		r := with(start(0), g%8+1, fmt.Sprintf("B%07X", g))
+		r.NASAddr = netip.AddrFrom4([4]byte{10, 20, 0, byte(g)})
 		for i := 0; pb.Next(); i++ {
 			if i > 0 {
 				r.Status, r.SessionTime = radius.AcctInterim, uint32(i)
@@ -952,5 +954,77 @@ func TestAcctWriterPostgresRestart(t *testing.T) {
 	}
 	if w.Replayed() != w.Spooled() || w.Dropped() != 0 {
 		t.Fatalf("spooled %d, replayed %d, dropped %d", w.Spooled(), w.Replayed(), w.Dropped())
+	}
+}
+
+// removedLive is a live index that only records what the reaper removes; the real one
+// is tested in radius/redis.
+type removedLive struct {
+	mu      sync.Mutex
+	removed []radius.SessionKey
+}
+
+func (l *removedLive) Update(context.Context, *radius.AcctRecord, time.Duration) (radius.Usage, bool, error) {
+	return radius.Usage{}, false, nil
+}
+func (l *removedLive) CloseNAS(context.Context, int64) ([]radius.LiveSession, error) { return nil, nil }
+func (l *removedLive) Online(context.Context, string, time.Time) ([]radius.LiveSession, error) {
+	return nil, nil
+}
+func (l *removedLive) Remove(_ context.Context, keys []radius.SessionKey, _ []string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.removed = append(l.removed, keys...)
+	return nil
+}
+
+// TestReaperSkippedWithBacklog: while acknowledged records wait in the writer's spool,
+// the reaper does not run (it logs and counts the skip), since Postgres does not know
+// yet that the sessions are alive; once the spool is replayed it runs again, and closes
+// only what is really silent.
+func TestReaperSkippedWithBacklog(t *testing.T) {
+	ctx := context.Background()
+	s, pool := MustStore(t)
+	db := newSwitchDB(pool)
+	w := MustAcctWriter(t, db, AcctWriterOptions{RetryEvery: 20 * time.Millisecond, WriteTimeout: time.Second})
+	now := t0.Add(24 * time.Hour)
+	since := func(ago time.Duration) time.Duration { return now.Sub(t0) - ago }
+	// Both sessions were last heard of an hour ago: stale for Postgres.
+	MustRecord(t, w, with(interim(since(time.Hour), gb, gb), 1, "alive"), with(interim(since(time.Hour), gb, gb), 1, "silent"))
+
+	// Postgres goes away; the router's next interim of "alive" is acknowledged from the spool.
+	db.p.Store(MustUnreachablePool(t))
+	MustRecord(t, w, with(interim(since(time.Minute), 2*gb, 2*gb), 1, "alive"))
+	if w.Backlog() != 1 {
+		t.Fatalf("backlog %d, want 1", w.Backlog())
+	}
+	log, logs := MustLogBuffer(t)
+	live := &removedLive{}
+	enf := &radius.Enforcer{Sessions: s, Live: live, Backlog: w.Backlog, Grace: 30 * time.Second,
+		Now: func() time.Time { return now }, Log: log}
+	if n, err := enf.Reap(ctx); n != 0 || err != nil {
+		t.Fatalf("reap with a backlog closed %d, %v", n, err)
+	}
+	if enf.ReapsSkipped() != 1 || !strings.Contains(logs.String(), "reaper: skipped") {
+		t.Fatalf("skip not counted (%d) or logged:\n%s", enf.ReapsSkipped(), logs.String())
+	}
+	for _, sid := range []string{"alive", "silent"} {
+		if got := MustSession(t, pool, 1, sid); !got.Open() {
+			t.Fatalf("%s closed while the spool held records: %+v", sid, got)
+		}
+	}
+
+	// Postgres is back and the spool replayed: the reaper runs, and "alive" is fresh.
+	db.p.Store(pool)
+	MustWaitFor(t, "the spool to replay", 30*time.Second, func() bool { return w.Backlog() == 0 })
+	n, err := enf.Reap(ctx)
+	if n != 1 || err != nil || enf.ReapsSkipped() != 1 || enf.Reaped() != 1 {
+		t.Fatalf("reap after the replay closed %d, %v (skipped %d)", n, err, enf.ReapsSkipped())
+	}
+	if len(live.removed) != 1 || live.removed[0] != (radius.SessionKey{NASID: 1, SessionID: "silent"}) {
+		t.Fatalf("removed from the live index: %+v", live.removed)
+	}
+	if got := MustSession(t, pool, 1, "alive"); !got.Open() || got.InputOctets != 2*gb {
+		t.Fatalf("alive after the replay and reap: %+v", got)
 	}
 }

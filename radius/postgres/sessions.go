@@ -23,24 +23,27 @@ var (
 // sessionColumns are what scanSession reads, from sessions s joined to nas n.
 const sessionColumns = `s.nas_id, coalesce(n.name, ''), s.acct_session_id, s.username, s.mac, s.framed_ip,
        s.started_at, s.stopped_at, s.last_update, s.session_time, s.input_octets, s.output_octets,
-       s.terminate_cause, s.interim_seconds`
+       s.terminate_cause, s.interim_seconds, s.nas_addr`
 
 // scanSession reads sessionColumns.
 func scanSession(row pgx.Row) (radius.Session, error) {
 	var (
 		s                    radius.Session
-		ip                   *netip.Prefix
+		ip, nasAddr          *netip.Prefix
 		stopped              pgtype.Timestamptz
 		sessionTime, in, out int64
 		interim              int32
 	)
 	err := row.Scan(&s.NASID, &s.NASName, &s.SessionID, &s.Username, &s.MAC, &ip,
-		&s.StartedAt, &stopped, &s.LastUpdate, &sessionTime, &in, &out, &s.TerminateCause, &interim)
+		&s.StartedAt, &stopped, &s.LastUpdate, &sessionTime, &in, &out, &s.TerminateCause, &interim, &nasAddr)
 	if err != nil {
 		return s, err
 	}
 	if ip != nil {
 		s.FramedIP = ip.Addr()
+	}
+	if nasAddr != nil {
+		s.NASAddr = nasAddr.Addr()
 	}
 	if stopped.Valid {
 		s.StoppedAt = stopped.Time
@@ -155,7 +158,7 @@ WITH closed AS (
       AND last_update < $1
       AND last_update < $1 - make_interval(secs => 2 * coalesce(nullif(interim_seconds, 0), 300))
     RETURNING nas_id, acct_session_id, username, mac, framed_ip, started_at, stopped_at, last_update,
-              session_time, input_octets, output_octets, terminate_cause, interim_seconds
+              session_time, input_octets, output_octets, terminate_cause, interim_seconds, nas_addr
 )
 SELECT ` + sessionColumns + `
 FROM closed s
@@ -164,7 +167,8 @@ ORDER BY s.nas_id, s.acct_session_id`
 
 // CloseStaleSessions closes every open session whose last update is older than
 // radius.StaleAfter(its interim, grace) at now: the stop time is its last update and the
-// cause radius.CauseStale. It returns the sessions it closed.
+// cause radius.CauseStale, which a later record of the session undoes (see
+// upsertSessionsSQL). It returns the sessions it closed.
 func (s *Store) CloseStaleSessions(ctx context.Context, now time.Time, grace time.Duration) ([]radius.Session, error) {
 	rows, err := s.db.Query(ctx, closeStaleSessionsSQL, now.Add(-grace), radius.CauseStale)
 	if err != nil {
@@ -184,7 +188,7 @@ WITH closed AS (
     SET stopped_at = $2, terminate_cause = $3
     WHERE nas_id = $1 AND stopped_at IS NULL AND started_at < $2
     RETURNING nas_id, acct_session_id, username, mac, framed_ip, started_at, stopped_at, last_update,
-              session_time, input_octets, output_octets, terminate_cause, interim_seconds
+              session_time, input_octets, output_octets, terminate_cause, interim_seconds, nas_addr
 )
 SELECT ` + sessionColumns + `
 FROM closed s

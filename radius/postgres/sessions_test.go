@@ -187,11 +187,120 @@ func TestCloseStaleSessions(t *testing.T) {
 			t.Fatalf("closed %q again, %v", keys(closed), err)
 		}
 	})
-	t.Run("a late interim does not reopen", func(t *testing.T) {
+	t.Run("a replayed record does not reopen", func(t *testing.T) {
 		before := MustRow(t, pool, core.ID, "stale60")
-		MustRecord(t, w, with(interim(now.Sub(t0), gb, gb), core.ID, "stale60"))
+		MustRecord(t, w, lastAt(core.ID, "stale60", 3*time.Minute, 60), lastAt(core.ID, "stale60", 5*time.Minute, 60))
 		if after := MustRow(t, pool, core.ID, "stale60"); after != before {
 			t.Fatalf("row changed:\nbefore %s\nafter  %s", before, after)
+		}
+	})
+}
+
+// TestReapedSessionReopens: a session the reaper closed (Stale-Session) is reopened by a
+// later Interim-Update and completed by a later Stop, counters only moving forward and
+// usage counted once; a session a real Stop ended stays as it is.
+func TestReapedSessionReopens(t *testing.T) {
+	ctx := context.Background()
+	s, pool := MustStore(t)
+	core := MustCreateNAS(t, s, "core", "10.0.0.0/24")
+	w := MustAcctWriter(t, pool, AcctWriterOptions{})
+	now, grace := t0.Add(24*time.Hour), 30*time.Second
+	at := func(ago time.Duration) time.Duration { return now.Sub(t0) - ago }
+	// Each session started an hour before now and was last heard of 50 minutes ago:
+	// stale with its 300s interval.
+	for _, sid := range []string{"reopen", "complete", "replay", "final"} {
+		r := with(start(at(time.Hour)), core.ID, sid)
+		r.EventTime = now.Add(-time.Hour)
+		i := with(interim(at(50*time.Minute), gb, 2*gb), core.ID, sid)
+		i.SessionTime = 600
+		MustRecord(t, w, r, i)
+	}
+	closed, err := s.CloseStaleSessions(ctx, now, grace)
+	if err != nil || len(closed) != 4 {
+		t.Fatalf("reaped %q, %v; want 4", keys(closed), err)
+	}
+	usage := func(t *testing.T) radius.Usage {
+		t.Helper()
+		u, err := s.FindUsage(ctx, "alice", time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	before := usage(t)
+	if want := (radius.Usage{Uptime: 4 * 600 * time.Second, Bytes: 4 * 3 * gb}); before != want {
+		t.Fatalf("usage before = %+v, want %+v", before, want)
+	}
+	// later is an interim after the outage: 20 minutes more, and more traffic.
+	later := func(sid string, ago time.Duration, in, out uint64) radius.AcctRecord {
+		r := with(interim(at(ago), in, out), core.ID, sid)
+		r.SessionTime = uint32((time.Hour - ago) / time.Second)
+		return r
+	}
+
+	t.Run("reap then interim reopens", func(t *testing.T) {
+		MustRecord(t, w, later("reopen", time.Minute, 2*gb, 3*gb))
+		got := MustSession(t, pool, core.ID, "reopen")
+		if !got.Open() || got.TerminateCause != "" || !got.LastUpdate.Equal(now.Add(-time.Minute)) ||
+			got.InputOctets != 2*gb || got.OutputOctets != 3*gb || got.SessionTime != 59*60 {
+			t.Fatalf("after the interim: %+v", got)
+		}
+		open, err := s.FindSessions(ctx, radius.SessionFilter{SessionID: "reopen", Online: true})
+		if err != nil || len(open) != 1 {
+			t.Fatalf("online sessions %q, %v", keys(open), err)
+		}
+		// Counters only move forward: a newer interim with a smaller counter keeps the larger.
+		MustRecord(t, w, later("reopen", 30*time.Second, gb, 4*gb))
+		if got := MustSession(t, pool, core.ID, "reopen"); got.InputOctets != 2*gb || got.OutputOctets != 4*gb || !got.Open() {
+			t.Fatalf("after a smaller counter: %+v", got)
+		}
+		// It is fresh now: the reaper leaves it alone.
+		if closed, err := s.CloseStaleSessions(ctx, now, grace); err != nil || len(closed) != 0 {
+			t.Fatalf("reaped again: %q, %v", keys(closed), err)
+		}
+	})
+	t.Run("reap then stop completes", func(t *testing.T) {
+		r := later("complete", 2*time.Minute, 5*gb, 5*gb)
+		r.Status, r.TerminateCause = radius.AcctStop, "Lost-Carrier"
+		MustRecord(t, w, r)
+		got := MustSession(t, pool, core.ID, "complete")
+		if got.Open() || !got.StoppedAt.Equal(now.Add(-2*time.Minute)) || got.TerminateCause != "Lost-Carrier" ||
+			got.InputOctets != 5*gb || got.OutputOctets != 5*gb {
+			t.Fatalf("after the stop: %+v", got)
+		}
+		// A real Stop is final: a later interim changes nothing.
+		row := MustRow(t, pool, core.ID, "complete")
+		MustRecord(t, w, later("complete", time.Minute, 9*gb, 9*gb))
+		if after := MustRow(t, pool, core.ID, "complete"); after != row {
+			t.Fatalf("interim after the completing stop changed the row:\nbefore %s\nafter  %s", row, after)
+		}
+	})
+	t.Run("a replayed interim does not reopen", func(t *testing.T) {
+		row := MustRow(t, pool, core.ID, "replay")
+		i := with(interim(at(50*time.Minute), gb, 2*gb), core.ID, "replay")
+		i.SessionTime = 600
+		MustRecord(t, w, i)
+		if after := MustRow(t, pool, core.ID, "replay"); after != row {
+			t.Fatalf("replayed interim changed the row:\nbefore %s\nafter  %s", row, after)
+		}
+	})
+	t.Run("real stop then interim changes nothing", func(t *testing.T) {
+		MustRecord(t, w, with(start(0), core.ID, "stopped"), with(stop(10*time.Minute, gb, gb, "User-Request"), core.ID, "stopped"))
+		row := MustRow(t, pool, core.ID, "stopped")
+		MustRecord(t, w, with(interim(20*time.Minute, 2*gb, 2*gb), core.ID, "stopped"))
+		if after := MustRow(t, pool, core.ID, "stopped"); after != row {
+			t.Fatalf("interim after a real stop changed the row:\nbefore %s\nafter  %s", row, after)
+		}
+	})
+	t.Run("usage counted once", func(t *testing.T) {
+		// reopen grew by 1+2 GB and to 59m30s, complete by 2+3 GB and to 58m; replay and
+		// final did not change; the stopped session adds its own.
+		want := radius.Usage{
+			Uptime: before.Uptime + (59*60+30-600)*time.Second + (58*60-600)*time.Second + 10*time.Minute,
+			Bytes:  before.Bytes + 3*gb + 7*gb + 2*gb,
+		}
+		if got := usage(t); got != want {
+			t.Fatalf("usage = %+v, want %+v", got, want)
 		}
 	})
 }

@@ -24,6 +24,12 @@ import (
 // A frame is acknowledged only after the fsync that follows its append, so a crash
 // can leave at most the last frame torn: whatever follows the last whole frame was
 // never acknowledged, and is cut off when the spool is opened.
+//
+// A damaged disk can also spoil a frame in the middle. Every frame after it was
+// acknowledged, so nothing stops there: reading resynchronises on the next whole frame
+// (a possible length, a known record version and a matching checksum), the file is
+// copied aside (acct.spool.<time>.damaged, never deleted by tollgate) for an operator
+// to look at, and the writer logs and counts the stretch it skipped.
 
 // spoolFile is the spool's name inside AcctWriterOptions.SpoolDir.
 const spoolFile = "acct.spool"
@@ -33,8 +39,11 @@ const (
 	// maxFrame bounds a payload: a record comes from one RADIUS packet (at most 4096
 	// bytes), so a longer length can only be garbage.
 	maxFrame = 16 << 10
-	// recordVersion is the payload's first byte.
-	recordVersion = 1
+	// recordVersion is the payload's first byte. Version 1 (without the NAS address)
+	// is still read, so that a spool left by an older binary replays after an upgrade.
+	recordVersion = 2
+	// damagedSuffix ends the name of a damaged spool's copy.
+	damagedSuffix = ".damaged"
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -54,12 +63,22 @@ type spool struct {
 	// frames counts the frames between read and size.
 	frames int64
 
+	// aside is the copy of the file kept since damage was found in it ("" while none);
+	// asideErr is why openSpool could not make it.
+	aside    string
+	asideErr error
+	// damageSeen is how far damage was already reported, so that reading a chunk
+	// again (after Postgres failed) does not count it twice.
+	damageSeen int64
+
 	buf []byte        // append's encoding buffer
 	br  *bufio.Reader // next's reader
 }
 
 // openSpool opens (creating it if needed) dir's spool, locks it against a second
 // writer, and cuts off a torn tail. It returns the spool and the number of bytes cut.
+// When frames are damaged in the middle, the file is first copied aside (s.aside, or
+// s.asideErr).
 func openSpool(dir string) (*spool, int64, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, 0, fmt.Errorf("postgres: spool: %w", err)
@@ -84,10 +103,16 @@ func openSpool(dir string) (*spool, int64, error) {
 		f.Close()
 		return nil, 0, fmt.Errorf("postgres: spool: %w", err)
 	}
-	end, frames, err := scanFrames(newFrameReader(f))
+	end, frames, damaged, err := scanFrames(newFrameReader(f))
 	if err != nil {
 		f.Close()
 		return nil, 0, fmt.Errorf("postgres: spool %s: %w", path, err)
+	}
+	if damaged {
+		// Before the tail is cut: the copy holds the file as it was found. Failing to
+		// copy does not stop the writer (the replay tries again): the records after the
+		// damage must still be written.
+		s.asideErr = s.keepAside()
 	}
 	cut := info.Size() - end
 	if cut > 0 {
@@ -111,18 +136,69 @@ func newFrameReader(r io.Reader) *bufio.Reader {
 	return bufio.NewReaderSize(r, frameHeader+maxFrame)
 }
 
-// scanFrames returns the length of the whole frames at the start of r, and their number.
-func scanFrames(r *bufio.Reader) (end, frames int64, err error) {
+// scanFrames returns where the last whole frame in r ends and how many whole frames
+// there are; what follows the last one is a torn tail. damaged reports bytes that are no
+// frame between two whole frames.
+func scanFrames(r *bufio.Reader) (end, frames int64, damaged bool, err error) {
+	var off int64
 	for {
 		payload, err := readFrame(r)
 		switch {
-		case errors.Is(err, io.EOF) || errors.Is(err, errTorn):
-			return end, frames, nil
+		case errors.Is(err, io.EOF):
+			return end, frames, damaged, nil
+		case errors.Is(err, errTorn):
+			n, err := resync(r)
+			if err != nil {
+				return 0, 0, false, err
+			}
+			if _, err := r.Peek(1); errors.Is(err, io.EOF) {
+				return end, frames, damaged, nil // nothing whole after it: a torn tail
+			}
+			off += n
+			damaged = true
+			continue
 		case err != nil:
-			return 0, 0, err
+			return 0, 0, false, err
 		}
-		end += frameHeader + int64(len(payload))
+		off += frameHeader + int64(len(payload))
+		end = off
 		frames++
+	}
+}
+
+// resync skips from r's position, where no whole frame starts, to the start of the next
+// whole frame, or to the end of r, and returns how many bytes it skipped. A frame is
+// believed only with a possible length, a known record version and a matching CRC-32C,
+// so damaged bytes pass for one with odds far below one in 2^32.
+func resync(r *bufio.Reader) (int64, error) {
+	var skipped int64
+	for {
+		if _, err := r.Discard(1); err != nil {
+			if errors.Is(err, io.EOF) {
+				return skipped, nil
+			}
+			return skipped, err
+		}
+		skipped++
+		hdr, err := r.Peek(frameHeader + 1)
+		if len(hdr) < frameHeader+1 {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				// Too short for any frame: the rest is damage too.
+				n, _ := r.Discard(len(hdr))
+				return skipped + int64(n), nil
+			}
+			return skipped, err
+		}
+		if n := binary.BigEndian.Uint32(hdr[0:4]); n == 0 || n > maxFrame || (hdr[frameHeader] != 1 && hdr[frameHeader] != recordVersion) {
+			continue
+		}
+		switch _, err := peekFrame(r); {
+		case err == nil:
+			return skipped, nil
+		case errors.Is(err, errTorn):
+		default:
+			return skipped, err
+		}
 	}
 }
 
@@ -130,6 +206,15 @@ func scanFrames(r *bufio.Reader) (end, frames int64, err error) {
 // valid until the next read. It returns io.EOF at the end, and errTorn for a frame cut
 // short or failing its checksum.
 func readFrame(r *bufio.Reader) ([]byte, error) {
+	payload, err := peekFrame(r)
+	if err == nil {
+		_, _ = r.Discard(frameHeader + len(payload))
+	}
+	return payload, err
+}
+
+// peekFrame is readFrame without moving past the frame.
+func peekFrame(r *bufio.Reader) ([]byte, error) {
 	hdr, err := r.Peek(frameHeader)
 	switch {
 	case len(hdr) == 0 && errors.Is(err, io.EOF):
@@ -155,7 +240,6 @@ func readFrame(r *bufio.Reader) ([]byte, error) {
 	if crc32.Checksum(payload, crcTable) != sum {
 		return nil, errTorn
 	}
-	_, _ = r.Discard(frameHeader + n)
 	return payload, nil
 }
 
@@ -191,30 +275,93 @@ func (s *spool) append(recs []radius.AcctRecord) error {
 	return nil
 }
 
-// next appends to dst up to max records from the frames after s.read, and returns
-// them with the offset after the last one and the number of frames it read. A frame
-// whose record it cannot decode (a future version) is skipped and counted in bad.
-func (s *spool) next(max int, dst []radius.AcctRecord) (recs []radius.AcctRecord, end int64, frames, bad int, err error) {
+// chunk is what one call of next read.
+type chunk struct {
+	recs   []radius.AcctRecord
+	end    int64 // the offset after the last frame read
+	frames int   // whole frames read
+	bad    int   // whole frames whose record does not decode (a future version)
+	// damaged counts the stretches of damage skipped that were not reported before,
+	// damagedBytes their length and damagedAt the offset of the first.
+	damaged      int
+	damagedBytes int64
+	damagedAt    int64
+}
+
+// next appends to dst up to max records from the frames after s.read, and returns them
+// with the offset after the last one and the number of frames it read. A frame whose
+// record it cannot decode (a future version) is skipped and counted in bad; damage is
+// skipped up to the next whole frame and reported once (see chunk). err is only a
+// failure to read the file.
+func (s *spool) next(max int, dst []radius.AcctRecord) (chunk, error) {
 	s.br.Reset(io.NewSectionReader(s.f, s.read, s.size-s.read))
-	end = s.read
-	for len(dst) < max && end < s.size {
+	c := chunk{recs: dst, end: s.read}
+	for len(c.recs) < max && c.end < s.size {
 		payload, err := readFrame(s.br)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = errTorn // size says there is more
+		if errors.Is(err, io.EOF) || errors.Is(err, errTorn) {
+			// size says a whole frame is there: the disk spoilt it.
+			n, err := resync(s.br)
+			if err != nil {
+				return c, fmt.Errorf("postgres: spool %s at offset %d: %w", s.path, c.end, err)
 			}
-			return dst, end, frames, bad, fmt.Errorf("postgres: spool %s at offset %d: %w", s.path, end, err)
-		}
-		end += frameHeader + int64(len(payload))
-		frames++
-		var r radius.AcctRecord
-		if err := decodeRecord(payload, &r); err != nil {
-			bad++
+			if n == 0 {
+				n = s.size - c.end // the file is shorter than what was appended
+			}
+			if c.end >= s.damageSeen {
+				if c.damaged == 0 {
+					c.damagedAt = c.end
+				}
+				c.damaged++
+				c.damagedBytes += n
+				s.damageSeen = c.end + n
+			}
+			c.end += n
 			continue
 		}
-		dst = append(dst, r)
+		if err != nil {
+			return c, fmt.Errorf("postgres: spool %s at offset %d: %w", s.path, c.end, err)
+		}
+		c.end += frameHeader + int64(len(payload))
+		c.frames++
+		var r radius.AcctRecord
+		if err := decodeRecord(payload, &r); err != nil {
+			c.bad++
+			continue
+		}
+		c.recs = append(c.recs, r)
 	}
-	return dst, end, frames, bad, nil
+	return c, nil
+}
+
+// keepAside copies the spool, as it is now, to a new file beside it that tollgate never
+// deletes, once per spool: the damage in it is for an operator to look at.
+func (s *spool) keepAside() error {
+	if s.aside != "" {
+		return nil
+	}
+	name := s.path + "." + time.Now().UTC().Format("20060102T150405.000000000Z") + damagedSuffix
+	out, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("postgres: spool %s: keep damaged copy: %w", s.path, err)
+	}
+	info, err := s.f.Stat()
+	if err == nil {
+		_, err = io.Copy(out, io.NewSectionReader(s.f, 0, info.Size()))
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(s.path))
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: spool %s: keep damaged copy %s: %w", s.path, name, err)
+	}
+	s.aside = name
+	return nil
 }
 
 // reset empties the spool once every frame is in Postgres.
@@ -226,6 +373,7 @@ func (s *spool) reset() error {
 		return fmt.Errorf("postgres: spool %s: fsync: %w", s.path, err)
 	}
 	s.size, s.read, s.frames = 0, 0, 0
+	s.aside, s.damageSeen = "", 0 // the next damage is new damage, in a new copy
 	return nil
 }
 
@@ -243,7 +391,7 @@ func syncDir(dir string) error {
 }
 
 // appendRecord appends r's encoding: the version byte, then the fields as varints and
-// length-prefixed bytes, in a fixed order.
+// length-prefixed bytes, in a fixed order; version 2 added the NAS address at the end.
 func appendRecord(b []byte, r *radius.AcctRecord) []byte {
 	b = append(b, recordVersion)
 	b = binary.AppendVarint(b, r.NASID)
@@ -262,7 +410,8 @@ func appendRecord(b []byte, r *radius.AcctRecord) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	return b
+	nas, _ := r.NASAddr.MarshalBinary()
+	return appendBytes(b, nas)
 }
 
 func appendBytes(b, v []byte) []byte {
@@ -276,7 +425,8 @@ var errBadRecord = errors.New("bad record encoding")
 // decodeRecord decodes what appendRecord wrote into r.
 func decodeRecord(p []byte, r *radius.AcctRecord) error {
 	d := decoder{p: p}
-	if d.byte() != recordVersion {
+	version := d.byte()
+	if version != 1 && version != recordVersion {
 		return errBadRecord
 	}
 	r.NASID = d.varint()
@@ -296,12 +446,16 @@ func decodeRecord(p []byte, r *radius.AcctRecord) error {
 	r.NASPortID = d.string()
 	r.Class = d.string()
 	r.TerminateCause = d.string()
+	var nas []byte
+	if version >= 2 {
+		nas = d.bytes()
+	}
 	if d.bad || len(d.p) != 0 || nsec >= 1e9 {
 		return errBadRecord
 	}
 	r.EventTime = time.Unix(sec, int64(nsec)).UTC()
-	r.FramedIP = netip.Addr{}
-	if err := r.FramedIP.UnmarshalBinary(ip); err != nil {
+	r.FramedIP, r.NASAddr = netip.Addr{}, netip.Addr{}
+	if r.FramedIP.UnmarshalBinary(ip) != nil || r.NASAddr.UnmarshalBinary(nas) != nil {
 		return errBadRecord
 	}
 	return nil

@@ -19,12 +19,13 @@ func spoolRecords() []radius.AcctRecord {
 	return []radius.AcctRecord{
 		{NASID: 1, SessionID: "81000001", Status: radius.AcctStart, Username: "alice",
 			EventTime: time.Date(2025, 6, 1, 12, 0, 0, 123456789, time.UTC), FramedIP: netip.MustParseAddr("10.5.0.7"),
-			MAC: "AA:BB:CC:DD:EE:FF", CalledStationID: "hotspot1", NASPortID: "ether2", Class: "plan-7", Interim: 300},
+			MAC: "AA:BB:CC:DD:EE:FF", CalledStationID: "hotspot1", NASPortID: "ether2", Class: "plan-7", Interim: 300,
+			NASAddr: netip.MustParseAddr("10.20.0.7")},
 		{NASID: math.MaxInt64, SessionID: "x", Status: radius.AcctStop, EventTime: time.Unix(-1e10, 0).UTC(),
 			SessionTime: math.MaxUint32, InputOctets: math.MaxUint64, OutputOctets: 1 << 40,
 			InputPackets: math.MaxUint32, OutputPackets: 7, FramedIP: netip.MustParseAddr("fe80::1%eth0"),
 			TerminateCause: "User-Request", Interim: math.MaxUint32},
-		{NASID: 3, Status: radius.AcctAccountingOn, EventTime: time.Unix(0, 1).UTC()},
+		{NASID: 3, Status: radius.AcctAccountingOn, EventTime: time.Unix(0, 1).UTC(), NASAddr: netip.MustParseAddr("2001:db8::7")},
 		{NASID: 4, SessionID: "ünïcødé \uFFFD", Username: "用户", Status: radius.AcctInterim, EventTime: time.Unix(1, 0).UTC()},
 	}
 }
@@ -46,6 +47,24 @@ func TestSpoolRecordRoundTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSpoolRecordVersion1: a spool an older binary left (records without the NAS
+// address) still replays after an upgrade.
+func TestSpoolRecordVersion1(t *testing.T) {
+	r := spoolRecords()[1]
+	p := appendRecord(nil, &r)
+	if p[0] != recordVersion || p[len(p)-1] != 0 { // the version, and an empty NAS address last
+		t.Fatalf("encoding starts with %d and ends with %d", p[0], p[len(p)-1])
+	}
+	v1 := append([]byte{1}, p[1:len(p)-1]...)
+	var got radius.AcctRecord
+	if err := decodeRecord(v1, &got); err != nil || got != r {
+		t.Fatalf("version 1: %+v, %v; want %+v", got, err, r)
+	}
+	if err := decodeRecord(append([]byte{3}, p[1:]...), &got); err == nil {
+		t.Fatal("an unknown version decodes")
 	}
 }
 
@@ -106,14 +125,17 @@ func TestSpoolTornTail(t *testing.T) {
 			if err := s.append(more); err != nil {
 				t.Fatal(err)
 			}
-			got, end, frames, bad, err := s.next(100, nil)
-			if err != nil || bad != 0 || end != s.size || frames != len(recs)+len(more) {
-				t.Fatalf("next: end %d of %d, frames %d, bad %d, err %v", end, s.size, frames, bad, err)
+			c, err := s.next(100, nil)
+			if err != nil || c.bad != 0 || c.damaged != 0 || c.end != s.size || c.frames != len(recs)+len(more) {
+				t.Fatalf("next: %+v, size %d, err %v", c, s.size, err)
 			}
 			for i, r := range append(recs, more...) {
-				if got[i] != r {
-					t.Fatalf("record %d = %+v, want %+v", i, got[i], r)
+				if c.recs[i] != r {
+					t.Fatalf("record %d = %+v, want %+v", i, c.recs[i], r)
 				}
+			}
+			if s.aside != "" {
+				t.Fatalf("a torn tail was kept aside as damage: %s", s.aside)
 			}
 			data, err := os.ReadFile(filepath.Join(dir, spoolFile))
 			if err != nil {
@@ -140,12 +162,12 @@ func TestSpoolChunks(t *testing.T) {
 	}
 	var all []radius.AcctRecord
 	for s.pending() {
-		got, end, frames, _, err := s.next(3, nil)
-		if err != nil || len(got) != frames || len(got) > 3 || len(got) == 0 {
-			t.Fatalf("next: %d records, %d frames, err %v", len(got), frames, err)
+		c, err := s.next(3, nil)
+		if err != nil || len(c.recs) != c.frames || len(c.recs) > 3 || len(c.recs) == 0 {
+			t.Fatalf("next: %d records, %d frames, err %v", len(c.recs), c.frames, err)
 		}
-		all = append(all, got...)
-		s.read = end
+		all = append(all, c.recs...)
+		s.read = c.end
 	}
 	if len(all) != 5*len(recs) {
 		t.Fatalf("read %d records, want %d", len(all), 5*len(recs))
@@ -194,7 +216,7 @@ func FuzzSpool(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Any bytes scan without panic, and never beyond what they hold.
-		end, frames, err := scanFrames(newFrameReader(bytes.NewReader(data)))
+		end, frames, _, err := scanFrames(newFrameReader(bytes.NewReader(data)))
 		if err != nil || end > int64(len(data)) || frames*frameHeader > end {
 			t.Fatalf("scan: end %d of %d, %d frames, err %v", end, len(data), frames, err)
 		}

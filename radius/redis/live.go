@@ -19,21 +19,29 @@ var _ radius.LiveSessions = (*Live)(nil)
 // Stop to meet the Stop it repeats.
 const liveMargin = 10 * time.Minute
 
+// reapedTTL is how long the hash of a session the reaper closed is kept: its counters
+// are the base from which a later Interim-Update or Stop adds growth, so that a router
+// coming back after an outage of up to this long is not counted twice.
+const reapedTTL = 24 * time.Hour
+
 // The fields of a session hash (keyspace.session) that Go reads. updateScript also
 // keeps time and bytes (the largest Acct-Session-Time and input + output octets seen),
-// deadline (unix seconds) and, once stopped, stop (the Stop's event time: a tombstone).
+// deadline (unix seconds), once stopped stop (the Stop's event time: a tombstone), and
+// once reaped reaped (Remove's mark: off the online zsets, counters kept).
 const (
-	fieldUser = "user"
-	fieldIP   = "ip"
-	fieldMAC  = "mac"
+	fieldUser    = "user"
+	fieldIP      = "ip"
+	fieldMAC     = "mac"
+	fieldNASAddr = "nas"
+	fieldReaped  = "reaped"
 )
 
 // updateScript applies one accounting record; see Live.Update.
 //
 // KEYS: 1 session hash, 2 on:<user>, 3 nason:<nas>, 4 use:<user>.
 // ARGV: 1 status (start, interim or stop), 2 member, 3 username, 4 framed IP, 5 MAC,
-// 6 session time, 7 octets, 8 event time (unix s), 9 deadline (unix s),
-// 10 session hash TTL (ms), 11 zset TTL (ms).
+// 6 NAS address, 7 session time, 8 octets, 9 event time (unix s), 10 deadline (unix s),
+// 11 session hash TTL (ms), 12 zset TTL (ms).
 // Returns {usage hash existed (0/1), uptime, bytes, online count}.
 //
 // Numbers handed back to Redis go through string.format('%d'), because Lua numbers
@@ -41,48 +49,58 @@ const (
 var updateScript = redis.NewScript(`
 local sess, on, nason, use = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local status, member = ARGV[1], ARGV[2]
-local t, b = tonumber(ARGV[6]), tonumber(ARGV[7])
-local ev, dl = tonumber(ARGV[8]), tonumber(ARGV[9])
+local t, b = tonumber(ARGV[7]), tonumber(ARGV[8])
+local ev, dl = tonumber(ARGV[9]), tonumber(ARGV[10])
 
-local last = redis.call('HMGET', sess, 'time', 'bytes', 'deadline', 'stop')
+local last = redis.call('HMGET', sess, 'time', 'bytes', 'deadline', 'stop', 'reaped')
 local lt, lb = tonumber(last[1]) or 0, tonumber(last[2]) or 0
-local ld, stop = tonumber(last[3]), tonumber(last[4])
+local ld, stop, reaped = tonumber(last[3]), tonumber(last[4]), last[5]
 if stop and status == 'start' and ev > stop then
   -- The NAS reused the id of a stopped session (after a reboot): a new session.
   redis.call('DEL', sess)
-  lt, lb, ld, stop = 0, 0, nil, nil
+  lt, lb, ld, stop, reaped = 0, 0, nil, nil, false
+end
+local skip = stop -- a stopped session ignores replays
+if reaped and not stop then
+  -- The reaper closed it. A Stop completes it, a newer record reopens it; the
+  -- counters kept are the base, so only the growth since is added.
+  if status == 'stop' or not ld or dl > ld then
+    redis.call('HDEL', sess, 'reaped')
+  else
+    skip = true
+  end
 end
 
 local dt, db = 0, 0
-if not stop then -- a stopped session ignores replays
+if not skip then
   if t > lt then
     dt = t - lt
-    redis.call('HSET', sess, 'time', ARGV[6])
+    redis.call('HSET', sess, 'time', ARGV[7])
   end
   if b > lb then
     db = b - lb
-    redis.call('HSET', sess, 'bytes', ARGV[7])
+    redis.call('HSET', sess, 'bytes', ARGV[8])
   end
   if status == 'stop' then
-    redis.call('HSET', sess, 'stop', ARGV[8])
-    redis.call('PEXPIRE', sess, ARGV[10])
+    redis.call('HSET', sess, 'stop', ARGV[9])
+    redis.call('PEXPIRE', sess, ARGV[11])
     redis.call('ZREM', on, member)
     redis.call('ZREM', nason, member)
   else
-    for i, f in ipairs({'user', 'ip', 'mac'}) do
+    for i, f in ipairs({'user', 'ip', 'mac', 'nas'}) do
       if ARGV[2 + i] ~= '' then
         redis.call('HSET', sess, f, ARGV[2 + i])
       end
     end
     if not ld or dl > ld then
-      redis.call('HSET', sess, 'deadline', ARGV[9])
+      redis.call('HSET', sess, 'deadline', ARGV[10])
     end
-    redis.call('PEXPIRE', sess, ARGV[10])
-    local zttl = tonumber(ARGV[11])
+    redis.call('PEXPIRE', sess, ARGV[11])
+    local zttl = tonumber(ARGV[12])
     for _, z in ipairs({on, nason}) do
-      redis.call('ZADD', z, 'GT', ARGV[9], member)
+      redis.call('ZADD', z, 'GT', ARGV[10], member)
       if redis.call('PTTL', z) < zttl then
-        redis.call('PEXPIRE', z, ARGV[11])
+        redis.call('PEXPIRE', z, ARGV[12])
       end
     end
   end
@@ -94,11 +112,12 @@ if redis.call('EXISTS', use) == 1 then
   up = redis.call('HINCRBY', use, 'uptime', string.format('%d', dt))
   by = redis.call('HINCRBY', use, 'bytes', string.format('%d', db))
 end
-return {ok, up, by, redis.call('ZCOUNT', on, ARGV[8], '+inf')}
+return {ok, up, by, redis.call('ZCOUNT', on, ARGV[9], '+inf')}
 `)
 
 // Live is the live session index and usage counters in Redis, fed by accounting: a hash
-// per session, a zset of live sessions per user and per NAS scored by their deadline,
+// per session (with the router address its accounting came from), a zset of live
+// sessions per user and per NAS scored by their deadline,
 // and the usage hash per user the Cache reads. It is safe for concurrent use. Start its
 // batching loops with Start; without them every Update is its own round trip.
 type Live struct {
@@ -125,7 +144,9 @@ func (l *Live) Close() { l.b.close() }
 // other Updates in flight. The session's deadline is r.EventTime + staleAfter; Start
 // and Interim-Update add the session to the online zsets of its user and NAS, and
 // Stop removes it, leaving the hash as a tombstone until its TTL so that a
-// retransmitted record changes nothing. The growth of the session's time and octets
+// retransmitted record changes nothing. A session Remove marked reaped is reopened by
+// a record newer than its last one (back in the zsets), and completed by a Stop. The
+// growth of the session's time and octets
 // over the largest values seen (never below zero) is added to the usage hash, only if
 // it exists: when it does not, Postgres already holds the record and refills it.
 // Online is the number of the user's sessions with a deadline at or after
@@ -150,16 +171,19 @@ func (l *Live) Update(ctx context.Context, r *radius.AcctRecord, staleAfter time
 	deadline := ev.Add(staleAfter)
 	// The zsets outlive their largest deadline, even when the NAS clock runs ahead.
 	zttl := max(staleAfter, time.Until(deadline)) + liveMargin
-	var ip string
+	var ip, nas string
 	if r.FramedIP.IsValid() {
 		ip = r.FramedIP.String()
+	}
+	if r.NASAddr.IsValid() {
+		nas = r.NASAddr.Unmap().String()
 	}
 	member := sessionMember(r.Key())
 
 	q := newRequest(opEval)
 	q.script = updateScript
 	q.keys = []string{l.keys.session(member), l.keys.online(r.Username), l.keys.nasOnline(r.NASID), l.keys.usage(r.Username)}
-	q.args = []any{status, member, r.Username, ip, r.MAC, r.SessionTime, r.InputOctets + r.OutputOctets,
+	q.args = []any{status, member, r.Username, ip, r.MAC, nas, r.SessionTime, r.InputOctets + r.OutputOctets,
 		ev.Unix(), deadline.Unix(), (staleAfter + liveMargin).Milliseconds(), zttl.Milliseconds()}
 	if err := l.b.do(ctx, q); err != nil {
 		return radius.Usage{}, false, fmt.Errorf("redis: live update %s of %d/%q: %w", r.Status, r.NASID, r.SessionID, err)
@@ -197,7 +221,7 @@ func (l *Live) CloseNAS(ctx context.Context, nasID int64) ([]radius.LiveSession,
 	_, err = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, z := range zs {
 			members[i], _ = z.Member.(string)
-			cmds[i] = p.HMGet(ctx, l.keys.session(members[i]), fieldUser, fieldIP, fieldMAC)
+			cmds[i] = p.HMGet(ctx, l.keys.session(members[i]), fieldUser, fieldIP, fieldMAC, fieldNASAddr)
 		}
 		return nil
 	})
@@ -232,9 +256,10 @@ func (l *Live) CloseNAS(ctx context.Context, nasID int64) ([]radius.LiveSession,
 	return out, nil
 }
 
-// Remove removes sessions (closed by the reaper or an admin) from the online zsets and
-// deletes their hashes, in one round trip; usernames[i] is the user of keys[i].
-// EINVALID when the lengths differ.
+// Remove takes sessions the reaper closed out of the online zsets, in one round trip;
+// usernames[i] is the user of keys[i]. Their hashes stay, marked reaped, for reapedTTL:
+// deleting them would make the next Interim-Update of a session that was only cut off
+// from tollgate count its whole usage again. EINVALID when the lengths differ.
 func (l *Live) Remove(ctx context.Context, keys []radius.SessionKey, usernames []string) error {
 	if len(keys) != len(usernames) {
 		return radius.Errorf(radius.EINVALID, "live: remove %d sessions with %d usernames", len(keys), len(usernames))
@@ -247,7 +272,10 @@ func (l *Live) Remove(ctx context.Context, keys []radius.SessionKey, usernames [
 			m := sessionMember(k)
 			p.ZRem(ctx, l.keys.online(usernames[i]), m)
 			p.ZRem(ctx, l.keys.nasOnline(k.NASID), m)
-			p.Del(ctx, l.keys.session(m))
+			// A hash that expired already comes back as the mark alone: the next
+			// record then counts from zero, as for any session Redis does not know.
+			p.HSet(ctx, l.keys.session(m), fieldReaped, "1")
+			p.PExpire(ctx, l.keys.session(m), reapedTTL)
 		}
 		return nil
 	})
@@ -274,7 +302,7 @@ func (l *Live) Online(ctx context.Context, username string, now time.Time) ([]ra
 	_, err = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, z := range zs {
 			m, _ := z.Member.(string)
-			cmds[i] = p.HMGet(ctx, l.keys.session(m), fieldUser, fieldIP, fieldMAC)
+			cmds[i] = p.HMGet(ctx, l.keys.session(m), fieldUser, fieldIP, fieldMAC, fieldNASAddr)
 		}
 		return nil
 	})
@@ -296,11 +324,11 @@ func (l *Live) Online(ctx context.Context, username string, now time.Time) ([]ra
 	return out, nil
 }
 
-// liveSession builds a LiveSession from the reply to HMGET user ip mac (nils when the
-// hash is gone).
+// liveSession builds a LiveSession from the reply to HMGET user ip mac nas (nils when
+// the hash is gone).
 func liveSession(key radius.SessionKey, vals []any) radius.LiveSession {
 	s := radius.LiveSession{Key: key}
-	if len(vals) != 3 {
+	if len(vals) != 4 {
 		return s
 	}
 	s.Username, _ = vals[0].(string)
@@ -308,6 +336,9 @@ func liveSession(key radius.SessionKey, vals []any) radius.LiveSession {
 		s.FramedIP, _ = netip.ParseAddr(ip)
 	}
 	s.MAC, _ = vals[2].(string)
+	if nas, ok := vals[3].(string); ok {
+		s.NASAddr, _ = netip.ParseAddr(nas)
+	}
 	return s
 }
 

@@ -281,8 +281,12 @@ func TestLiveRemove(t *testing.T) {
 			t.Fatalf("%s online = %d, %v; want %d", user, s.Usage.Online, err, want)
 		}
 	}
-	if n, _ := rdb.Exists(ctx, l.keys.session("1:a"), l.keys.session("1:c")).Result(); n != 0 {
-		t.Fatalf("%d removed session hashes left", n)
+	// The hashes stay, marked, as the base of a reopening; with a TTL.
+	for _, m := range []string{"1:a", "1:c", "9:gone"} {
+		if v, err := rdb.HGet(ctx, l.keys.session(m), fieldReaped).Result(); err != nil || v != "1" {
+			t.Fatalf("session %s: reaped = %q, %v", m, v, err)
+		}
+		MustTTL(t, rdb, l.keys.session(m), reapedTTL)
 	}
 	if n, _ := rdb.ZCard(ctx, l.keys.nasOnline(1)).Result(); n != 1 {
 		t.Fatalf("NAS 1 has %d sessions, want 1", n)
@@ -292,6 +296,95 @@ func TestLiveRemove(t *testing.T) {
 	}
 	if err := l.Remove(ctx, nil, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLiveReapedReopens: a session the reaper removed is reopened by a later
+// Interim-Update (back in the online zsets) and completed by a Stop, and its usage is
+// counted once: what it had before the reap plus its growth since.
+func TestLiveReapedReopens(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			ctx := context.Background()
+			c, l, rdb := MustStores(t, m.batched)
+			t0 := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+			at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+			if err := c.SetUsage(ctx, "jo", radius.Usage{}); err != nil {
+				t.Fatal(err)
+			}
+			online := func(t *testing.T, want int) {
+				t.Helper()
+				live, err := l.Online(ctx, "jo", at(0))
+				if err != nil || len(live) != want {
+					t.Fatalf("online = %+v, %v; want %d sessions", live, err, want)
+				}
+				if n, _ := rdb.ZCard(ctx, l.keys.nasOnline(1)).Result(); n != int64(want) {
+					t.Fatalf("NAS zset holds %d, want %d", n, want)
+				}
+			}
+			usage := func(t *testing.T, u radius.Usage, uptime time.Duration, bytes int64) {
+				t.Helper()
+				if u.Uptime != uptime || u.Bytes != bytes {
+					t.Fatalf("usage = %+v, want %v and %d bytes", u, uptime, bytes)
+				}
+				s, err := c.GetAuth(ctx, radius.AccountKey("jo"), "jo", at(0))
+				if err != nil || s.Usage.Uptime != uptime || s.Usage.Bytes != bytes {
+					t.Fatalf("GetAuth usage = %+v, %v; want %v and %d bytes", s.Usage, err, uptime, bytes)
+				}
+			}
+			reap := func(t *testing.T, sid string) {
+				t.Helper()
+				if err := l.Remove(ctx, []radius.SessionKey{{NASID: 1, SessionID: sid}}, []string{"jo"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			MustUpdate(t, l, record("jo", "r", radius.AcctStart, at(0), 0, 0, 0))
+			MustUpdate(t, l, record("jo", "r", radius.AcctInterim, at(10), 600, 1000, 2000))
+			reap(t, "r")
+			online(t, 0)
+
+			t.Run("a replayed interim does not reopen", func(t *testing.T) {
+				u, _ := MustUpdate(t, l, record("jo", "r", radius.AcctInterim, at(10), 600, 1000, 2000))
+				usage(t, u, 600*time.Second, 3000)
+				online(t, 0)
+			})
+			t.Run("reap then interim reopens", func(t *testing.T) {
+				r := record("jo", "r", radius.AcctInterim, at(70), 4200, 5000, 6000)
+				r.NASAddr = netip.MustParseAddr("10.20.0.7")
+				u, ok := MustUpdate(t, l, r)
+				if !ok || u.Online != 1 {
+					t.Fatalf("reopening interim: %+v, %v", u, ok)
+				}
+				// usage before the reap plus the growth since, not the whole session again
+				usage(t, u, 4200*time.Second, 11000)
+				online(t, 1)
+				live, _ := l.Online(ctx, "jo", at(0))
+				if live[0].NASAddr != r.NASAddr {
+					t.Fatalf("live session's router = %v, want %v", live[0].NASAddr, r.NASAddr)
+				}
+				if n, _ := rdb.HExists(ctx, l.keys.session("1:r"), fieldReaped).Result(); n {
+					t.Fatal("the reaped mark stayed on a reopened session")
+				}
+			})
+			t.Run("reap then stop completes", func(t *testing.T) {
+				reap(t, "r")
+				u, _ := MustUpdate(t, l, record("jo", "r", radius.AcctStop, at(80), 4800, 6000, 6000))
+				usage(t, u, 4800*time.Second, 12000)
+				online(t, 0)
+				// Stopped for good: a later interim changes nothing.
+				u, _ = MustUpdate(t, l, record("jo", "r", radius.AcctInterim, at(90), 5400, 9000, 9000))
+				usage(t, u, 4800*time.Second, 12000)
+				online(t, 0)
+			})
+			t.Run("real stop then interim changes nothing", func(t *testing.T) {
+				MustUpdate(t, l, record("jo", "s", radius.AcctStart, at(0), 0, 0, 0))
+				MustUpdate(t, l, record("jo", "s", radius.AcctStop, at(5), 300, 100, 100))
+				u, _ := MustUpdate(t, l, record("jo", "s", radius.AcctInterim, at(10), 600, 500, 500))
+				usage(t, u, 5100*time.Second, 12200)
+				online(t, 0)
+			})
+		})
 	}
 }
 

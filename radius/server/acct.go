@@ -44,9 +44,10 @@ func verifyAcctAuthenticator(e *nasEntry, b []byte, off int) bool {
 	return off < 0 || verifyMA(e, b, off)
 }
 
-// accounting handles an Accounting-Request: it answers only after the record is durable.
-// The returned func (the live index and enforcement) runs after the answer is sent.
-func (s *Server) accounting(ctx context.Context, e *nasEntry, b []byte) ([]byte, func(context.Context)) {
+// accounting handles an Accounting-Request from src: it answers only after the record is
+// durable. The returned func (the live index and enforcement) runs after the answer is
+// sent.
+func (s *Server) accounting(ctx context.Context, e *nasEntry, src netip.Addr, b []byte) ([]byte, func(context.Context)) {
 	if s.accounter == nil {
 		s.stats.UnknownCode.Add(1)
 		return nil, nil
@@ -70,6 +71,8 @@ func (s *Server) accounting(ctx context.Context, e *nasEntry, b []byte) ([]byte,
 		s.stats.Malformed.Add(1)
 		return nil, nil
 	}
+	// The router itself: for a NAS entry that is a range, Disconnect and CoA go here.
+	rec.NASAddr = src.Unmap()
 	var acct *tg.Account
 	if rec.Username != "" && (rec.Status == tg.AcctStart || rec.Status == tg.AcctInterim || rec.Status == tg.AcctStop) {
 		acct, err = s.accounts.FindByUsername(ctx, rec.Username)

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/subtle"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"layeh.com/radius"
@@ -24,14 +25,14 @@ const (
 	maxProxyStates           = 4 // BlastRADIUS guidance: limit Proxy-State
 )
 
-// handle answers one verified-size datagram from a known NAS, returning the reply bytes
-// (nil to send nothing) and work to run once the reply is sent (or nil).
-func (s *Server) handle(ctx context.Context, e *nasEntry, b []byte, acctPort bool) ([]byte, func(context.Context)) {
+// handle answers one verified-size datagram from a known NAS, sent from src, returning
+// the reply bytes (nil to send nothing) and work to run once the reply is sent (or nil).
+func (s *Server) handle(ctx context.Context, e *nasEntry, src netip.Addr, b []byte, acctPort bool) ([]byte, func(context.Context)) {
 	switch code := radius.Code(b[0]); {
 	case code == radius.CodeAccessRequest && !acctPort:
 		return s.access(ctx, e, b), nil
 	case code == radius.CodeAccountingRequest && acctPort:
-		return s.accounting(ctx, e, b)
+		return s.accounting(ctx, e, src, b)
 	case code == radius.CodeStatusServer:
 		return s.status(e, b, acctPort), nil
 	default:

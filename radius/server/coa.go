@@ -64,12 +64,17 @@ func NewCoAClient(timeout time.Duration, retries int, log *slog.Logger) *CoAClie
 	return &CoAClient{timeout: timeout, retries: retries, log: log, now: time.Now}
 }
 
-// CoATarget is where and how to reach a session: the NAS (Prefix.Addr() is the router's
-// address, CoAPort its `/radius incoming` port, 0 meaning 3799, Secret in clear) and the
-// session as last accounted. RouterOS matches sessions in an undocumented way, so every
-// identifier known should be set (mikrotik-radius.md §1.4).
+// CoATarget is where and how to reach a session: the NAS (CoAPort its `/radius incoming`
+// port, 0 meaning 3799, Secret in clear), the router address the session's accounting
+// came from, and the session as last accounted. RouterOS matches sessions in an
+// undocumented way, so every identifier known should be set (mikrotik-radius.md §1.4).
 type CoATarget struct {
-	NAS       tg.NAS
+	NAS tg.NAS
+	// Addr is the router: where the session's accounting came from. A NAS that is one
+	// address is reached there whatever Addr says; for a NAS that is an address range
+	// Addr is required and must lie in the range (the range's network address is no
+	// router).
+	Addr      netip.Addr
 	Username  string
 	SessionID string     // Acct-Session-Id
 	FramedIP  netip.Addr // required by HotSpot; only IPv4 is sent
@@ -114,7 +119,7 @@ func (c *CoAClient) exchange(ctx context.Context, t CoATarget, kind string, code
 		c.log.LogAttrs(ctx, slog.LevelDebug, "radius: "+kind, slog.String("nas", t.NAS.Name), slog.String("user", t.Username), slog.String("acct_session_id", t.SessionID), slog.String("result", res.Result), slog.String("err", err.Error()))
 		return res, err
 	}
-	to, err := coaAddr(t.NAS)
+	to, err := coaAddr(t)
 	if err != nil {
 		return fail(err)
 	}
@@ -202,11 +207,26 @@ func (c *CoAClient) done(ctx context.Context, t CoATarget, res *tg.CoAResult, ba
 	c.log.LogAttrs(ctx, level, "radius: "+res.Kind, slog.String("nas", t.NAS.Name), slog.String("user", t.Username), slog.String("acct_session_id", t.SessionID), slog.String("result", res.Result), slog.Int("error_cause", res.ErrorCause), slog.Int("bad_replies", bad))
 }
 
-// coaAddr returns the NAS's CoA address, refusing one that cannot be a router.
-func coaAddr(n tg.NAS) (netip.AddrPort, error) {
-	a := n.Prefix.Addr().Unmap()
+// coaAddr returns where t's request goes: the NAS's address and CoA port, or for a NAS
+// that is a range the router address t.Addr, which must lie in it; never the range's
+// own address. It refuses an address that cannot be a router.
+func coaAddr(t CoATarget) (netip.AddrPort, error) {
+	n := t.NAS
+	var a netip.Addr
+	switch {
+	case !n.Prefix.IsValid():
+		return netip.AddrPort{}, tg.Errorf(tg.EINVALID, "coa: NAS %q has no address", n.Name)
+	case n.Prefix.IsSingleIP():
+		a = n.Prefix.Addr().Unmap()
+	case !t.Addr.IsValid():
+		return netip.AddrPort{}, tg.Errorf(tg.EINVALID, "coa: NAS %q is the range %s and the session's router address is not known", n.Name, n.Prefix)
+	case !n.Prefix.Contains(t.Addr.Unmap()) && !n.Prefix.Contains(t.Addr):
+		return netip.AddrPort{}, tg.Errorf(tg.EINVALID, "coa: router address %s is outside NAS %q's range %s", t.Addr, n.Name, n.Prefix)
+	default:
+		a = t.Addr.Unmap()
+	}
 	if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
-		return netip.AddrPort{}, tg.Errorf(tg.EINVALID, "coa: NAS %q has no unicast address (%s)", n.Name, n.Prefix)
+		return netip.AddrPort{}, tg.Errorf(tg.EINVALID, "coa: NAS %q has no unicast address (%s)", n.Name, a)
 	}
 	port := n.CoAPort
 	if port == 0 {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
 	tg "tollgate/radius"
@@ -507,4 +509,130 @@ func checkSessionFrom(t *testing.T, r radiustest.CoARequest, code byte) {
 	if !r.AuthValid || !r.HasMA || !r.MAValid {
 		t.Errorf("AuthValid=%v HasMA=%v MAValid=%v, want all true", r.AuthValid, r.HasMA, r.MAValid)
 	}
+}
+
+// TestCoAAddr: a Disconnect or CoA goes to the NAS's address when the NAS is one
+// address, and for a NAS that is a range to the router the session's accounting came
+// from; never to the range's network address.
+func TestCoAAddr(t *testing.T) {
+	rangeNAS := tg.NAS{ID: 7, Name: "pop", Prefix: netip.MustParsePrefix("10.20.0.0/24"), Secret: []byte(coaSecret), CoAPort: 1700}
+	single := tg.NAS{ID: 8, Name: "r1", Prefix: netip.MustParsePrefix("10.30.0.1/32"), Secret: []byte(coaSecret)}
+	v6 := tg.NAS{ID: 9, Name: "v6", Prefix: netip.MustParsePrefix("2001:db8:5::/56"), Secret: []byte(coaSecret)}
+	tests := []struct {
+		name string
+		nas  tg.NAS
+		addr string // the session's router; "" for unknown
+		want string // "" for EINVALID
+	}{
+		{"range: the session's router", rangeNAS, "10.20.0.7", "10.20.0.7:1700"},
+		{"range: a mapped router address", rangeNAS, "::ffff:10.20.0.9", "10.20.0.9:1700"},
+		{"range: router unknown", rangeNAS, "", ""},
+		{"range: router outside the range", rangeNAS, "10.20.1.7", ""},
+		{"range: ipv6", v6, "2001:db8:5:7::1", "[2001:db8:5:7::1]:3799"},
+		{"single: the NAS address", single, "", "10.30.0.1:3799"},
+		{"single: the NAS address whatever the session says", single, "10.30.0.2", "10.30.0.1:3799"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := CoATarget{NAS: tt.nas}
+			if tt.addr != "" {
+				target.Addr = netip.MustParseAddr(tt.addr)
+			}
+			got, err := coaAddr(target)
+			if tt.want == "" {
+				if tg.ErrorCode(err) != tg.EINVALID {
+					t.Fatalf("coaAddr = %v, %v; want EINVALID", got, err)
+				}
+				return
+			}
+			if err != nil || got.String() != tt.want {
+				t.Fatalf("coaAddr = %v, %v; want %s", got, err, tt.want)
+			}
+			if p := tt.nas.Prefix; !p.IsSingleIP() && got.Addr() == p.Masked().Addr() {
+				t.Fatalf("coaAddr chose the range's network address %v", got)
+			}
+		})
+	}
+}
+
+// recordingAccounter keeps every record it is given.
+type recordingAccounter struct {
+	mu   sync.Mutex
+	recs []tg.AcctRecord
+}
+
+func (a *recordingAccounter) Record(_ context.Context, r *tg.AcctRecord) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.recs = append(a.recs, *r)
+	return nil
+}
+
+// mustAcctRequest encodes an Accounting-Request with a Message-Authenticator (computed
+// with a zero authenticator field) and its Request Authenticator (RFC 2866 §3).
+func mustAcctRequest(tb testing.TB, p *radius.Packet) []byte {
+	tb.Helper()
+	p.Attributes = append(radius.Attributes{{Type: rfc2869.MessageAuthenticator_Type, Attribute: make([]byte, 16)}}, p.Attributes...)
+	b, err := p.Encode()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	clear(b[4:20])
+	m := hmac.New(md5.New, p.Secret)
+	m.Write(b)
+	copy(b[22:38], m.Sum(nil))
+	h := md5.New()
+	h.Write(b)
+	h.Write(p.Secret)
+	copy(b[4:20], h.Sum(nil))
+	return b
+}
+
+// TestCoAToSessionRouter: with a NAS that is the range 127.0.0.0/24, accounting from
+// 127.0.0.1 records that address, and the Disconnect for the session arrives there.
+func TestCoAToSessionRouter(t *testing.T) {
+	fake := radiustest.MustCoANAS(t, coaSecret)
+	nas := tg.NAS{ID: 7, Name: "pop", Prefix: netip.MustParsePrefix("127.0.0.0/24"), Secret: []byte(coaSecret),
+		CoAPort: fake.Port(), RequireMessageAuthenticator: true}
+	acc := &recordingAccounter{}
+	srv := New(Config{AuthAddr: "127.0.0.1:0", AcctAddr: "127.0.0.1:0", Workers: 1}, newDirectory().Fake(), nil, testLogger())
+	srv.SetAccounting(acc, nil)
+	srv.SetNAS([]tg.NAS{nas})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+
+	p := radius.New(radius.CodeAccountingRequest, []byte(coaSecret))
+	rfc2866.AcctStatusType_Set(p, rfc2866.AcctStatusType_Value_Start)
+	rfc2866.AcctSessionID_SetString(p, "80100014")
+	rfc2865.UserName_SetString(p, "alice")
+	rfc2865.FramedIPAddress_Set(p, coaFramedIP.AsSlice())
+	conn := MustDial(t, srv.AcctAddr(), netip.MustParseAddr("127.0.0.1"))
+	if reply := MustExchange(t, conn, mustAcctRequest(t, p)); radius.Code(reply[0]) != radius.CodeAccountingResponse {
+		t.Fatalf("reply code %d", reply[0])
+	}
+	acc.mu.Lock()
+	recs := acc.recs
+	acc.mu.Unlock()
+	if len(recs) != 1 || recs[0].NASAddr != netip.MustParseAddr("127.0.0.1") {
+		t.Fatalf("recorded %+v, want one record from 127.0.0.1", recs)
+	}
+
+	c := newTestCoAClient(coaTestTimeout, coaTestRetries)
+	target := CoATarget{NAS: nas, Addr: recs[0].NASAddr, Username: "alice", SessionID: "80100014", FramedIP: coaFramedIP}
+	if res, err := c.Disconnect(t.Context(), target); err != nil || res.Result != coaAck {
+		t.Fatalf("Disconnect = %+v, %v", res, err)
+	}
+	checkSession(t, MustCoARequests(t, fake, 1)[0], radiustest.CodeDisconnectRequest)
+	// Without the router's address nothing is sent: the range's own address is no router.
+	target.Addr = netip.Addr{}
+	if res, err := c.Disconnect(t.Context(), target); tg.ErrorCode(err) != tg.EINVALID || res.Result != coaError {
+		t.Fatalf("Disconnect without the router = %+v, %v", res, err)
+	}
+	MustCoARequests(t, fake, 0)
 }

@@ -102,7 +102,7 @@ func FuzzAccess(f *testing.F) {
 			return
 		}
 		req := bytes.Clone(data[:l])
-		reply, _ := srv.handle(ctx, e, req, false)
+		reply, _ := srv.handle(ctx, e, netip.Addr{}, req, false)
 		if !bytes.Equal(req, data[:l]) {
 			t.Fatalf("handle changed the request")
 		}
@@ -148,12 +148,12 @@ func BenchmarkAccessMSCHAPv2(b *testing.B) {
 
 func benchmarkHandle(b *testing.B, srv *Server, e *nasEntry, req []byte) {
 	ctx := context.Background()
-	if r, _ := srv.handle(ctx, e, req, false); r == nil || radius.Code(r[0]) != radius.CodeAccessAccept {
+	if r, _ := srv.handle(ctx, e, netip.Addr{}, req, false); r == nil || radius.Code(r[0]) != radius.CodeAccessAccept {
 		b.Fatalf("setup: the request is not accepted")
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if r, _ := srv.handle(ctx, e, req, false); r == nil {
+		if r, _ := srv.handle(ctx, e, netip.Addr{}, req, false); r == nil {
 			b.Fatal("no reply")
 		}
 	}

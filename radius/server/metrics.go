@@ -53,3 +53,23 @@ func (s *Server) Register(reg prometheus.Registerer) error {
 	}
 	return nil
 }
+
+// RegisterEnforcer exposes the reaper's counters under tollgate_radius: sessions it
+// closed, and runs it skipped because accounting records waited in the spool.
+func RegisterEnforcer(reg prometheus.Registerer, e *tg.Enforcer) error {
+	for _, c := range []struct {
+		name, help string
+		v          func() uint64
+	}{
+		{"reaper_closed_total", "Sessions the reaper closed as stale.", e.Reaped},
+		{"reaper_skipped_total", "Reaper runs skipped because accounting records waited in the spool for Postgres.", e.ReapsSkipped},
+	} {
+		v := c.v
+		if err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "tollgate", Subsystem: "radius", Name: c.name, Help: c.help,
+		}, func() float64 { return float64(v()) })); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -336,7 +336,7 @@ func (s *Server) serve(j job) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	reply, after := s.handle(ctx, j.nas, (*j.buf)[:j.n], j.conn == s.acctConn)
+	reply, after := s.handle(ctx, j.nas, j.src.Addr(), (*j.buf)[:j.n], j.conn == s.acctConn)
 	// Cache the reply before sending it: a retransmit that crosses the reply must find
 	// it, not an in-flight entry that drops it.
 	s.replies.finish(&j.key, reply)

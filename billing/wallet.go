@@ -76,18 +76,21 @@ type Movement struct {
 // as the voucher batch a purchase pays for.
 type WalletStore interface {
 	// Move applies m atomically: it adds m.AmountCents to the wallet of m.ResellerID and
-	// appends a ledger entry holding the balance after it. When m.IdempotencyKey was used
-	// before for the same reseller, kind and amount, it changes nothing and returns the
-	// original entry with Replayed set. EQUOTA when a debit would take the balance below
-	// −credit limit (nothing is written), ECONFLICT when the key was used for another
-	// reseller, kind or amount, ENOTFOUND when the reseller has no wallet, EINVALID.
+	// appends a ledger entry holding the balance after it. Idempotency keys are scoped to
+	// the wallet: when m.IdempotencyKey was used before in this wallet for the same kind
+	// and amount, it changes nothing and returns the original entry with Replayed set; the
+	// same key in another wallet is a movement of its own. EQUOTA when a debit would take
+	// the balance below −credit limit (nothing is written), ECONFLICT when the key was used
+	// in this wallet for another kind or amount, ENOTFOUND when the reseller has no
+	// wallet, EINVALID.
 	Move(ctx context.Context, m Movement) (LedgerEntry, error)
 	// FindWallet returns the wallet of reseller resellerID. ENOTFOUND.
 	FindWallet(ctx context.Context, resellerID int64) (*Wallet, error)
 	// FindLedgerEntries returns the latest limit entries of reseller resellerID, newest first.
 	FindLedgerEntries(ctx context.Context, resellerID int64, limit int) ([]LedgerEntry, error)
-	// FindLedgerEntryByKey returns the entry recorded with idempotency key key. ENOTFOUND.
-	FindLedgerEntryByKey(ctx context.Context, key string) (*LedgerEntry, error)
+	// FindLedgerEntryByKey returns the entry recorded in the wallet of reseller
+	// resellerID with idempotency key key. ENOTFOUND.
+	FindLedgerEntryByKey(ctx context.Context, resellerID int64, key string) (*LedgerEntry, error)
 }
 
 // Limits of ledger input.

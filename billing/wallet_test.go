@@ -179,7 +179,7 @@ type walletStoreFake struct {
 	MoveFn                 func(ctx context.Context, m Movement) (LedgerEntry, error)
 	FindWalletFn           func(ctx context.Context, resellerID int64) (*Wallet, error)
 	FindLedgerEntriesFn    func(ctx context.Context, resellerID int64, limit int) ([]LedgerEntry, error)
-	FindLedgerEntryByKeyFn func(ctx context.Context, key string) (*LedgerEntry, error)
+	FindLedgerEntryByKeyFn func(ctx context.Context, resellerID int64, key string) (*LedgerEntry, error)
 }
 
 func (f *walletStoreFake) Move(ctx context.Context, m Movement) (LedgerEntry, error) {
@@ -194,8 +194,8 @@ func (f *walletStoreFake) FindLedgerEntries(ctx context.Context, resellerID int6
 	return f.FindLedgerEntriesFn(ctx, resellerID, limit)
 }
 
-func (f *walletStoreFake) FindLedgerEntryByKey(ctx context.Context, key string) (*LedgerEntry, error) {
-	return f.FindLedgerEntryByKeyFn(ctx, key)
+func (f *walletStoreFake) FindLedgerEntryByKey(ctx context.Context, resellerID int64, key string) (*LedgerEntry, error) {
+	return f.FindLedgerEntryByKeyFn(ctx, resellerID, key)
 }
 
 // walletEnv is a ResellerService on fakes that records the movements each store saw.

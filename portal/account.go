@@ -12,11 +12,7 @@ import (
 // enrollPage shows the otpauth:// URI of a new TOTP secret, kept sealed in the session
 // until its first code is typed; a user who has TOTP already is told so.
 func (p *Portal) enrollPage(c *fiber.Ctx) error {
-	s := session(c)
-	u, err := p.deps.Auth.Users.FindUserByID(c.UserContext(), s.UserID)
-	if err != nil {
-		return err
-	}
+	s, u := session(c), sessionUser(c)
 	v := p.view(c, "Two-factor sign-in")
 	v.User = u
 	if u.HasTOTP() {
@@ -44,11 +40,7 @@ func (p *Portal) enrollPage(c *fiber.Ctx) error {
 
 // enrollSubmit stores the secret once the app shows the right code.
 func (p *Portal) enrollSubmit(c *fiber.Ctx) error {
-	s := session(c)
-	u, err := p.deps.Auth.Users.FindUserByID(c.UserContext(), s.UserID)
-	if err != nil {
-		return err
-	}
+	s, u := session(c), sessionUser(c)
 	if u.HasTOTP() || s.EnrollSecret == nil {
 		return c.Redirect("/account/totp", fiber.StatusSeeOther)
 	}
@@ -65,8 +57,13 @@ func (p *Portal) enrollSubmit(c *fiber.Ctx) error {
 		v.User, v.URI = u, template.URL(uri)
 		return p.formError(c, "enroll", v, err)
 	}
-	s.EnrollSecret, s.MustEnroll = nil, false
-	if err := p.deps.Sessions.UpdateSession(c.UserContext(), s); err != nil {
+	// FinishEnroll ended every session of the user, this one too (a session begun with
+	// the password alone must not outlive the second factor): go on in a new one, which
+	// startSession begins by deleting this one if it is still there.
+	if u, err = p.deps.Auth.Users.FindUserByID(c.UserContext(), u.ID); err != nil {
+		return err
+	}
+	if s, err = p.startSession(c, u, false); err != nil {
 		return err
 	}
 	if err := p.audit(c, "totp.enroll", "user:"+strconv.FormatInt(u.ID, 10), nil); err != nil {

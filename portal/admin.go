@@ -27,7 +27,7 @@ func (p *Portal) adminUsers(c *fiber.Ctx) error {
 		return err
 	}
 	v := p.view(c, "Portal users")
-	v.Users = users
+	v.Users, v.Now = users, p.deps.Auth.Now()
 	return p.render(c, fiber.StatusOK, "users", v)
 }
 
@@ -70,6 +70,41 @@ func (p *Portal) adminUnlock(c *fiber.Ctx) error {
 		return err
 	}
 	if err := p.audit(c, "user.unlock", "user:"+strconv.FormatInt(id, 10), nil); err != nil {
+		return err
+	}
+	return c.Redirect("/admin/users", fiber.StatusSeeOther)
+}
+
+// adminDisable disables a user at once: it can no longer sign in and its open sessions
+// end now. An admin cannot disable their own account (another admin, or the command
+// line, can).
+func (p *Portal) adminDisable(c *fiber.Ctx) error {
+	id, err := userID(c)
+	if err != nil {
+		return err
+	}
+	if id == session(c).UserID {
+		return radius.Errorf(radius.EINVALID, "you cannot disable your own account; ask another admin")
+	}
+	if err := p.deps.Auth.Disable(c.UserContext(), id); err != nil {
+		return err
+	}
+	if err := p.audit(c, "user.disable", "user:"+strconv.FormatInt(id, 10), nil); err != nil {
+		return err
+	}
+	return c.Redirect("/admin/users", fiber.StatusSeeOther)
+}
+
+// adminEnable lets a disabled user sign in again.
+func (p *Portal) adminEnable(c *fiber.Ctx) error {
+	id, err := userID(c)
+	if err != nil {
+		return err
+	}
+	if err := p.deps.Auth.Enable(c.UserContext(), id); err != nil {
+		return err
+	}
+	if err := p.audit(c, "user.enable", "user:"+strconv.FormatInt(id, 10), nil); err != nil {
 		return err
 	}
 	return c.Redirect("/admin/users", fiber.StatusSeeOther)

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	goredis "github.com/redis/go-redis/v9"
 
+	"tollgate/billing"
 	"tollgate/portal/auth"
 	"tollgate/portal/auth/authtest"
 	authpg "tollgate/portal/auth/postgres"
@@ -90,7 +91,8 @@ func (s *syncBuffer) String() string {
 
 // mustHarness builds the portal; cfg's zero fields take the test defaults (the
 // test client's 0.0.0.0 address counts as a trusted proxy, so X-Forwarded-For picks
-// the client address).
+// the client address). The reseller sells for the billing reseller "Corner Shop", whose
+// wallet starts empty.
 func mustHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	pool := radiustest.MustDB(t)
@@ -103,6 +105,8 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 	rd := authredis.New(rdb, prefix)
 	faults := &authtest.Faults{}
 	svc := auth.New(authtest.Users{UserStore: pg, Faults: faults}, authtest.Limits{Limiter: rd, Faults: faults}, authtest.Sealer{Sealer: sealer, Faults: faults})
+	sessions := authtest.Sessions{SessionStore: rd, Faults: faults}
+	svc.Sessions = sessions
 	svc.Params = auth.Params{Memory: 64, Time: 1, Threads: 1}
 	clock := &testClock{t: time.Now()}
 	svc.Now = clock.Now
@@ -111,14 +115,16 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 	}
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
+	vouchers := mustVouchers(t, pool)
 	p, err := New(cfg, Deps{
 		Health:   func(ctx context.Context) error { return pool.Ping(ctx) },
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Log:      slog.New(slog.NewTextHandler(logs, nil)),
 		Auth:     svc,
-		Sessions: authtest.Sessions{SessionStore: rd, Faults: faults},
+		Sessions: sessions,
 		Audit:    authtest.Audit{AuditLog: pg, Faults: faults},
-		Vouchers: mustVouchers(t, pool),
+		Limits:   rd,
+		Vouchers: vouchers,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -131,10 +137,24 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 	if h.admin, err = svc.CreateUser(ctx, auth.NewUser{Email: "admin@example.com", Password: "password-admin@example.com", Role: auth.RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
+	// A reseller account names a billing reseller, which must exist first.
+	if _, err := vouchers.Resellers.CreateReseller(ctx, billing.NewReseller{Name: "Corner Shop"}); err != nil {
+		t.Fatal(err)
+	}
 	if h.reseller, err = svc.CreateUser(ctx, auth.NewUser{Email: "shop@example.com", Password: "password-shop@example.com", Role: auth.RoleReseller, ResellerName: "Corner Shop"}); err != nil {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// mustUser adds an admin with the password "password-" + email.
+func (h *harness) mustUser(email string) *auth.User {
+	h.t.Helper()
+	u, err := h.p.deps.Auth.CreateUser(context.Background(), auth.NewUser{Email: email, Password: "password-" + email, Role: auth.RoleAdmin})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u
 }
 
 // client is a browser: it keeps the cookies the portal sets and sends them back.
@@ -145,6 +165,8 @@ type client struct {
 	last    *http.Response
 	// pendingSecret is the TOTP secret of a browser left at the TOTP step.
 	pendingSecret string
+	// admin sends the requests to the admin listener's app (Config.AdminAddr).
+	admin bool
 }
 
 var nextIP struct {
@@ -183,7 +205,11 @@ func (c *client) do(method, path string, body any, header map[string]string) (*h
 	for _, ck := range c.cookies {
 		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
 	}
-	resp, err := c.h.p.Test(req)
+	test := c.h.p.Test
+	if c.admin {
+		test = c.h.p.TestAdmin
+	}
+	resp, err := test(req)
 	if err != nil {
 		c.h.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -198,6 +224,13 @@ func (c *client) do(method, path string, body any, header map[string]string) (*h
 	}
 	c.last = resp
 	return resp, string(b)
+}
+
+// adminClient is client on the admin listener.
+func (h *harness) adminClient() *client {
+	c := h.client()
+	c.admin = true
+	return c
 }
 
 func (c *client) get(path string) (*http.Response, string) { return c.do("GET", path, nil, nil) }

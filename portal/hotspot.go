@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"tollgate/hotspot"
+	"tollgate/portal/auth"
 	"tollgate/radius"
 )
 
@@ -273,31 +273,52 @@ func (c *loginHostCache) allowed(ctx context.Context, h string) (bool, error) {
 	return c.hosts[h], nil
 }
 
-// hotspotStatus shows a voucher's time and data left. Lookups are rate limited per
-// client address, so codes cannot be guessed quickly.
+// hotspotStatus shows a voucher's time and data left to the guest who holds its code.
+//
+// Guessing codes here is slow and tells nothing: lookups are limited per client address
+// (an IPv4 address or an IPv6 /64, Config.StatusLimit a minute) and for everyone
+// together (Config.StatusGlobalLimit), in Redis, so every replica counts alike; and a
+// code that is unknown, malformed or revoked gets one and the same answer (404, the
+// same words), sent no sooner than Config.StatusMinTime after the lookup began, like a
+// known code's. A revoked voucher is answered as unknown because the page cannot tell
+// its holder from someone who found the code: a revoked code is one an operator took
+// back, perhaps because it leaked.
 func (p *Portal) hotspotStatus(c *fiber.Ctx) error {
 	v := &hotspotView{view: &view{Title: "Voucher status"}, Name: p.cfg.OperatorName}
 	code := strings.TrimSpace(c.Query("code"))
 	if code == "" {
 		return p.renderHotspot(c, fiber.StatusOK, "hotspot-status", v)
 	}
-	v.Code = code
-	if ok, wait := p.statusLimit.allow(p.clientIP(c), time.Now()); !ok {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
-		v.Error = "Too many lookups from your device. Please wait a minute and try again."
-		return p.renderHotspot(c, fiber.StatusTooManyRequests, "hotspot-status", v)
-	}
-	if p.deps.Hotspot == nil {
+	v.Code = strings.Clone(code)
+	if p.deps.Hotspot == nil || p.deps.Limits == nil {
 		return fiber.NewError(fiber.StatusServiceUnavailable, "voucher status is not available here")
 	}
-	st, err := p.deps.Hotspot.Show(c.UserContext(), code)
-	switch radius.ErrorCode(err) {
-	case "":
-	case radius.ENOTFOUND, radius.EINVALID:
+	ctx := c.UserContext()
+	if wait, err := p.statusAllowed(ctx, p.clientIP(c)); err != nil {
+		return err
+	} else if wait > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+		v.Error = "Too many lookups. Please wait a minute and try again."
+		return p.renderHotspot(c, fiber.StatusTooManyRequests, "hotspot-status", v)
+	}
+	start := time.Now()
+	st, err := p.deps.Hotspot.Show(ctx, v.Code)
+	switch code := radius.ErrorCode(err); {
+	case code == "" && st.Now == radius.VoucherRevoked,
+		code == radius.ENOTFOUND, code == radius.EINVALID:
+		st, err = nil, nil
+	case err != nil:
+		return err
+	}
+	// Answer no sooner than StatusMinTime after the lookup began, found or not.
+	select {
+	case <-time.After(time.Until(start.Add(p.cfg.StatusMinTime))):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if st == nil {
 		v.NotFound = true
 		return p.renderHotspot(c, fiber.StatusNotFound, "hotspot-status", v)
-	default:
-		return err
 	}
 	v.Voucher = st
 	v.State = stateWords(st.Now)
@@ -314,6 +335,30 @@ func (p *Portal) hotspotStatus(c *fiber.Ctx) error {
 		v.Valid = "counted from the first login"
 	}
 	return p.renderHotspot(c, fiber.StatusOK, "hotspot-status", v)
+}
+
+// statusWindow is the window of the status page's rate limits.
+const statusWindow = time.Minute
+
+// statusAllowed counts one status lookup from ip and returns how long it must wait (0:
+// go on). The client's address is counted first and a refused lookup is not counted
+// globally, so one address over its limit cannot use up everyone's.
+func (p *Portal) statusAllowed(ctx context.Context, ip string) (time.Duration, error) {
+	n, reset, err := p.deps.Limits.Hit(ctx, "status:"+auth.AddrKey(ip), statusWindow)
+	if err != nil {
+		return 0, err
+	}
+	if n > p.cfg.StatusLimit {
+		return max(reset, time.Second), nil
+	}
+	n, reset, err = p.deps.Limits.Hit(ctx, "status:*", statusWindow)
+	if err != nil {
+		return 0, err
+	}
+	if n > p.cfg.StatusGlobalLimit {
+		return max(reset, time.Second), nil
+	}
+	return 0, nil
 }
 
 func stateWords(s radius.VoucherState) string {
@@ -373,43 +418,4 @@ func (p *Portal) renderHotspot(c *fiber.Ctx, status int, page string, v *hotspot
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Type("html", "utf-8")
 	return c.Status(status).Send(buf.Bytes())
-}
-
-// bucket is an in-memory token bucket per client address.
-type bucket struct {
-	mu    sync.Mutex
-	rate  float64 // tokens a second
-	burst float64
-	m     map[netip.Addr]*tokens
-}
-
-type tokens struct {
-	n    float64
-	last time.Time
-}
-
-func newBucket(perMinute, burst int) *bucket {
-	return &bucket{rate: float64(perMinute) / 60, burst: float64(burst), m: map[netip.Addr]*tokens{}}
-}
-
-// allow takes a token for ip, or says how long until one is there.
-func (b *bucket) allow(ip string, now time.Time) (bool, time.Duration) {
-	a, _ := netip.ParseAddr(ip)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.m) > 100000 { // bounded memory: forget everyone at once rather than grow
-		clear(b.m)
-	}
-	t := b.m[a]
-	if t == nil {
-		t = &tokens{n: b.burst, last: now}
-		b.m[a] = t
-	}
-	t.n = min(b.burst, t.n+now.Sub(t.last).Seconds()*b.rate)
-	t.last = now
-	if t.n < 1 {
-		return false, time.Duration((1 - t.n) / b.rate * float64(time.Second))
-	}
-	t.n--
-	return true, 0
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,15 +15,30 @@ import (
 	"testing"
 	"time"
 
+	"tollgate/billing"
 	"tollgate/hotspot"
+	authredis "tollgate/portal/auth/redis"
 	"tollgate/radius"
+	"tollgate/radius/radiustest"
 )
 
-// fakeShow serves one voucher, "GOOD1234".
-type fakeShow struct{ calls int }
+// fakeShow serves one voucher, "GOOD1234", and a revoked one, "REVOKED1"; a code with
+// other than letters and digits is malformed.
+type fakeShow struct {
+	mu    sync.Mutex
+	calls int
+}
 
 func (f *fakeShow) Show(ctx context.Context, code string) (*hotspot.Status, error) {
+	f.mu.Lock()
 	f.calls++
+	f.mu.Unlock()
+	if strings.Trim(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
+		return nil, radius.Errorf(radius.EINVALID, "code: %q is not a voucher code", code)
+	}
+	if code == "REVOKED1" {
+		return &hotspot.Status{Voucher: hotspot.Voucher{Code: code, State: radius.VoucherRevoked}, Now: radius.VoucherRevoked}, nil
+	}
 	if code != "GOOD1234" {
 		return nil, radius.Errorf(radius.ENOTFOUND, "code: no voucher %q", code)
 	}
@@ -52,16 +68,36 @@ func (f *fakeLoginHosts) LoginHosts(ctx context.Context) ([]string, error) {
 	return append([]string(nil), f.hosts...), nil
 }
 
-// guestPortal is a portal with only the guest pages' dependencies (no database); its one
-// router's login host is 10.5.50.1.
+// guestPortal is a portal with only the guest pages' dependencies: a fake voucher
+// lookup and the rate limits in Redis (no database).
 func guestPortal(t *testing.T) (*Portal, *fakeShow) {
 	t.Helper()
 	f := &fakeShow{}
-	p, err := New(Config{TrustedProxies: []string{"0.0.0.0"}, OperatorName: "Cafe <Wi-Fi>"}, Deps{Hotspot: f, LoginHosts: &fakeLoginHosts{hosts: []string{"10.5.50.1", "hotspot.example.net"}}})
+	rdb, prefix := radiustest.MustRedis(t)
+	return mustGuestPortal(t, Config{StatusMinTime: time.Millisecond}, f, authredis.New(rdb, prefix)), f
+}
+
+// mustGuestPortal is a portal for guests with cfg (test defaults filled in), show and
+// limits.
+func mustGuestPortal(t *testing.T, cfg Config, show HotspotStatus, limits RateLimiter) *Portal {
+	t.Helper()
+	if cfg.TrustedProxies == nil {
+		cfg.TrustedProxies = []string{"0.0.0.0"}
+	}
+	if cfg.OperatorName == "" {
+		cfg.OperatorName = "Cafe <Wi-Fi>"
+	}
+	p, err := New(cfg, Deps{Hotspot: show, Limits: limits, LoginHosts: &fakeLoginHosts{hosts: []string{"10.5.50.1", "hotspot.example.net"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, f
+	return p
+}
+
+func (f *fakeShow) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
 }
 
 func guestGet(t *testing.T, p *Portal, path, ip string) (*http.Response, string) {
@@ -343,7 +379,7 @@ func TestHotspotLoginEscapes(t *testing.T) {
 func TestHotspotStatusPage(t *testing.T) {
 	p, f := guestPortal(t)
 	resp, body := guestGet(t, p, "/hotspot/status", "192.0.2.1")
-	if resp.StatusCode != 200 || !strings.Contains(body, `action="/hotspot/status"`) || f.calls != 0 {
+	if resp.StatusCode != 200 || !strings.Contains(body, `action="/hotspot/status"`) || f.count() != 0 {
 		t.Fatalf("empty status page = %d %s", resp.StatusCode, body)
 	}
 	resp, body = guestGet(t, p, "/hotspot/status?code=GOOD1234", "192.0.2.1")
@@ -361,35 +397,127 @@ func TestHotspotStatusPage(t *testing.T) {
 	}
 }
 
+// TestHotspotStatusRateLimit: lookups are limited per IPv4 address and per IPv6 /64 (10
+// a minute by default): two addresses in one /64 share a counter, another /64 does not.
+// Refused lookups never reach the voucher store.
 func TestHotspotStatusRateLimit(t *testing.T) {
-	p, f := guestPortal(t)
-	limited := 0
-	for i := 0; i < 15; i++ {
-		resp, _ := guestGet(t, p, "/hotspot/status?code=GUESS"+itoa64(int64(i)), "192.0.2.9")
-		if resp.StatusCode == http.StatusTooManyRequests {
-			limited++
-			if resp.Header.Get("Retry-After") == "" {
-				t.Error("429 without Retry-After")
+	for _, tc := range []struct {
+		name             string
+		first, same, off string
+	}{
+		{"IPv4", "192.0.2.9", "192.0.2.9", "192.0.2.10"},
+		{"IPv6 /64", "2001:db8:7:1::1", "2001:db8:7:1:abcd::99", "2001:db8:7:2::1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, f := guestPortal(t)
+			limited := 0
+			for i := range 15 {
+				ip := tc.first
+				if i%2 == 1 {
+					ip = tc.same
+				}
+				resp, body := guestGet(t, p, "/hotspot/status?code=GUESS"+itoa64(int64(i)), ip)
+				if resp.StatusCode == http.StatusTooManyRequests {
+					limited++
+					if resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many lookups") {
+						t.Errorf("429 without Retry-After or its message: %s", body)
+					}
+				}
 			}
+			if limited != 5 || f.count() != 10 {
+				t.Fatalf("15 quick lookups: %d limited, %d reached the service; want 5 and 10", limited, f.count())
+			}
+			if resp, _ := guestGet(t, p, "/hotspot/status?code=GOOD1234", tc.off); resp.StatusCode != 200 {
+				t.Fatalf("another address = %d", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// TestHotspotStatusGlobalLimit: besides each address's limit, all lookups together are
+// limited, and the count is in Redis, so two replicas share it. An address refused by its
+// own limit does not use up everyone's.
+func TestHotspotStatusGlobalLimit(t *testing.T) {
+	rdb, prefix := radiustest.MustRedis(t)
+	f := &fakeShow{}
+	cfg := Config{StatusMinTime: time.Millisecond, StatusLimit: 3, StatusGlobalLimit: 8}
+	replicas := []*Portal{
+		mustGuestPortal(t, cfg, f, authredis.New(rdb, prefix)),
+		mustGuestPortal(t, cfg, f, authredis.New(rdb, prefix)),
+	}
+	// One address goes over its own limit, on both replicas: 3 allowed.
+	for i := range 6 {
+		guestGet(t, replicas[i%2], "/hotspot/status?code=GUESS1", "203.0.113.1")
+	}
+	// Five more addresses, once each, alternating replicas: the global count reaches 8.
+	for i := range 5 {
+		if resp, _ := guestGet(t, replicas[i%2], "/hotspot/status?code=GUESS1", "203.0.113."+itoa64(int64(10+i))); resp.StatusCode != 404 {
+			t.Fatalf("lookup %d under the global limit = %d", i+1, resp.StatusCode)
 		}
 	}
-	if limited != 5 || f.calls != 10 {
-		t.Fatalf("15 quick lookups: %d limited, %d reached the service; want 5 and 10", limited, f.calls)
+	for i, p := range replicas {
+		resp, body := guestGet(t, p, "/hotspot/status?code=GOOD1234", "198.51.100."+itoa64(int64(i+1)))
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("replica %d past the global limit = %d %s", i+1, resp.StatusCode, body)
+		}
 	}
-	// Another address has its own bucket.
-	if resp, _ := guestGet(t, p, "/hotspot/status?code=GOOD1234", "192.0.2.10"); resp.StatusCode != 200 {
-		t.Fatalf("another client = %d", resp.StatusCode)
+	if f.count() != 8 {
+		t.Fatalf("%d lookups reached the service; want 8", f.count())
 	}
-	// The bucket refills.
-	b := newBucket(10, 2)
-	now := time.Now()
-	b.allow("192.0.2.1", now)
-	b.allow("192.0.2.1", now)
-	if ok, wait := b.allow("192.0.2.1", now); ok || wait <= 0 || wait > 6*time.Second {
-		t.Fatalf("empty bucket: %v %v", ok, wait)
+}
+
+// TestHotspotStatusNoExistenceLeak: with the real voucher store, an unknown code, a
+// malformed one and a revoked one get the same answer (status, words, and no sooner
+// than StatusMinTime), so the page cannot be used to learn which codes exist; a known
+// code shows its status.
+func TestHotspotStatusNoExistenceLeak(t *testing.T) {
+	pool := radiustest.MustDB(t)
+	rdb, prefix := radiustest.MustRedis(t)
+	v := mustVouchers(t, pool)
+	ctx := context.Background()
+	if _, err := v.Plans.CreatePlan(ctx, billing.Plan{Name: "hour", Kind: radius.KindHotspot, Validity: time.Hour, UptimeLimit: time.Hour, ValidityFrom: billing.FromFirstLogin}); err != nil {
+		t.Fatal(err)
 	}
-	if ok, _ := b.allow("192.0.2.1", now.Add(6*time.Second)); !ok {
-		t.Fatal("the bucket did not refill after 6s")
+	g, err := v.Hotspot.Generate(ctx, hotspot.GenerateRequest{Plan: "hour", Count: 2, Length: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, revoked := g.Vouchers[0].Code, g.Vouchers[1].Code
+	if _, err := v.Hotspot.Revoke(ctx, revoked); err != nil {
+		t.Fatal(err)
+	}
+	const floor = 60 * time.Millisecond
+	p := mustGuestPortal(t, Config{StatusMinTime: floor, StatusLimit: 100}, v.Hotspot, authredis.New(rdb, prefix))
+	lookup := func(code string) (int, string, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		resp, body := guestGet(t, p, "/hotspot/status?code="+url.QueryEscape(code), "192.0.2.44")
+		// The page repeats what was typed in the form; everything else must match.
+		return resp.StatusCode, strings.ReplaceAll(body, html.EscapeString(code), "CODE"), time.Since(start)
+	}
+	status, body, took := lookup(known)
+	if status != 200 || !strings.Contains(body, `id="state">Ready to use`) || took < floor {
+		t.Fatalf("known code = %d after %v: %s", status, took, body)
+	}
+	var first string
+	for _, tc := range []struct{ name, code string }{
+		{"unknown", strings.Repeat("X", 10)},
+		{"malformed", "not a code!"},
+		{"revoked", revoked},
+		{"unknown, lower case", "abcdefghij"},
+	} {
+		status, body, took := lookup(tc.code)
+		if status != http.StatusNotFound || !strings.Contains(body, "could not find a voucher") || strings.Contains(body, "voucher-status") {
+			t.Fatalf("%s = %d: %s", tc.name, status, body)
+		}
+		if took < floor {
+			t.Fatalf("%s answered after %v; want no sooner than %v", tc.name, took, floor)
+		}
+		if first == "" {
+			first = body
+		} else if body != first {
+			t.Fatalf("%s reads differently from an unknown code:\n%s\n---\n%s", tc.name, body, first)
+		}
 	}
 }
 

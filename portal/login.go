@@ -207,11 +207,7 @@ type me struct {
 }
 
 func (p *Portal) apiMe(c *fiber.Ctx) error {
-	s := session(c)
-	u, err := p.deps.Auth.Users.FindUserByID(c.UserContext(), s.UserID)
-	if err != nil {
-		return err
-	}
+	s, u := session(c), sessionUser(c)
 	return c.JSON(me{ID: u.ID, Email: u.Email, Role: string(u.Role), ResellerName: u.ResellerName,
 		TOTP: u.HasTOTP(), TOTPRequired: u.TOTPRequired, Status: loginStatus(s), CSRF: s.CSRF})
 }

@@ -7,10 +7,16 @@
 // are also guarded as prefixes, so a route added there without handle is still closed.
 // Every POST, PUT, PATCH and DELETE carries a CSRF token (form field "csrf" or header
 // X-CSRF-Token): the session's, or before sign-in a double-submit cookie's.
+//
+// With Config.AdminAddr set the portal is two fiber apps on two listeners: the guests'
+// (Config.Addr) serves only the captive pages, /static and /healthz, and the staff's
+// (AdminAddr) everything else; a staff route asked for on the guests' listener is 404.
+// Which routes go where is decided in one place, surfaceOf.
 package portal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,8 +34,12 @@ import (
 
 // Config tunes the portal.
 type Config struct {
-	// Addr is the HTTP listen address (":8080").
+	// Addr is the HTTP listen address (":8080"): with AdminAddr set, the guests' one.
 	Addr string
+	// AdminAddr, when set, is the listen address of the admin and reseller pages,
+	// /api/v1 and /metrics, which Addr then no longer serves (see surfaceOf). Operators
+	// keep it on loopback or a management network, away from the hotspot.
+	AdminAddr string
 	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For
 	// and X-Forwarded-Proto headers are believed (nil: loopback only, for a proxy on the
 	// same host). From anyone else the headers are ignored: the client address is the
@@ -43,12 +53,22 @@ type Config struct {
 	// PublicURL is the portal's address as customers reach it ("https://wifi.example.com"),
 	// which printed QR codes open; "" takes the scheme and host of the print request.
 	PublicURL string
+	// StatusLimit lookups a minute are allowed on /hotspot/status per client address (an
+	// IPv4 address or an IPv6 /64), and StatusGlobalLimit from everyone together, counted
+	// in Redis across replicas (defaults 10 and 600).
+	StatusLimit       int64
+	StatusGlobalLimit int64
+	// StatusMinTime is the least time a status lookup takes to answer, whatever it
+	// found, so that timing does not tell a known code from an unknown one (default
+	// 150ms).
+	StatusMinTime time.Duration
 }
 
 // Deps are what the portal calls. Health reports whether the stores answer; Metrics serves
-// the Prometheus registry; Auth runs sign-ins over the account stores; Sessions keeps
-// portal sessions; Audit is the audit log every admin handler writes. Auth, Sessions and
-// Audit are required for anything but the public pages.
+// the Prometheus registry; Auth runs sign-ins over the account stores (and its Now is the
+// portal's clock); Sessions keeps portal sessions; Audit is the audit log every admin
+// handler writes; Limits counts the public pages' rate limits. Auth, Sessions and Audit
+// are required for anything but the public pages, Limits for the status page.
 type Deps struct {
 	Health   func(ctx context.Context) error
 	Metrics  http.Handler
@@ -56,6 +76,7 @@ type Deps struct {
 	Auth     *auth.Service
 	Sessions auth.SessionStore
 	Audit    auth.AuditLog
+	Limits   RateLimiter
 	// Hotspot shows vouchers on the public /hotspot/status page (nil: unavailable).
 	Hotspot HotspotStatus
 	// Prints reads voucher batches for their print views and CSV exports; nil leaves
@@ -89,25 +110,57 @@ func (a access) String() string {
 	return [...]string{"public", "session", "pending", "enroll", "user", "admin", "reseller"}[a]
 }
 
-// route is one registered route and the access it admits.
+// RateLimiter counts events in fixed windows shared by every replica (portal/auth/redis).
+type RateLimiter interface {
+	// Hit counts one event of the limit name in its current window and returns the count
+	// so far and the time until the window ends. name is built from bounded parts.
+	Hit(ctx context.Context, name string, window time.Duration) (n int64, reset time.Duration, err error)
+}
+
+// surface is the listener a route is served on when the portal has two.
+type surface int
+
+const (
+	surfaceStaff surface = 1 << iota // admin and reseller pages, sign-in, /api/v1, /metrics
+	surfaceGuest                     // the captive pages (and, later, the subscribers')
+	surfaceBoth  = surfaceStaff | surfaceGuest
+)
+
+// surfaceOf is where path is served when Config.AdminAddr is set: /hotspot/ on the
+// guests' listener only, /healthz and /static/ on both, anything else on the staff's
+// only. The guests' listener needs no staff sign-in, so /login, /account and /api/v1
+// are staff routes too.
+func surfaceOf(path string) surface {
+	switch {
+	case path == "/healthz", strings.HasPrefix(path, "/static/"):
+		return surfaceBoth
+	case strings.HasPrefix(path, "/hotspot/"):
+		return surfaceGuest
+	}
+	return surfaceStaff
+}
+
+// route is one registered route, the access it admits and where it is served.
 type route struct {
 	method, path string
 	access       access
+	surface      surface
 }
 
 // Portal is the web server.
 type Portal struct {
-	cfg     Config
-	deps    Deps
-	log     *slog.Logger
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	// app serves Config.Addr; staff serves Config.AdminAddr, or is app when there is none.
 	app     *fiber.App
+	staff   *fiber.App
 	pages   pages
 	proxies []netip.Prefix
 	metrics *metrics
 	routes  []route
 	ln      net.Listener
-	// statusLimit rate-limits /hotspot/status lookups per client address.
-	statusLimit *bucket
+	adminLn net.Listener
 	// loginHosts caches Deps.LoginHosts for the captive login page.
 	loginHosts *loginHostCache
 }
@@ -124,7 +177,16 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	if cfg.OperatorName == "" {
 		cfg.OperatorName = "tollgate"
 	}
-	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(), metrics: newMetrics(), statusLimit: newBucket(10, 10),
+	if cfg.StatusLimit <= 0 {
+		cfg.StatusLimit = 10
+	}
+	if cfg.StatusGlobalLimit <= 0 {
+		cfg.StatusGlobalLimit = 600
+	}
+	if cfg.StatusMinTime <= 0 {
+		cfg.StatusMinTime = 150 * time.Millisecond
+	}
+	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(), metrics: newMetrics(),
 		loginHosts: newLoginHostCache(deps.LoginHosts)}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -136,22 +198,15 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		}
 		p.proxies = append(p.proxies, pfx)
 	}
-	p.app = fiber.New(fiber.Config{
-		DisableStartupMessage:   true,
-		ReadTimeout:             15 * time.Second,
-		WriteTimeout:            30 * time.Second,
-		IdleTimeout:             60 * time.Second,
-		BodyLimit:               1 << 20,
-		ErrorHandler:            p.errorHandler,
-		EnableTrustedProxyCheck: true, // c.Protocol() reads X-Forwarded-Proto from these only
-		TrustedProxies:          cfg.TrustedProxies,
-	})
-	p.app.Use(recover.New())
-	p.app.Use(p.base)
-	p.app.Use(p.loadSession)
-	p.app.Use(p.checkCSRF)
-	p.app.Use("/admin", p.guard(accessAdmin))
-	p.app.Use("/reseller", p.guard(accessReseller))
+	p.staff = p.newApp(true)
+	p.app = p.staff
+	if cfg.AdminAddr != "" {
+		p.app = p.newApp(false)
+		// The guests' start page is the voucher status page.
+		p.handleOn(surfaceGuest, "GET", "/", accessPublic, func(c *fiber.Ctx) error {
+			return c.Redirect("/hotspot/status", fiber.StatusSeeOther)
+		})
+	}
 
 	p.handle("GET", "/healthz", accessPublic, p.healthz)
 	if deps.Metrics != nil {
@@ -172,6 +227,8 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	p.handle("GET", "/admin/users", accessAdmin, p.adminUsers)
 	p.handle("POST", "/admin/users/:id/totp", accessAdmin, p.adminRequireTOTP)
 	p.handle("POST", "/admin/users/:id/unlock", accessAdmin, p.adminUnlock)
+	p.handle("POST", "/admin/users/:id/disable", accessAdmin, p.adminDisable)
+	p.handle("POST", "/admin/users/:id/enable", accessAdmin, p.adminEnable)
 
 	p.handle("GET", "/reseller", accessReseller, p.resellerHome)
 	p.registerPrint()
@@ -189,10 +246,52 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	return p, nil
 }
 
-// handle registers h for method and path behind the guard of a.
+// newApp returns a fiber app with the portal's settings and middleware; staff adds the
+// sessions, the CSRF check and the guards of the /admin and /reseller prefixes. The
+// guests' app has no sign-in and only GET pages, so an unknown path or method there is
+// simply 404. (The subscribers' pages, when they come, bring their own session.)
+func (p *Portal) newApp(staff bool) *fiber.App {
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage:   true,
+		ReadTimeout:             15 * time.Second,
+		WriteTimeout:            30 * time.Second,
+		IdleTimeout:             60 * time.Second,
+		BodyLimit:               1 << 20,
+		ErrorHandler:            p.errorHandler,
+		EnableTrustedProxyCheck: true, // c.Protocol() reads X-Forwarded-Proto from these only
+		TrustedProxies:          p.cfg.TrustedProxies,
+	})
+	app.Use(recover.New())
+	app.Use(p.base)
+	if staff {
+		app.Use(p.loadSession)
+		app.Use(p.checkCSRF)
+		app.Use("/admin", p.guard(accessAdmin))
+		app.Use("/reseller", p.guard(accessReseller))
+	}
+	return app
+}
+
+// handle registers h for method and path behind the guard of a, on the listeners
+// surfaceOf(path) names.
 func (p *Portal) handle(method, path string, a access, h fiber.Handler) {
-	p.routes = append(p.routes, route{method: method, path: path, access: a})
-	p.app.Add(method, path, p.guard(a), h)
+	p.handleOn(surfaceOf(path), method, path, a, h)
+}
+
+// handleOn is handle on the listeners of s.
+func (p *Portal) handleOn(s surface, method, path string, a access, h fiber.Handler) {
+	p.routes = append(p.routes, route{method: method, path: path, access: a, surface: s})
+	switch {
+	case p.app == p.staff:
+		p.app.Add(method, path, p.guard(a), h)
+	default:
+		if s&surfaceStaff != 0 {
+			p.staff.Add(method, path, p.guard(a), h)
+		}
+		if s&surfaceGuest != 0 {
+			p.app.Add(method, path, p.guard(a), h)
+		}
+	}
 }
 
 // parsePrefix reads "10.0.0.1" or "10.0.0.0/8".
@@ -291,23 +390,41 @@ func secure(c *fiber.Ctx) bool { return c.Protocol() == "https" }
 // isAPI reports whether the request is for the JSON API.
 func isAPI(c *fiber.Ctx) bool { return strings.HasPrefix(c.Path(), "/api/") }
 
-// Start listens and serves in the background.
+// Start listens and serves in the background: on Config.Addr, and on Config.AdminAddr
+// when set.
 func (p *Portal) Start() error {
 	ln, err := net.Listen("tcp", p.cfg.Addr)
 	if err != nil {
 		return err
+	}
+	if p.cfg.AdminAddr != "" {
+		aln, err := net.Listen("tcp", p.cfg.AdminAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		p.adminLn = aln
+		go func() { _ = p.staff.Listener(aln) }()
 	}
 	p.ln = ln
 	go func() { _ = p.app.Listener(ln) }()
 	return nil
 }
 
-// Addr returns the bound address.
+// Addr returns the bound address of Config.Addr.
 func (p *Portal) Addr() net.Addr {
 	if p.ln == nil {
 		return nil
 	}
 	return p.ln.Addr()
+}
+
+// AdminAddr returns the bound address of Config.AdminAddr (nil when there is none).
+func (p *Portal) AdminAddr() net.Addr {
+	if p.adminLn == nil {
+		return nil
+	}
+	return p.adminLn.Addr()
 }
 
 // Shutdown stops the server, waiting for requests in flight until ctx ends. Safe twice.
@@ -316,8 +433,17 @@ func (p *Portal) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	p.ln = nil
-	return p.app.ShutdownWithContext(ctx)
+	var err error
+	if p.adminLn != nil {
+		p.adminLn = nil
+		err = p.staff.ShutdownWithContext(ctx)
+	}
+	return errors.Join(err, p.app.ShutdownWithContext(ctx))
 }
 
-// Test runs one request through the app (for tests).
+// Test runs one request through the app of Config.Addr (for tests).
 func (p *Portal) Test(req *http.Request) (*http.Response, error) { return p.app.Test(req, -1) }
+
+// TestAdmin runs one request through the app of Config.AdminAddr, the same as Test's
+// when there is none (for tests).
+func (p *Portal) TestAdmin(req *http.Request) (*http.Response, error) { return p.staff.Test(req, -1) }

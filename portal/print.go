@@ -133,7 +133,7 @@ func (p *Portal) openPasswords(ctx context.Context, id int64) (map[int64]string,
 
 // resellerName is the signed-in reseller's name.
 func (p *Portal) resellerName(c *fiber.Ctx) (*string, error) {
-	u, err := p.deps.Auth.Users.FindUserByID(c.UserContext(), session(c).UserID)
+	u, err := p.signedInReseller(c)
 	if err != nil {
 		return nil, err
 	}

@@ -203,6 +203,9 @@ func TestPrintUserPass(t *testing.T) {
 func TestPrintReseller(t *testing.T) {
 	h := mustPrintHarness(t, Config{})
 	// Batch reseller names are single words; the harness's reseller is "Corner Shop".
+	if _, err := h.p.deps.Vouchers.Resellers.CreateReseller(context.Background(), billing.NewReseller{Name: "kiosk-7"}); err != nil {
+		t.Fatal(err)
+	}
 	shop, err := h.p.deps.Auth.CreateUser(context.Background(), auth.NewUser{Email: "kiosk@example.com", Password: "password-kiosk@example.com", Role: auth.RoleReseller, ResellerName: "kiosk-7"})
 	if err != nil {
 		t.Fatal(err)

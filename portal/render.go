@@ -8,6 +8,7 @@ import (
 	"mime"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -52,6 +53,7 @@ type view struct {
 	URI   template.URL // the otpauth:// URI being enrolled (ours: html/template would refuse the scheme)
 	User  *auth.User   // the signed-in user, where a page shows it
 	Users []*auth.User // the admin's user list
+	Now   time.Time    // the time the page shows states at (locks that ran out)
 }
 
 // view starts a page's data with the session and its CSRF token.

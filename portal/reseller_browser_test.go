@@ -22,9 +22,6 @@ func TestBrowserResellerBuys(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := h.reseller.ResellerName
-	if _, err := d.Resellers.CreateReseller(ctx, billing.NewReseller{Name: name}); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := d.Resellers.Credit(ctx, name, 5_00, "cash", "browser-"+h.prefix, "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -79,14 +79,12 @@ func (p *Portal) adminResellerCredit(c *fiber.Ctx) error {
 	return c.Redirect("/admin/resellers", fiber.StatusSeeOther)
 }
 
-// signedInReseller is the signed-in reseller's portal user: ResellerName is the billing
-// reseller every page of theirs is scoped to.
+// signedInReseller is the signed-in reseller's portal user as read for this request:
+// ResellerName (through its foreign key) is the billing reseller every page of theirs is
+// scoped to.
 func (p *Portal) signedInReseller(c *fiber.Ctx) (*auth.User, error) {
-	u, err := p.deps.Auth.Users.FindUserByID(c.UserContext(), session(c).UserID)
-	if err != nil {
-		return nil, err
-	}
-	if u.ResellerName == "" {
+	u := sessionUser(c)
+	if u == nil || u.ResellerID == 0 || u.ResellerName == "" {
 		return nil, errRole
 	}
 	return u, nil
@@ -143,7 +141,8 @@ func (p *Portal) resellerPage(c *fiber.Ctx, status int, f map[string]string, msg
 
 // resellerBuy buys count vouchers of plan from the wallet. A purchase the wallet cannot
 // cover, or bad input, comes back as the page with its message; a repeated key shows
-// the first batch.
+// the first batch. Each purchase is audited with its batch, plan, count and amount
+// (never its codes); a repeated key is audited as replayed.
 func (p *Portal) resellerBuy(c *fiber.Ctx) error {
 	f := formFields(c, "plan", "count", "key")
 	u, err := p.signedInReseller(c)
@@ -164,6 +163,13 @@ func (p *Portal) resellerBuy(c *fiber.Ctx) error {
 		}
 		return p.resellerPage(c, httpStatus(err, true), f, msg, "")
 	default:
+		return err
+	}
+	err = p.audit(c, "reseller.purchase", "batch:"+strconv.FormatInt(buy.BatchID, 10), map[string]any{
+		"reseller": u.ResellerName, "plan": f["plan"], "count": buy.Count,
+		"amount_cents": -buy.Entry.AmountCents, "entry": buy.Entry.ID, "replayed": buy.Replayed,
+	})
+	if err != nil {
 		return err
 	}
 	notice := "Bought batch " + strconv.FormatInt(buy.BatchID, 10) + ": " + strconv.Itoa(buy.Count) + " vouchers."

@@ -19,6 +19,7 @@ const (
 	csrfField     = "csrf"
 	csrfHeader    = "X-CSRF-Token"
 	sessionKey    = "portal.session" // c.Locals key
+	userKey       = "portal.user"    // c.Locals key: the session's user, read this request
 )
 
 // session returns the request's session, nil when anonymous.
@@ -27,27 +28,43 @@ func session(c *fiber.Ctx) *auth.Session {
 	return s
 }
 
-// loadSession finds the session of the cookie, if any. An unknown or expired one makes
-// the request anonymous and its cookie is dropped.
+// sessionUser returns the user of the request's session as read at the start of this
+// request, nil when anonymous.
+func sessionUser(c *fiber.Ctx) *auth.User {
+	u, _ := c.Locals(userKey).(*auth.User)
+	return u
+}
+
+// loadSession finds the session of the cookie, if any, and checks it against its user
+// as stored now (auth.Service.CheckSession): a session past its absolute lifetime, of a
+// disabled account, or begun before a change of role or second factor is deleted. An
+// unknown, expired or ended one makes the request anonymous and its cookie is dropped.
 func (p *Portal) loadSession(c *fiber.Ctx) error {
 	id := c.Cookies(sessionCookie)
 	if id == "" || p.deps.Sessions == nil {
 		return c.Next()
 	}
-	s, err := p.deps.Sessions.FindSession(c.UserContext(), strings.Clone(id))
+	ctx := c.UserContext()
+	s, err := p.deps.Sessions.FindSession(ctx, strings.Clone(id))
 	switch {
 	case radius.ErrorCode(err) == radius.ENOTFOUND:
 		p.clearCookie(c, sessionCookie)
+		return c.Next()
 	case err != nil:
 		return err
-	case s.Pending && time.Since(s.Created) > auth.PendingTOTP:
-		// The TOTP step waited too long: the password must be typed again.
-		if err := p.deps.Sessions.DeleteSession(c.UserContext(), s.ID); err != nil {
+	}
+	u, err := p.deps.Auth.CheckSession(ctx, s)
+	switch {
+	case radius.ErrorCode(err) == radius.ENOTFOUND:
+		if err := p.deps.Sessions.DeleteSession(ctx, s.ID); err != nil {
 			return err
 		}
 		p.clearCookie(c, sessionCookie)
+	case err != nil:
+		return err
 	default:
 		c.Locals(sessionKey, s)
+		c.Locals(userKey, u)
 	}
 	return c.Next()
 }
@@ -63,18 +80,20 @@ func (p *Portal) startSession(c *fiber.Ctx, u *auth.User, pending bool) (*auth.S
 	}
 	s := &auth.Session{
 		UserID:     u.ID,
+		Gen:        u.SessionGen,
 		Email:      u.Email,
 		Role:       u.Role,
 		CSRF:       auth.NewToken(),
 		Pending:    pending,
 		MustEnroll: !pending && u.TOTPRequired && !u.HasTOTP(),
-		Created:    time.Now(),
+		Created:    p.deps.Auth.Now(),
 	}
 	id, err := p.deps.Sessions.CreateSession(c.UserContext(), s)
 	if err != nil {
 		return nil, err
 	}
 	c.Locals(sessionKey, s)
+	c.Locals(userKey, u)
 	// Admins get SameSite=Strict: no cross-site navigation arrives signed in.
 	sameSite := fiber.CookieSameSiteLaxMode
 	if u.Role == auth.RoleAdmin {
@@ -92,6 +111,7 @@ func (p *Portal) endSession(c *fiber.Ctx) error {
 			return err
 		}
 		c.Locals(sessionKey, nil)
+		c.Locals(userKey, nil)
 	}
 	p.clearCookie(c, sessionCookie)
 	return nil

@@ -141,14 +141,19 @@ func TestTOTPRequiredByAdmin(t *testing.T) {
 	h := mustHarness(t, Config{})
 	admin := h.client().mustLogin(h.admin)
 	target := "/admin/users/" + itoa64(h.reseller.ID) + "/totp"
+	open := h.client().mustLogin(h.reseller)
 	resp, _ := admin.post("/admin/users", target, url.Values{"required": {"true"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("require TOTP = %d", resp.StatusCode)
 	}
+	// The change applies to the reseller's open session at once: it is over.
+	if resp, _ := open.get("/reseller"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("the reseller's open session after the requirement = %d %q; want it ended", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	if a := h.lastAudit(); a.Action != "user.require_totp" || a.Actor != h.admin.Email || a.Target != "user:"+itoa64(h.reseller.ID) || !strings.Contains(a.Detail, `"required": true`) {
 		t.Fatalf("last audit %+v", a)
 	}
-	if _, body := admin.get("/admin/users"); !strings.Contains(body, "(required)") {
+	if _, body := admin.get("/admin/users"); !strings.Contains(body, "Two-factor off, required") {
 		t.Fatalf("users page does not show the requirement: %s", body)
 	}
 

@@ -87,15 +87,13 @@ func (h *harness) seed() *walkSeed {
 	return s
 }
 
-// mustSetup adds the plan "walk" and the wallet of h.reseller ("Corner Shop") with 100.00.
+// mustSetup adds the plan "walk" and credits the wallet of h.reseller ("Corner Shop") with
+// 100.00.
 func (h *harness) mustSetup() {
 	h.t.Helper()
 	ctx := context.Background()
 	d := h.p.deps.Vouchers
 	if _, err := d.Plans.CreatePlan(ctx, billing.Plan{Name: "walk", Kind: radius.KindHotspot, Validity: time.Hour, ResellerPriceCents: 100, ValidityFrom: billing.FromFirstLogin}); err != nil {
-		h.t.Fatal(err)
-	}
-	if _, err := d.Resellers.CreateReseller(ctx, billing.NewReseller{Name: h.reseller.ResellerName}); err != nil {
 		h.t.Fatal(err)
 	}
 	if _, err := d.Resellers.Credit(ctx, h.reseller.ResellerName, 100_00, "seed", "seed-"+h.prefix, "test"); err != nil {
@@ -116,6 +114,16 @@ func init() {
 			return "/admin/jobs/" + strconv.FormatInt(h.seed().job, 10) + suffix, url.Values{}
 		}
 	}
+	// Disabling and enabling act on a user of their own, so the walk's reseller stays
+	// signed in.
+	user := func(action string) func(h *harness) (string, url.Values) {
+		return func(h *harness) (string, url.Values) {
+			u := h.mustUser("walk-" + nextWalk() + "@example.com")
+			return "/admin/users/" + itoa64(u.ID) + "/" + action, url.Values{}
+		}
+	}
+	routeFixtures["POST /admin/users/:id/disable"] = user("disable")
+	routeFixtures["POST /admin/users/:id/enable"] = user("enable")
 	routeFixtures["GET /admin/jobs/:id"] = job("")
 	routeFixtures["GET /admin/jobs/:id/progress"] = job("/progress")
 	routeFixtures["POST /admin/nas"] = func(h *harness) (string, url.Values) {
@@ -413,4 +421,92 @@ func TestResellerBuys(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestResellerPurchaseAudited: every purchase writes one audit row with its batch, plan,
+// count and amount, never a code; a repeated submit is audited as replayed.
+func TestResellerPurchaseAudited(t *testing.T) {
+	h := mustHarness(t, Config{})
+	h.mustSetup()
+	shop := h.client().mustLogin(h.reseller)
+	resp, body, f := buy(t, shop, "3")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Bought batch") {
+		t.Fatalf("buy = %d: %.1000s", resp.StatusCode, body)
+	}
+	var batch int64
+	if err := h.pool.QueryRow(context.Background(), `SELECT id FROM voucher_batches`).Scan(&batch); err != nil {
+		t.Fatal(err)
+	}
+	a := h.lastAudit()
+	if a.Action != "reseller.purchase" || a.Actor != h.reseller.Email || a.Target != "batch:"+itoa64(batch) || a.IP != shop.ip {
+		t.Fatalf("audit %+v", a)
+	}
+	var d struct {
+		Reseller    string `json:"reseller"`
+		Plan        string `json:"plan"`
+		Count       int    `json:"count"`
+		AmountCents int64  `json:"amount_cents"`
+		Replayed    bool   `json:"replayed"`
+	}
+	if err := json.Unmarshal([]byte(a.Detail), &d); err != nil || d.Reseller != "Corner Shop" || d.Plan != "walk" || d.Count != 3 || d.AmountCents != 300 || d.Replayed {
+		t.Fatalf("detail %s: %+v, %v", a.Detail, d, err)
+	}
+	rows, err := h.pool.Query(context.Background(), `SELECT code FROM vouchers WHERE batch_id = $1`, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	all := h.audit()
+	for rows.Next() {
+		var code string
+		rows.Scan(&code)
+		for _, r := range all {
+			if strings.Contains(r.Detail+r.Target, code) {
+				t.Fatalf("the audit log holds the code %s: %+v", code, r)
+			}
+		}
+	}
+	// The same form again: nothing bought, audited as replayed.
+	if resp, _ := shop.do("POST", "/reseller/buy", f, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("replay = %d", resp.StatusCode)
+	}
+	if a := h.lastAudit(); a.Action != "reseller.purchase" || a.Target != "batch:"+itoa64(batch) || !strings.Contains(a.Detail, `"replayed": true`) {
+		t.Fatalf("replay audit %+v", a)
+	}
+	// A purchase that failed is not one.
+	before := len(h.audit())
+	if resp, _, _ := buy(t, shop, "1000"); resp.StatusCode != http.StatusPaymentRequired {
+		t.Fatalf("overspend = %d", resp.StatusCode)
+	}
+	if n := len(h.audit()); n != before {
+		t.Fatalf("a refused purchase wrote %d audit rows", n-before)
+	}
+}
+
+// TestProgressPollNotAudited: the generation's start and its page are audited, the
+// progress polls of static/progress.js are not.
+func TestProgressPollNotAudited(t *testing.T) {
+	h := mustHarness(t, Config{})
+	h.mustSetup()
+	admin := h.client().mustLogin(h.admin)
+	resp, _ := admin.post("/admin/vouchers", "/admin/vouchers", url.Values{"plan": {"walk"}, "count": {"20"}})
+	m := jobRE.FindStringSubmatch(resp.Header.Get("Location"))
+	if m == nil {
+		t.Fatalf("generate = %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	admin.get(m[0])
+	before := len(h.audit())
+	for range 5 {
+		if resp, _ := admin.get(m[0] + "/progress"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("poll = %d", resp.StatusCode)
+		}
+	}
+	admin.progress(t, m[0]+"/progress")
+	rows := h.audit()
+	if len(rows) != before {
+		t.Fatalf("the polls wrote %d audit rows: %+v", len(rows)-before, rows[before:])
+	}
+	if !containsAction(rows, "voucher.generate") || !containsAction(rows, "voucher.job") || containsAction(rows, "voucher.job.progress") {
+		t.Fatalf("audit log %+v", rows)
+	}
 }

@@ -40,23 +40,27 @@ func scanEntry(row pgx.Row, e *billing.LedgerEntry) error {
 	return err
 }
 
-const findEntryByKeySQL = `SELECT ` + entryColumns + ` FROM ledger_entries WHERE idempotency_key = $1`
+// An idempotency key is scoped to its wallet: the same key sent to another wallet is
+// another request (ledger_entries is unique on (reseller_id, idempotency_key)).
+const findEntryByKeySQL = `SELECT ` + entryColumns + ` FROM ledger_entries WHERE reseller_id = $1 AND idempotency_key = $2`
 
-// findEntryByKey returns the entry of key on db, or pgx.ErrNoRows.
-func findEntryByKey(ctx context.Context, db pg.DBTX, key string) (*billing.LedgerEntry, error) {
+// findEntryByKey returns the entry of key in the wallet of resellerID on db, or
+// pgx.ErrNoRows.
+func findEntryByKey(ctx context.Context, db pg.DBTX, resellerID int64, key string) (*billing.LedgerEntry, error) {
 	var e billing.LedgerEntry
-	if err := scanEntry(db.QueryRow(ctx, findEntryByKeySQL, key), &e); err != nil {
+	if err := scanEntry(db.QueryRow(ctx, findEntryByKeySQL, resellerID, key), &e); err != nil {
 		return nil, err
 	}
 	return &e, nil
 }
 
-// FindLedgerEntryByKey returns the entry recorded with idempotency key key. ENOTFOUND.
-func (s *Store) FindLedgerEntryByKey(ctx context.Context, key string) (*billing.LedgerEntry, error) {
-	e, err := findEntryByKey(ctx, s.db, key)
+// FindLedgerEntryByKey returns the entry recorded in the wallet of resellerID with
+// idempotency key key. ENOTFOUND.
+func (s *Store) FindLedgerEntryByKey(ctx context.Context, resellerID int64, key string) (*billing.LedgerEntry, error) {
+	e, err := findEntryByKey(ctx, s.db, resellerID, key)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("idempotency-key: no entry with key %q", key))
+			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("idempotency-key: no entry with key %q for reseller %d", key, resellerID))
 		}
 		return nil, fmt.Errorf("postgres: find ledger entry %q: %w", key, err)
 	}
@@ -70,19 +74,20 @@ UPDATE wallets SET balance_cents = balance_cents + $2, updated_at = now()
 WHERE reseller_id = $1
 RETURNING balance_cents`
 
-// insertEntrySQL does nothing when a concurrent request took the key first; it waits for
-// that request's transaction to end before deciding.
+// insertEntrySQL does nothing when a concurrent request took the key in this wallet
+// first; it waits for that request's transaction to end before deciding.
 const insertEntrySQL = `
 INSERT INTO ledger_entries (reseller_id, amount_cents, balance_after_cents, kind, note,
                             idempotency_key, ref, actor)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (idempotency_key) DO NOTHING
+ON CONFLICT (reseller_id, idempotency_key) DO NOTHING
 RETURNING id, at`
 
 // Move applies m in one transaction (a savepoint when the store runs on the caller's
 // transaction): it looks the idempotency key up, updates the balance and appends the
-// ledger entry. A key already used returns the original entry marked Replayed (or
-// ECONFLICT when it was for another movement) and changes nothing. EQUOTA when the
+// ledger entry. A key already used in this wallet returns the original entry marked
+// Replayed (or ECONFLICT when it was for another movement) and changes nothing; the
+// same key in another wallet is a movement of its own. EQUOTA when the
 // balance would fall below −credit limit, with nothing written; ENOTFOUND when the
 // reseller has no wallet; EINVALID when the schema refuses a value.
 func (s *Store) Move(ctx context.Context, m billing.Movement) (billing.LedgerEntry, error) {
@@ -101,7 +106,7 @@ func (s *Store) move(ctx context.Context, m billing.Movement) (billing.LedgerEnt
 	}
 	defer tx.Rollback(ctx) // a no-op after Commit
 	// A retry of a request that committed: answer as the first time, change nothing.
-	switch orig, err := findEntryByKey(ctx, tx, m.IdempotencyKey); {
+	switch orig, err := findEntryByKey(ctx, tx, m.ResellerID, m.IdempotencyKey); {
 	case err == nil:
 		return billing.CheckReplay(*orig, m)
 	case !errors.Is(err, pgx.ErrNoRows):
@@ -143,7 +148,7 @@ func (s *Store) move(ctx context.Context, m billing.Movement) (billing.LedgerEnt
 
 // replay answers m with the committed entry of its key.
 func (s *Store) replay(ctx context.Context, m billing.Movement) (billing.LedgerEntry, error) {
-	orig, err := findEntryByKey(ctx, s.db, m.IdempotencyKey)
+	orig, err := findEntryByKey(ctx, s.db, m.ResellerID, m.IdempotencyKey)
 	if err != nil {
 		return billing.LedgerEntry{}, fmt.Errorf("find key after a conflict: %w", err)
 	}
@@ -158,7 +163,7 @@ WHERE w.reseller_id = $1`
 // refused builds the EQUOTA error of a debit the CHECK refused, after the rollback. A
 // request with the same key may have committed meanwhile; then m is its retry.
 func (s *Store) refused(ctx context.Context, m billing.Movement, cause error) (billing.LedgerEntry, error) {
-	switch orig, err := findEntryByKey(ctx, s.db, m.IdempotencyKey); {
+	switch orig, err := findEntryByKey(ctx, s.db, m.ResellerID, m.IdempotencyKey); {
 	case err == nil:
 		return billing.CheckReplay(*orig, m)
 	case !errors.Is(err, pgx.ErrNoRows):

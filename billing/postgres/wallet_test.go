@@ -58,11 +58,13 @@ func TestWalletCreditDebitBalance(t *testing.T) {
 	if got, err := e.svc.Ledger(ctx, "shop", 1); err != nil || len(got) != 1 || got[0].ID != refund.ID {
 		t.Fatalf("ledger limit 1 = %+v, %v", got, err)
 	}
-	if got, err := e.store.FindLedgerEntryByKey(ctx, "buy-1"); err != nil || got.ID != buy.ID {
+	if got, err := e.store.FindLedgerEntryByKey(ctx, shop.ID, "buy-1"); err != nil || got.ID != buy.ID {
 		t.Fatalf("find by key = %+v, %v", got, err)
 	}
-	_, err = e.store.FindLedgerEntryByKey(ctx, "nope")
-	wantErr(t, err, radius.ENOTFOUND, `idempotency-key: no entry with key "nope"`)
+	_, err = e.store.FindLedgerEntryByKey(ctx, shop.ID, "nope")
+	wantErr(t, err, radius.ENOTFOUND, fmt.Sprintf(`idempotency-key: no entry with key "nope" for reseller %d`, shop.ID))
+	_, err = e.store.FindLedgerEntryByKey(ctx, shop.ID+1, "buy-1")
+	wantErr(t, err, radius.ENOTFOUND, fmt.Sprintf(`idempotency-key: no entry with key "buy-1" for reseller %d`, shop.ID+1))
 	_, err = e.store.FindWallet(ctx, 999)
 	wantErr(t, err, radius.ENOTFOUND, "reseller: no wallet for reseller 999")
 	_, err = e.store.Move(ctx, billing.Movement{ResellerID: 999, Kind: billing.EntryTopup, AmountCents: 1, Note: "x", IdempotencyKey: "k-999", Actor: "cli"})
@@ -194,7 +196,6 @@ func TestWalletIdempotency(t *testing.T) {
 		call func() error
 	}{
 		{"different amount", func() error { _, err := e.svc.Credit(ctx, "shop", 1251, "cash", "same-key", "cli"); return err }},
-		{"different reseller", func() error { _, err := e.svc.Credit(ctx, "other", 1250, "cash", "same-key", "cli"); return err }},
 		{"different kind", func() error { _, err := e.svc.Debit(ctx, nil, "shop", 1250, "", "", "same-key", "cli"); return err }},
 	}
 	for _, tc := range conflicts {
@@ -259,6 +260,50 @@ func TestWalletIdempotency(t *testing.T) {
 		wantErr(t, err, radius.EINVALID, "actor: value not allowed")
 		e.wantState(t, other.ID, 300, 1)
 	})
+}
+
+// TestWalletIdempotencyPerWallet: idempotency keys are unique per wallet. A key reused
+// on another wallet is a new movement there; the same key on the same wallet still
+// moves money once; each wallet's statement finds its own entry by the key.
+func TestWalletIdempotencyPerWallet(t *testing.T) {
+	ctx := context.Background()
+	e := mustWalletEnv(t)
+	shop := e.mustReseller(t, "shop", 0)
+	other := e.mustReseller(t, "other", 0)
+	a, err := e.svc.Credit(ctx, "shop", 1000, "cash", "receipt-7", "cli")
+	if err != nil || a.Replayed {
+		t.Fatalf("shop = %+v, %v", a, err)
+	}
+	b, err := e.svc.Credit(ctx, "other", 400, "cash", "receipt-7", "cli")
+	if err != nil || b.Replayed || b.ID == a.ID || b.BalanceAfterCents != 400 {
+		t.Fatalf("the same key on another wallet = %+v, %v; want a new movement", b, err)
+	}
+	for _, tc := range []struct {
+		name     string
+		reseller string
+		amount   int64
+		want     billing.LedgerEntry
+	}{{"shop", "shop", 1000, a}, {"other", "other", 400, b}} {
+		again, err := e.svc.Credit(ctx, tc.reseller, tc.amount, "cash, again", "receipt-7", "cli")
+		if err != nil || !again.Replayed || again.ID != tc.want.ID {
+			t.Fatalf("%s retry = %+v, %v; want the first entry replayed", tc.name, again, err)
+		}
+		got, err := e.store.FindLedgerEntryByKey(ctx, tc.want.ResellerID, "receipt-7")
+		if err != nil || got.ID != tc.want.ID {
+			t.Fatalf("%s find by key = %+v, %v", tc.name, got, err)
+		}
+	}
+	_, err = e.svc.Credit(ctx, "other", 401, "cash", "receipt-7", "cli")
+	wantErr(t, err, radius.ECONFLICT,
+		`idempotency-key: "receipt-7" was already used for another movement (a different reseller, kind or amount)`)
+	e.wantState(t, shop.ID, 1000, 1)
+	e.wantState(t, other.ID, 400, 1)
+	// The schema holds it, not only the store.
+	_, err = e.pool.Exec(ctx, `INSERT INTO ledger_entries (reseller_id, amount_cents, balance_after_cents, kind, idempotency_key, actor)
+		VALUES ($1, 1, 401, 'topup', 'receipt-7', 'sql')`, other.ID)
+	if err == nil || !strings.Contains(err.Error(), "ledger_entries_reseller_idempotency_key") {
+		t.Fatalf("a second row of one key in one wallet by SQL: %v", err)
+	}
 }
 
 func TestLedgerAppendOnly(t *testing.T) {
@@ -346,7 +391,7 @@ func TestWalletInTransaction(t *testing.T) {
 			t.Fatalf("err = %v, want ECONFLICT", err)
 		}
 		e.wantState(t, shop.ID, 600, 2)
-		if _, err := e.store.FindLedgerEntryByKey(ctx, "p-3"); radius.ErrorCode(err) != radius.ENOTFOUND {
+		if _, err := e.store.FindLedgerEntryByKey(ctx, shop.ID, "p-3"); radius.ErrorCode(err) != radius.ENOTFOUND {
 			t.Fatalf("entry p-3 after rollback: %v", err)
 		}
 	})
@@ -396,7 +441,8 @@ func waitForLockWaiters(tb testing.TB, pool *pgxpool.Pool, n int) {
 
 // TestWalletKeyRace holds a movement's transaction open while a second request with the
 // same key arrives, so the second one cannot see the first and must wait for it: on the
-// wallet's row lock (same reseller) or on the key's unique index (another reseller).
+// wallet's row lock (same reseller); a request with the key to another wallet does not
+// wait at all.
 func TestWalletKeyRace(t *testing.T) {
 	ctx := context.Background()
 	e := mustWalletEnv(t)
@@ -456,17 +502,38 @@ func TestWalletKeyRace(t *testing.T) {
 		}
 		e.wantState(t, shop.ID, 0, 3)
 	})
-	t.Run("another reseller: the second waits on the key, then conflicts", func(t *testing.T) {
-		_, err := race(func(store *postgres.Store) error {
-			_, err := e.svc.Post(ctx, store, "shop", billing.Movement{Kind: billing.EntryTopup, AmountCents: 100,
-				Note: "cash", IdempotencyKey: "k-index", Actor: "cli"})
-			return err
-		}, func() (billing.LedgerEntry, error) {
-			return e.svc.Credit(ctx, "other", 100, "cash", "k-index", "cli")
-		})
-		wantErr(t, err, radius.ECONFLICT,
-			`idempotency-key: "k-index" was already used for another movement (a different reseller, kind or amount)`)
+	t.Run("another reseller: the key does not hold the second up; each wallet moves once", func(t *testing.T) {
+		tx, err := e.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := e.svc.Post(ctx, postgres.NewStore(tx), "shop", billing.Movement{Kind: billing.EntryTopup, AmountCents: 100,
+			Note: "cash", IdempotencyKey: "k-index", Actor: "cli"}); err != nil {
+			t.Fatal(err)
+		}
+		// The first transaction is still open: a request with its key to another wallet
+		// is another request, and neither waits for nor conflicts with it.
+		done := make(chan error, 1)
+		go func() {
+			entry, err := e.svc.Credit(ctx, "other", 100, "cash", "k-index", "cli")
+			if err == nil && (entry.Replayed || entry.BalanceAfterCents != 100) {
+				err = fmt.Errorf("entry %+v", entry)
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("other wallet: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a movement of another wallet waited for the key")
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
 		e.wantState(t, shop.ID, 100, 4)
-		e.wantState(t, other.ID, 0, 0)
+		e.wantState(t, other.ID, 100, 1)
 	})
 }

@@ -27,7 +27,12 @@ type Config struct {
 	RadiusAuthAddr string
 	RadiusAcctAddr string
 	HTTPAddr       string
-	LogLevel       slog.Level
+	// AdminAddr, when set, serves the admin and reseller pages, /api/v1 and /metrics,
+	// and HTTPAddr only the guest pages and /healthz.
+	AdminAddr string
+	// PortalSessionMax is a portal session's absolute lifetime.
+	PortalSessionMax time.Duration
+	LogLevel         slog.Level
 	// SpoolDir holds the accounting spool used while Postgres is unreachable.
 	SpoolDir string
 	// CronInterval is how often the reaper and the enforcement sweep run.
@@ -124,6 +129,23 @@ func loadConfig() (*Config, error) {
 			return nil, badVar(a.name, "%q: %v", v, err)
 		}
 		*a.dst = v
+	}
+	if v := os.Getenv("TOLLGATE_ADMIN_ADDR"); v != "" {
+		if err := checkAddr(v); err != nil {
+			return nil, badVar("TOLLGATE_ADMIN_ADDR", "%q: %v", v, err)
+		}
+		if v == c.HTTPAddr {
+			return nil, badVar("TOLLGATE_ADMIN_ADDR", "%q is TOLLGATE_HTTP_ADDR too; give the admin listener an address of its own", v)
+		}
+		c.AdminAddr = v
+	}
+	c.PortalSessionMax = 12 * time.Hour
+	if v := os.Getenv("TOLLGATE_PORTAL_SESSION_MAX"); v != "" {
+		x, err := time.ParseDuration(v)
+		if err != nil || x < 5*time.Minute || x > 30*24*time.Hour {
+			return nil, badVar("TOLLGATE_PORTAL_SESSION_MAX", "%q is not a duration from 5m to 720h (e.g. 12h)", v)
+		}
+		c.PortalSessionMax = x
 	}
 	c.OperatorName = os.Getenv("TOLLGATE_OPERATOR_NAME")
 	for _, p := range strings.Split(os.Getenv("TOLLGATE_TRUSTED_PROXIES"), ",") {
@@ -234,6 +256,8 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_RADIUS_AUTH_ADDR", c.RadiusAuthAddr},
 		{"TOLLGATE_RADIUS_ACCT_ADDR", c.RadiusAcctAddr},
 		{"TOLLGATE_HTTP_ADDR", c.HTTPAddr},
+		{"TOLLGATE_ADMIN_ADDR", c.AdminAddr},
+		{"TOLLGATE_PORTAL_SESSION_MAX", c.PortalSessionMax.String()},
 		{"LOG_LEVEL", c.LogLevel.String()},
 		{"TOLLGATE_SPOOL_DIR", c.SpoolDir},
 		{"TOLLGATE_CRON_INTERVAL", c.CronInterval.String()},

@@ -381,6 +381,10 @@ func TestConfigErrors(t *testing.T) {
 		{"http addr bad", "TOLLGATE_HTTP_ADDR", ":99999"},
 		{"log level bad", "LOG_LEVEL", "loud"},
 		{"trusted proxies bad", "TOLLGATE_TRUSTED_PROXIES", "10.0.0.1,proxy.local"},
+		{"admin addr bad", "TOLLGATE_ADMIN_ADDR", "admin.local:8081"},
+		{"admin addr is the http addr", "TOLLGATE_ADMIN_ADDR", ":8080"},
+		{"session max bad", "TOLLGATE_PORTAL_SESSION_MAX", "forever"},
+		{"session max too short", "TOLLGATE_PORTAL_SESSION_MAX", "1m"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -303,11 +303,11 @@ func (l *lazyDisconnector) Disconnect(ctx context.Context, s radius.LiveSession,
 	return dis.Disconnect(ctx, s, reason)
 }
 
-// startPortal starts the portal role: the web front on TOLLGATE_HTTP_ADDR, serving
-// /metrics from reg.
+// startPortal starts the portal role: the web front on TOLLGATE_HTTP_ADDR (and the staff
+// pages on TOLLGATE_ADMIN_ADDR when set), serving /metrics from reg.
 func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
-	accounts, sessions, audit := portalStores(d, e.cfg.RedisPrefix)
-	web, err := portal.New(portal.Config{Addr: e.cfg.HTTPAddr, OperatorName: e.cfg.OperatorName, PublicURL: e.cfg.PublicURL, TrustedProxies: e.cfg.TrustedProxies}, portal.Deps{
+	accounts, sessions, audit := portalStores(d, e.cfg)
+	web, err := portal.New(portal.Config{Addr: e.cfg.HTTPAddr, AdminAddr: e.cfg.AdminAddr, OperatorName: e.cfg.OperatorName, PublicURL: e.cfg.PublicURL, TrustedProxies: e.cfg.TrustedProxies}, portal.Deps{
 		Health: func(ctx context.Context) error {
 			if err := d.pool.Ping(ctx); err != nil {
 				return errors.New("postgres unreachable")
@@ -322,6 +322,7 @@ func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 		Auth:     accounts,
 		Sessions: sessions,
 		Audit:    audit,
+		Limits:   sessions, // the status page's rate limits, in Redis
 		// The captive status page shows a voucher by its code (or username).
 		Hotspot: d.hotspot(),
 		// The print views read vouchers through the service and plans from billing.
@@ -343,7 +344,11 @@ func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 	if err := web.Start(); err != nil {
 		return nil, fmt.Errorf("portal: listen %s: %w", e.cfg.HTTPAddr, err)
 	}
-	d.log.Info("portal listening", "addr", web.Addr().String())
+	if a := web.AdminAddr(); a != nil {
+		d.log.Info("portal listening", "guests", web.Addr().String(), "admin", a.String())
+	} else {
+		d.log.Info("portal listening", "addr", web.Addr().String())
+	}
 	return func(ctx context.Context) { _ = web.Shutdown(ctx) }, nil
 }
 

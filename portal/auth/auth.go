@@ -33,22 +33,40 @@ type User struct {
 	// PasswordHash is an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash).
 	PasswordHash string
 	Role         Role
-	ResellerName string // resellers only
+	// ResellerID and ResellerName are the billing reseller a reseller account sells for
+	// (a foreign key; the name is read through it). Zero and "" for an admin.
+	ResellerID   int64
+	ResellerName string
 	// TOTPSecret is the sealed base32 secret; nil until the user enrolls.
 	TOTPSecret []byte
 	// TOTPRequired makes the user enroll before anything else once signed in.
 	TOTPRequired bool
+	// FailedLogins counts failed sign-ins since the last success (shown to admins).
 	FailedLogins int
-	LockedUntil  time.Time // zero when not locked
-	CreatedAt    time.Time
+	// LockedUntil is the account-wide lock (see Policy), zero when there is none.
+	LockedUntil time.Time
+	// DisabledAt is when an admin disabled the account; zero while it may sign in.
+	DisabledAt time.Time
+	// SessionGen is the account's session generation: every change an open session
+	// relies on (role, reseller, second factor, disabling) adds one, and a session begun
+	// under another generation ends (Session.Gen).
+	SessionGen int64
+	CreatedAt  time.Time
 }
+
+// Disabled reports whether the account may not sign in.
+func (u *User) Disabled() bool { return !u.DisabledAt.IsZero() }
 
 // HasTOTP reports whether the user enrolled a second factor.
 func (u *User) HasTOTP() bool { return len(u.TOTPSecret) > 0 }
 
-// UserStore keeps portal users (auth/postgres).
+// UserStore keeps portal users (auth/postgres). Every method that changes what an open
+// session relies on (SetTOTPSecret, SetTOTPRequired, SetDisabled, SetRole) adds one to
+// the user's SessionGen in the same statement.
 type UserStore interface {
-	// CreateUser stores u and sets u.ID and u.CreatedAt. ECONFLICT when the email is taken.
+	// CreateUser stores u and sets u.ID, u.ResellerID, u.SessionGen and u.CreatedAt; a
+	// reseller's u.ResellerName must name an existing reseller. ECONFLICT when the email
+	// is taken, EINVALID for an unknown reseller.
 	CreateUser(ctx context.Context, u *User) error
 	// FindUserByEmail returns the user with the lower-cased email. ENOTFOUND.
 	FindUserByEmail(ctx context.Context, email string) (*User, error)
@@ -56,31 +74,47 @@ type UserStore interface {
 	FindUserByID(ctx context.Context, id int64) (*User, error)
 	// FindUsers lists every user, by email.
 	FindUsers(ctx context.Context) ([]*User, error)
-	// RecordLoginFailure adds one failed sign-in; when that makes max consecutive ones it
-	// sets locked_until to until and starts counting again. It returns the lock (zero when
-	// none). ENOTFOUND.
-	RecordLoginFailure(ctx context.Context, id int64, max int, until time.Time) (time.Time, error)
-	// ResetLoginFailures clears the failure count and the lock. ENOTFOUND.
-	ResetLoginFailures(ctx context.Context, id int64) error
+	// RecordLoginFailure adds one failed sign-in and, when lockUntil is not zero, sets
+	// the account-wide lock to lockUntil (a later lock already there is kept). ENOTFOUND.
+	RecordLoginFailure(ctx context.Context, id int64, lockUntil time.Time) error
+	// ResetLoginFailures clears the failure count, and the account-wide lock when it
+	// ends before lockedBefore (a time far ahead clears any). ENOTFOUND.
+	ResetLoginFailures(ctx context.Context, id int64, lockedBefore time.Time) error
 	// SetTOTPSecret stores the sealed secret (nil removes it). ENOTFOUND.
 	SetTOTPSecret(ctx context.Context, id int64, sealed []byte) error
 	// SetTOTPRequired sets whether the user must use a second factor. ENOTFOUND.
 	SetTOTPRequired(ctx context.Context, id int64, required bool) error
+	// SetDisabled disables the account at at, or enables it when at is zero. ENOTFOUND.
+	SetDisabled(ctx context.Context, id int64, at time.Time) error
+	// SetRole makes the user role; resellerName names the existing reseller of a
+	// reseller account ("" for an admin). ENOTFOUND, EINVALID for an unknown reseller.
+	SetRole(ctx context.Context, id int64, role Role, resellerName string) error
 }
 
-// Limiter holds the sign-in counters (auth/redis). Keys are built by the adapter from
-// the values given; the email is hashed there so Redis holds no address in clear.
+// Limiter holds the sign-in counters and locks (auth/redis), shared by every replica.
+// addr is always an AddrKey (an IPv4 address or an IPv6 /64); email is hashed by the
+// adapter, so Redis holds no address in clear. The rules that read the counters are the
+// Policy's; the store only counts.
 type Limiter interface {
-	// HitIP counts one sign-in attempt from ip in the current window and returns the
+	// HitAddr counts one sign-in attempt from addr in the current window and returns the
 	// count so far and the time until the window ends.
-	HitIP(ctx context.Context, ip string, window time.Duration) (n int64, reset time.Duration, err error)
-	// FailEmail counts one failed sign-in for email within window; the max-th failure
-	// locks the email for window and restarts the count. It returns the lock's length
-	// (0 when this failure did not lock).
-	FailEmail(ctx context.Context, email string, max int64, window time.Duration) (locked time.Duration, err error)
-	// EmailLocked returns how long email stays locked (0: not locked).
-	EmailLocked(ctx context.Context, email string) (time.Duration, error)
-	// ClearEmail forgets the failures and the lock of email.
+	HitAddr(ctx context.Context, addr string, window time.Duration) (n int64, reset time.Duration, err error)
+	// Locks reads, in one round trip, the locks of email seen from addr.
+	Locks(ctx context.Context, email, addr string) (LockState, error)
+	// CountFailure counts one failed sign-in of email from addr, in the windows of p, and returns
+	// the counts after it.
+	CountFailure(ctx context.Context, email, addr string, p Policy) (FailCounts, error)
+	// LockAddr locks email for addr alone for d, raises the pair's backoff level (kept
+	// for p.MaxLock) and restarts its failure count.
+	LockAddr(ctx context.Context, email, addr string, d time.Duration, p Policy) error
+	// LockAccount locks email for d at every address that is not known, and restarts its
+	// account-wide counts.
+	LockAccount(ctx context.Context, email string, d time.Duration) error
+	// Succeeded forgets the failures, lock and backoff of email from addr (not the
+	// account-wide lock) and remembers addr as known to email for knownFor.
+	Succeeded(ctx context.Context, email, addr string, knownFor time.Duration) error
+	// ClearEmail lifts every lock of email, at every address, and forgets its failures:
+	// an admin's unlock.
 	ClearEmail(ctx context.Context, email string) error
 	// UseTOTPStep records that user id signed in with the code of time step step, and
 	// reports false when that code was already used (a replay).

@@ -11,33 +11,16 @@ import (
 	"tollgate/radius"
 )
 
-// Policy is how hard sign-ins are throttled.
-type Policy struct {
-	// IPAttempts sign-in attempts (password or TOTP step, right or wrong) are allowed
-	// per IPWindow from one address; more are refused with 429 until the window ends.
-	IPAttempts int64
-	IPWindow   time.Duration
-	// MaxFailures failed sign-ins for one email lock it for LockFor, known or not (so
-	// the answer does not tell which emails have accounts). For a known user the lock is
-	// also written to portal_users, where it survives a Redis flush and an admin can
-	// lift it.
-	MaxFailures int64
-	LockFor     time.Duration
-}
-
-// DefaultPolicy: 10 attempts a minute per IP; 5 failures lock an email for 15 minutes.
-var DefaultPolicy = Policy{IPAttempts: 10, IPWindow: time.Minute, MaxFailures: 5, LockFor: 15 * time.Minute}
-
 // LimitError is a sign-in refused by the rate limit or a lockout, whatever the password.
 // It unwraps to an EUNAUTHORIZED radius.Error; the portal answers 429 with Retry-After.
 type LimitError struct {
 	RetryAfter time.Duration
-	Locked     bool // a lockout of the email, not the per-IP rate limit
+	Locked     bool // a lockout of the email, not the per-address rate limit
 	err        *radius.Error
 }
 
 // NewLimitError returns the refusal for retry (rounded to a second, at least one);
-// locked says it is a lockout rather than the per-IP rate limit.
+// locked says it is a lockout rather than the per-address rate limit.
 func NewLimitError(retry time.Duration, locked bool) *LimitError {
 	retry = max(retry, time.Second).Round(time.Second)
 	msg := "too many sign-in attempts from this address; try again in " + retry.String()
@@ -76,9 +59,14 @@ type Service struct {
 	Users  UserStore
 	Limits Limiter
 	Sealer Sealer
-	Params Params
-	Policy Policy
-	Now    func() time.Time
+	// Sessions, when set, lets an account change end the user's open sessions at once
+	// (EndUserSessions); without it they end at their next request (CheckSession).
+	Sessions SessionStore
+	Params   Params
+	Policy   Policy
+	// SessionMax is a session's absolute lifetime, however active (DefaultSessionMax).
+	SessionMax time.Duration
+	Now        func() time.Time
 
 	// hashers bounds concurrent argon2id runs: each takes Params.Memory, and a burst of
 	// sign-ins must not take the machine's memory with it.
@@ -89,7 +77,8 @@ type Service struct {
 
 // New returns a Service with DefaultParams, DefaultPolicy and at most 4 hashes at once.
 func New(users UserStore, limits Limiter, sealer Sealer) *Service {
-	return &Service{Users: users, Limits: limits, Sealer: sealer, Params: DefaultParams, Policy: DefaultPolicy, Now: time.Now, hashers: make(chan struct{}, 4)}
+	return &Service{Users: users, Limits: limits, Sealer: sealer, Params: DefaultParams, Policy: DefaultPolicy,
+		SessionMax: DefaultSessionMax, Now: time.Now, hashers: make(chan struct{}, 4)}
 }
 
 // acquire waits for a hashing slot.
@@ -127,11 +116,30 @@ type NewUser struct {
 	Email        string
 	Password     string
 	Role         Role
-	ResellerName string // required for a reseller, refused for an admin
+	ResellerName string // an existing reseller's name: required for a reseller, refused for an admin
 	TOTPRequired bool
 }
 
-// CreateUser validates n, hashes the password and stores the user. EINVALID, ECONFLICT.
+// checkRole validates a role and the reseller name that goes with it, and returns the
+// name trimmed. EINVALID.
+func checkRole(role Role, resellerName string) (string, error) {
+	if !role.Valid() {
+		return "", radius.Errorf(radius.EINVALID, "role: %q is not admin or reseller", role)
+	}
+	name := strings.TrimSpace(resellerName)
+	switch {
+	case role == RoleReseller && name == "":
+		return "", radius.Errorf(radius.EINVALID, "reseller: required for a reseller")
+	case role == RoleReseller && len([]rune(name)) > 64:
+		return "", radius.Errorf(radius.EINVALID, "reseller: at most 64 characters")
+	case role == RoleAdmin && name != "":
+		return "", radius.Errorf(radius.EINVALID, "reseller: only resellers have one")
+	}
+	return name, nil
+}
+
+// CreateUser validates n, hashes the password and stores the user. EINVALID (also for
+// a reseller name that names no reseller), ECONFLICT.
 func (s *Service) CreateUser(ctx context.Context, n NewUser) (*User, error) {
 	email, err := NormalizeEmail(n.Email)
 	if err != nil {
@@ -140,17 +148,9 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (*User, error) {
 	if err := CheckPassword(n.Password); err != nil {
 		return nil, err
 	}
-	if !n.Role.Valid() {
-		return nil, radius.Errorf(radius.EINVALID, "role: %q is not admin or reseller", n.Role)
-	}
-	name := strings.TrimSpace(n.ResellerName)
-	switch {
-	case n.Role == RoleReseller && name == "":
-		return nil, radius.Errorf(radius.EINVALID, "reseller_name: required for a reseller")
-	case n.Role == RoleReseller && len([]rune(name)) > 64:
-		return nil, radius.Errorf(radius.EINVALID, "reseller_name: at most 64 characters")
-	case n.Role == RoleAdmin && name != "":
-		return nil, radius.Errorf(radius.EINVALID, "reseller_name: only resellers have one")
+	name, err := checkRole(n.Role, n.ResellerName)
+	if err != nil {
+		return nil, err
 	}
 	phc, err := s.hash(ctx, n.Password)
 	if err != nil {
@@ -163,28 +163,35 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (*User, error) {
 	return u, nil
 }
 
-// hitIP counts one attempt from ip and refuses it past the policy.
-func (s *Service) hitIP(ctx context.Context, ip string) error {
-	n, reset, err := s.Limits.HitIP(ctx, ip, s.Policy.IPWindow)
+// hitAddr counts one attempt from addr and refuses it past the policy (rule 1).
+func (s *Service) hitAddr(ctx context.Context, addr string) error {
+	n, reset, err := s.Limits.HitAddr(ctx, addr, s.Policy.AddrWindow)
 	if err != nil {
 		return err
 	}
-	if n > s.Policy.IPAttempts {
+	if n > s.Policy.AddrAttempts {
 		return NewLimitError(reset, false)
 	}
 	return nil
 }
 
-// locked refuses a sign-in for a locked email or user.
-func (s *Service) locked(ctx context.Context, email string, u *User) error {
-	d, err := s.Limits.EmailLocked(ctx, email)
+// locked refuses a sign-in of email (user u, nil when none) from addr that a lock holds:
+// the email's lock at this address, or unless the address is known, the account-wide
+// one in Redis or Postgres.
+func (s *Service) locked(ctx context.Context, email, addr string, u *User) error {
+	st, err := s.Limits.Locks(ctx, email, addr)
 	if err != nil {
 		return err
 	}
+	if st.Addr > 0 {
+		return NewLimitError(st.Addr, true)
+	}
+	if st.Known {
+		return nil
+	}
+	d := st.Account
 	if u != nil {
-		if left := u.LockedUntil.Sub(s.Now()); left > d {
-			d = left
-		}
+		d = max(d, u.LockedUntil.Sub(s.Now()))
 	}
 	if d > 0 {
 		return NewLimitError(d, true)
@@ -192,38 +199,59 @@ func (s *Service) locked(ctx context.Context, email string, u *User) error {
 	return nil
 }
 
-// fail records a failed sign-in for email (and u when it exists) and returns cause.
-func (s *Service) fail(ctx context.Context, email string, u *User, cause error) error {
-	if _, err := s.Limits.FailEmail(ctx, email, s.Policy.MaxFailures, s.Policy.LockFor); err != nil {
+// fail records a failed sign-in of email (and u when it exists) from addr, sets the
+// locks the policy calls for, and returns cause.
+func (s *Service) fail(ctx context.Context, email, addr string, u *User, cause error) error {
+	c, err := s.Limits.CountFailure(ctx, email, addr, s.Policy)
+	if err != nil {
 		return err
 	}
+	addrLock, accountLock := s.Policy.AfterFailure(c)
+	if addrLock > 0 {
+		if err := s.Limits.LockAddr(ctx, email, addr, addrLock, s.Policy); err != nil {
+			return err
+		}
+	}
+	var until time.Time
+	if accountLock > 0 {
+		if err := s.Limits.LockAccount(ctx, email, accountLock); err != nil {
+			return err
+		}
+		until = s.Now().Add(accountLock)
+	}
 	if u != nil {
-		if _, err := s.Users.RecordLoginFailure(ctx, u.ID, int(s.Policy.MaxFailures), s.Now().Add(s.Policy.LockFor)); err != nil {
+		if err := s.Users.RecordLoginFailure(ctx, u.ID, until); err != nil {
 			return err
 		}
 	}
 	return cause
 }
 
-// succeed forgets the failures of u after a complete sign-in.
-func (s *Service) succeed(ctx context.Context, u *User) error {
-	if err := s.Limits.ClearEmail(ctx, u.Email); err != nil {
+// succeed forgets the failures of u at addr after a complete sign-in, and remembers
+// addr as one of u's known addresses.
+func (s *Service) succeed(ctx context.Context, u *User, addr string) error {
+	if err := s.Limits.Succeeded(ctx, u.Email, addr, s.Policy.KnownFor); err != nil {
 		return err
 	}
 	if u.FailedLogins > 0 || !u.LockedUntil.IsZero() {
-		if err := s.Users.ResetLoginFailures(ctx, u.ID); err != nil {
+		if err := s.Users.ResetLoginFailures(ctx, u.ID, s.Now()); err != nil {
 			return err
 		}
-		u.FailedLogins, u.LockedUntil = 0, time.Time{}
+		u.FailedLogins = 0
+		if !u.LockedUntil.After(s.Now()) {
+			u.LockedUntil = time.Time{}
+		}
 	}
 	return nil
 }
 
 // Login checks an email and password from ip. It returns the user when they match; for
 // a user with TOTP the sign-in is complete only after LoginTOTP. Errors: EINVALID for
-// an empty field, ErrBadCredentials, a *LimitError for the rate limit or a lockout.
+// an empty field, ErrBadCredentials (also for a disabled account), a *LimitError for the
+// rate limit or a lockout (see Policy).
 func (s *Service) Login(ctx context.Context, email, password, ip string) (*User, error) {
-	if err := s.hitIP(ctx, ip); err != nil {
+	addr := AddrKey(ip)
+	if err := s.hitAddr(ctx, addr); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(email) == "" {
@@ -243,11 +271,11 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (*User,
 	case err != nil:
 		return nil, err
 	}
-	if err := s.locked(ctx, email, u); err != nil {
+	if err := s.locked(ctx, email, addr, u); err != nil {
 		return nil, err
 	}
 	if len(password) > MaxPasswordLen {
-		return nil, s.fail(ctx, email, u, ErrBadCredentials)
+		return nil, s.fail(ctx, email, addr, u, ErrBadCredentials)
 	}
 	if u == nil {
 		// Spend the same time as for a real account, so timing tells nothing either.
@@ -255,17 +283,22 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (*User,
 		if _, err := s.verify(ctx, password, s.dummy); err != nil {
 			return nil, err
 		}
-		return nil, s.fail(ctx, email, nil, ErrBadCredentials)
+		return nil, s.fail(ctx, email, addr, nil, ErrBadCredentials)
 	}
 	ok, err := s.verify(ctx, password, u.PasswordHash)
 	if err != nil {
 		return nil, fmt.Errorf("auth: user %d: %w", u.ID, err)
 	}
 	if !ok {
-		return nil, s.fail(ctx, email, u, ErrBadCredentials)
+		return nil, s.fail(ctx, email, addr, u, ErrBadCredentials)
+	}
+	if u.Disabled() {
+		// The right password of a disabled account: refused like a wrong one, but it is
+		// not a guess, so it does not count towards a lock.
+		return nil, ErrBadCredentials
 	}
 	if !u.HasTOTP() {
-		if err := s.succeed(ctx, u); err != nil {
+		if err := s.succeed(ctx, u, addr); err != nil {
 			return nil, err
 		}
 	}
@@ -275,15 +308,19 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (*User,
 // LoginTOTP completes the sign-in of user id, whose password was right, with a TOTP code
 // from ip. A code works once. Errors as Login's, and ENOTFOUND.
 func (s *Service) LoginTOTP(ctx context.Context, id int64, code, ip string) (*User, error) {
-	if err := s.hitIP(ctx, ip); err != nil {
+	addr := AddrKey(ip)
+	if err := s.hitAddr(ctx, addr); err != nil {
 		return nil, err
 	}
 	u, err := s.Users.FindUserByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.locked(ctx, u.Email, u); err != nil {
+	if err := s.locked(ctx, u.Email, addr, u); err != nil {
 		return nil, err
+	}
+	if u.Disabled() {
+		return nil, ErrBadCredentials
 	}
 	if !u.HasTOTP() {
 		return nil, radius.Errorf(radius.EINVALID, "totp: this account has no second factor")
@@ -296,9 +333,9 @@ func (s *Service) LoginTOTP(ctx context.Context, id int64, code, ip string) (*Us
 		if radius.ErrorCode(err) != radius.EUNAUTHORIZED {
 			return nil, err
 		}
-		return nil, s.fail(ctx, u.Email, u, err)
+		return nil, s.fail(ctx, u.Email, addr, u, err)
 	}
-	if err := s.succeed(ctx, u); err != nil {
+	if err := s.succeed(ctx, u, addr); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -340,8 +377,9 @@ func (s *Service) EnrollURI(email string, sealed []byte) (string, error) {
 	return TOTPURI(email, string(secret))
 }
 
-// FinishEnroll stores the sealed secret for user id once code matches it. EUNAUTHORIZED
-// for a wrong code, ENOTFOUND.
+// FinishEnroll stores the sealed secret for user id once code matches it, and ends the
+// user's open sessions (the caller starts a new one for the browser that enrolled).
+// EUNAUTHORIZED for a wrong code, ENOTFOUND.
 func (s *Service) FinishEnroll(ctx context.Context, id int64, sealed []byte, code string) error {
 	secret, err := s.Sealer.Open(sealed)
 	if err != nil {
@@ -350,21 +388,66 @@ func (s *Service) FinishEnroll(ctx context.Context, id int64, sealed []byte, cod
 	if err := s.useCode(ctx, id, string(secret), code); err != nil {
 		return err
 	}
-	return s.Users.SetTOTPSecret(ctx, id, sealed)
+	if err := s.Users.SetTOTPSecret(ctx, id, sealed); err != nil {
+		return err
+	}
+	return s.endSessions(ctx, id)
 }
 
-// RequireTOTP sets whether user id must use a second factor. ENOTFOUND.
+// RequireTOTP sets whether user id must use a second factor, and ends the user's open
+// sessions so the next sign-in asks for it. ENOTFOUND.
 func (s *Service) RequireTOTP(ctx context.Context, id int64, required bool) error {
-	return s.Users.SetTOTPRequired(ctx, id, required)
+	if err := s.Users.SetTOTPRequired(ctx, id, required); err != nil {
+		return err
+	}
+	return s.endSessions(ctx, id)
 }
 
-// Unlock lifts a lockout of user id and forgets its failures. ENOTFOUND.
+// Disable stops user id from signing in and ends its open sessions at once. ENOTFOUND.
+func (s *Service) Disable(ctx context.Context, id int64) error {
+	if err := s.Users.SetDisabled(ctx, id, s.Now()); err != nil {
+		return err
+	}
+	return s.endSessions(ctx, id)
+}
+
+// Enable lets a disabled user id sign in again. ENOTFOUND.
+func (s *Service) Enable(ctx context.Context, id int64) error {
+	return s.Users.SetDisabled(ctx, id, time.Time{})
+}
+
+// ChangeRole makes user id role, selling for the existing reseller resellerName when
+// role is reseller, and ends the user's open sessions. EINVALID, ENOTFOUND.
+func (s *Service) ChangeRole(ctx context.Context, id int64, role Role, resellerName string) error {
+	name, err := checkRole(role, resellerName)
+	if err != nil {
+		return err
+	}
+	if err := s.Users.SetRole(ctx, id, role, name); err != nil {
+		return err
+	}
+	return s.endSessions(ctx, id)
+}
+
+// endSessions ends the open sessions of user id now when the service has the session
+// store; either way CheckSession ends them at their next request, since the change bumped
+// the user's session generation.
+func (s *Service) endSessions(ctx context.Context, id int64) error {
+	if s.Sessions == nil {
+		return nil
+	}
+	_, err := s.Sessions.EndUserSessions(ctx, id)
+	return err
+}
+
+// Unlock lifts every lock of user id (at every address, and account-wide) and forgets
+// its failures. ENOTFOUND.
 func (s *Service) Unlock(ctx context.Context, id int64) error {
 	u, err := s.Users.FindUserByID(ctx, id)
 	if err != nil {
 		return err
 	}
-	if err := s.Users.ResetLoginFailures(ctx, id); err != nil {
+	if err := s.Users.ResetLoginFailures(ctx, id, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		return err
 	}
 	return s.Limits.ClearEmail(ctx, u.Email)

@@ -90,19 +90,19 @@ func (u Users) FindUsers(ctx context.Context) ([]*auth.User, error) {
 }
 
 // RecordLoginFailure fails or passes on.
-func (u Users) RecordLoginFailure(ctx context.Context, id int64, max int, until time.Time) (time.Time, error) {
+func (u Users) RecordLoginFailure(ctx context.Context, id int64, lockUntil time.Time) error {
 	if err := u.err("RecordLoginFailure"); err != nil {
-		return time.Time{}, err
+		return err
 	}
-	return u.UserStore.RecordLoginFailure(ctx, id, max, until)
+	return u.UserStore.RecordLoginFailure(ctx, id, lockUntil)
 }
 
 // ResetLoginFailures fails or passes on.
-func (u Users) ResetLoginFailures(ctx context.Context, id int64) error {
+func (u Users) ResetLoginFailures(ctx context.Context, id int64, lockedBefore time.Time) error {
 	if err := u.err("ResetLoginFailures"); err != nil {
 		return err
 	}
-	return u.UserStore.ResetLoginFailures(ctx, id)
+	return u.UserStore.ResetLoginFailures(ctx, id, lockedBefore)
 }
 
 // SetTOTPSecret fails or passes on.
@@ -111,6 +111,22 @@ func (u Users) SetTOTPSecret(ctx context.Context, id int64, sealed []byte) error
 		return err
 	}
 	return u.UserStore.SetTOTPSecret(ctx, id, sealed)
+}
+
+// SetDisabled fails or passes on.
+func (u Users) SetDisabled(ctx context.Context, id int64, at time.Time) error {
+	if err := u.err("SetDisabled"); err != nil {
+		return err
+	}
+	return u.UserStore.SetDisabled(ctx, id, at)
+}
+
+// SetRole fails or passes on.
+func (u Users) SetRole(ctx context.Context, id int64, role auth.Role, resellerName string) error {
+	if err := u.err("SetRole"); err != nil {
+		return err
+	}
+	return u.UserStore.SetRole(ctx, id, role, resellerName)
 }
 
 // SetTOTPRequired fails or passes on.
@@ -129,28 +145,52 @@ type Limits struct {
 
 var _ auth.Limiter = Limits{}
 
-// HitIP fails or passes on.
-func (l Limits) HitIP(ctx context.Context, ip string, window time.Duration) (int64, time.Duration, error) {
-	if err := l.err("HitIP"); err != nil {
+// HitAddr fails or passes on.
+func (l Limits) HitAddr(ctx context.Context, addr string, window time.Duration) (int64, time.Duration, error) {
+	if err := l.err("HitAddr"); err != nil {
 		return 0, 0, err
 	}
-	return l.Limiter.HitIP(ctx, ip, window)
+	return l.Limiter.HitAddr(ctx, addr, window)
 }
 
-// FailEmail fails or passes on.
-func (l Limits) FailEmail(ctx context.Context, email string, max int64, window time.Duration) (time.Duration, error) {
-	if err := l.err("FailEmail"); err != nil {
-		return 0, err
+// Locks fails or passes on.
+func (l Limits) Locks(ctx context.Context, email, addr string) (auth.LockState, error) {
+	if err := l.err("Locks"); err != nil {
+		return auth.LockState{}, err
 	}
-	return l.Limiter.FailEmail(ctx, email, max, window)
+	return l.Limiter.Locks(ctx, email, addr)
 }
 
-// EmailLocked fails or passes on.
-func (l Limits) EmailLocked(ctx context.Context, email string) (time.Duration, error) {
-	if err := l.err("EmailLocked"); err != nil {
-		return 0, err
+// CountFailure fails or passes on.
+func (l Limits) CountFailure(ctx context.Context, email, addr string, p auth.Policy) (auth.FailCounts, error) {
+	if err := l.err("CountFailure"); err != nil {
+		return auth.FailCounts{}, err
 	}
-	return l.Limiter.EmailLocked(ctx, email)
+	return l.Limiter.CountFailure(ctx, email, addr, p)
+}
+
+// LockAddr fails or passes on.
+func (l Limits) LockAddr(ctx context.Context, email, addr string, d time.Duration, p auth.Policy) error {
+	if err := l.err("LockAddr"); err != nil {
+		return err
+	}
+	return l.Limiter.LockAddr(ctx, email, addr, d, p)
+}
+
+// LockAccount fails or passes on.
+func (l Limits) LockAccount(ctx context.Context, email string, d time.Duration) error {
+	if err := l.err("LockAccount"); err != nil {
+		return err
+	}
+	return l.Limiter.LockAccount(ctx, email, d)
+}
+
+// Succeeded fails or passes on.
+func (l Limits) Succeeded(ctx context.Context, email, addr string, knownFor time.Duration) error {
+	if err := l.err("Succeeded"); err != nil {
+		return err
+	}
+	return l.Limiter.Succeeded(ctx, email, addr, knownFor)
 }
 
 // ClearEmail fails or passes on.
@@ -183,6 +223,14 @@ func (s Sessions) CreateSession(ctx context.Context, x *auth.Session) (string, e
 		return "", err
 	}
 	return s.SessionStore.CreateSession(ctx, x)
+}
+
+// EndUserSessions fails or passes on.
+func (s Sessions) EndUserSessions(ctx context.Context, userID int64) (int, error) {
+	if err := s.err("EndUserSessions"); err != nil {
+		return 0, err
+	}
+	return s.SessionStore.EndUserSessions(ctx, userID)
 }
 
 // FindSession fails or passes on.

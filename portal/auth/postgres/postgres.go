@@ -32,40 +32,67 @@ var (
 // New returns a Store on a pool or a transaction.
 func New(db pg.DBTX) *Store { return &Store{db: db} }
 
-const userColumns = `id, email, password_hash, role, coalesce(reseller_name, ''), totp_secret, totp_required, failed_logins, locked_until, created_at`
+// resellerCheck is the CHECK that a reseller account has a reseller: it fails when the
+// name given matched none.
+const resellerCheck = "portal_users_reseller"
+
+const userColumns = `u.id, u.email, u.password_hash, u.role, coalesce(u.reseller_id, 0), coalesce(r.name, ''),
+       u.totp_secret, u.totp_required, u.failed_logins, u.locked_until, u.disabled_at, u.session_gen, u.created_at`
+
+// userFrom is the FROM clause of userColumns: the reseller's name is read through the
+// foreign key.
+const userFrom = ` FROM portal_users u LEFT JOIN resellers r ON r.id = u.reseller_id`
 
 func scanUser(row pgx.Row) (*auth.User, error) {
 	var u auth.User
 	var role string
-	var locked *time.Time
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &role, &u.ResellerName, &u.TOTPSecret, &u.TOTPRequired, &u.FailedLogins, &locked, &u.CreatedAt); err != nil {
+	var locked, disabled *time.Time
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &role, &u.ResellerID, &u.ResellerName, &u.TOTPSecret, &u.TOTPRequired,
+		&u.FailedLogins, &locked, &disabled, &u.SessionGen, &u.CreatedAt); err != nil {
 		return nil, err
 	}
 	u.Role = auth.Role(role)
 	if locked != nil {
 		u.LockedUntil = *locked
 	}
+	if disabled != nil {
+		u.DisabledAt = *disabled
+	}
 	return &u, nil
 }
 
-const createUserSQL = `
-INSERT INTO portal_users (email, password_hash, role, reseller_name, totp_required)
-VALUES ($1, $2, $3, nullif($4, ''), $5)
-RETURNING id, created_at`
+// unknownReseller is the error of a reseller name that names no reseller.
+func unknownReseller(name string) error {
+	return radius.Errorf(radius.EINVALID, "reseller: no reseller named %q (add it first: tollgate reseller add --name %q)", name, name)
+}
 
-// CreateUser stores u and sets u.ID and u.CreatedAt. ECONFLICT when the email is taken.
+// isResellerCheck reports whether err is the CHECK that refused a reseller account
+// without a reseller.
+func isResellerCheck(err error) bool { return pg.IsCheck(err, resellerCheck) }
+
+// The reseller's id comes from its name in the same statement; an unknown name leaves it
+// NULL and the CHECK refuses the row.
+const createUserSQL = `
+INSERT INTO portal_users (email, password_hash, role, reseller_id, totp_required)
+VALUES ($1, $2, $3, (SELECT id FROM resellers WHERE name = nullif($4, '')), $5)
+RETURNING id, coalesce(reseller_id, 0), session_gen, created_at`
+
+// CreateUser stores u and sets u.ID, u.ResellerID, u.SessionGen and u.CreatedAt.
+// ECONFLICT when the email is taken, EINVALID when u.ResellerName names no reseller.
 func (s *Store) CreateUser(ctx context.Context, u *auth.User) error {
-	err := s.db.QueryRow(ctx, createUserSQL, u.Email, u.PasswordHash, string(u.Role), u.ResellerName, u.TOTPRequired).Scan(&u.ID, &u.CreatedAt)
+	err := s.db.QueryRow(ctx, createUserSQL, u.Email, u.PasswordHash, string(u.Role), u.ResellerName, u.TOTPRequired).Scan(&u.ID, &u.ResellerID, &u.SessionGen, &u.CreatedAt)
 	switch {
 	case pg.IsUnique(err, ""):
 		return radius.Errorf(radius.ECONFLICT, "email: %s already has an account", u.Email)
+	case isResellerCheck(err) && u.ResellerName != "":
+		return unknownReseller(u.ResellerName)
 	case err != nil:
 		return fmt.Errorf("postgres: create portal user %q: %w", u.Email, err)
 	}
 	return nil
 }
 
-const findUserByEmailSQL = `SELECT ` + userColumns + ` FROM portal_users WHERE email = $1`
+const findUserByEmailSQL = `SELECT ` + userColumns + userFrom + ` WHERE u.email = $1`
 
 // FindUserByEmail returns the user with the lower-cased email. ENOTFOUND.
 func (s *Store) FindUserByEmail(ctx context.Context, email string) (*auth.User, error) {
@@ -79,7 +106,7 @@ func (s *Store) FindUserByEmail(ctx context.Context, email string) (*auth.User, 
 	return u, nil
 }
 
-const findUserByIDSQL = `SELECT ` + userColumns + ` FROM portal_users WHERE id = $1`
+const findUserByIDSQL = `SELECT ` + userColumns + userFrom + ` WHERE u.id = $1`
 
 // FindUserByID returns the user. ENOTFOUND.
 func (s *Store) FindUserByID(ctx context.Context, id int64) (*auth.User, error) {
@@ -95,7 +122,7 @@ func (s *Store) FindUserByID(ctx context.Context, id int64) (*auth.User, error) 
 
 func notFound(id int64) error { return radius.Errorf(radius.ENOTFOUND, "no portal user %d", id) }
 
-const findUsersSQL = `SELECT ` + userColumns + ` FROM portal_users ORDER BY email`
+const findUsersSQL = `SELECT ` + userColumns + userFrom + ` ORDER BY u.email`
 
 // FindUsers lists every user, by email.
 func (s *Store) FindUsers(ctx context.Context) ([]*auth.User, error) {
@@ -118,28 +145,23 @@ func (s *Store) FindUsers(ctx context.Context) ([]*auth.User, error) {
 	return out, nil
 }
 
-// One statement, so two concurrent failures cannot both miss the max-th.
+// One statement, so two concurrent failures both count; a later lock already set is
+// kept.
 const recordLoginFailureSQL = `
 UPDATE portal_users SET
-    failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
-    locked_until  = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END
-WHERE id = $1
-RETURNING locked_until`
+    failed_logins = failed_logins + 1,
+    locked_until  = CASE WHEN $2::timestamptz IS NULL THEN locked_until
+                         ELSE greatest(locked_until, $2::timestamptz) END
+WHERE id = $1`
 
-// RecordLoginFailure adds one failed sign-in; the max-th consecutive one sets
-// locked_until to until and restarts the count. It returns the lock. ENOTFOUND.
-func (s *Store) RecordLoginFailure(ctx context.Context, id int64, max int, until time.Time) (time.Time, error) {
-	var locked *time.Time
-	err := s.db.QueryRow(ctx, recordLoginFailureSQL, id, max, until).Scan(&locked)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return time.Time{}, notFound(id)
-	case err != nil:
-		return time.Time{}, fmt.Errorf("postgres: record login failure of %d: %w", id, err)
-	case locked == nil:
-		return time.Time{}, nil
+// RecordLoginFailure adds one failed sign-in and, when lockUntil is not zero, sets the
+// account-wide lock to it (keeping a later one). ENOTFOUND.
+func (s *Store) RecordLoginFailure(ctx context.Context, id int64, lockUntil time.Time) error {
+	var until *time.Time
+	if !lockUntil.IsZero() {
+		until = &lockUntil
 	}
-	return *locked, nil
+	return s.exec(ctx, "record login failure", id, recordLoginFailureSQL, until)
 }
 
 // exec runs a one-row UPDATE of user id; no row is ENOTFOUND.
@@ -154,25 +176,61 @@ func (s *Store) exec(ctx context.Context, what string, id int64, sql string, arg
 	return nil
 }
 
-const resetLoginFailuresSQL = `UPDATE portal_users SET failed_logins = 0, locked_until = NULL WHERE id = $1`
+const resetLoginFailuresSQL = `
+UPDATE portal_users SET
+    failed_logins = 0,
+    locked_until  = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_until END
+WHERE id = $1`
 
-// ResetLoginFailures clears the failure count and the lock. ENOTFOUND.
-func (s *Store) ResetLoginFailures(ctx context.Context, id int64) error {
-	return s.exec(ctx, "reset login failures", id, resetLoginFailuresSQL)
+// ResetLoginFailures clears the failure count, and the lock when it ends at or before
+// lockedBefore. ENOTFOUND.
+func (s *Store) ResetLoginFailures(ctx context.Context, id int64, lockedBefore time.Time) error {
+	return s.exec(ctx, "reset login failures", id, resetLoginFailuresSQL, lockedBefore)
 }
 
-const setTOTPSecretSQL = `UPDATE portal_users SET totp_secret = $2 WHERE id = $1`
+const setTOTPSecretSQL = `UPDATE portal_users SET totp_secret = $2, session_gen = session_gen + 1 WHERE id = $1`
 
-// SetTOTPSecret stores the sealed secret (nil removes it). ENOTFOUND.
+// SetTOTPSecret stores the sealed secret (nil removes it) and bumps the session
+// generation. ENOTFOUND.
 func (s *Store) SetTOTPSecret(ctx context.Context, id int64, sealed []byte) error {
 	return s.exec(ctx, "set TOTP secret", id, setTOTPSecretSQL, sealed)
 }
 
-const setTOTPRequiredSQL = `UPDATE portal_users SET totp_required = $2 WHERE id = $1`
+const setTOTPRequiredSQL = `UPDATE portal_users SET totp_required = $2, session_gen = session_gen + 1 WHERE id = $1`
 
-// SetTOTPRequired sets whether the user must use a second factor. ENOTFOUND.
+// SetTOTPRequired sets whether the user must use a second factor and bumps the session
+// generation. ENOTFOUND.
 func (s *Store) SetTOTPRequired(ctx context.Context, id int64, required bool) error {
 	return s.exec(ctx, "set TOTP required", id, setTOTPRequiredSQL, required)
+}
+
+const setDisabledSQL = `UPDATE portal_users SET disabled_at = $2, session_gen = session_gen + 1 WHERE id = $1`
+
+// SetDisabled disables the account at at (enables it when at is zero) and bumps the
+// session generation. ENOTFOUND.
+func (s *Store) SetDisabled(ctx context.Context, id int64, at time.Time) error {
+	var when *time.Time
+	if !at.IsZero() {
+		when = &at
+	}
+	return s.exec(ctx, "set disabled", id, setDisabledSQL, when)
+}
+
+const setRoleSQL = `
+UPDATE portal_users SET
+    role        = $2,
+    reseller_id = (SELECT id FROM resellers WHERE name = nullif($3, '')),
+    session_gen = session_gen + 1
+WHERE id = $1`
+
+// SetRole makes the user role, selling for the reseller named resellerName ("" for an
+// admin), and bumps the session generation. ENOTFOUND, EINVALID for an unknown reseller.
+func (s *Store) SetRole(ctx context.Context, id int64, role auth.Role, resellerName string) error {
+	err := s.exec(ctx, "set role", id, setRoleSQL, string(role), resellerName)
+	if isResellerCheck(err) && resellerName != "" {
+		return unknownReseller(resellerName)
+	}
+	return err
 }
 
 const auditSQL = `INSERT INTO audit_log (actor, action, target, detail, ip) VALUES ($1, $2, $3, $4, $5)`

@@ -67,38 +67,57 @@ func ParseValidityFrom(s string) (ValidityFrom, error) {
 // purpose: passwords are write-only, sealed on the way in and read back only by the
 // RADIUS path.
 type Subscriber struct {
-	ID         int64
-	Username   string
-	PlanID     int64
-	PlanName   string
-	Status     radius.Status
-	StaticIP   netip.Addr // invalid (zero) when the pool assigns the address
-	MAC        string     // normalized "AA:BB:CC:DD:EE:FF", or "" when not bound
-	ValidFrom  time.Time  // zero: no lower bound
-	ValidUntil time.Time  // zero: no end
+	ID       int64
+	Username string
+	PlanID   int64
+	PlanName string
+	Status   radius.Status
+	StaticIP netip.Addr // invalid (zero) when the pool assigns the address
+	MAC      string     // normalized "AA:BB:CC:DD:EE:FF", or "" when not bound
+	// MACLogin lets the router log the subscriber in by MAC (hotspot plans only).
+	MACLogin   bool
+	ValidFrom  time.Time // zero: no lower bound
+	ValidUntil time.Time // zero: no end
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }
 
 // NewSubscriber is the input of Service.AddSubscriber, as typed by an admin.
-// StaticIP and MAC are optional.
+// StaticIP and MAC are optional; MACLogin needs MAC and a hotspot plan.
 type NewSubscriber struct {
 	Username string
 	Password string
 	Plan     string
 	StaticIP string
 	MAC      string
+	MACLogin bool
 }
 
 // SubscriberUpdate is the input of Service.UpdateSubscriber; nil fields stay unchanged.
+// An empty MAC unbinds the device (and ends MAC login).
 type SubscriberUpdate struct {
 	Status   *radius.Status
 	Plan     *string
 	Password *string
+	MAC      *string
+	MACLogin *bool
 }
 
-// ImportRow is one subscriber of a bulk import, with its password already sealed.
+// SubscriberChange is what Store.UpdateSubscriber writes; nil fields stay unchanged. A
+// non-nil zero ValidUntil clears the end of validity, a non-nil empty MAC unbinds it.
+type SubscriberChange struct {
+	Status         *radius.Status
+	PlanID         *int64
+	ValidUntil     *time.Time
+	SealedPassword []byte
+	MAC            *string
+	MACLogin       *bool
+}
+
+// ImportRow is one subscriber of a bulk import, with its reserved ID and its password
+// sealed to that ID.
 type ImportRow struct {
+	ID       int64
 	Username string
 	Sealed   []byte
 	// Line is the row's line in the imported file, so a store can name it in a
@@ -115,26 +134,29 @@ type Store interface {
 	// ListPlans returns every plan, by name.
 	ListPlans(ctx context.Context) ([]Plan, error)
 
-	// CreateSubscriber inserts s with its sealed password and sets ID, PlanName,
-	// CreatedAt and UpdatedAt. ECONFLICT when the username or the MAC is taken, EINVALID
-	// when the plan does not exist.
+	// NextSubscriberIDs reserves n subscriber IDs, so passwords can be sealed to their
+	// rows before the rows are stored.
+	NextSubscriberIDs(ctx context.Context, n int) ([]int64, error)
+	// CreateSubscriber inserts s with its reserved ID and its sealed password and sets
+	// PlanName, CreatedAt and UpdatedAt. ECONFLICT when the username or the MAC is taken,
+	// EINVALID when the plan does not exist.
 	CreateSubscriber(ctx context.Context, s *Subscriber, sealedPassword []byte) error
 	// FindSubscriberByUsername returns the subscriber called username. ENOTFOUND.
 	FindSubscriberByUsername(ctx context.Context, username string) (*Subscriber, error)
-	// UpdateSubscriber changes the non-nil fields of subscriber id and returns it as
-	// stored. A non-nil validUntil that is zero clears the end of validity; a nil
-	// sealedPassword leaves the password unchanged. ENOTFOUND, EINVALID.
-	UpdateSubscriber(ctx context.Context, id int64, status *radius.Status, planID *int64, validUntil *time.Time, sealedPassword []byte) (*Subscriber, error)
-	// ImportSubscribers inserts rows on plan planID, valid from now until validUntil
-	// (zero: no end), all or nothing, and returns how many it inserted. ECONFLICT naming
-	// the first username (in rows order) that already exists, EINVALID.
+	// UpdateSubscriber writes the non-nil fields of ch to subscriber id and returns it
+	// as stored. ENOTFOUND, EINVALID, ECONFLICT for a MAC bound to another subscriber.
+	UpdateSubscriber(ctx context.Context, id int64, ch SubscriberChange) (*Subscriber, error)
+	// ImportSubscribers inserts rows (with their reserved IDs) on plan planID, valid from
+	// now until validUntil (zero: no end), all or nothing, and returns how many it
+	// inserted. ECONFLICT naming the first username (in rows order) that already exists,
+	// EINVALID.
 	ImportSubscribers(ctx context.Context, planID int64, validUntil time.Time, rows []ImportRow) (int, error)
 }
 
 // Sealer encrypts secrets that must be read back, such as PPPoE passwords for CHAP and
-// MS-CHAP (radius/seal).
+// MS-CHAP, bound to their rows (radius/seal).
 type Sealer interface {
-	Seal(plain []byte) []byte
+	Seal(plain, ad []byte) []byte
 }
 
 // Changes is told about every committed change, so that caches (the Redis account cache,
@@ -142,6 +164,9 @@ type Sealer interface {
 type Changes interface {
 	// AccountsChanged is called after accounts were created or changed.
 	AccountsChanged(ctx context.Context, usernames ...string) error
+	// MACsChanged is called after devices were unbound from accounts: what is cached
+	// under their MAC (a MAC login) must go.
+	MACsChanged(ctx context.Context, macs ...string) error
 	// PlansChanged is called after a plan was created or changed.
 	PlansChanged(ctx context.Context, planID int64) error
 }

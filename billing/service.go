@@ -99,27 +99,39 @@ func (s *Service) AddSubscriber(ctx context.Context, in NewSubscriber) (*Subscri
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMACLogin(in.MACLogin, plan); err != nil {
+		return nil, err
+	}
+	ids, err := s.Store.NextSubscriberIDs(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	sub := &Subscriber{
+		ID:         ids[0],
 		Username:   in.Username,
 		PlanID:     plan.ID,
 		PlanName:   plan.Name,
 		Status:     radius.StatusActive,
 		StaticIP:   ip,
 		MAC:        mac,
+		MACLogin:   in.MACLogin,
 		ValidFrom:  now,
 		ValidUntil: validUntil(now, plan),
 	}
-	if err := s.Store.CreateSubscriber(ctx, sub, s.Sealer.Seal([]byte(in.Password))); err != nil {
+	sealed := s.Sealer.Seal([]byte(in.Password), radius.SealSubscriberPassword.AD(sub.ID))
+	if err := s.Store.CreateSubscriber(ctx, sub, sealed); err != nil {
 		return nil, err
 	}
 	return sub, s.accountsChanged(ctx, sub.Username)
 }
 
-// UpdateSubscriber changes the status, the plan or the password of the subscriber called
-// username. A plan change starts a new validity period of the new plan from now.
-// ENOTFOUND, EINVALID (including an unknown plan). When the change was stored but
-// Changes failed, it returns both the subscriber and the error.
+// UpdateSubscriber changes the status, the plan, the password, the bound MAC or MAC
+// login of the subscriber called username. A plan change starts a new validity period
+// of the new plan from now. MAC login needs a bound MAC and a hotspot plan. ENOTFOUND,
+// EINVALID (including an unknown plan), ECONFLICT for a MAC bound to another subscriber.
+// When the change was stored but Changes failed, it returns both the subscriber and the
+// error.
 func (s *Service) UpdateSubscriber(ctx context.Context, username string, upd SubscriberUpdate) (*Subscriber, error) {
 	if upd.Status != nil && !upd.Status.Valid() {
 		return nil, invalid("status: %q is not a status; use %s, %s or %s",
@@ -133,32 +145,84 @@ func (s *Service) UpdateSubscriber(ctx context.Context, username string, upd Sub
 			return nil, err
 		}
 	}
+	var ch SubscriberChange
+	if upd.MAC != nil {
+		mac, err := ParseMAC(*upd.MAC)
+		if err != nil {
+			return nil, err
+		}
+		ch.MAC = &mac
+	}
 	sub, err := s.Store.FindSubscriberByUsername(ctx, username)
 	if err != nil {
 		return nil, err
 	}
-	if upd.Status == nil && upd.Plan == nil && upd.Password == nil {
+	if upd == (SubscriberUpdate{}) {
 		return sub, nil
 	}
-	var planID *int64
-	var until *time.Time
+	planName := sub.PlanName
 	if upd.Plan != nil {
 		plan, err := s.findPlan(ctx, *upd.Plan)
 		if err != nil {
 			return nil, err
 		}
 		u := validUntil(s.now(), plan)
-		planID, until = &plan.ID, &u
+		ch.PlanID, ch.ValidUntil, planName = &plan.ID, &u, plan.Name
 	}
-	var sealed []byte
+	macLogin, mac := sub.MACLogin, sub.MAC
+	if upd.MACLogin != nil {
+		macLogin = *upd.MACLogin
+		ch.MACLogin = upd.MACLogin
+	}
+	if ch.MAC != nil {
+		mac = *ch.MAC
+		if mac == "" && macLogin {
+			if upd.MACLogin != nil {
+				return nil, invalid("mac-login: needs a MAC; --mac \"\" unbinds it")
+			}
+			off := false // unbinding the device ends its MAC login
+			macLogin, ch.MACLogin = false, &off
+		}
+	}
+	if macLogin && mac == "" {
+		return nil, invalid("mac-login: needs --mac, the device that logs in by its MAC")
+	}
+	if macLogin && (upd.MACLogin != nil || upd.Plan != nil) {
+		plan, err := s.findPlan(ctx, planName)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkMACLogin(true, plan); err != nil {
+			return nil, err
+		}
+	}
+	ch.Status = upd.Status
 	if upd.Password != nil {
-		sealed = s.Sealer.Seal([]byte(*upd.Password))
+		ch.SealedPassword = s.Sealer.Seal([]byte(*upd.Password), radius.SealSubscriberPassword.AD(sub.ID))
 	}
-	sub, err = s.Store.UpdateSubscriber(ctx, sub.ID, upd.Status, planID, until, sealed)
+	oldMAC := sub.MAC
+	sub, err = s.Store.UpdateSubscriber(ctx, sub.ID, ch)
 	if err != nil {
 		return nil, err
 	}
+	if oldMAC != "" && oldMAC != sub.MAC {
+		// The old device's MAC login entry must go too.
+		if err := s.macChanged(ctx, oldMAC); err != nil {
+			return sub, err
+		}
+	}
 	return sub, s.accountsChanged(ctx, sub.Username)
+}
+
+// macChanged tells Changes that the account cached under mac is stale.
+func (s *Service) macChanged(ctx context.Context, mac string) error {
+	if s.Changes == nil {
+		return nil
+	}
+	if err := s.Changes.MACsChanged(ctx, mac); err != nil {
+		return fmt.Errorf("billing: MAC %s unbound, but caches were not told: %w", mac, err)
+	}
+	return nil
 }
 
 // ImportSubscribers adds the subscribers of a CSV file (see ParseImport) on the named
@@ -178,10 +242,15 @@ func (s *Service) ImportSubscribers(ctx context.Context, plan string, r io.Reade
 	if err != nil {
 		return 0, err
 	}
+	ids, err := s.Store.NextSubscriberIDs(ctx, len(lines))
+	if err != nil {
+		return 0, err
+	}
 	rows := make([]ImportRow, len(lines))
 	usernames := make([]string, len(lines))
 	for i, l := range lines {
-		rows[i] = ImportRow{Username: l.Username, Sealed: s.Sealer.Seal([]byte(l.Password)), Line: l.Line}
+		sealed := s.Sealer.Seal([]byte(l.Password), radius.SealSubscriberPassword.AD(ids[i]))
+		rows[i] = ImportRow{ID: ids[i], Username: l.Username, Sealed: sealed, Line: l.Line}
 		usernames[i] = l.Username
 	}
 	n, err := s.Store.ImportSubscribers(ctx, p.ID, validUntil(s.now(), p), rows)

@@ -199,6 +199,9 @@ func ValidateUsername(s string) error {
 			return invalid("username: %q has %q; use printable ASCII without spaces", s, rune(c))
 		}
 	}
+	if n, ok := strings.CutPrefix(s, "voucher-"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+		return invalid("username: %q is reserved: vouchers log in under names like it", s)
+	}
 	return nil
 }
 
@@ -238,13 +241,33 @@ func checkNewSubscriber(in NewSubscriber) (netip.Addr, string, error) {
 		}
 		ip = a.Unmap()
 	}
-	mac := ""
-	if in.MAC != "" {
-		m, ok := radius.NormalizeMAC(in.MAC)
-		if !ok {
-			return netip.Addr{}, "", invalid("mac: %q is not a MAC address like AA:BB:CC:DD:EE:FF", in.MAC)
-		}
-		mac = m
+	mac, err := ParseMAC(in.MAC)
+	if err != nil {
+		return netip.Addr{}, "", err
+	}
+	if in.MACLogin && mac == "" {
+		return netip.Addr{}, "", invalid("mac-login: needs --mac, the device that logs in by its MAC")
 	}
 	return ip, mac, nil
+}
+
+// ParseMAC reads a MAC as typed ("" for none) and returns it normalized. EINVALID.
+func ParseMAC(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	m, ok := radius.NormalizeMAC(s)
+	if !ok {
+		return "", invalid("mac: %q is not a MAC address like AA:BB:CC:DD:EE:FF", s)
+	}
+	return m, nil
+}
+
+// checkMACLogin refuses MAC login on a plan that is not a hotspot plan: a PPPoE account
+// must always be logged in with its password.
+func checkMACLogin(macLogin bool, p *Plan) error {
+	if macLogin && p.Kind != radius.KindHotspot {
+		return invalid("mac-login: plan %q is a %s plan; MAC login is for hotspot plans only", p.Name, p.Kind)
+	}
+	return nil
 }

@@ -23,9 +23,10 @@ const (
 	MaxPrefix = 16
 	// MaxBatch is the most vouchers one batch may hold.
 	MaxBatch = 100000
-	// MinCodeSpace is the fewest codes a length and charset must allow, so that codes
-	// cannot be guessed by trying them all.
-	MinCodeSpace = 1e6
+	// MinCodeSpace is the fewest codes a length and charset must allow (2^40), so that
+	// codes cannot be guessed by trying them: with the RADIUS throttle of failed logins,
+	// finding one of 100,000 vouchers would take centuries.
+	MinCodeSpace = 1 << 40
 	// SpacePerVoucher is how many possible codes a batch needs per voucher, so that
 	// collisions stay rare and regenerating them ends quickly.
 	SpacePerVoucher = 1000
@@ -33,8 +34,11 @@ const (
 
 // ValidateCharset checks a custom alphabet: ASCII letters and digits only (codes go
 // into CSV files, URLs and RouterOS without quoting), at least MinAlphabet of them, none
-// twice. It returns an EINVALID error starting with "charset:".
+// twice. Codes are case-insensitive (radius.NormalizeCode), so a letter in both cases
+// counts twice; generation folds the charset to upper case. It returns an EINVALID error
+// starting with "charset:".
 func ValidateCharset(cs string) error {
+	cs = strings.ToUpper(cs)
 	if len(cs) < MinAlphabet || len(cs) > 62 {
 		return invalid("charset: must have %d to 62 characters", MinAlphabet)
 	}

@@ -28,7 +28,8 @@ func TestValidateCharsetAndPrefix(t *testing.T) {
 	}{
 		{DefaultAlphabet, true},
 		{"0123456789", true},
-		{"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", true},
+		{"abcdefghijklmnopqrstuvwxyz0123456789", true}, // folded to upper case
+		{"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", false}, // codes ignore case
 		{"012345678", false},   // too few
 		{"0123456789-", false}, // not alphanumeric
 		{"01234567890", false}, // duplicate

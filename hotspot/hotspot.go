@@ -44,21 +44,46 @@ type Batch struct {
 }
 
 // NewVoucher is a voucher about to be stored. Its credential is in clear only here, to
-// be printed once; Sealed is the password as stored.
+// be printed once; what is stored is its code's hash, the code and password sealed to
+// the voucher's row, and a masked hint of the code.
 type NewVoucher struct {
-	Code     string
-	Username string // the code in code mode
-	Password string // the code in code mode
-	Sealed   []byte
+	// ID is reserved before the voucher is stored (Store.NextVoucherIDs): the sealed
+	// values are bound to it.
+	ID   int64
+	Code string
+	// Username is what the voucher logs in as in userpass mode; in code mode the router
+	// sends the code, and Username is the voucher's account name
+	// (radius.VoucherAccountName).
+	Username       string
+	Password       string // the code in code mode
+	SealedPassword []byte
+	CodeHash       []byte // radius.HashVoucherCode of the code
+	SealedCode     []byte
+	CodeHint       string // radius.MaskCode of the code
 }
 
-// Voucher is a voucher as stored, without its password, with the limits of its plan.
+// Login returns what the router sends as User-Name for v: the code in code mode, the
+// username in userpass mode.
+func (v *NewVoucher) Login() string {
+	if v.Username == radius.VoucherAccountName(v.ID) {
+		return v.Code
+	}
+	return v.Username
+}
+
+// Voucher is a voucher as stored, without its code or password, with the limits of its
+// plan.
 type Voucher struct {
-	ID          int64
-	BatchID     int64
-	PlanID      int64
-	PlanName    string
-	Code        string
+	ID       int64
+	BatchID  int64
+	PlanID   int64
+	PlanName string
+	// CodeHint is the code masked (radius.MaskCode): the code itself is stored only
+	// sealed and opened for reprints (Service.BatchCredentials).
+	CodeHint string
+	// CodeHash is the keyed hash of the code (radius.HashVoucherCode): not secret, it
+	// names the voucher's cache entry.
+	CodeHash    []byte
 	Username    string
 	Mode        Mode
 	State       radius.VoucherState
@@ -71,6 +96,19 @@ type Voucher struct {
 	MAC         string // the device a MAC-locked voucher is bound to, or ""
 	UptimeLimit time.Duration
 	DataLimit   int64
+}
+
+// Credentials are a voucher's code and password, opened from their sealed forms for a
+// reprint.
+type Credentials struct {
+	Code     string
+	Password string
+}
+
+// SealedCredentials are a voucher's code and password as stored.
+type SealedCredentials struct {
+	Code     []byte
+	Password []byte
 }
 
 // Status is a voucher with what it used and its state as of now (see EffectiveState):
@@ -94,28 +132,41 @@ const DefaultListLimit = 100
 
 // Store persists batches and vouchers (Postgres).
 type Store interface {
-	// CreateBatch stores b and its vouchers vs in one transaction, with b.CreatedAt as
-	// their creation and validUntil as their end (zero: set at the first login). A
-	// voucher whose code or username is taken, by another voucher or a subscriber, is
-	// replaced in vs by fresh() until every one is stored. It sets b.ID. ECONFLICT when
-	// collisions keep coming (the code space is too small), EINVALID.
-	CreateBatch(ctx context.Context, b *Batch, validUntil time.Time, vs []NewVoucher, fresh func() (NewVoucher, error)) error
-	// FindVoucherByCode returns the voucher with code. ENOTFOUND.
-	FindVoucherByCode(ctx context.Context, code string) (*Voucher, error)
-	// FindVoucherByUsername returns the voucher that logs in as username. ENOTFOUND.
+	// NextVoucherIDs reserves n voucher IDs, so vouchers can be sealed to their rows
+	// before they are stored.
+	NextVoucherIDs(ctx context.Context, n int) ([]int64, error)
+	// CreateBatch stores b and its vouchers vs (each with its reserved ID) in one
+	// transaction, with b.CreatedAt as their creation and validUntil as their end (zero:
+	// set at the first login). A voucher whose code or login name is taken, by another
+	// voucher or a subscriber, is replaced in vs by fresh(its ID) until every one is
+	// stored. It sets b.ID. ECONFLICT when collisions keep coming (the code space is too
+	// small), EINVALID.
+	CreateBatch(ctx context.Context, b *Batch, validUntil time.Time, vs []NewVoucher, fresh func(id int64) (NewVoucher, error)) error
+	// FindVoucherByCodeHash returns the voucher whose code hashes to h. ENOTFOUND.
+	FindVoucherByCodeHash(ctx context.Context, h []byte) (*Voucher, error)
+	// FindVoucherByUsername returns the voucher that logs in as username, or whose
+	// account name it is. ENOTFOUND.
 	FindVoucherByUsername(ctx context.Context, username string) (*Voucher, error)
 	// FindVouchers lists vouchers, newest first.
 	FindVouchers(ctx context.Context, f VoucherFilter) ([]Voucher, error)
-	// FindSealedPasswords returns the sealed passwords of batch batchID's vouchers by
-	// voucher ID (empty for an unknown batch).
-	FindSealedPasswords(ctx context.Context, batchID int64) (map[int64][]byte, error)
+	// FindSealedCredentials returns the sealed codes and passwords of batch batchID's
+	// vouchers by voucher ID (empty for an unknown batch).
+	FindSealedCredentials(ctx context.Context, batchID int64) (map[int64]SealedCredentials, error)
 	// RevokeVoucher marks voucher id revoked at now (once: a second call keeps the first
 	// time) and returns it. ENOTFOUND.
 	RevokeVoucher(ctx context.Context, id int64, now time.Time) (*Voucher, error)
 	// ExpireVouchers persists the states Decide derives: usable vouchers whose validity
 	// ended at now become expired, active ones whose sessions reached the plan's uptime
-	// or data limit become exhausted. It returns their usernames.
-	ExpireVouchers(ctx context.Context, now time.Time) ([]string, error)
+	// or data limit become exhausted. It returns the account names and code hashes of
+	// the vouchers it changed.
+	ExpireVouchers(ctx context.Context, now time.Time) ([]Changed, error)
+}
+
+// Changed names a voucher whose cached account must be dropped: its account name and
+// its code hash.
+type Changed struct {
+	Username string
+	CodeHash []byte
 }
 
 // PlanFinder finds plans by name (billing's store).

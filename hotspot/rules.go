@@ -1,6 +1,7 @@
 package hotspot
 
 import (
+	"strings"
 	"time"
 
 	"tollgate/billing"
@@ -37,6 +38,8 @@ func (r GenerateRequest) withDefaults() GenerateRequest {
 	if r.Mode == "" {
 		r.Mode = ModeCode
 	}
+	// Codes are case-insensitive: they are made in upper case.
+	r.Charset, r.Prefix = strings.ToUpper(r.Charset), strings.ToUpper(r.Prefix)
 	return r
 }
 
@@ -64,7 +67,7 @@ func ValidateGenerate(r GenerateRequest) error {
 	}
 	space := CodeSpace(len(r.Charset), r.Length)
 	if space < MinCodeSpace {
-		return invalid("length: %d characters of %d make %.0f codes, too easy to guess; use a longer code", r.Length, len(r.Charset), space)
+		return invalid("length: %d characters of a %d-character charset make %.0f codes, fewer than 2^40 (%d): too easy to guess; use a longer code", r.Length, len(r.Charset), space, int64(MinCodeSpace))
 	}
 	if space < float64(r.Count)*SpacePerVoucher {
 		return invalid("length: %d characters of %d are too few for %d vouchers; use a longer code", r.Length, len(r.Charset), r.Count)

@@ -33,7 +33,7 @@ func TestValidateGenerate(t *testing.T) {
 	}{
 		{"defaults", func(r *GenerateRequest) {}, ""},
 		{"everything set", func(r *GenerateRequest) {
-			*r = GenerateRequest{Plan: "1h", Count: MaxBatch, Length: 10, Prefix: "HS-", Charset: "0123456789ABCDEF", Mode: ModeUserPass, Reseller: "kiosk-7"}
+			*r = GenerateRequest{Plan: "1h", Count: MaxBatch, Length: 12, Prefix: "HS-", Charset: "0123456789ABCDEF", Mode: ModeUserPass, Reseller: "kiosk-7"}
 		}, ""},
 		{"no plan", func(r *GenerateRequest) { r.Plan = "" }, "plan:"},
 		{"count zero", func(r *GenerateRequest) { r.Count = 0 }, "count:"},
@@ -43,9 +43,13 @@ func TestValidateGenerate(t *testing.T) {
 		{"bad prefix", func(r *GenerateRequest) { r.Prefix = "a b" }, "prefix:"},
 		{"bad charset", func(r *GenerateRequest) { r.Charset = "abc" }, "charset:"},
 		{"bad mode", func(r *GenerateRequest) { r.Mode = "pin" }, "mode:"},
-		{"guessable", func(r *GenerateRequest) { r.Charset, r.Length = "0123456789", 5 }, "length:"},
-		{"4 of 32 is enough for 1000", func(r *GenerateRequest) { r.Length, r.Count = 4, 1000 }, ""},
-		{"4 of 32 is too few for 5000", func(r *GenerateRequest) { r.Length, r.Count = 4, 5000 }, "length:"},
+		{"guessable", func(r *GenerateRequest) { r.Charset, r.Length = "0123456789", 5 }, "length: 5 characters"},
+		// The code space must reach 2^40: 8 of 32 symbols exactly, 12 digits not (10^12 <
+		// 2^40 ≈ 1.1·10^12), 13 digits yes.
+		{"8 of 32 is 2^40", func(r *GenerateRequest) { r.Length, r.Count = 8, 1000 }, ""},
+		{"7 of 32 is below 2^40", func(r *GenerateRequest) { r.Length = 7 }, "length: 7 characters"},
+		{"12 digits are below 2^40", func(r *GenerateRequest) { r.Charset, r.Length = "0123456789", 12 }, "length: 12 characters"},
+		{"13 digits are enough", func(r *GenerateRequest) { r.Charset, r.Length = "0123456789", 13 }, ""},
 		{"reseller with slash", func(r *GenerateRequest) { r.Reseller = "a/b" }, "reseller:"},
 		{"reseller ending in space", func(r *GenerateRequest) { r.Reseller = "ab " }, "reseller:"},
 		{"reseller too long", func(r *GenerateRequest) { r.Reseller = strings.Repeat("r", 65) }, "reseller:"},

@@ -5,21 +5,24 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
-	"tollgate/billing"
 	"tollgate/radius"
 )
 
 // Service makes and manages vouchers: it validates input with the pure rules of this
 // package, persists through Store and tells Changes after a change that cached accounts
 // must see. Now is the clock (time.Now when nil), Rand the randomness of codes
-// (crypto/rand when nil). Changes and Usage may be nil.
+// (crypto/rand when nil). Changes and Usage may be nil. Codes are never stored or logged
+// in clear: Codes hashes them for lookups, Sealer seals them (and passwords) to their
+// rows for reprints.
 type Service struct {
 	Store   Store
 	Plans   PlanFinder
-	Sealer  billing.Sealer
-	Changes billing.Changes
+	Sealer  radius.Sealer
+	Codes   radius.Hasher
+	Changes Changes
 	// Usage reads what a voucher used, for Show (radius/postgres).
 	Usage radius.UsageStore
 	Now   func() time.Time
@@ -33,6 +36,11 @@ func (s *Service) now() time.Time {
 		now = s.Now
 	}
 	return now().Round(0).Truncate(time.Microsecond)
+}
+
+// Changes is told about vouchers whose cached accounts must be dropped.
+type Changes interface {
+	VouchersChanged(ctx context.Context, vs ...Changed) error
 }
 
 // Generated is a new batch with its vouchers' credentials in clear, to be printed once.
@@ -93,13 +101,13 @@ func (s *Service) generate(ctx context.Context, store Store, req GenerateRequest
 		}
 		return "", radius.Errorf(radius.ECONFLICT, "length: too many codes taken; use a longer code")
 	}
-	fresh := func() (NewVoucher, error) {
-		var v NewVoucher
+	fresh := func(id int64) (NewVoucher, error) {
+		v := NewVoucher{ID: id}
 		var err error
 		if v.Code, err = draw(); err != nil {
 			return v, err
 		}
-		v.Username, v.Password = v.Code, v.Code
+		v.Username, v.Password = radius.VoucherAccountName(id), v.Code
 		if req.Mode == ModeUserPass {
 			if v.Username, err = draw(); err != nil {
 				return v, err
@@ -109,12 +117,16 @@ func (s *Service) generate(ctx context.Context, store Store, req GenerateRequest
 				return v, fmt.Errorf("hotspot: random source: %w", err)
 			}
 		}
-		v.Sealed = s.Sealer.Seal([]byte(v.Password))
+		s.seal(&v)
 		return v, nil
+	}
+	ids, err := store.NextVoucherIDs(ctx, req.Count)
+	if err != nil {
+		return nil, err
 	}
 	vs := make([]NewVoucher, req.Count)
 	for i := range vs {
-		if vs[i], err = fresh(); err != nil {
+		if vs[i], err = fresh(ids[i]); err != nil {
 			return nil, err
 		}
 		if req.Progress != nil && (i+1)%progressEvery == 0 {
@@ -150,24 +162,50 @@ func (s *Service) FindVouchers(ctx context.Context, f VoucherFilter) ([]Voucher,
 	return s.Store.FindVouchers(ctx, f)
 }
 
-// FindSealedPasswords returns the passwords of batch batchID's vouchers, sealed as
-// stored, by voucher ID: the print views open them to print userpass cards. They are
-// never logged.
-func (s *Service) FindSealedPasswords(ctx context.Context, batchID int64) (map[int64][]byte, error) {
-	return s.Store.FindSealedPasswords(ctx, batchID)
+// seal fills v's stored forms: the code's hash and hint, and the code and password
+// sealed to v's row.
+func (s *Service) seal(v *NewVoucher) {
+	v.CodeHash = s.Codes.Hash(radius.HashVoucherCode, []byte(radius.NormalizeCode(v.Code)))
+	v.CodeHint = radius.MaskCode(v.Code)
+	v.SealedCode = s.Sealer.Seal([]byte(v.Code), radius.SealVoucherCode.AD(v.ID))
+	v.SealedPassword = s.Sealer.Seal([]byte(v.Password), radius.SealVoucherPassword.AD(v.ID))
 }
 
-// find returns the voucher with code, or else the one that logs in as code (a userpass
-// voucher's username, as session lists show it). ENOTFOUND.
+// BatchCredentials opens the codes and passwords of batch batchID's vouchers, by voucher
+// ID, for a reprint; the caller audits it. They are never logged.
+func (s *Service) BatchCredentials(ctx context.Context, batchID int64) (map[int64]Credentials, error) {
+	sealed, err := s.Store.FindSealedCredentials(ctx, batchID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]Credentials, len(sealed))
+	for id, sc := range sealed {
+		code, err := s.Sealer.Open(sc.Code, radius.SealVoucherCode.AD(id))
+		if err != nil {
+			return nil, fmt.Errorf("hotspot: open code of voucher %d: %w", id, err)
+		}
+		pw, err := s.Sealer.Open(sc.Password, radius.SealVoucherPassword.AD(id))
+		if err != nil {
+			return nil, fmt.Errorf("hotspot: open password of voucher %d: %w", id, err)
+		}
+		out[id] = Credentials{Code: string(code), Password: string(pw)}
+	}
+	return out, nil
+}
+
+// find returns the voucher with code (by its hash), or else the one that logs in as
+// code (a userpass voucher's username, or a voucher's account name, as session lists
+// show it). ENOTFOUND, without the code in the message.
 func (s *Service) find(ctx context.Context, code string) (*Voucher, error) {
+	code = strings.TrimSpace(code)
 	if code == "" {
 		return nil, invalid("code: required")
 	}
-	v, err := s.Store.FindVoucherByCode(ctx, code)
+	v, err := s.Store.FindVoucherByCodeHash(ctx, s.Codes.Hash(radius.HashVoucherCode, []byte(radius.NormalizeCode(code))))
 	if radius.ErrorCode(err) == radius.ENOTFOUND {
 		v, err = s.Store.FindVoucherByUsername(ctx, code)
 		if radius.ErrorCode(err) == radius.ENOTFOUND {
-			return nil, radius.Errorf(radius.ENOTFOUND, "code: no voucher %q", code)
+			return nil, radius.Errorf(radius.ENOTFOUND, "code: no such voucher")
 		}
 	}
 	return v, err
@@ -202,26 +240,26 @@ func (s *Service) Revoke(ctx context.Context, code string) (*Voucher, error) {
 	if v, err = s.Store.RevokeVoucher(ctx, v.ID, s.now()); err != nil {
 		return nil, err
 	}
-	return v, s.changed(ctx, v.Username)
+	return v, s.changed(ctx, Changed{Username: v.Username, CodeHash: v.CodeHash})
 }
 
 // ExpireVouchers persists the expired and exhausted states that radius.Decide already
 // derives (a cron job): listings and reports then show them. It is idempotent, so every
 // replica may run it.
 func (s *Service) ExpireVouchers(ctx context.Context) error {
-	users, err := s.Store.ExpireVouchers(ctx, s.now())
+	vs, err := s.Store.ExpireVouchers(ctx, s.now())
 	if err != nil {
 		return err
 	}
-	return s.changed(ctx, users...)
+	return s.changed(ctx, vs...)
 }
 
-func (s *Service) changed(ctx context.Context, usernames ...string) error {
-	if s.Changes == nil || len(usernames) == 0 {
+func (s *Service) changed(ctx context.Context, vs ...Changed) error {
+	if s.Changes == nil || len(vs) == 0 {
 		return nil
 	}
-	if err := s.Changes.AccountsChanged(ctx, usernames...); err != nil {
-		return fmt.Errorf("hotspot: %d voucher(s) saved, but caches were not told: %w", len(usernames), err)
+	if err := s.Changes.VouchersChanged(ctx, vs...); err != nil {
+		return fmt.Errorf("hotspot: %d voucher(s) saved, but caches were not told: %w", len(vs), err)
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ func (p *Portal) enrollPage(c *fiber.Ctx) error {
 		}
 		v.URI = template.URL(uri)
 	} else {
-		uri, err := p.deps.Auth.EnrollURI(u.Email, s.EnrollSecret)
+		uri, err := p.deps.Auth.EnrollURI(u.ID, u.Email, s.EnrollSecret)
 		if err != nil {
 			return err
 		}
@@ -44,7 +44,7 @@ func (p *Portal) enrollSubmit(c *fiber.Ctx) error {
 	if u.HasTOTP() || s.EnrollSecret == nil {
 		return c.Redirect("/account/totp", fiber.StatusSeeOther)
 	}
-	uri, err := p.deps.Auth.EnrollURI(u.Email, s.EnrollSecret)
+	uri, err := p.deps.Auth.EnrollURI(u.ID, u.Email, s.EnrollSecret)
 	if err != nil {
 		return err
 	}

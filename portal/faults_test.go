@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tollgate/radius"
 )
 
 // TestStoreFailures: when a store fails in the middle of a request, the answer is a 500
@@ -171,7 +173,7 @@ func (c *client) enrollWith(code string) (*http.Response, string) {
 func (c *client) enrollCode() string {
 	c.h.t.Helper()
 	s := c.session()
-	secret, err := c.h.p.deps.Auth.Sealer.Open(s.EnrollSecret)
+	secret, err := c.h.p.deps.Auth.Sealer.Open(s.EnrollSecret, radius.SealTOTPSecret.AD(s.UserID))
 	if err != nil {
 		c.h.t.Fatal(err)
 	}

@@ -37,13 +37,13 @@ func (f *fakeShow) Show(ctx context.Context, code string) (*hotspot.Status, erro
 		return nil, radius.Errorf(radius.EINVALID, "code: %q is not a voucher code", code)
 	}
 	if code == "REVOKED1" {
-		return &hotspot.Status{Voucher: hotspot.Voucher{Code: code, State: radius.VoucherRevoked}, Now: radius.VoucherRevoked}, nil
+		return &hotspot.Status{Voucher: hotspot.Voucher{CodeHint: radius.MaskCode(code), State: radius.VoucherRevoked}, Now: radius.VoucherRevoked}, nil
 	}
 	if code != "GOOD1234" {
 		return nil, radius.Errorf(radius.ENOTFOUND, "code: no voucher %q", code)
 	}
 	return &hotspot.Status{
-		Voucher: hotspot.Voucher{Code: code, UptimeLimit: 3 * time.Hour, DataLimit: 2e9, ActivatedAt: time.Now(),
+		Voucher: hotspot.Voucher{CodeHint: radius.MaskCode(code), UptimeLimit: 3 * time.Hour, DataLimit: 2e9, ActivatedAt: time.Now(),
 			ValidUntil: time.Date(2030, 1, 2, 15, 4, 0, 0, time.UTC)},
 		Usage: radius.Usage{Uptime: 55 * time.Minute, Bytes: 5e8},
 		Now:   radius.VoucherActive,

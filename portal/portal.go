@@ -82,9 +82,6 @@ type Deps struct {
 	// Prints reads voucher batches for their print views and CSV exports; nil leaves
 	// those routes out.
 	Prints PrintSource
-	// Opener opens the sealed passwords of userpass vouchers for the print views and
-	// CSV exports (nil: those passwords are left out).
-	Opener Opener
 	// Vouchers runs the NAS, plan, voucher and reseller wallet pages; nil leaves them out
 	// (the reseller's home then shows no wallet).
 	Vouchers *Vouchers

@@ -30,14 +30,9 @@ type PrintSource interface {
 	FindVouchers(ctx context.Context, f hotspot.VoucherFilter) ([]hotspot.Voucher, error)
 	// FindPlanByName returns the plan called name (billing's store). ENOTFOUND.
 	FindPlanByName(ctx context.Context, name string) (*billing.Plan, error)
-	// FindSealedPasswords returns the sealed passwords of a batch's vouchers by voucher
-	// ID (hotspot.Service); Deps.Opener opens them for userpass cards.
-	FindSealedPasswords(ctx context.Context, batchID int64) (map[int64][]byte, error)
-}
-
-// Opener opens what a Sealer sealed (radius/seal): here, userpass voucher passwords.
-type Opener interface {
-	Open(sealed []byte) ([]byte, error)
+	// BatchCredentials opens the codes and passwords of a batch's vouchers by voucher ID
+	// (hotspot.Service): they are stored only sealed. Every print and export is audited.
+	BatchCredentials(ctx context.Context, batchID int64) (map[int64]hotspot.Credentials, error)
 }
 
 // printFS holds the print view: a document of its own, without the layout's navigation,
@@ -67,9 +62,8 @@ type printBatch struct {
 	Mode     hotspot.Mode
 	Plan     *billing.Plan
 	Vouchers []hotspot.Voucher
-	// Passwords are the userpass vouchers' passwords in clear, by voucher ID (nil in
-	// code mode, where the code is the password). Never logged.
-	Passwords map[int64]string
+	// Creds are the vouchers' codes and passwords in clear, by voucher ID. Never logged.
+	Creds map[int64]hotspot.Credentials
 }
 
 // batchID reads the :id parameter. ENOTFOUND for anything but a positive number.
@@ -102,33 +96,10 @@ func (p *Portal) findBatch(c *fiber.Ctx, reseller *string) (*printBatch, error) 
 		return nil, err
 	}
 	b := &printBatch{ID: id, Reseller: vs[0].Reseller, Mode: vs[0].Mode, Plan: plan, Vouchers: vs}
-	if b.Mode == hotspot.ModeUserPass {
-		if b.Passwords, err = p.openPasswords(ctx, id); err != nil {
-			return nil, err
-		}
-	}
-	return b, nil
-}
-
-// openPasswords reads and opens the passwords of batch id. Without an Opener the
-// passwords stay out (nil). An error names the voucher, never the password.
-func (p *Portal) openPasswords(ctx context.Context, id int64) (map[int64]string, error) {
-	if p.deps.Opener == nil {
-		return nil, nil
-	}
-	sealed, err := p.deps.Prints.FindSealedPasswords(ctx, id)
-	if err != nil {
+	if b.Creds, err = p.deps.Prints.BatchCredentials(ctx, id); err != nil {
 		return nil, err
 	}
-	out := make(map[int64]string, len(sealed))
-	for vid, s := range sealed {
-		plain, err := p.deps.Opener.Open(s)
-		if err != nil {
-			return nil, fmt.Errorf("portal: open password of voucher %d: %w", vid, err)
-		}
-		out[vid] = string(plain)
-	}
-	return out, nil
+	return b, nil
 }
 
 // resellerName is the signed-in reseller's name.
@@ -229,11 +200,12 @@ func (p *Portal) renderPrint(c *fiber.Ctx, b *printBatch, layout, back string) e
 		Cards:    make([]card, len(b.Vouchers)),
 	}
 	for i, vc := range b.Vouchers {
-		img, err := qrDataURI(loginURL(base, vc.Code))
+		cr := b.Creds[vc.ID]
+		img, err := qrDataURI(loginURL(base, cr.Code))
 		if err != nil {
 			return fmt.Errorf("portal: qr of batch %d: %w", b.ID, err)
 		}
-		v.Cards[i] = card{Code: vc.Code, Username: vc.Username, Password: b.Passwords[vc.ID], UserPass: vc.Mode == hotspot.ModeUserPass, QR: img}
+		v.Cards[i] = card{Code: cr.Code, Username: vc.Username, Password: cr.Password, UserPass: vc.Mode == hotspot.ModeUserPass, QR: img}
 	}
 	var buf bytes.Buffer
 	if err := printPage.Execute(&buf, v); err != nil {
@@ -342,22 +314,24 @@ func formatBytes(n int64) string {
 	return strconv.FormatFloat(f, 'f', -1, 64) + " " + units[i]
 }
 
-// sendBatchCSV answers with b's vouchers as an attachment, with each voucher's password
-// (a userpass voucher's is opened from its sealed form; without an Opener it is empty).
+// sendBatchCSV answers with b's vouchers as an attachment: each voucher's code, what it
+// logs in as (the code itself in code mode) and its password, opened from their sealed
+// forms.
 func sendBatchCSV(c *fiber.Ctx, b *printBatch) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{"code", "username", "password", "plan", "state", "valid_until"})
 	for _, v := range b.Vouchers {
-		password := b.Passwords[v.ID]
+		cr := b.Creds[v.ID]
+		username := v.Username
 		if v.Mode == hotspot.ModeCode {
-			password = v.Code
+			username = cr.Code
 		}
 		until := ""
 		if !v.ValidUntil.IsZero() {
 			until = v.ValidUntil.UTC().Format(time.RFC3339)
 		}
-		_ = w.Write([]string{csvCell(v.Code), csvCell(v.Username), csvCell(password), csvCell(v.PlanName), string(v.State), until})
+		_ = w.Write([]string{csvCell(cr.Code), csvCell(username), csvCell(cr.Password), csvCell(v.PlanName), string(v.State), until})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

@@ -39,13 +39,12 @@ func mustPrintHarness(t *testing.T, cfg Config) *printHarness {
 		t.Fatal(err)
 	}
 	plans := billingpg.NewStore(h.pool)
-	svc := &hotspot.Service{Store: hotspotpg.NewStore(h.pool), Plans: plans, Sealer: sealer}
+	svc := &hotspot.Service{Store: hotspotpg.NewStore(h.pool), Plans: plans, Sealer: sealer, Codes: sealer}
 	deps := h.p.deps
 	deps.Prints = struct {
 		*hotspot.Service
 		*billingpg.Store
 	}{svc, plans}
-	deps.Opener = sealer
 	if h.p, err = New(h.p.cfg, deps); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ type Vouchers struct {
 	NAS       NASAdmin
 	AuthLog   radius.AuthLogReader
 	Reports   hotspot.ReportStore
-	// Sealer seals a new NAS's secret as it is stored.
+	// Sealer seals a new NAS's secret to its row as it is stored.
 	Sealer billing.Sealer
 	// Notify tells the RADIUS servers what changed ("nas"); nil: nobody listens.
 	Notify func(ctx context.Context, payload string) error
@@ -48,7 +48,10 @@ type PlanAdmin interface {
 
 // NASAdmin creates and lists NASes (radius/postgres.Store).
 type NASAdmin interface {
-	// CreateNAS stores n with its sealed secret. EINVALID, ECONFLICT.
+	// NextNASID reserves the ID of a new NAS, which its sealed secret is bound to.
+	NextNASID(ctx context.Context) (int64, error)
+	// CreateNAS stores n under its reserved ID with its sealed secret. EINVALID,
+	// ECONFLICT.
 	CreateNAS(ctx context.Context, n *radius.NAS, sealedSecret []byte) error
 	// ListNAS returns every NAS.
 	ListNAS(ctx context.Context) ([]radius.NAS, error)
@@ -147,7 +150,10 @@ func (p *Portal) adminNASCreate(c *fiber.Ctx) error {
 	f := formFields(c, "name", "address", "secret", "coa_port", "require_ma", "login_hosts")
 	n, err := parseNAS(f)
 	if err == nil {
-		err = p.deps.Vouchers.NAS.CreateNAS(c.UserContext(), n, p.deps.Vouchers.Sealer.Seal(n.Secret))
+		n.ID, err = p.deps.Vouchers.NAS.NextNASID(c.UserContext())
+	}
+	if err == nil {
+		err = p.deps.Vouchers.NAS.CreateNAS(c.UserContext(), n, p.deps.Vouchers.Sealer.Seal(n.Secret, radius.SealNASSecret.AD(n.ID)))
 	}
 	if code := radius.ErrorCode(err); code == radius.EINVALID || code == radius.ECONFLICT {
 		f["secret"] = ""
@@ -328,13 +334,22 @@ func (p *Portal) adminVouchers(c *fiber.Ctx) error {
 				return err
 			}
 		}
-		if err := p.audit(c, "voucher.search", "voucher:"+v.Code, map[string]any{"found": v.Voucher != nil}); err != nil {
+		if err := p.audit(c, "voucher.search", voucherTarget(v.Voucher, v.Code), map[string]any{"found": v.Voucher != nil}); err != nil {
 			return err
 		}
 	} else if err := p.audit(c, "voucher.page", "", nil); err != nil {
 		return err
 	}
 	return p.renderPage(c, status, "admin-vouchers", v)
+}
+
+// voucherTarget names a voucher in the audit log by its ID, or the code searched for
+// masked: never a code in clear.
+func voucherTarget(v *hotspot.Status, code string) string {
+	if v != nil {
+		return "voucher:" + strconv.FormatInt(v.ID, 10)
+	}
+	return "voucher:" + radius.MaskCode(code)
 }
 
 // adminRevoke revokes the voucher of form field code.
@@ -345,7 +360,7 @@ func (p *Portal) adminRevoke(c *fiber.Ctx) error {
 		return err
 	}
 	// Revoked, but the caches may not know yet: record it before reporting that.
-	if aerr := p.audit(c, "voucher.revoke", "voucher:"+code, nil); aerr != nil {
+	if aerr := p.audit(c, "voucher.revoke", "voucher:"+strconv.FormatInt(vc.ID, 10), map[string]any{"code": vc.CodeHint}); aerr != nil {
 		return aerr
 	}
 	if err != nil {

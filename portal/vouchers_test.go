@@ -22,12 +22,8 @@ import (
 	"tollgate/radius"
 	"tollgate/radius/pg"
 	radiuspg "tollgate/radius/postgres"
+	"tollgate/radius/seal"
 )
-
-// plainSealer "seals" by prefixing, enough for pages that never open a secret.
-type plainSealer struct{}
-
-func (plainSealer) Seal(b []byte) []byte { return append([]byte("sealed:"), b...) }
 
 // mustVouchers builds the voucher pages' dependencies on pool, as cmd does.
 func mustVouchers(tb testing.TB, pool *pgxpool.Pool) *Vouchers {
@@ -35,7 +31,11 @@ func mustVouchers(tb testing.TB, pool *pgxpool.Pool) *Vouchers {
 	bs := billingpg.NewStore(pool)
 	hs := hotspotpg.NewStore(pool)
 	rs := radiuspg.New(pool)
-	svc := &hotspot.Service{Store: hs, Plans: bs, Sealer: plainSealer{}, Usage: rs}
+	sealer, err := seal.New(testKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc := &hotspot.Service{Store: hs, Plans: bs, Sealer: sealer, Codes: sealer, Usage: rs}
 	resellers := &billing.ResellerService{Store: bs, Wallets: bs}
 	// A purchase's batch and debit share one transaction, as cmd wires it.
 	purchaseTx := func(ctx context.Context, fn func(hotspot.Store, billing.WalletStore) error) error {
@@ -44,12 +44,12 @@ func mustVouchers(tb testing.TB, pool *pgxpool.Pool) *Vouchers {
 	return &Vouchers{
 		Hotspot:   svc,
 		Purchases: &hotspot.Purchaser{Service: svc, Resellers: resellers, InTx: purchaseTx},
-		Plans:     &billing.Service{Store: bs, Sealer: plainSealer{}},
+		Plans:     &billing.Service{Store: bs, Sealer: sealer},
 		Resellers: resellers,
 		NAS:       rs,
 		AuthLog:   rs,
 		Reports:   hs,
-		Sealer:    plainSealer{},
+		Sealer:    sealer,
 		Notify:    func(ctx context.Context, payload string) error { return pg.Notify(ctx, pool, payload) },
 	}
 }
@@ -273,7 +273,7 @@ func TestAdminGenerateSearchRevoke(t *testing.T) {
 	if s.Error != "" || s.Done != 1500 || s.Total != 1500 || s.BatchID == 0 {
 		t.Fatalf("job %+v", s)
 	}
-	if h.count(`SELECT count(*) FROM vouchers WHERE batch_id = $1 AND code LIKE 'T-%' AND state = 'new'`, s.BatchID) != 1500 {
+	if h.count(`SELECT count(*) FROM vouchers WHERE batch_id = $1 AND code_hint LIKE 'T-%' AND code IS NULL AND state = 'new'`, s.BatchID) != 1500 {
 		t.Fatal("batch not stored")
 	}
 	if !containsAction(h.audit(), "voucher.generate") {
@@ -284,10 +284,16 @@ func TestAdminGenerateSearchRevoke(t *testing.T) {
 		t.Fatalf("count 0 = %d", resp.StatusCode)
 	}
 
-	var code, username string
-	if err := h.pool.QueryRow(context.Background(), `SELECT code, username FROM vouchers WHERE batch_id = $1 LIMIT 1`, s.BatchID).Scan(&code, &username); err != nil {
+	var id int64
+	var username string
+	if err := h.pool.QueryRow(context.Background(), `SELECT id, username FROM vouchers WHERE batch_id = $1 LIMIT 1`, s.BatchID).Scan(&id, &username); err != nil {
 		t.Fatal(err)
 	}
+	creds, err := h.p.deps.Vouchers.Hotspot.BatchCredentials(context.Background(), s.BatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := creds[id].Code
 	if _, err := h.pool.Exec(context.Background(), `INSERT INTO auth_log (at, username, mac, method, reason) VALUES (now(), $1, 'AA:BB:CC:DD:EE:FF', 'reject', 'wrong-password-seen')`, username); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +301,7 @@ func TestAdminGenerateSearchRevoke(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<dd id="state">new</dd>`) || !strings.Contains(body, "walk") || !strings.Contains(body, "wrong-password-seen") {
 		t.Fatalf("search = %d: %.2000s", resp.StatusCode, body)
 	}
-	if a := h.lastAudit(); a.Action != "voucher.search" || a.Target != "voucher:"+code {
+	if a := h.lastAudit(); a.Action != "voucher.search" || a.Target != "voucher:"+itoa64(id) {
 		t.Fatalf("audit %+v", a)
 	}
 	if resp, _ = admin.get("/admin/vouchers?code=NOPE-NOPE"); resp.StatusCode != http.StatusNotFound {
@@ -451,15 +457,13 @@ func TestResellerPurchaseAudited(t *testing.T) {
 	if err := json.Unmarshal([]byte(a.Detail), &d); err != nil || d.Reseller != "Corner Shop" || d.Plan != "walk" || d.Count != 3 || d.AmountCents != 300 || d.Replayed {
 		t.Fatalf("detail %s: %+v, %v", a.Detail, d, err)
 	}
-	rows, err := h.pool.Query(context.Background(), `SELECT code FROM vouchers WHERE batch_id = $1`, batch)
-	if err != nil {
-		t.Fatal(err)
+	creds, err := h.p.deps.Vouchers.Hotspot.BatchCredentials(context.Background(), batch)
+	if err != nil || len(creds) != 3 {
+		t.Fatalf("credentials of the batch: %d, %v", len(creds), err)
 	}
-	defer rows.Close()
 	all := h.audit()
-	for rows.Next() {
-		var code string
-		rows.Scan(&code)
+	for _, cr := range creds {
+		code := cr.Code
 		for _, r := range all {
 			if strings.Contains(r.Detail+r.Target, code) {
 				t.Fatalf("the audit log holds the code %s: %+v", code, r)

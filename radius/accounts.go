@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,34 +13,41 @@ var ErrCacheMiss = errors.New("cache miss")
 
 // AccountStore is the source of truth for accounts (Postgres).
 type AccountStore interface {
-	// FindAccountByUsername returns the account with the sealed password. ENOTFOUND.
-	FindAccountByUsername(ctx context.Context, username string) (*Account, error)
-	// FindAccountByMAC returns the account bound to mac (normalized). ENOTFOUND.
+	// FindAccountByUsername returns the subscriber called username, else the voucher that
+	// logs in as username (a userpass voucher's name, or a voucher's account name), else
+	// the voucher whose code hashes to codeHash (nil: none is looked up), with the sealed
+	// password. ENOTFOUND.
+	FindAccountByUsername(ctx context.Context, username string, codeHash []byte) (*Account, error)
+	// FindAccountByMAC returns the subscriber on a hotspot plan bound to mac (normalized)
+	// that may log in by MAC (Account.MACLogin). ENOTFOUND.
 	FindAccountByMAC(ctx context.Context, mac string) (*Account, error)
 }
 
 // AccountCache keeps accounts (password sealed) between requests (Redis). Keys are
-// AccountKey or MACKey values.
+// AccountKey, MACKey or CodeKey values; the cache hashes them, authenticates what it
+// stores with the server key and reads a value that fails the check as a miss.
 type AccountCache interface {
 	// GetAccount returns the cached account, an ENOTFOUND error when the cache
 	// remembers that no such account exists, or ErrCacheMiss.
 	GetAccount(ctx context.Context, key string) (*Account, error)
-	// SetAccount caches a (nil for "no such account").
-	SetAccount(ctx context.Context, key string, a *Account) error
+	// SetAccount caches a (nil for "no such account", kept briefly). short keeps a
+	// found account briefly too (a key no invalidation names).
+	SetAccount(ctx context.Context, key string, a *Account, short bool) error
 	// DeleteAccounts drops keys, so the next read goes to the store.
 	DeleteAccounts(ctx context.Context, keys ...string) error
 }
 
-// Opener opens sealed secrets.
-type Opener interface {
-	Open(sealed []byte) ([]byte, error)
-}
-
-// AccountKey is the cache key of an account found by username.
+// AccountKey is the cache key of an account found by username (or voucher code, as
+// typed).
 func AccountKey(username string) string { return "u:" + username }
 
-// MACKey is the cache key of an account found by bound MAC.
+// MACKey is the cache key of an account found by bound MAC (a MAC login).
 func MACKey(mac string) string { return "m:" + mac }
+
+// CodeKey is the cache key of a voucher found by its code, from the code's hash
+// (HashVoucherCode): the cache maps it to the same entry as AccountKey(code) for the
+// normalized code, so a voucher's entry can be dropped without its code in clear.
+func CodeKey(codeHash []byte) string { return "h:" + string(codeHash) }
 
 // AuthSnapshot is what one round trip to the cache returns for an Access-Request: the
 // account and the user's usage and online count.
@@ -60,40 +68,125 @@ type AuthCache interface {
 	UsageCache
 }
 
+// OnlineCounter counts a user's open sessions in the source of truth (Postgres), for
+// when the live index in the cache cannot be read.
+type OnlineCounter interface {
+	// CountOnline returns how many of username's sessions are open.
+	CountOnline(ctx context.Context, username string) (int, error)
+}
+
+// Cache fallback defaults: each cache round trip gets a short deadline of its own so a
+// hung Redis leaves time for Postgres inside the packet's deadline, and after a failure
+// the cache is skipped for a while rather than costing every request that deadline.
+const (
+	defaultCacheTimeout = 150 * time.Millisecond
+	defaultCacheRetry   = 2 * time.Second
+)
+
 // Accounts reads accounts for the RADIUS path: the cache first (one round trip), the
-// store once on a miss, then fills the cache. Postgres is never read on a hit.
+// store once on a miss, then fills the cache. Postgres is never read on a hit. When the
+// cache fails (Redis down), it answers from the store alone until the cache works again.
 type Accounts struct {
 	Cache  AccountCache
 	Store  AccountStore
 	Opener Opener
+	// Codes hashes voucher codes (HashVoucherCode) for store lookups; nil looks up no
+	// code.
+	Codes Hasher
 	// Auth and Usage, when set, let Authorize return usage and the online count too.
 	Auth  AuthCache
 	Usage UsageStore
+	// Online counts open sessions in the store when the cache is down (nil: the online
+	// count is then 0).
+	Online OnlineCounter
 	// Activator, when set, lets Activate activate vouchers at their first login.
 	Activator Activator
 	Now       func() time.Time
+	// CacheTimeout bounds one cache round trip (default 150ms); CacheRetry is how long
+	// the cache is skipped after it failed (default 2s).
+	CacheTimeout time.Duration
+	CacheRetry   time.Duration
+
+	cacheDownUntil atomic.Int64 // unix nanoseconds; 0 while the cache works
+	cacheFailures  atomic.Int64
+	storeReads     atomic.Int64
 }
 
-// Authorize returns the account of username with its password opened, and its usage
-// (uptime and bytes since its validity began, and sessions online now), in one cache
-// round trip when everything is cached. ENOTFOUND.
+// CacheFailures returns how many cache round trips failed (each one fell back to the
+// store); StoreReads how many account reads went to the store.
+func (s *Accounts) CacheFailures() int64 { return s.cacheFailures.Load() }
+
+// StoreReads returns how many account reads went to the store (misses and fallbacks).
+func (s *Accounts) StoreReads() int64 { return s.storeReads.Load() }
+
+func (s *Accounts) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// cacheUp reports whether the cache is worth a round trip now.
+func (s *Accounts) cacheUp() bool {
+	until := s.cacheDownUntil.Load()
+	return until == 0 || time.Now().UnixNano() >= until
+}
+
+// cacheFailed notes a failed cache round trip: the cache is skipped for CacheRetry. A
+// cancelled or expired packet context is not the cache's fault.
+func (s *Accounts) cacheFailed(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	s.cacheFailures.Add(1)
+	d := s.CacheRetry
+	if d <= 0 {
+		d = defaultCacheRetry
+	}
+	s.cacheDownUntil.Store(time.Now().Add(d).UnixNano())
+}
+
+// cacheOK notes a working cache.
+func (s *Accounts) cacheOK() {
+	if s.cacheDownUntil.Load() != 0 {
+		s.cacheDownUntil.Store(0)
+	}
+}
+
+// cacheCtx returns ctx with the cache's own, shorter deadline.
+func (s *Accounts) cacheCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.CacheTimeout
+	if d <= 0 {
+		d = defaultCacheTimeout
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// Authorize returns the account of username (a subscriber's name, a voucher's code or
+// name) with its password opened, and its usage (uptime and bytes since its validity
+// began, and sessions online now), in one cache round trip when everything is cached.
+// ENOTFOUND.
 func (s *Accounts) Authorize(ctx context.Context, username string) (*Account, Usage, error) {
 	if s.Auth == nil {
 		a, err := s.FindByUsername(ctx, username)
 		return a, Usage{}, err
 	}
-	now := time.Now()
-	if s.Now != nil {
-		now = s.Now()
-	}
 	key := AccountKey(username)
-	snap, err := s.Auth.GetAuth(ctx, key, username, now)
-	if err != nil {
-		return nil, Usage{}, err
+	if !s.cacheUp() {
+		return s.authorizeFromStore(ctx, username)
 	}
+	now := s.now()
+	cctx, cancel := s.cacheCtx(ctx)
+	snap, err := s.Auth.GetAuth(cctx, key, username, now)
+	cancel()
+	if err != nil {
+		s.cacheFailed(ctx)
+		return s.authorizeFromStore(ctx, username)
+	}
+	s.cacheOK()
 	a, err := snap.Account, snap.AccountErr
 	if errors.Is(err, ErrCacheMiss) {
-		a, err = s.load(ctx, key, username, s.Store.FindAccountByUsername)
+		a, err = s.load(ctx, key, username, s.findByUsername)
 	}
 	if err != nil {
 		return nil, Usage{}, err
@@ -101,26 +194,78 @@ func (s *Accounts) Authorize(ctx context.Context, username string) (*Account, Us
 	if a, err = s.open(a); err != nil {
 		return nil, Usage{}, err
 	}
+	if a.Username != username {
+		// A voucher's code (or a name typed in another case): usage and sessions are
+		// kept under the account's own name.
+		if snap, err = s.usageSnapshot(ctx, a.Username, now); err != nil {
+			return a, s.storeUsage(ctx, a), nil
+		}
+	}
 	u, err := s.usage(ctx, a, snap)
 	return a, u, err
 }
 
-// AuthorizeMAC is Authorize for a hotspot MAC login: the account bound to mac.
+// AuthorizeMAC is Authorize for a hotspot MAC login: the account that may log in by the
+// MAC mac (normalized).
 func (s *Accounts) AuthorizeMAC(ctx context.Context, mac string) (*Account, Usage, error) {
 	a, err := s.FindByMAC(ctx, mac)
 	if err != nil || s.Auth == nil {
 		return a, Usage{}, err
 	}
-	now := time.Now()
-	if s.Now != nil {
-		now = s.Now()
+	if !s.cacheUp() {
+		return a, s.storeUsage(ctx, a), nil
 	}
-	snap, err := s.Auth.GetAuth(ctx, AccountKey(a.Username), a.Username, now)
+	snap, err := s.usageSnapshot(ctx, a.Username, s.now())
 	if err != nil {
-		return nil, Usage{}, err
+		return a, s.storeUsage(ctx, a), nil
 	}
 	u, err := s.usage(ctx, a, snap)
 	return a, u, err
+}
+
+// usageSnapshot reads username's usage and online count from the cache.
+func (s *Accounts) usageSnapshot(ctx context.Context, username string, now time.Time) (AuthSnapshot, error) {
+	cctx, cancel := s.cacheCtx(ctx)
+	defer cancel()
+	snap, err := s.Auth.GetAuth(cctx, AccountKey(username), username, now)
+	if err != nil {
+		s.cacheFailed(ctx)
+		return snap, err
+	}
+	s.cacheOK()
+	return snap, nil
+}
+
+// authorizeFromStore is Authorize with the cache down: the account, its usage and its
+// online count all come from the store.
+func (s *Accounts) authorizeFromStore(ctx context.Context, username string) (*Account, Usage, error) {
+	s.storeReads.Add(1)
+	a, err := s.findByUsername(ctx, username)
+	if err != nil {
+		return nil, Usage{}, err
+	}
+	if a, err = s.open(a); err != nil {
+		return nil, Usage{}, err
+	}
+	return a, s.storeUsage(ctx, a), nil
+}
+
+// storeUsage reads a's usage and online count from the store, as far as a's limits need
+// them. A failed read leaves them zero: the enforcement sweep re-checks open sessions
+// against the store.
+func (s *Accounts) storeUsage(ctx context.Context, a *Account) Usage {
+	var u Usage
+	if s.Usage != nil && (a.UptimeLimit > 0 || a.DataLimit > 0) {
+		if pu, err := s.Usage.FindUsage(ctx, a.Username, a.ValidFrom); err == nil {
+			u.Uptime, u.Bytes = pu.Uptime, pu.Bytes
+		}
+	}
+	if s.Online != nil && a.SharedUsers > 0 {
+		if n, err := s.Online.CountOnline(ctx, a.Username); err == nil {
+			u.Online = n
+		}
+	}
+	return u
 }
 
 // usage completes the snapshot's usage from the store when it was not cached and the
@@ -141,18 +286,52 @@ func (s *Accounts) usage(ctx context.Context, a *Account, snap AuthSnapshot) (Us
 
 // FindByUsername returns the account with its password opened. ENOTFOUND.
 func (s *Accounts) FindByUsername(ctx context.Context, username string) (*Account, error) {
-	return s.find(ctx, AccountKey(username), username, s.Store.FindAccountByUsername)
+	return s.find(ctx, AccountKey(username), username, s.findByUsername)
 }
 
-// FindByMAC returns the account bound to mac (normalized) with its password opened. ENOTFOUND.
+// FindByMAC returns the account that may log in by mac (normalized) with its password
+// opened. ENOTFOUND.
 func (s *Accounts) FindByMAC(ctx context.Context, mac string) (*Account, error) {
 	return s.find(ctx, MACKey(mac), mac, s.Store.FindAccountByMAC)
 }
 
+// findByUsername reads the store by user name and by the hash of the name as a code.
+func (s *Accounts) findByUsername(ctx context.Context, username string) (*Account, error) {
+	var h []byte
+	if s.Codes != nil {
+		h = s.CodeHash(username)
+	}
+	return s.Store.FindAccountByUsername(ctx, username, h)
+}
+
+// CodeHash returns the keyed hash of a voucher code, as typed: what a voucher row stores
+// and finds the voucher by. It needs Codes.
+func (s *Accounts) CodeHash(code string) []byte {
+	return s.Codes.Hash(HashVoucherCode, []byte(NormalizeCode(code)))
+}
+
 func (s *Accounts) find(ctx context.Context, key, arg string, load func(context.Context, string) (*Account, error)) (*Account, error) {
-	a, err := s.Cache.GetAccount(ctx, key)
-	if errors.Is(err, ErrCacheMiss) {
+	if !s.cacheUp() {
+		s.storeReads.Add(1)
+		a, err := load(ctx, arg)
+		if err != nil {
+			return nil, err
+		}
+		return s.open(a)
+	}
+	cctx, cancel := s.cacheCtx(ctx)
+	a, err := s.Cache.GetAccount(cctx, key)
+	cancel()
+	switch {
+	case errors.Is(err, ErrCacheMiss):
+		s.cacheOK()
 		a, err = s.load(ctx, key, arg, load)
+	case err != nil && ErrorCode(err) != ENOTFOUND:
+		s.cacheFailed(ctx)
+		s.storeReads.Add(1)
+		a, err = load(ctx, arg)
+	default:
+		s.cacheOK()
 	}
 	if err != nil {
 		return nil, err // ENOTFOUND (maybe remembered by the cache), or a failure
@@ -161,23 +340,28 @@ func (s *Accounts) find(ctx context.Context, key, arg string, load func(context.
 }
 
 // load reads the store after a cache miss and fills the cache, remembering absence too.
+// An account found under a key that no invalidation names (a voucher's code typed in
+// another case) is cached briefly only.
 func (s *Accounts) load(ctx context.Context, key, arg string, load func(context.Context, string) (*Account, error)) (*Account, error) {
+	s.storeReads.Add(1)
 	a, err := load(ctx, arg)
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
-		_ = s.Cache.SetAccount(ctx, key, nil)
+		_ = s.Cache.SetAccount(ctx, key, nil, true)
 		return nil, err
 	case err != nil:
 		return nil, err
 	}
+	short := a.IsVoucher() && key != AccountKey(a.Username) && key != AccountKey(NormalizeCode(arg))
 	// A failed fill only costs the next request a store read.
-	_ = s.Cache.SetAccount(ctx, key, a)
+	_ = s.Cache.SetAccount(ctx, key, a, short)
 	return a, nil
 }
 
-// open opens the sealed password in place.
+// open opens the sealed password in place; it is bound to the account's row.
 func (s *Accounts) open(a *Account) (*Account, error) {
-	pw, err := s.Opener.Open(a.Password)
+	col, id := a.PasswordColumn()
+	pw, err := s.Opener.Open(a.Password, col.AD(id))
 	if err != nil {
 		return nil, fmt.Errorf("open password of %q: %w", a.Username, err)
 	}
@@ -200,6 +384,8 @@ type NASStore interface {
 }
 
 // AuthLogEntry is one authorization decision, written in batches off the reply path.
+// Username is the account's own name when the request found one, and otherwise the name
+// as sent, masked (MaskCode) when it could be a voucher code.
 type AuthLogEntry struct {
 	At       int64 // unix nanoseconds, so the hot path does not keep a time.Time
 	NASID    int64

@@ -1,21 +1,57 @@
 package radius
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // mapCache is a Redis stand-in for the service's own logic; the real cache is tested in
-// radius/redis against Redis.
+// radius/redis against Redis. fail makes every call fail; hang makes it wait for ctx.
 type mapCache struct {
-	m    map[string]*Account
-	gets int
+	mu    sync.Mutex
+	m     map[string]*Account
+	short map[string]bool
+	usage map[string]Usage
+	gets  int
+	fail  error
+	hang  bool
+}
+
+func newMapCache() *mapCache {
+	return &mapCache{m: map[string]*Account{}, short: map[string]bool{}, usage: map[string]Usage{}}
+}
+
+// name maps a key as the Redis cache does: AccountKey(u) and CodeKey(hash of u) name one
+// entry.
+func name(key string) string {
+	if u, ok := strings.CutPrefix(key, "u:"); ok {
+		return CodeKey(shaHasher{}.Hash(HashVoucherCode, []byte(u)))
+	}
+	return key
+}
+
+func (c *mapCache) broken(ctx context.Context) error {
+	if c.hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return c.fail
 }
 
 func (c *mapCache) GetAccount(ctx context.Context, key string) (*Account, error) {
+	if err := c.broken(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.gets++
-	a, ok := c.m[key]
+	a, ok := c.m[name(key)]
 	switch {
 	case !ok:
 		return nil, ErrCacheMiss
@@ -26,30 +62,71 @@ func (c *mapCache) GetAccount(ctx context.Context, key string) (*Account, error)
 	return &cp, nil
 }
 
-func (c *mapCache) SetAccount(ctx context.Context, key string, a *Account) error {
+func (c *mapCache) SetAccount(ctx context.Context, key string, a *Account, short bool) error {
+	if err := c.broken(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if a != nil {
 		cp := *a
 		a = &cp
 	}
-	c.m[key] = a
+	c.m[name(key)], c.short[name(key)] = a, short
 	return nil
 }
 
 func (c *mapCache) DeleteAccounts(ctx context.Context, keys ...string) error {
+	if err := c.broken(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, k := range keys {
-		delete(c.m, k)
+		delete(c.m, name(k))
 	}
 	return nil
 }
 
-type mapStore struct {
-	users map[string]*Account
-	reads int
+func (c *mapCache) GetAuth(ctx context.Context, key, username string, now time.Time) (AuthSnapshot, error) {
+	a, err := c.GetAccount(ctx, key)
+	if err != nil && !errors.Is(err, ErrCacheMiss) && ErrorCode(err) != ENOTFOUND {
+		return AuthSnapshot{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, ok := c.usage[username]
+	return AuthSnapshot{Account: a, AccountErr: err, Usage: u, UsageCached: ok}, nil
 }
 
-func (s *mapStore) FindAccountByUsername(ctx context.Context, u string) (*Account, error) {
+func (c *mapCache) SetUsage(ctx context.Context, username string, u Usage) error {
+	if err := c.broken(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.usage[username] = u
+	return nil
+}
+
+type mapStore struct {
+	mu     sync.Mutex
+	users  map[string]*Account
+	codes  map[string]*Account // by string(code hash)
+	reads  int
+	usage  Usage
+	online int
+}
+
+func (s *mapStore) FindAccountByUsername(ctx context.Context, u string, codeHash []byte) (*Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.reads++
 	if a, ok := s.users[u]; ok {
+		cp := *a
+		return &cp, nil
+	}
+	if a, ok := s.codes[string(codeHash)]; ok && codeHash != nil {
 		cp := *a
 		return &cp, nil
 	}
@@ -57,9 +134,11 @@ func (s *mapStore) FindAccountByUsername(ctx context.Context, u string) (*Accoun
 }
 
 func (s *mapStore) FindAccountByMAC(ctx context.Context, mac string) (*Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.reads++
 	for _, a := range s.users {
-		if a.MAC == mac {
+		if a.MAC == mac && a.MACLogin {
 			cp := *a
 			return &cp, nil
 		}
@@ -67,20 +146,43 @@ func (s *mapStore) FindAccountByMAC(ctx context.Context, mac string) (*Account, 
 	return nil, Errorf(ENOTFOUND, "mac %q not found", mac)
 }
 
-type rot13 struct{}
+func (s *mapStore) FindUsage(ctx context.Context, username string, since time.Time) (Usage, error) {
+	return s.usage, nil
+}
 
-func (rot13) Open(b []byte) ([]byte, error) {
-	if len(b) == 0 || b[0] != '!' {
-		return nil, errors.New("not sealed")
+func (s *mapStore) CountOnline(ctx context.Context, username string) (int, error) {
+	return s.online, nil
+}
+
+// boundOpener opens "!" + plain only for the place the value was sealed for: the store
+// fakes keep the place in Account.Password after the "!" and a "|".
+type boundOpener struct{}
+
+func sealFor(plain string, col SealedColumn, id int64) []byte {
+	return append([]byte("!"+plain+"|"), col.AD(id)...)
+}
+
+func (boundOpener) Open(b, ad []byte) ([]byte, error) {
+	i := bytes.IndexByte(b, '|')
+	if len(b) == 0 || b[0] != '!' || i < 0 || !bytes.Equal(b[i+1:], ad) {
+		return nil, errors.New("not sealed for this place")
 	}
-	return b[1:], nil
+	return b[1:i], nil
+}
+
+// shaHasher is a Hasher for tests (the real one is keyed: radius/seal).
+type shaHasher struct{}
+
+func (shaHasher) Hash(purpose string, data []byte) []byte {
+	h := sha256.Sum256(append([]byte(purpose+":"), data...))
+	return h[:]
 }
 
 func TestAccountsCacheThenStore(t *testing.T) {
 	ctx := context.Background()
-	cache := &mapCache{m: map[string]*Account{}}
-	store := &mapStore{users: map[string]*Account{"alice": {ID: 1, Username: "alice", Password: []byte("!pw"), MAC: "AA:BB:CC:DD:EE:FF"}}}
-	s := &Accounts{Cache: cache, Store: store, Opener: rot13{}}
+	cache := newMapCache()
+	store := &mapStore{users: map[string]*Account{"alice": {ID: 1, Username: "alice", Password: sealFor("pw", SealSubscriberPassword, 1), MAC: "AA:BB:CC:DD:EE:FF", MACLogin: true}}}
+	s := &Accounts{Cache: cache, Store: store, Opener: boundOpener{}}
 
 	for i := 0; i < 3; i++ {
 		a, err := s.FindByUsername(ctx, "alice")
@@ -100,15 +202,100 @@ func TestAccountsCacheThenStore(t *testing.T) {
 	if a, err := s.FindByMAC(ctx, "AA:BB:CC:DD:EE:FF"); err != nil || a.Username != "alice" {
 		t.Fatalf("by mac: %+v %v", a, err)
 	}
-	store.users["alice"].Password = []byte("!new")
+	store.users["alice"].Password = sealFor("new", SealSubscriberPassword, 1)
 	if err := s.Invalidate(ctx, "alice", "AA:BB:CC:DD:EE:FF"); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := s.FindByUsername(ctx, "alice"); string(a.Password) != "new" {
 		t.Fatalf("after invalidate: %q", a.Password)
 	}
-	store.users["carol"] = &Account{Username: "carol", Password: []byte("plain")}
+	// A password sealed for another row (copied from alice onto carol) does not open.
+	store.users["carol"] = &Account{ID: 3, Username: "carol", Password: sealFor("new", SealSubscriberPassword, 1)}
 	if _, err := s.FindByUsername(ctx, "carol"); err == nil || ErrorCode(err) != EINTERNAL {
-		t.Fatalf("unopenable password: %v", err)
+		t.Fatalf("password sealed for another row: %v", err)
+	}
+	// A voucher's password is bound to the voucher's row, not a subscriber's.
+	store.users["voucher-9"] = &Account{ID: 9, VoucherID: 9, Username: "voucher-9", Password: sealFor("CODE", SealSubscriberPassword, 9)}
+	if _, err := s.FindByUsername(ctx, "voucher-9"); ErrorCode(err) != EINTERNAL {
+		t.Fatalf("voucher password sealed as a subscriber's: %v", err)
+	}
+}
+
+// TestAccountsVoucherCode: a voucher is found by the hash of its code as typed (any case),
+// cached under the code's key for long only when it is typed as stored, and its usage is
+// read under its own account name.
+func TestAccountsVoucherCode(t *testing.T) {
+	ctx := context.Background()
+	cache := newMapCache()
+	h := shaHasher{}.Hash(HashVoucherCode, []byte("K7PQ4MQ2"))
+	v := &Account{ID: 5, VoucherID: 5, Username: "voucher-5", Password: sealFor("K7PQ4MQ2", SealVoucherPassword, 5), CodeHash: h, UptimeLimit: time.Hour}
+	store := &mapStore{users: map[string]*Account{}, codes: map[string]*Account{string(h): v}, usage: Usage{Uptime: time.Minute}}
+	s := &Accounts{Cache: cache, Store: store, Opener: boundOpener{}, Codes: shaHasher{}, Auth: cache, Usage: store}
+	cache.usage["voucher-5"] = Usage{Uptime: 10 * time.Minute, Online: 1}
+
+	a, u, err := s.Authorize(ctx, "K7PQ4MQ2")
+	if err != nil || a.Username != "voucher-5" || string(a.Password) != "K7PQ4MQ2" {
+		t.Fatalf("Authorize(code) = %+v, %v", a, err)
+	}
+	if u.Uptime != 10*time.Minute || u.Online != 1 {
+		t.Fatalf("usage = %+v, want the cached usage of voucher-5", u)
+	}
+	if short := cache.short[name(AccountKey("K7PQ4MQ2"))]; short {
+		t.Fatal("the code as stored was cached briefly; its entry can be dropped by CodeKey")
+	}
+	if _, _, err := s.Authorize(ctx, " k7pq4mq2 "); err != nil {
+		t.Fatalf("Authorize(code in lower case) = %v", err)
+	}
+	if !cache.short[name(AccountKey(" k7pq4mq2 "))] {
+		t.Fatal("a code typed in another form was cached for long: no invalidation names its key")
+	}
+}
+
+// TestAccountsCacheDown: while the cache fails, accounts, usage and online counts come
+// from the store, the cache is skipped for CacheRetry, and it is used again afterwards.
+func TestAccountsCacheDown(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hang bool
+	}{{"refused", false}, {"hung", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			cache := newMapCache()
+			acct := &Account{ID: 1, Username: "alice", Password: sealFor("pw", SealSubscriberPassword, 1), SharedUsers: 1, DataLimit: 1 << 20}
+			store := &mapStore{users: map[string]*Account{"alice": acct}, usage: Usage{Bytes: 100}, online: 1}
+			s := &Accounts{Cache: cache, Store: store, Opener: boundOpener{}, Auth: cache, Usage: store, Online: store,
+				CacheTimeout: 20 * time.Millisecond, CacheRetry: time.Hour}
+			cache.fail, cache.hang = errors.New("connection refused"), tc.hang
+
+			a, u, err := s.Authorize(ctx, "alice")
+			if err != nil || string(a.Password) != "pw" {
+				t.Fatalf("Authorize with the cache down = %+v, %v", a, err)
+			}
+			if u.Bytes != 100 || u.Online != 1 {
+				t.Fatalf("usage with the cache down = %+v, want the store's (100 bytes, 1 online)", u)
+			}
+			if s.CacheFailures() != 1 {
+				t.Fatalf("cache failures = %d, want 1", s.CacheFailures())
+			}
+			// Within CacheRetry the cache is not asked again: no second failure, no wait.
+			if _, _, err := s.Authorize(ctx, "alice"); err != nil || s.CacheFailures() != 1 {
+				t.Fatalf("second Authorize: %v, failures %d", err, s.CacheFailures())
+			}
+			if _, err := s.FindByUsername(ctx, "alice"); err != nil {
+				t.Fatalf("FindByUsername with the cache down: %v", err)
+			}
+			// The cache is back and the retry time over: it is read (and filled) again.
+			cache.fail, cache.hang = nil, false
+			s.cacheDownUntil.Store(time.Now().Add(-time.Second).UnixNano())
+			reads := store.reads
+			for i := 0; i < 3; i++ {
+				if _, _, err := s.Authorize(ctx, "alice"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if store.reads != reads+1 {
+				t.Fatalf("store reads after recovery = %d, want %d (one miss, then the cache)", store.reads, reads+1)
+			}
+		})
 	}
 }

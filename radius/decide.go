@@ -29,6 +29,9 @@ const (
 	// Added with vouchers; new reasons go at the end so the codes above keep their values.
 	ReasonRevoked
 	ReasonWrongLocation
+	// Added with the hardening of issue 7.
+	ReasonMalformed // a User-Password that does not decode: never read as empty
+	ReasonThrottled // too many failed voucher logins from the device or the NAS
 	reasonCount
 )
 
@@ -36,6 +39,7 @@ var reasonCodes = [reasonCount]string{
 	"ok", "unknown_user", "bad_password", "suspended", "disabled", "not_yet_valid", "expired",
 	"mac_mismatch", "wrong_service", "unsupported_method", "too_many_sessions",
 	"uptime_exhausted", "data_exhausted", "internal", "revoked", "wrong_location",
+	"malformed", "throttled",
 }
 
 // Reply-Messages are short and say nothing an attacker could use to tell users apart:
@@ -47,6 +51,7 @@ var reasonMessages = [reasonCount]string{
 	"Authentication method not supported", "Too many sessions for this account",
 	"Time limit reached", "Data limit reached", "Temporary failure, try again",
 	"Voucher revoked", "Not valid at this location",
+	"Invalid username or password", "Too many failed attempts, try again later",
 }
 
 // String returns the reason's stable code, e.g. "bad_password".
@@ -100,8 +105,12 @@ type Decision struct {
 	DataLeft    int64
 	DataLimited bool
 	// Class identifies the authorization in accounting ("tg:<account id>", or
-	// "tg:v<voucher id>" for a voucher).
+	// "tg:v<voucher id>" for a voucher, "tg:c<voucher id>" for one that logs in by its
+	// code).
 	Class string
+	// UserName is the account's own name, sent back as User-Name so that the router
+	// accounts a MAC login or a voucher code under the account (RFC 2865 §5.1).
+	UserName string
 }
 
 // Reject returns a rejecting decision with reason r.
@@ -174,9 +183,14 @@ func Decide(req *AuthRequest, a *Account, u Usage, now time.Time) Decision {
 		FramedIP:    a.StaticIP,
 		AddressList: a.AddressList,
 		Class:       "tg:" + strconv.FormatInt(a.ID, 10),
+		UserName:    a.Username,
 	}
 	if a.VoucherID != 0 {
 		d.Class = "tg:v" + strconv.FormatInt(a.VoucherID, 10)
+		if a.Username == VoucherAccountName(a.VoucherID) {
+			// Logged in by its code: accounting can name the account from Class alone.
+			d.Class = voucherCodeClass + strconv.FormatInt(a.VoucherID, 10)
+		}
 	}
 	if a.DataLimit > 0 {
 		d.DataLeft, d.DataLimited = a.DataLimit-u.Bytes, true

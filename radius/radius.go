@@ -94,6 +94,12 @@ type Account struct {
 	// hotspot servers (Called-Station-Id). Empty allows every one.
 	AllowedNAS     []string
 	AllowedServers []string
+	// CodeHash is a voucher's code hash (HashVoucherCode), so that its cache entry under
+	// the code can be dropped; nil for a subscriber and a userpass voucher.
+	CodeHash []byte
+	// MACLogin lets a subscriber on a hotspot plan log in by the MAC it is bound to
+	// (the router sends the MAC as User-Name, and no password or the MAC as password).
+	MACLogin bool
 }
 
 // Method is the way a request proves its credential.

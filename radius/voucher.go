@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -94,6 +96,42 @@ func (s *Accounts) Activate(ctx context.Context, a *Account, mac string, now tim
 	}
 	b := *a
 	b.VoucherState, b.ActivatedAt, b.ValidUntil, b.MAC = act.State, act.ActivatedAt, act.ValidUntil, act.MAC
-	_ = s.Invalidate(ctx, a.Username, "")
+	keys := []string{AccountKey(a.Username)}
+	if a.CodeHash != nil {
+		keys = append(keys, CodeKey(a.CodeHash))
+	}
+	_ = s.Cache.DeleteAccounts(ctx, keys...)
 	return &b, nil
+}
+
+// Throttle limits failed voucher logins per device (client MAC) and per NAS, shared by
+// every replica (Redis), so that codes cannot be guessed by trying many.
+type Throttle interface {
+	// Blocked reports whether voucher logins from mac (normalized; "" when the router
+	// sent none) on NAS nasID are refused for now because of earlier failures.
+	Blocked(ctx context.Context, mac string, nasID int64) (bool, error)
+	// Fail counts one failed voucher login from mac on NAS nasID.
+	Fail(ctx context.Context, mac string, nasID int64) error
+}
+
+// VoucherAccountName is the account name of a voucher that logs in by its code: the
+// router sends the code as User-Name, and tollgate answers with this name (User-Name in
+// the Access-Accept) and keeps sessions, usage and the auth log under it, never the code.
+func VoucherAccountName(id int64) string { return "voucher-" + strconv.FormatInt(id, 10) }
+
+// voucherCodeClass starts the Class of a voucher that logs in by its code.
+const voucherCodeClass = "tg:c"
+
+// AccountNameFromClass returns the account name a Class names when it can tell without a
+// store (a voucher logged in by its code), and ok=false otherwise.
+func AccountNameFromClass(class string) (string, bool) {
+	rest, ok := strings.CutPrefix(class, voucherCodeClass)
+	if !ok {
+		return "", false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || id <= 0 {
+		return "", false
+	}
+	return VoucherAccountName(id), true
 }

@@ -183,13 +183,17 @@ func (r *raceActivator) ActivateVoucher(ctx context.Context, id int64, mac strin
 func TestAccountsActivate(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
-	voucher := &Account{ID: 5, VoucherID: 5, Username: "CODE", Password: []byte("!CODE"), VoucherState: VoucherNew, LockMAC: true}
-	cache := &mapCache{m: map[string]*Account{}}
+	h := shaHasher{}.Hash(HashVoucherCode, []byte("CODE"))
+	voucher := &Account{ID: 5, VoucherID: 5, Username: "voucher-5", Password: sealFor("CODE", SealVoucherPassword, 5), VoucherState: VoucherNew, LockMAC: true, CodeHash: h}
+	cache := newMapCache()
 	act := &raceActivator{}
-	s := &Accounts{Cache: cache, Store: &mapStore{users: map[string]*Account{"CODE": voucher}}, Opener: rot13{}, Activator: act}
+	store := &mapStore{users: map[string]*Account{"voucher-5": voucher}, codes: map[string]*Account{string(h): voucher}}
+	s := &Accounts{Cache: cache, Store: store, Opener: boundOpener{}, Codes: shaHasher{}, Activator: act}
 
-	if _, err := s.FindByUsername(ctx, "CODE"); err != nil {
-		t.Fatal(err)
+	for _, login := range []string{"CODE", "voucher-5"} {
+		if _, err := s.FindByUsername(ctx, login); err != nil {
+			t.Fatal(err)
+		}
 	}
 	first, err := s.Activate(ctx, voucher, "AA:BB:CC:DD:EE:01", t0)
 	if err != nil {
@@ -208,8 +212,12 @@ func TestAccountsActivate(t *testing.T) {
 	if voucher.VoucherState != VoucherNew || voucher.MAC != "" {
 		t.Fatalf("Activate changed its argument: %+v", voucher)
 	}
-	if _, ok := cache.m[AccountKey("CODE")]; ok {
-		t.Fatal("cache entry not dropped after activation")
+	// Both entries go: under the account name, and under the code (by its hash).
+	if _, ok := cache.m[name(AccountKey("voucher-5"))]; ok {
+		t.Fatal("cache entry of the account name not dropped after activation")
+	}
+	if _, ok := cache.m[name(AccountKey("CODE"))]; ok {
+		t.Fatal("cache entry of the code not dropped after activation")
 	}
 	act.err = errors.New("db down")
 	if _, err := s.Activate(ctx, voucher, "", t0); err == nil {

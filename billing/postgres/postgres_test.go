@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"reflect"
@@ -16,20 +17,30 @@ import (
 	"tollgate/billing/postgres"
 	"tollgate/radius"
 	"tollgate/radius/radiustest"
+	"tollgate/radius/seal"
 )
 
 // sealerFunc is a function-field fake of billing.Sealer.
-type sealerFunc func([]byte) []byte
+type sealerFunc func(b, ad []byte) []byte
 
-func (f sealerFunc) Seal(b []byte) []byte { return f(b) }
+func (f sealerFunc) Seal(b, ad []byte) []byte { return f(b, ad) }
 
-// fakeSeal marks the plain text so tests can see it was sealed.
-func fakeSeal(b []byte) []byte { return append([]byte("sealed:"), b...) }
+// fakeSeal marks the plain text so tests can see it was sealed (TestSealedPasswordBound
+// uses the real sealer).
+func fakeSeal(b, ad []byte) []byte { return append([]byte("sealed:"), b...) }
 
 // changesFake is a function-field fake of billing.Changes.
 type changesFake struct {
 	AccountsChangedFn func(ctx context.Context, usernames ...string) error
 	PlansChangedFn    func(ctx context.Context, planID int64) error
+	MACsChangedFn     func(ctx context.Context, macs ...string) error
+}
+
+func (f *changesFake) MACsChanged(ctx context.Context, macs ...string) error {
+	if f.MACsChangedFn == nil {
+		return nil
+	}
+	return f.MACsChangedFn(ctx, macs...)
 }
 
 func (f *changesFake) AccountsChanged(ctx context.Context, usernames ...string) error {
@@ -325,7 +336,7 @@ func TestSubscribers(t *testing.T) {
 	}
 
 	t.Run("store: unknown plan id", func(t *testing.T) {
-		err := e.store.CreateSubscriber(ctx, &billing.Subscriber{Username: "dave", PlanID: 999999}, []byte("x"))
+		err := e.store.CreateSubscriber(ctx, &billing.Subscriber{ID: mustIDs(t, e.store, 1)[0], Username: "dave", PlanID: 999999}, []byte("x"))
 		wantErr(t, err, radius.EINVALID, "plan: no such plan")
 	})
 
@@ -403,7 +414,7 @@ func TestSubscribers(t *testing.T) {
 		wantCalls(t, e.rec)
 	})
 	t.Run("store: update unknown id", func(t *testing.T) {
-		_, err := e.store.UpdateSubscriber(ctx, 999999, &suspended, nil, nil, nil)
+		_, err := e.store.UpdateSubscriber(ctx, 999999, billing.SubscriberChange{Status: &suspended})
 		wantErr(t, err, radius.ENOTFOUND, "subscriber: no subscriber with id 999999")
 	})
 }
@@ -490,7 +501,8 @@ func TestImportSubscribersAllOrNothing(t *testing.T) {
 
 	t.Run("store: duplicate inside rows", func(t *testing.T) {
 		plan, _ := e.store.FindPlanByName(ctx, "Home")
-		rows := []billing.ImportRow{{Username: "x1", Sealed: []byte("a")}, {Username: "x1", Sealed: []byte("b")}}
+		ids := mustIDs(t, e.store, 2)
+		rows := []billing.ImportRow{{ID: ids[0], Username: "x1", Sealed: []byte("a")}, {ID: ids[1], Username: "x1", Sealed: []byte("b")}}
 		_, err := e.store.ImportSubscribers(ctx, plan.ID, time.Time{}, rows)
 		wantErr(t, err, radius.ECONFLICT, `username: "x1" is taken`)
 		if e.count(t) != 1 {
@@ -512,12 +524,13 @@ func TestStoreInTransaction(t *testing.T) {
 	defer tx.Rollback(ctx)
 	store := postgres.NewStore(tx)
 	for i, name := range []string{"a", "b"} {
-		rows := []billing.ImportRow{{Username: name, Sealed: []byte("s"), Line: 1}}
+		rows := []billing.ImportRow{{ID: mustIDs(t, store, 1)[0], Username: name, Sealed: []byte("s"), Line: 1}}
 		if n, err := store.ImportSubscribers(ctx, plan.ID, time.Time{}, rows); err != nil || n != 1 {
 			t.Fatalf("import %d = %d, %v", i, n, err)
 		}
 	}
-	rows := []billing.ImportRow{{Username: "c", Sealed: []byte("s"), Line: 1}, {Username: "a", Sealed: []byte("s"), Line: 2}}
+	ids := mustIDs(t, store, 2)
+	rows := []billing.ImportRow{{ID: ids[0], Username: "c", Sealed: []byte("s"), Line: 1}, {ID: ids[1], Username: "a", Sealed: []byte("s"), Line: 2}}
 	_, err = store.ImportSubscribers(ctx, plan.ID, time.Time{}, rows)
 	wantErr(t, err, radius.ECONFLICT, `line 2: username: "a" is taken`)
 	if _, err := store.FindSubscriberByUsername(ctx, "b"); err != nil {
@@ -589,5 +602,65 @@ func TestChangedAccounts(t *testing.T) {
 				t.Fatalf("FindPlanUsernames(%d) = %q, want %q", tc.planID, got, tc.want)
 			}
 		})
+	}
+}
+
+// mustIDs reserves n subscriber IDs.
+func mustIDs(tb testing.TB, s *postgres.Store, n int) []int64 {
+	tb.Helper()
+	ids, err := s.NextSubscriberIDs(context.Background(), n)
+	if err != nil || len(ids) != n {
+		tb.Fatalf("NextSubscriberIDs = %v, %v", ids, err)
+	}
+	return ids
+}
+
+// TestSealedPasswordBound: a password is sealed to its subscriber's row; the ciphertext
+// copied onto another subscriber (or from an import) does not open there, while both
+// open where they were sealed.
+func TestSealedPasswordBound(t *testing.T) {
+	ctx := context.Background()
+	e := mustEnv(t)
+	s, err := seal.New(bytes.Repeat([]byte{3}, seal.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Sealer = s
+	e.mustPlan(t, "Home", 0)
+	alice, err := e.svc.AddSubscriber(ctx, billing.NewSubscriber{Username: "alice", Password: "alice-pw", Plan: "Home"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ImportSubscribers(ctx, "Home", strings.NewReader("bob,bob-pw\n")); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := e.store.FindSubscriberByUsername(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func(id int64) []byte {
+		var b []byte
+		if err := e.pool.QueryRow(ctx, `SELECT password FROM subscribers WHERE id = $1`, id).Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, sub := range []struct {
+		id int64
+		pw string
+	}{{alice.ID, "alice-pw"}, {bob.ID, "bob-pw"}} {
+		got, err := s.Open(stored(sub.id), radius.SealSubscriberPassword.AD(sub.id))
+		if err != nil || string(got) != sub.pw {
+			t.Fatalf("password of %d = %q, %v", sub.id, got, err)
+		}
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE subscribers SET password = $2 WHERE id = $1`, bob.ID, stored(alice.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(stored(bob.ID), radius.SealSubscriberPassword.AD(bob.ID)); err == nil {
+		t.Fatal("alice's sealed password opened as bob's")
+	}
+	if _, err := s.Open(stored(alice.ID), radius.SealNASSecret.AD(alice.ID)); err == nil {
+		t.Fatal("a password opened as a NAS secret of the same id")
 	}
 }

@@ -35,11 +35,11 @@ func subscriberError(err error, username, mac string) error {
 
 // subscriberColumns are the columns of the CTE "s" joined with its plan "p".
 const subscriberColumns = `s.id, s.username, s.plan_id, p.name, s.status, s.static_ip, s.mac,
-       s.valid_from, s.valid_until, s.created_at, s.updated_at`
+       s.mac_login, s.valid_from, s.valid_until, s.created_at, s.updated_at`
 
 // returningSubscriber is what a write returns for the CTE "s".
 const returningSubscriber = `RETURNING id, username, plan_id, status, static_ip, mac,
-              valid_from, valid_until, created_at, updated_at`
+              mac_login, valid_from, valid_until, created_at, updated_at`
 
 // scanSubscriber scans subscriberColumns into sub.
 func scanSubscriber(row pgx.Row, sub *billing.Subscriber) error {
@@ -47,7 +47,7 @@ func scanSubscriber(row pgx.Row, sub *billing.Subscriber) error {
 	var mac *string
 	var from, until *time.Time
 	err := row.Scan(&sub.ID, &sub.Username, &sub.PlanID, &sub.PlanName, &status, &sub.StaticIP,
-		&mac, &from, &until, &sub.CreatedAt, &sub.UpdatedAt)
+		&mac, &sub.MACLogin, &from, &until, &sub.CreatedAt, &sub.UpdatedAt)
 	if err != nil {
 		return err
 	}
@@ -60,25 +60,45 @@ func scanSubscriber(row pgx.Row, sub *billing.Subscriber) error {
 	return nil
 }
 
+const nextSubscriberIDsSQL = `SELECT nextval(pg_get_serial_sequence('subscribers', 'id')) FROM generate_series(1, $1)`
+
+// NextSubscriberIDs reserves n subscriber IDs from the table's identity sequence: a
+// password is sealed to its row's ID before the row is stored.
+func (s *Store) NextSubscriberIDs(ctx context.Context, n int) ([]int64, error) {
+	rows, err := s.db.Query(ctx, nextSubscriberIDsSQL, n)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reserve subscriber ids: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reserve subscriber ids: %w", err)
+	}
+	return ids, nil
+}
+
 const createSubscriberSQL = `
 WITH s AS (
-    INSERT INTO subscribers (username, password, plan_id, status, static_ip, mac, valid_from, valid_until)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    INSERT INTO subscribers (id, username, password, plan_id, status, static_ip, mac, mac_login, valid_from, valid_until)
+    OVERRIDING SYSTEM VALUE
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
     ` + returningSubscriber + `
 )
 SELECT ` + subscriberColumns + ` FROM s JOIN plans p ON p.id = s.plan_id`
 
-// CreateSubscriber inserts sub with its sealed password and sets every field to what
-// was stored. ECONFLICT when the username or the MAC is taken, EINVALID when the plan
-// does not exist.
+// CreateSubscriber inserts sub with its reserved ID (NextSubscriberIDs) and its sealed
+// password, and sets every field to what was stored. ECONFLICT when the username or the
+// MAC is taken, EINVALID when the plan does not exist or the ID was not reserved.
 func (s *Store) CreateSubscriber(ctx context.Context, sub *billing.Subscriber, sealedPassword []byte) error {
+	if sub.ID <= 0 {
+		return radius.Errorf(radius.EINVALID, "subscriber: no reserved id (NextSubscriberIDs)")
+	}
 	status := sub.Status
 	if status == "" {
 		status = radius.StatusActive
 	}
 	err := scanSubscriber(s.db.QueryRow(ctx, createSubscriberSQL,
-		sub.Username, sealedPassword, sub.PlanID, string(status), sub.StaticIP,
-		nullString(sub.MAC), nullTime(sub.ValidFrom), nullTime(sub.ValidUntil),
+		sub.ID, sub.Username, sealedPassword, sub.PlanID, string(status), sub.StaticIP,
+		nullString(sub.MAC), sub.MACLogin, nullTime(sub.ValidFrom), nullTime(sub.ValidUntil),
 	), sub)
 	if err != nil {
 		return fmt.Errorf("postgres: create subscriber %q: %w", sub.Username, subscriberError(err, sub.Username, sub.MAC))
@@ -104,7 +124,7 @@ func (s *Store) FindSubscriberByUsername(ctx context.Context, username string) (
 }
 
 // updateSubscriberSQL changes the non-NULL arguments; $4 says whether to set valid_until
-// to $5, which may be NULL (no end).
+// to $5, which may be NULL (no end), and $7 whether to set mac to $8 (NULL unbinds).
 const updateSubscriberSQL = `
 WITH s AS (
     UPDATE subscribers SET
@@ -112,31 +132,39 @@ WITH s AS (
         plan_id     = COALESCE($3, plan_id),
         valid_until = CASE WHEN $4 THEN $5 ELSE valid_until END,
         password    = COALESCE($6, password),
+        mac         = CASE WHEN $7 THEN $8 ELSE mac END,
+        mac_login   = COALESCE($9, mac_login),
         updated_at  = now()
     WHERE id = $1
     ` + returningSubscriber + `
 )
 SELECT ` + subscriberColumns + ` FROM s JOIN plans p ON p.id = s.plan_id`
 
-// UpdateSubscriber changes the non-nil fields of subscriber id and returns it as stored.
-// A non-nil zero validUntil clears the end of validity; a nil sealedPassword leaves the
-// password unchanged. ENOTFOUND, EINVALID.
-func (s *Store) UpdateSubscriber(ctx context.Context, id int64, status *radius.Status, planID *int64, validUntil *time.Time, sealedPassword []byte) (*billing.Subscriber, error) {
-	var st, until any
-	if status != nil {
-		st = string(*status)
+// UpdateSubscriber writes the non-nil fields of ch to subscriber id and returns it as
+// stored. ENOTFOUND, EINVALID, ECONFLICT for a MAC bound to another subscriber.
+func (s *Store) UpdateSubscriber(ctx context.Context, id int64, ch billing.SubscriberChange) (*billing.Subscriber, error) {
+	var st, until, mac any
+	if ch.Status != nil {
+		st = string(*ch.Status)
 	}
-	if validUntil != nil {
-		until = nullTime(*validUntil)
+	if ch.ValidUntil != nil {
+		until = nullTime(*ch.ValidUntil)
+	}
+	if ch.MAC != nil {
+		mac = nullString(*ch.MAC)
 	}
 	var sub billing.Subscriber
 	err := scanSubscriber(s.db.QueryRow(ctx, updateSubscriberSQL,
-		id, st, planID, validUntil != nil, until, sealedPassword), &sub)
+		id, st, ch.PlanID, ch.ValidUntil != nil, until, ch.SealedPassword, ch.MAC != nil, mac, ch.MACLogin), &sub)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("subscriber: no subscriber with id %d", id))
 		} else {
-			err = subscriberError(err, "", "")
+			macName := ""
+			if ch.MAC != nil {
+				macName = *ch.MAC
+			}
+			err = subscriberError(err, "", macName)
 		}
 		return nil, fmt.Errorf("postgres: update subscriber %d: %w", id, err)
 	}
@@ -149,6 +177,7 @@ const (
 	createImportSQL = `
 CREATE TEMP TABLE billing_import (
     n        integer NOT NULL,
+    id       bigint NOT NULL,
     username text NOT NULL,
     password bytea NOT NULL
 ) ON COMMIT DROP`
@@ -160,8 +189,9 @@ ORDER BY t.n
 LIMIT 1`
 
 	importInsertSQL = `
-INSERT INTO subscribers (username, password, plan_id, valid_from, valid_until)
-SELECT username, password, $1, now(), $2
+INSERT INTO subscribers (id, username, password, plan_id, valid_from, valid_until)
+OVERRIDING SYSTEM VALUE
+SELECT id, username, password, $1, now(), $2
 FROM billing_import
 ORDER BY n`
 
@@ -170,7 +200,7 @@ ORDER BY n`
 	dropImportSQL = `DROP TABLE billing_import`
 )
 
-var importColumns = []string{"n", "username", "password"}
+var importColumns = []string{"n", "id", "username", "password"}
 
 // ImportSubscribers inserts rows on plan planID, active, valid from the transaction's
 // start until validUntil (zero: no end), in one transaction: all or nothing. It returns
@@ -198,7 +228,7 @@ func (s *Store) importSubscribers(ctx context.Context, planID int64, validUntil 
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"billing_import"}, importColumns,
 		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			return []any{int32(i), rows[i].Username, rows[i].Sealed}, nil
+			return []any{int32(i), rows[i].ID, rows[i].Username, rows[i].Sealed}, nil
 		}))
 	if err != nil {
 		return 0, fmt.Errorf("copy: %w", err)

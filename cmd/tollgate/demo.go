@@ -70,7 +70,12 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 // demoNASLoad adds the demo NAS, or seals the secret of the one there again.
 func demoNASLoad(ctx context.Context, e *env, d *deps) error {
 	n := &radius.NAS{Name: demoNAS, Prefix: netip.MustParsePrefix("127.0.0.1/32"), CoAPort: 3799, RequireMessageAuthenticator: true}
-	err := d.radius.CreateNAS(ctx, n, sealNASSecret(d, n, []byte(demoSecret)))
+	id, err := d.radius.NextNASID(ctx) // the secret is sealed to the row's id
+	if err != nil {
+		return err
+	}
+	n.ID = id
+	err = d.radius.CreateNAS(ctx, n, sealNASSecret(d, n, []byte(demoSecret)))
 	if radius.ErrorCode(err) != radius.ECONFLICT {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	billingpg "tollgate/billing/postgres"
 	"tollgate/hotspot"
 	hotspotpg "tollgate/hotspot/postgres"
+	"tollgate/migrations"
 	"tollgate/radius"
 	"tollgate/radius/pg"
 	radiuspg "tollgate/radius/postgres"
@@ -32,6 +33,9 @@ type deps struct {
 	cache   *radiusredis.Cache
 	live    *radiusredis.Live
 	billing *billing.Service
+	// acc is the one account reader of the process, so its cache-fallback state and
+	// counters are shared.
+	acc *radius.Accounts
 }
 
 // open loads the configuration and connects to Postgres and Redis.
@@ -72,14 +76,22 @@ func (e *env) open(ctx context.Context) (*deps, error) {
 	}
 	ro.PoolSize = 64
 	ro.ContextTimeoutEnabled = true // every call honours its ctx deadline
+	// A short dial and read timeout: with Redis gone, a request falls back to Postgres
+	// (radius.Accounts) instead of waiting out the packet's deadline.
+	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout = time.Second, time.Second, time.Second
 	d.rdb = goredis.NewClient(ro)
 	if err := d.rdb.Ping(pctx).Err(); err != nil {
-		d.pool.Close()
-		d.rdb.Close()
-		return nil, fmt.Errorf("redis: cannot reach REDIS_URL: %w", err)
+		// Postgres holds the truth: RADIUS answers from it until Redis is back, so an
+		// outage of Redis must not keep tollgate from starting.
+		d.log.Warn("redis unreachable: the RADIUS path answers from Postgres until it is back", "err", err)
 	}
 	d.radius = radiuspg.New(d.pool)
-	d.cache = radiusredis.New(d.rdb, cfg.RedisPrefix, radiusredis.Options{})
+	// The cache names account entries by the voucher-code hash's key (so a voucher's
+	// entry can be dropped by its code hash) and authenticates every entry.
+	d.cache = radiusredis.New(d.rdb, cfg.RedisPrefix, radiusredis.Options{
+		CodeKey:   d.sealer.Key(radius.HashVoucherCode),
+		RecordKey: d.sealer.Key("cache record"),
+	})
 	d.live = radiusredis.NewLive(d.rdb, cfg.RedisPrefix)
 	subscribers := billingpg.NewStore(d.pool)
 	d.billing = &billing.Service{
@@ -141,6 +153,39 @@ func (c *changes) AccountsChanged(ctx context.Context, usernames ...string) erro
 	return nil
 }
 
+// MACsChanged deletes the cache entries of MAC logins by macs.
+func (c *changes) MACsChanged(ctx context.Context, macs ...string) error {
+	keys := make([]string, len(macs))
+	for i, m := range macs {
+		keys[i] = radius.MACKey(m)
+	}
+	if err := c.cache.DeleteAccounts(ctx, keys...); err != nil {
+		return fmt.Errorf("changes: %w", err)
+	}
+	return nil
+}
+
+// VouchersChanged deletes the cache entries of vouchers: under their account names and
+// under their codes (named by the code hashes, as the codes are not kept).
+func (c *changes) VouchersChanged(ctx context.Context, vs ...hotspot.Changed) error {
+	keys := make([]string, 0, 2*len(vs))
+	users := make([]string, 0, len(vs))
+	for _, v := range vs {
+		keys = append(keys, radius.AccountKey(v.Username))
+		users = append(users, v.Username)
+		if v.CodeHash != nil {
+			keys = append(keys, radius.CodeKey(v.CodeHash))
+		}
+	}
+	if err := c.cache.DeleteAccounts(ctx, keys...); err != nil {
+		return fmt.Errorf("changes: %w", err)
+	}
+	if err := c.cache.DeleteUsage(ctx, users...); err != nil {
+		return fmt.Errorf("changes: %w", err)
+	}
+	return nil
+}
+
 // PlansChanged drops the cached accounts of every subscriber on the plan.
 func (c *changes) PlansChanged(ctx context.Context, planID int64) error {
 	users, err := c.subscribers.FindPlanUsernames(ctx, planID)
@@ -161,9 +206,28 @@ func purchaseTx(pool *pgxpool.Pool) hotspot.InTx {
 	}
 }
 
+// secretsUpgrade is what `tollgate migrate` needs to bring secrets of older versions up
+// to date with the server key.
+func (d *deps) secretsUpgrade() migrations.Upgrade {
+	return migrations.Upgrade{
+		OpenUnbound: d.sealer.OpenUnbound,
+		Seal: func(plain []byte, column string, id int64) []byte {
+			return d.sealer.Seal(plain, radius.SealedColumn(column).AD(id))
+		},
+		CodeHash: func(code string) []byte {
+			return d.sealer.Hash(radius.HashVoucherCode, []byte(radius.NormalizeCode(code)))
+		},
+		CodeHint:    radius.MaskCode,
+		AccountName: radius.VoucherAccountName,
+	}
+}
+
 // accounts is the RADIUS path's account reader over these stores.
 func (d *deps) accounts() *radius.Accounts {
-	return &radius.Accounts{Cache: d.cache, Store: d.radius, Opener: d.sealer, Auth: d.cache, Usage: d.radius, Activator: d.radius, Now: time.Now}
+	if d.acc == nil {
+		d.acc = &radius.Accounts{Cache: d.cache, Store: d.radius, Opener: d.sealer, Codes: d.sealer, Auth: d.cache, Usage: d.radius, Online: d.radius, Activator: d.radius, Now: time.Now}
+	}
+	return d.acc
 }
 
 // nasTable loads every NAS with its secret opened, for a process without a running

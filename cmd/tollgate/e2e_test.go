@@ -162,7 +162,9 @@ func TestE2ERadclient(t *testing.T) {
 	s.MustRun("plan", "add", "--name", "hs", "--kind", "hotspot", "--rate-limit", "1M/2M", "--uptime-limit", "1h")
 	s.MustRun("subscriber", "add", "--username", "alice", "--password", "pw-alice", "--plan", "home")
 	s.MustRun("subscriber", "add", "--username", "bob", "--password", "pw-bob", "--plan", "home", "--static-ip", "10.9.0.7")
-	s.MustRun("subscriber", "add", "--username", "phone", "--password", "pw-phone", "--plan", "hs", "--mac", "aa-bb-cc-00-11-22")
+	s.MustRun("subscriber", "add", "--username", "phone", "--password", "pw-phone", "--plan", "hs", "--mac", "aa-bb-cc-00-11-22", "--mac-login")
+	// Bound to a MAC but not allowed to log in by it: MAC login is opt-in.
+	s.MustRun("subscriber", "add", "--username", "tablet", "--password", "pw-tablet", "--plan", "hs", "--mac", "aa-bb-cc-00-11-33")
 
 	// The NAS reaches the running server within a second, without a restart.
 	var out string
@@ -186,7 +188,10 @@ func TestE2ERadclient(t *testing.T) {
 		{"chap wrong", "User-Name=alice,CHAP-Password=nope,Message-Authenticator=0x00", "Received Access-Reject"},
 		{"mschapv1", "User-Name=alice,MS-CHAP-Password=pw-alice,Message-Authenticator=0x00", "MS-CHAP-MPPE-Keys"},
 		{"static ip", "User-Name=bob,User-Password=pw-bob,Message-Authenticator=0x00", "Framed-IP-Address = 10.9.0.7"},
-		{"hotspot mac login", "User-Name=AA:BB:CC:00:11:22,User-Password=\"\",Calling-Station-Id=AA:BB:CC:00:11:22,Service-Type=Login-User,Message-Authenticator=0x00", "Received Access-Accept"},
+		{"hotspot mac login", "User-Name=AA:BB:CC:00:11:22,User-Password=\"\",Calling-Station-Id=AA:BB:CC:00:11:22,Service-Type=Login-User,Message-Authenticator=0x00", `User-Name = "phone"`},
+		{"hotspot mac login, MAC as password", "User-Name=aa:bb:cc:00:11:22,User-Password=aa:bb:cc:00:11:22,Calling-Station-Id=AA:BB:CC:00:11:22,Message-Authenticator=0x00", `User-Name = "phone"`},
+		{"mac login not opted in", "User-Name=AA:BB:CC:00:11:33,User-Password=\"\",Calling-Station-Id=AA:BB:CC:00:11:33,Service-Type=Login-User,Message-Authenticator=0x00", "Received Access-Reject"},
+		{"mac login as a PPPoE session", "User-Name=AA:BB:CC:00:11:22,User-Password=\"\",Calling-Station-Id=AA:BB:CC:00:11:22,Service-Type=Framed-User,Framed-Protocol=PPP,Message-Authenticator=0x00", "Received Access-Reject"},
 		{"hotspot wrong device", "User-Name=phone,User-Password=pw-phone,Calling-Station-Id=AA:BB:CC:99:99:99,Service-Type=Login-User,Message-Authenticator=0x00", "Device not allowed"},
 		{"pppoe plan on hotspot", "User-Name=alice,User-Password=pw-alice,Service-Type=Login-User,Message-Authenticator=0x00", "Service not allowed"},
 		{"status-server", "Message-Authenticator=0x00", "Received Access-Accept"},
@@ -316,6 +321,9 @@ func TestCLIErrors(t *testing.T) {
 		{"unknown plan", []string{"subscriber", "add", "--username", "u", "--password", "p", "--plan", "nope"}, 1, "plan"},
 		{"bad mac", []string{"subscriber", "add", "--username", "u", "--password", "p", "--plan", "p", "--mac", "zz"}, 1, "mac"},
 		{"bad ip", []string{"subscriber", "add", "--username", "u", "--password", "p", "--plan", "p", "--static-ip", "1.2.3"}, 1, "static-ip"},
+		{"mac login without mac", []string{"subscriber", "add", "--username", "u", "--password", "p", "--plan", "p", "--mac-login"}, 1, "mac-login: needs --mac"},
+		{"mac login on a pppoe plan", []string{"subscriber", "add", "--username", "u", "--password", "p", "--plan", "p", "--mac", "02:00:00:00:00:01", "--mac-login"}, 1, "mac-login: plan \"p\" is a pppoe plan"},
+		{"reserved voucher name", []string{"subscriber", "add", "--username", "voucher-12", "--password", "p", "--plan", "p"}, 1, "username"},
 		{"bad status", []string{"subscriber", "set", "--username", "u", "--status", "gone"}, 1, "status"},
 		{"bad nas address", []string{"nas", "add", "--name", "n", "--address", "10.0.0", "--secret", "secret1"}, 1, "address"},
 		{"short secret", []string{"nas", "add", "--name", "n", "--address", "10.0.0.1", "--secret", "x"}, 1, "secret"},

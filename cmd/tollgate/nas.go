@@ -34,12 +34,12 @@ func toNASJSON(n *radius.NAS) nasJSON {
 
 // sealNASSecret and openNASSecret are the only places a NAS secret is sealed or opened.
 func sealNASSecret(d *deps, n *radius.NAS, plain []byte) []byte {
-	return d.sealer.Seal(plain)
+	return d.sealer.Seal(plain, radius.SealNASSecret.AD(n.ID))
 }
 
-// openNASSecret opens n's sealed secret.
+// openNASSecret opens n's sealed secret, bound to n's row.
 func openNASSecret(d *deps, n *radius.NAS) ([]byte, error) {
-	return d.sealer.Open(n.Secret)
+	return d.sealer.Open(n.Secret, radius.SealNASSecret.AD(n.ID))
 }
 
 // openNASSecrets opens the secret of every NAS in list in place. A NAS whose secret does
@@ -160,6 +160,10 @@ func cmdNASAdd(ctx context.Context, e *env, args []string) error {
 	}
 	d, err := e.open(ctx)
 	if err != nil {
+		return err
+	}
+	// The secret is sealed to the row it goes in: reserve its id first.
+	if n.ID, err = d.radius.NextNASID(ctx); err != nil {
 		return err
 	}
 	if err := d.radius.CreateNAS(ctx, n, sealNASSecret(d, n, secret)); err != nil {

@@ -23,6 +23,7 @@ import (
 	"tollgate/radius"
 	"tollgate/radius/pg"
 	radiuspg "tollgate/radius/postgres"
+	radiusredis "tollgate/radius/redis"
 	"tollgate/radius/server"
 )
 
@@ -180,6 +181,11 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 	enf.Backlog = acctw.Backlog // no reaping while acknowledged records wait in the spool
 	srv.SetAccounting(acctw, enf.AfterAccounting)
 	srv.SetActivator(d.accounts()) // vouchers start at their first accepted login
+	// Failed voucher logins are counted per device and NAS in Redis, for all replicas.
+	srv.SetThrottle(radiusredis.NewThrottle(d.rdb, e.cfg.RedisPrefix, d.sealer.Key("throttle"), radiusredis.ThrottleOptions{}))
+	if err := registerAccountMetrics(reg, d); err != nil {
+		return nil, nil, err
+	}
 	if err := loadNAS(ctx, d, srv); err != nil {
 		return nil, nil, err
 	}
@@ -330,7 +336,6 @@ func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 			*hotspot.Service
 			*billingpg.Store
 		}{d.hotspot(), billingpg.NewStore(d.pool)},
-		Opener:   d.sealer,
 		Vouchers: portalVouchers(d),
 		// The captive login page posts only to the NASes' login hosts.
 		LoginHosts: d.radius,
@@ -367,4 +372,27 @@ func portalVouchers(d *deps) *portal.Vouchers {
 		Sealer:    d.sealer,
 		Notify:    func(ctx context.Context, payload string) error { return pg.Notify(ctx, d.pool, payload) },
 	}
+}
+
+// registerAccountMetrics exports how the account reads went: cache round trips that
+// failed and fell back to Postgres, reads that went to Postgres, and cached entries that
+// failed their authentication (written by someone without the server key).
+func registerAccountMetrics(reg prometheus.Registerer, d *deps) error {
+	acc := d.accounts()
+	for _, c := range []struct {
+		name, help string
+		v          func() int64
+	}{
+		{"cache_failures_total", "Account cache round trips that failed; each request fell back to Postgres.", acc.CacheFailures},
+		{"store_reads_total", "Account reads that went to Postgres (cache misses and fallbacks).", acc.StoreReads},
+		{"cache_forged_total", "Cached account entries that failed authentication and were read as misses.", d.cache.Forged},
+	} {
+		v := c.v
+		if err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "tollgate", Subsystem: "accounts", Name: c.name, Help: c.help,
+		}, func() float64 { return float64(v()) })); err != nil {
+			return err
+		}
+	}
+	return nil
 }

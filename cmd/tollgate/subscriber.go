@@ -20,11 +20,12 @@ type subscriberJSON struct {
 	Status     string     `json:"status"`
 	StaticIP   string     `json:"static_ip,omitempty"`
 	MAC        string     `json:"mac,omitempty"`
+	MACLogin   bool       `json:"mac_login"`
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
 }
 
 func toSubscriberJSON(s *billing.Subscriber) subscriberJSON {
-	out := subscriberJSON{ID: s.ID, Username: s.Username, Plan: s.PlanName, Status: string(s.Status), MAC: s.MAC}
+	out := subscriberJSON{ID: s.ID, Username: s.Username, Plan: s.PlanName, Status: string(s.Status), MAC: s.MAC, MACLogin: s.MACLogin}
 	if s.StaticIP.IsValid() {
 		out.StaticIP = s.StaticIP.String()
 	}
@@ -43,7 +44,8 @@ func cmdSubscriberAdd(ctx context.Context, e *env, args []string) error {
 	fs.String("password-file", "", "read the password from the first line of this file")
 	fs.StringVar(&in.Plan, "plan", "", "plan name")
 	fs.StringVar(&in.StaticIP, "static-ip", "", "fixed IP address (Framed-IP-Address)")
-	fs.StringVar(&in.MAC, "mac", "", "bind to this device MAC (also allows hotspot MAC login)")
+	fs.StringVar(&in.MAC, "mac", "", "bind to this device MAC")
+	fs.BoolVar(&in.MACLogin, "mac-login", false, "let the router log this subscriber in by its MAC (hotspot plans only; needs --mac)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -81,6 +83,8 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 	plan := fs.String("plan", "", "move to this plan")
 	fs.String("password", "", "new password; - reads it from stdin")
 	fs.String("password-file", "", "read the new password from the first line of this file")
+	mac := fs.String("mac", "", `bind to this device MAC ("" unbinds it)`)
+	macLogin := fs.Bool("mac-login", false, "let the router log this subscriber in by its MAC (hotspot plans only)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -104,8 +108,14 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 	if passwordSet {
 		upd.Password = &password
 	}
-	if upd.Status == nil && upd.Plan == nil && upd.Password == nil {
-		return usagef("subscriber set: nothing to change: give --status, --plan, --password or --password-file")
+	if set["mac"] {
+		upd.MAC = mac
+	}
+	if set["mac-login"] {
+		upd.MACLogin = macLogin
+	}
+	if upd == (billing.SubscriberUpdate{}) {
+		return usagef("subscriber set: nothing to change: give --status, --plan, --password, --password-file, --mac or --mac-login")
 	}
 	d, err := e.open(ctx)
 	if err != nil {
@@ -184,7 +194,7 @@ func (d *deps) planCoA(ctx context.Context, username string) ([]radius.CoAResult
 	if err != nil || len(open) == 0 {
 		return nil, err
 	}
-	a, err := d.radius.FindAccountByUsername(ctx, username)
+	a, err := d.radius.FindAccountByUsername(ctx, username, nil)
 	if err != nil {
 		return nil, err
 	}

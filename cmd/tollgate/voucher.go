@@ -25,6 +25,7 @@ func (d *deps) hotspot() *hotspot.Service {
 		Store:   hotspotpg.NewStore(d.pool),
 		Plans:   plans,
 		Sealer:  d.sealer,
+		Codes:   d.sealer,
 		Changes: &changes{subscribers: plans, cache: d.cache},
 		Usage:   d.radius,
 		Now:     time.Now,
@@ -138,8 +139,10 @@ func writeCSV(w io.Writer, g *hotspot.Generated) error {
 
 // voucherJSON is a stored voucher, without its password.
 type voucherJSON struct {
-	ID          int64      `json:"id"`
-	Code        string     `json:"code"`
+	ID int64 `json:"id"`
+	// CodeHint is the code masked: codes are kept only sealed (reprint a batch to read
+	// them again).
+	CodeHint    string     `json:"code_hint"`
 	Username    string     `json:"username"`
 	BatchID     int64      `json:"batch_id"`
 	Plan        string     `json:"plan"`
@@ -155,7 +158,7 @@ type voucherJSON struct {
 }
 
 func toVoucherJSON(v *hotspot.Voucher) voucherJSON {
-	return voucherJSON{ID: v.ID, Code: v.Code, Username: v.Username, BatchID: v.BatchID, Plan: v.PlanName, Mode: string(v.Mode),
+	return voucherJSON{ID: v.ID, CodeHint: v.CodeHint, Username: v.Username, BatchID: v.BatchID, Plan: v.PlanName, Mode: string(v.Mode),
 		State: string(v.State), Reseller: v.Reseller, CreatedAt: v.CreatedAt.UTC(), SoldAt: timePtr(v.SoldAt),
 		ActivatedAt: timePtr(v.ActivatedAt), ValidUntil: timePtr(v.ValidUntil), RevokedAt: timePtr(v.RevokedAt), MAC: v.MAC}
 }
@@ -209,9 +212,9 @@ func cmdVoucherList(ctx context.Context, e *env, args []string) error {
 	}
 	return e.print(out, func(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CODE\tUSERNAME\tBATCH\tPLAN\tSTATE\tACTIVATED\tVALID UNTIL\tMAC")
+		fmt.Fprintln(tw, "ID\tCODE\tUSERNAME\tBATCH\tPLAN\tSTATE\tACTIVATED\tVALID UNTIL\tMAC")
 		for _, v := range out {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.Code, v.Username, v.BatchID, v.Plan, v.State,
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.CodeHint, v.Username, v.BatchID, v.Plan, v.State,
 				fmtTime(v.ActivatedAt), fmtTime(v.ValidUntil), v.MAC)
 		}
 		tw.Flush()
@@ -269,7 +272,7 @@ func cmdVoucherShow(ctx context.Context, e *env, args []string) error {
 			state += " (stored: " + out.StoredState + ")"
 		}
 		for _, kv := range [][2]string{
-			{"code", out.Code}, {"username", out.Username}, {"plan", out.Plan}, {"batch", strconv.FormatInt(out.BatchID, 10)},
+			{"code", out.CodeHint}, {"username", out.Username}, {"plan", out.Plan}, {"batch", strconv.FormatInt(out.BatchID, 10)},
 			{"state", state}, {"activated", fmtTime(out.ActivatedAt)}, {"valid until", fmtTime(out.ValidUntil)},
 			{"uptime used", fmt.Sprintf("%v of %s", time.Duration(out.UptimeSeconds)*time.Second, limit(out.UptimeLimit, time.Second))},
 			{"bytes used", fmt.Sprintf("%d of %s", out.BytesUsed, limit(out.DataLimit, 1))},
@@ -327,7 +330,7 @@ func cmdVoucherRevoke(ctx context.Context, e *env, args []string) error {
 		Disconnected []coaJSON   `json:"disconnected"`
 	}{toVoucherJSON(v), toCoAJSON(res)}
 	return e.print(out, func(w io.Writer) {
-		fmt.Fprintf(w, "revoked voucher %s\n", v.Code)
+		fmt.Fprintf(w, "revoked voucher %d (%s)\n", v.ID, v.CodeHint)
 		printCoA(w, out.Disconnected)
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tollgate/hotspot"
+	"tollgate/radius"
 	"tollgate/radius/radiustest"
 )
 
@@ -121,7 +122,8 @@ func TestE2EVouchers(t *testing.T) {
 		// Session-Timeout: the uptime left (1h) is less than the validity (1d); data left
 		// 5G = 5e9 bytes = 1 gigaword + 705032704.
 		mustContain(t, out, "Received Access-Accept", "Session-Timeout = 3600", `Mikrotik-Rate-Limit = "1M/2M"`,
-			"Mikrotik-Total-Limit = 705032704", "Mikrotik-Total-Limit-Gigawords = 1", "Class = 0x74673a76") // "tg:v"
+			"Mikrotik-Total-Limit = 705032704", "Mikrotik-Total-Limit-Gigawords = 1", "Class = 0x74673a63", // "tg:c": logs in by its code
+			`User-Name = "voucher-`) // accounted under its account name, never the code
 		st := s.show(code(0))
 		if st.State != "active" || st.ActivatedAt == nil || st.ValidUntil == nil || st.ValidUntil.Sub(*st.ActivatedAt) != 24*time.Hour || st.MAC != "" {
 			t.Fatalf("after login: %+v", st)
@@ -146,15 +148,15 @@ func TestE2EVouchers(t *testing.T) {
 	})
 
 	t.Run("userpass mode", func(t *testing.T) {
-		b := s.generate("--plan", "day", "--count", "2", "--mode", "userpass", "--length", "6", "--prefix", "G-")
+		b := s.generate("--plan", "day", "--count", "2", "--mode", "userpass", "--length", "8", "--prefix", "G-")
 		v := b.Vouchers[0]
-		if b.Mode != "userpass" || !strings.HasPrefix(v.Username, "G-") || len(v.Username) != 8 || len(v.Password) != 6 || v.Username == v.Code {
+		if b.Mode != "userpass" || !strings.HasPrefix(v.Username, "G-") || len(v.Username) != 10 || len(v.Password) != 8 || v.Username == v.Code {
 			t.Fatalf("userpass batch %+v", b)
 		}
 		mustContain(t, s.hotspotLogin(secret, v.Username, "CHAP-Password="+v.Password, "AA:BB:CC:00:00:03"), "Received Access-Accept")
 		mustContain(t, s.hotspotLogin(secret, v.Code, "User-Password="+v.Code, "AA:BB:CC:00:00:03"), "Received Access-Reject")
 		// show finds it by code and by username.
-		if st := s.show(v.Username); st.Code != v.Code || st.State != "active" {
+		if st := s.show(v.Username); st.CodeHint != radius.MaskCode(v.Code) || st.State != "active" {
 			t.Fatalf("show by username: %+v", st)
 		}
 	})
@@ -255,7 +257,7 @@ func TestE2EVouchers(t *testing.T) {
 		mustContain(t, s.hotspotLogin(secret, c, "User-Password="+c, "AA:BB:CC:00:00:0E"), "Received Access-Accept", "Session-Timeout = 3")
 		s.mustAcct(secret, fmt.Sprintf("Acct-Status-Type=Start,Acct-Session-Id=E1,User-Name=%s,Framed-IP-Address=10.5.50.14,Calling-Station-Id=AA:BB:CC:00:00:0E,NAS-Identifier=r1", c))
 		r := waitCoA(t, nas, codeDisconnect, "E1")
-		if r.Username != c || r.FramedIP != netip.MustParseAddr("10.5.50.14") {
+		if r.Username != s.show(c).Username || !strings.HasPrefix(r.Username, "voucher-") || r.FramedIP != netip.MustParseAddr("10.5.50.14") {
 			t.Fatalf("disconnect: %+v", r)
 		}
 		mustContain(t, s.hotspotLogin(secret, c, "User-Password="+c, "AA:BB:CC:00:00:0E"), "Received Access-Reject", "Account expired")
@@ -301,7 +303,7 @@ func TestE2EVouchers(t *testing.T) {
 		if res.Voucher.State != "revoked" || res.Voucher.RevokedAt == nil || len(res.Disconnected) != 1 || res.Disconnected[0].Result != "ack" {
 			t.Fatalf("revoke: %+v", res)
 		}
-		if r := waitCoA(t, nas, codeDisconnect, "R1"); r.Username != c {
+		if r := waitCoA(t, nas, codeDisconnect, "R1"); r.Username != res.Voucher.Username {
 			t.Fatalf("disconnect: %+v", r)
 		}
 		mustContain(t, s.hotspotLogin(secret, c, "User-Password="+c, "AA:BB:CC:00:00:10"), "Received Access-Reject", "Voucher revoked")
@@ -356,7 +358,7 @@ func TestE2EVouchers(t *testing.T) {
 		text := s.MustRun("voucher", "show", code(0))
 		mustContain(t, text, "state:", "active", "uptime used:", "of 1h0m0s", "bytes used:", "of 5000000000", "valid until:")
 		text = s.MustRun("voucher", "list", "--batch", fmt.Sprint(day.ID))
-		mustContain(t, text, "CODE", code(9))
+		mustContain(t, text, "CODE", radius.MaskCode(code(9)))
 	})
 
 	// The auth log carries the voucher reasons.
@@ -394,13 +396,13 @@ func TestE2EVoucherOutputAndErrors(t *testing.T) {
 			t.Fatalf("csv record %q", r)
 		}
 	}
-	out = s.MustRun("voucher", "generate", "--plan", "hs", "--count", "3", "--csv", "--mode", "userpass", "--prefix", "HS", "--charset", "0123456789", "--length", "10")
+	out = s.MustRun("voucher", "generate", "--plan", "hs", "--count", "3", "--csv", "--mode", "userpass", "--prefix", "HS", "--charset", "0123456789", "--length", "13")
 	recs, err = csv.NewReader(strings.NewReader(out)).ReadAll()
 	if err != nil || len(recs) != 3 {
 		t.Fatalf("userpass csv: %v:\n%s", err, out)
 	}
 	for _, r := range recs {
-		if len(r) != 3 || !regexp.MustCompile(`^HS[0-9]{10}$`).MatchString(r[0]) || !regexp.MustCompile(`^HS[0-9]{10}$`).MatchString(r[1]) || !regexp.MustCompile(`^[0-9]{10}$`).MatchString(r[2]) {
+		if len(r) != 3 || !regexp.MustCompile(`^HS[0-9]{13}$`).MatchString(r[0]) || !regexp.MustCompile(`^HS[0-9]{13}$`).MatchString(r[1]) || !regexp.MustCompile(`^[0-9]{13}$`).MatchString(r[2]) {
 			t.Fatalf("userpass csv record %q", r)
 		}
 	}
@@ -441,6 +443,7 @@ func TestE2EVoucherOutputAndErrors(t *testing.T) {
 		{"bad prefix", []string{"voucher", "generate", "--plan", "hs", "--count", "1", "--prefix", "a b"}, 1, "prefix"},
 		{"bad mode", []string{"voucher", "generate", "--plan", "hs", "--count", "1", "--mode", "pin"}, 1, "mode"},
 		{"too short", []string{"voucher", "generate", "--plan", "hs", "--count", "1", "--length", "3"}, 1, "length"},
+		{"below 2^40", []string{"voucher", "generate", "--plan", "hs", "--count", "1", "--length", "7"}, 1, "length: 7 characters"},
 		{"unknown plan", []string{"voucher", "generate", "--plan", "gold", "--count", "1"}, 1, "plan"},
 		{"pppoe plan", []string{"voucher", "generate", "--plan", "home", "--count", "1"}, 1, "plan"},
 		{"show unknown", []string{"voucher", "show", "NOPE"}, 1, "code"},

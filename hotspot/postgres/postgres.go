@@ -41,44 +41,68 @@ const batchLock = 0x746776626174636b // "tgvbatck"
 const (
 	lockBatchesSQL = `SELECT pg_advisory_xact_lock($1)`
 
+	nextVoucherIDsSQL = `SELECT nextval(pg_get_serial_sequence('vouchers', 'id')) FROM generate_series(1, $1)`
+
 	createBatchSQL = `
 INSERT INTO voucher_batches (plan_id, mode, count, reseller, created_at)
 VALUES ($1, $2, $3, $4, $5)
 RETURNING id`
 
+	// Logins (codes in code mode) that a subscriber already has as a name: the RADIUS
+	// lookup would find the subscriber first. The codes pass as a parameter only; no
+	// code is ever written to a table.
+	subscriberNamesSQL = `SELECT username FROM subscribers WHERE username = ANY($1::text[])`
+
 	// The staging table lives as long as the connection and is emptied at every commit;
 	// IF NOT EXISTS makes a second batch on the same connection reuse it.
 	createStagingSQL = `
-CREATE TEMP TABLE IF NOT EXISTS voucher_staging (
-    idx      integer NOT NULL,
-    code     text NOT NULL,
-    username text NOT NULL,
-    password bytea NOT NULL
+CREATE TEMP TABLE IF NOT EXISTS voucher_staging_v2 (
+    id          bigint NOT NULL,
+    username    text NOT NULL,
+    password    bytea NOT NULL,
+    code_hash   bytea NOT NULL,
+    code_sealed bytea NOT NULL,
+    code_hint   text NOT NULL
 ) ON COMMIT DELETE ROWS`
 
-	// A staged voucher whose code or username is taken is skipped (ON CONFLICT), and so
-	// is one named like a subscriber, whom the RADIUS lookup would find first.
+	// A staged voucher whose code or username is taken is skipped (ON CONFLICT). Its id
+	// was reserved from the identity's sequence, so it is given explicitly.
 	insertStagedSQL = `
-INSERT INTO vouchers (batch_id, plan_id, code, username, password, valid_until, created_at, updated_at, state, sold_at)
-SELECT $1, $2, s.code, s.username, s.password, $3, $4, $4,
+INSERT INTO vouchers (id, batch_id, plan_id, username, password, code_hash, code_sealed, code_hint,
+                      valid_until, created_at, updated_at, state, sold_at)
+OVERRIDING SYSTEM VALUE
+SELECT s.id, $1, $2, s.username, s.password, s.code_hash, s.code_sealed, s.code_hint, $3, $4, $4,
        CASE WHEN $5::timestamptz IS NULL THEN 'new' ELSE 'sold' END, $5
-FROM voucher_staging s
-WHERE NOT EXISTS (SELECT 1 FROM subscribers u WHERE u.username = s.username)
+FROM voucher_staging_v2 s
 ON CONFLICT DO NOTHING`
 
 	// The staged vouchers that did not make it into the batch.
 	collidedSQL = `
-SELECT s.idx FROM voucher_staging s
-WHERE NOT EXISTS (SELECT 1 FROM vouchers v WHERE v.code = s.code AND v.batch_id = $1)`
+SELECT s.id FROM voucher_staging_v2 s
+WHERE NOT EXISTS (SELECT 1 FROM vouchers v WHERE v.id = s.id)`
 
-	clearStagingSQL = `DELETE FROM voucher_staging`
+	clearStagingSQL = `DELETE FROM voucher_staging_v2`
 )
+
+// NextVoucherIDs reserves n voucher IDs from the table's identity sequence.
+func (s *Store) NextVoucherIDs(ctx context.Context, n int) ([]int64, error) {
+	rows, err := s.db.Query(ctx, nextVoucherIDsSQL, n)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reserve voucher ids: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reserve voucher ids: %w", err)
+	}
+	return ids, nil
+}
 
 // CreateBatch stores b and vs in one transaction (see hotspot.Store): the vouchers are
 // copied into a staging table with COPY, then moved into vouchers skipping any whose
-// code or username is taken; those are replaced by fresh() and the round repeats.
-// Batches are made one at a time (an advisory lock). ECONFLICT after maxRounds.
-func (s *Store) CreateBatch(ctx context.Context, b *hotspot.Batch, validUntil time.Time, vs []hotspot.NewVoucher, fresh func() (hotspot.NewVoucher, error)) error {
+// code hash or username is taken; those, and any whose login a subscriber has as a name,
+// are replaced by fresh() and the round repeats. Batches are made one at a time (an
+// advisory lock). ECONFLICT after maxRounds.
+func (s *Store) CreateBatch(ctx context.Context, b *hotspot.Batch, validUntil time.Time, vs []hotspot.NewVoucher, fresh func(id int64) (hotspot.NewVoucher, error)) error {
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: create batch: %w", err)
@@ -93,16 +117,28 @@ func (s *Store) CreateBatch(ctx context.Context, b *hotspot.Batch, validUntil ti
 	if _, err := tx.Exec(ctx, createStagingSQL); err != nil {
 		return fmt.Errorf("postgres: create batch: staging: %w", err)
 	}
+	byID := make(map[int64]int, len(vs))
 	pending := make([]int, len(vs))
 	for i := range pending {
 		pending[i] = i
+		byID[vs[i].ID] = i
 	}
 	var stored int64
 	for round := 0; len(pending) > 0; round++ {
 		if round == maxRounds {
 			return radius.Errorf(radius.ECONFLICT, "length: %d codes kept colliding with existing ones; use a longer code", len(pending))
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"voucher_staging"}, []string{"idx", "code", "username", "password"}, &stagingRows{vs: vs, idx: pending, i: -1}); err != nil {
+		taken, err := subscriberNames(ctx, tx, vs, pending)
+		if err != nil {
+			return err
+		}
+		ok := pending[:0:0]
+		for _, i := range pending {
+			if !taken[vs[i].Login()] {
+				ok = append(ok, i)
+			}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"voucher_staging_v2"}, []string{"id", "username", "password", "code_hash", "code_sealed", "code_hint"}, &stagingRows{vs: vs, idx: ok, i: -1}); err != nil {
 			return fmt.Errorf("postgres: create batch: copy: %w", err)
 		}
 		tag, err := tx.Exec(ctx, insertStagedSQL, b.ID, b.PlanID, nullTime(validUntil), b.CreatedAt, nullTime(b.SoldAt))
@@ -110,17 +146,24 @@ func (s *Store) CreateBatch(ctx context.Context, b *hotspot.Batch, validUntil ti
 			return fmt.Errorf("postgres: create batch: insert: %w", translate(err))
 		}
 		stored += tag.RowsAffected()
-		next := pending[:0:0]
-		if tag.RowsAffected() < int64(len(pending)) {
-			if next, err = collided(ctx, tx, b.ID); err != nil {
+		var next []int
+		if tag.RowsAffected() < int64(len(ok)) {
+			if next, err = collided(ctx, tx, byID); err != nil {
 				return err
+			}
+		}
+		if len(ok) < len(pending) {
+			for _, i := range pending {
+				if taken[vs[i].Login()] {
+					next = append(next, i)
+				}
 			}
 		}
 		if _, err := tx.Exec(ctx, clearStagingSQL); err != nil {
 			return fmt.Errorf("postgres: create batch: staging: %w", err)
 		}
 		for _, i := range next {
-			if vs[i], err = fresh(); err != nil {
+			if vs[i], err = fresh(vs[i].ID); err != nil {
 				return err
 			}
 		}
@@ -136,18 +179,39 @@ func (s *Store) CreateBatch(ctx context.Context, b *hotspot.Batch, validUntil ti
 	return nil
 }
 
-func collided(ctx context.Context, tx pgx.Tx, batchID int64) ([]int, error) {
-	rows, err := tx.Query(ctx, collidedSQL, batchID)
+// subscriberNames returns the logins of vs[idx] that a subscriber has as a name.
+func subscriberNames(ctx context.Context, tx pgx.Tx, vs []hotspot.NewVoucher, idx []int) (map[string]bool, error) {
+	logins := make([]string, len(idx))
+	for j, i := range idx {
+		logins[j] = vs[i].Login()
+	}
+	rows, err := tx.Query(ctx, subscriberNamesSQL, logins)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: create batch: subscriber names: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: create batch: subscriber names: %w", err)
+	}
+	taken := make(map[string]bool, len(names))
+	for _, n := range names {
+		taken[n] = true
+	}
+	return taken, nil
+}
+
+func collided(ctx context.Context, tx pgx.Tx, byID map[int64]int) ([]int, error) {
+	rows, err := tx.Query(ctx, collidedSQL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: create batch: collisions: %w", err)
 	}
-	idx, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return nil, fmt.Errorf("postgres: create batch: collisions: %w", err)
 	}
-	out := make([]int, len(idx))
-	for i, v := range idx {
-		out[i] = int(v)
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
 	}
 	return out, nil
 }
@@ -162,15 +226,14 @@ type stagingRows struct {
 func (r *stagingRows) Next() bool { r.i++; return r.i < len(r.idx) }
 
 func (r *stagingRows) Values() ([]any, error) {
-	k := r.idx[r.i]
-	v := &r.vs[k]
-	return []any{int32(k), v.Code, v.Username, v.Sealed}, nil
+	v := &r.vs[r.idx[r.i]]
+	return []any{v.ID, v.Username, v.SealedPassword, v.CodeHash, v.SealedCode, v.CodeHint}, nil
 }
 
 func (r *stagingRows) Err() error { return nil }
 
 const voucherColumns = `
-SELECT v.id, v.batch_id, v.plan_id, p.name, v.code, v.username, b.mode, v.state, b.reseller,
+SELECT v.id, v.batch_id, v.plan_id, p.name, v.code_hint, v.code_hash, v.username, b.mode, v.state, b.reseller,
        v.sold_at, v.activated_at, v.valid_until, v.revoked_at, v.created_at, v.mac,
        p.uptime_limit_seconds, p.data_limit_bytes
 FROM vouchers v
@@ -178,7 +241,7 @@ JOIN voucher_batches b ON b.id = v.batch_id
 JOIN plans p ON p.id = v.plan_id`
 
 const (
-	findVoucherByCodeSQL     = voucherColumns + ` WHERE v.code = $1`
+	findVoucherByCodeHashSQL = voucherColumns + ` WHERE v.code_hash = $1`
 	findVoucherByUsernameSQL = voucherColumns + ` WHERE v.username = $1`
 	findVoucherByIDSQL       = voucherColumns + ` WHERE v.id = $1`
 	// Admin listing: the filters are optional parameters rather than a built WHERE.
@@ -188,9 +251,9 @@ ORDER BY v.id DESC
 LIMIT $3`
 )
 
-// FindVoucherByCode returns the voucher with code. ENOTFOUND.
-func (s *Store) FindVoucherByCode(ctx context.Context, code string) (*hotspot.Voucher, error) {
-	return s.findOne(ctx, findVoucherByCodeSQL, code)
+// FindVoucherByCodeHash returns the voucher whose code hashes to h. ENOTFOUND.
+func (s *Store) FindVoucherByCodeHash(ctx context.Context, h []byte) (*hotspot.Voucher, error) {
+	return s.findOne(ctx, findVoucherByCodeHashSQL, h)
 }
 
 // FindVoucherByUsername returns the voucher that logs in as username. ENOTFOUND.
@@ -202,9 +265,9 @@ func (s *Store) findOne(ctx context.Context, sql string, arg any) (*hotspot.Vouc
 	var v hotspot.Voucher
 	if err := scanVoucher(s.db.QueryRow(ctx, sql, arg), &v); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, &radius.Error{Code: radius.ENOTFOUND, Message: fmt.Sprintf("code: no voucher %q", fmt.Sprint(arg)), Err: err}
+			return nil, &radius.Error{Code: radius.ENOTFOUND, Message: "code: no such voucher", Err: err}
 		}
-		return nil, fmt.Errorf("postgres: find voucher %q: %w", fmt.Sprint(arg), err)
+		return nil, fmt.Errorf("postgres: find voucher: %w", err)
 	}
 	return &v, nil
 }
@@ -230,27 +293,27 @@ func (s *Store) FindVouchers(ctx context.Context, f hotspot.VoucherFilter) ([]ho
 	return out, nil
 }
 
-const findSealedPasswordsSQL = `SELECT id, password FROM vouchers WHERE batch_id = $1`
+const findSealedCredentialsSQL = `SELECT id, code_sealed, password FROM vouchers WHERE batch_id = $1 AND code_sealed IS NOT NULL`
 
-// FindSealedPasswords returns the sealed passwords of batch batchID's vouchers by
-// voucher ID.
-func (s *Store) FindSealedPasswords(ctx context.Context, batchID int64) (map[int64][]byte, error) {
-	rows, err := s.db.Query(ctx, findSealedPasswordsSQL, batchID)
+// FindSealedCredentials returns the sealed codes and passwords of batch batchID's
+// vouchers by voucher ID.
+func (s *Store) FindSealedCredentials(ctx context.Context, batchID int64) (map[int64]hotspot.SealedCredentials, error) {
+	rows, err := s.db.Query(ctx, findSealedCredentialsSQL, batchID)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: find passwords of batch %d: %w", batchID, err)
+		return nil, fmt.Errorf("postgres: find credentials of batch %d: %w", batchID, err)
 	}
 	defer rows.Close()
-	out := map[int64][]byte{}
+	out := map[int64]hotspot.SealedCredentials{}
 	for rows.Next() {
 		var id int64
-		var sealed []byte
-		if err := rows.Scan(&id, &sealed); err != nil {
-			return nil, fmt.Errorf("postgres: find passwords of batch %d: %w", batchID, err)
+		var sc hotspot.SealedCredentials
+		if err := rows.Scan(&id, &sc.Code, &sc.Password); err != nil {
+			return nil, fmt.Errorf("postgres: find credentials of batch %d: %w", batchID, err)
 		}
-		out[id] = sealed
+		out[id] = sc
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: find passwords of batch %d: %w", batchID, err)
+		return nil, fmt.Errorf("postgres: find credentials of batch %d: %w", batchID, err)
 	}
 	return out, nil
 }
@@ -277,7 +340,7 @@ const (
 	expireVouchersSQL = `
 UPDATE vouchers SET state = 'expired', updated_at = $1
 WHERE state IN ('new', 'sold', 'active') AND valid_until <= $1
-RETURNING username`
+RETURNING username, code_hash`
 
 	// An active voucher is exhausted when its sessions (all of them: a voucher's
 	// username is never reused) reached the plan's uptime or data limit.
@@ -289,25 +352,29 @@ WHERE v.state = 'active' AND p.id = v.plan_id
   AND EXISTS (SELECT 1 FROM sessions s WHERE s.username = v.username
               HAVING p.uptime_limit_seconds > 0 AND sum(s.session_time) >= p.uptime_limit_seconds
                   OR p.data_limit_bytes > 0 AND sum(s.input_octets + s.output_octets) >= p.data_limit_bytes)
-RETURNING v.username`
+RETURNING v.username, v.code_hash`
 )
 
 // ExpireVouchers persists expired and exhausted states at now (see hotspot.Store) and
-// returns the usernames it changed. Running it again changes nothing.
-func (s *Store) ExpireVouchers(ctx context.Context, now time.Time) ([]string, error) {
-	var users []string
+// returns the vouchers it changed. Running it again changes nothing.
+func (s *Store) ExpireVouchers(ctx context.Context, now time.Time) ([]hotspot.Changed, error) {
+	var out []hotspot.Changed
 	for _, sql := range []string{expireVouchersSQL, exhaustVouchersSQL} {
 		rows, err := s.db.Query(ctx, sql, now)
 		if err != nil {
-			return users, fmt.Errorf("postgres: expire vouchers: %w", err)
+			return out, fmt.Errorf("postgres: expire vouchers: %w", err)
 		}
-		u, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		c, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (hotspot.Changed, error) {
+			var c hotspot.Changed
+			err := row.Scan(&c.Username, &c.CodeHash)
+			return c, err
+		})
 		if err != nil {
-			return users, fmt.Errorf("postgres: expire vouchers: %w", err)
+			return out, fmt.Errorf("postgres: expire vouchers: %w", err)
 		}
-		users = append(users, u...)
+		out = append(out, c...)
 	}
-	return users, nil
+	return out, nil
 }
 
 // scanVoucher scans voucherColumns into v.
@@ -318,7 +385,7 @@ func scanVoucher(row pgx.Row, v *hotspot.Voucher) error {
 		sold, activated, until, revoked pgtype.Timestamptz
 		uptime                          int64
 	)
-	err := row.Scan(&v.ID, &v.BatchID, &v.PlanID, &v.PlanName, &v.Code, &v.Username, &mode, &state, &reseller,
+	err := row.Scan(&v.ID, &v.BatchID, &v.PlanID, &v.PlanName, &v.CodeHint, &v.CodeHash, &v.Username, &mode, &state, &reseller,
 		&sold, &activated, &until, &revoked, &v.CreatedAt, &mac, &uptime, &v.DataLimit)
 	if err != nil {
 		return err
@@ -357,7 +424,7 @@ var checkFields = map[string]string{
 	"voucher_batches_reseller_check": "reseller",
 	"voucher_batches_count_check":    "count",
 	"voucher_batches_mode_check":     "mode",
-	"vouchers_code_check":            "prefix",
+	"vouchers_code_hint_check":       "prefix",
 	"vouchers_username_check":        "prefix",
 }
 

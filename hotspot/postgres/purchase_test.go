@@ -21,7 +21,7 @@ import (
 func (e *env) mustPurchaser(tb testing.TB) (*hotspot.Purchaser, *billing.ResellerService) {
 	tb.Helper()
 	ctx := context.Background()
-	plans := &billing.Service{Store: billingpg.NewStore(e.pool), Sealer: sealer{}}
+	plans := &billing.Service{Store: billingpg.NewStore(e.pool), Sealer: e.sealer}
 	if _, err := plans.CreatePlan(ctx, billing.Plan{Name: "resale", Kind: radius.KindHotspot, Validity: time.Hour, ResellerPriceCents: 250}); err != nil {
 		tb.Fatal(err)
 	}

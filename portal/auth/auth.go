@@ -121,11 +121,8 @@ type Limiter interface {
 	UseTOTPStep(ctx context.Context, id int64, step int64, ttl time.Duration) (bool, error)
 }
 
-// Sealer encrypts the TOTP secrets (tollgate/radius/seal).
-type Sealer interface {
-	Seal(plain []byte) []byte
-	Open(sealed []byte) ([]byte, error)
-}
+// Sealer encrypts the TOTP secrets, bound to their user's row (tollgate/radius/seal).
+type Sealer = radius.Sealer
 
 // NormalizeEmail trims and lower-cases an address and checks that it is one. EINVALID.
 func NormalizeEmail(s string) (string, error) {

@@ -325,7 +325,7 @@ func (s *Service) LoginTOTP(ctx context.Context, id int64, code, ip string) (*Us
 	if !u.HasTOTP() {
 		return nil, radius.Errorf(radius.EINVALID, "totp: this account has no second factor")
 	}
-	secret, err := s.Sealer.Open(u.TOTPSecret)
+	secret, err := s.Sealer.Open(u.TOTPSecret, radius.SealTOTPSecret.AD(u.ID))
 	if err != nil {
 		return nil, fmt.Errorf("auth: open TOTP secret of user %d: %w", u.ID, err)
 	}
@@ -358,19 +358,20 @@ func (s *Service) useCode(ctx context.Context, id int64, secret, code string) er
 	return nil
 }
 
-// BeginEnroll makes a new TOTP secret for u and returns it sealed, to keep in the
-// session until the first code proves the app has it, with the otpauth:// URI to show.
+// BeginEnroll makes a new TOTP secret for u and returns it sealed to u's row, to keep in
+// the session until the first code proves the app has it, with the otpauth:// URI to
+// show.
 func (s *Service) BeginEnroll(u *User) (sealed []byte, uri string, err error) {
 	secret, uri, err := NewTOTP(u.Email)
 	if err != nil {
 		return nil, "", fmt.Errorf("auth: new TOTP secret: %w", err)
 	}
-	return s.Sealer.Seal([]byte(secret)), uri, nil
+	return s.Sealer.Seal([]byte(secret), radius.SealTOTPSecret.AD(u.ID)), uri, nil
 }
 
-// EnrollURI returns the otpauth:// URI of a sealed secret from BeginEnroll.
-func (s *Service) EnrollURI(email string, sealed []byte) (string, error) {
-	secret, err := s.Sealer.Open(sealed)
+// EnrollURI returns the otpauth:// URI of a sealed secret from BeginEnroll for user id.
+func (s *Service) EnrollURI(id int64, email string, sealed []byte) (string, error) {
+	secret, err := s.Sealer.Open(sealed, radius.SealTOTPSecret.AD(id))
 	if err != nil {
 		return "", fmt.Errorf("auth: open enrolment secret: %w", err)
 	}
@@ -381,7 +382,7 @@ func (s *Service) EnrollURI(email string, sealed []byte) (string, error) {
 // user's open sessions (the caller starts a new one for the browser that enrolled).
 // EUNAUTHORIZED for a wrong code, ENOTFOUND.
 func (s *Service) FinishEnroll(ctx context.Context, id int64, sealed []byte, code string) error {
-	secret, err := s.Sealer.Open(sealed)
+	secret, err := s.Sealer.Open(sealed, radius.SealTOTPSecret.AD(id))
 	if err != nil {
 		return fmt.Errorf("auth: open enrolment secret: %w", err)
 	}

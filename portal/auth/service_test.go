@@ -461,10 +461,10 @@ func TestTOTPLogin(t *testing.T) {
 	if err != nil || uri == "" {
 		t.Fatal(err)
 	}
-	if again, err := e.svc.EnrollURI(u.Email, sealed); err != nil || again != uri {
+	if again, err := e.svc.EnrollURI(u.ID, u.Email, sealed); err != nil || again != uri {
 		t.Fatalf("EnrollURI = %q, %v; want %q", again, err, uri)
 	}
-	secret := secretOf(t, e, sealed)
+	secret := secretOf(t, e, sealed, u.ID)
 	if err := e.svc.FinishEnroll(ctx, u.ID, sealed, "000000"); radius.ErrorCode(err) != radius.EUNAUTHORIZED {
 		t.Fatalf("FinishEnroll(wrong) = %v", err)
 	}
@@ -512,15 +512,19 @@ func TestTOTPLogin(t *testing.T) {
 	}
 }
 
-func secretOf(t *testing.T, e *env, sealed []byte) string {
+func secretOf(t *testing.T, e *env, sealed []byte, userID int64) string {
 	t.Helper()
 	s, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Open(sealed)
+	b, err := s.Open(sealed, radius.SealTOTPSecret.AD(userID))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Bound to the user: another user's row does not open it.
+	if _, err := s.Open(sealed, radius.SealTOTPSecret.AD(userID+1)); err == nil {
+		t.Fatal("a TOTP secret opened for another user")
 	}
 	return string(b)
 }
@@ -556,7 +560,7 @@ func TestStoreFailures(t *testing.T) {
 	if err := e.users.SetTOTPSecret(ctx, withTOTP.ID, tsealed); err != nil {
 		t.Fatal(err)
 	}
-	tsecret := secretOf(t, e, tsealed)
+	tsecret := secretOf(t, e, tsealed, withTOTP.ID)
 	code := func() string {
 		e.clock.Add(30 * time.Second)
 		c, _ := auth.TOTPCode(tsecret, e.clock.Now())
@@ -607,7 +611,7 @@ func TestStoreFailures(t *testing.T) {
 		{"TOTP: replay record", []string{"UseTOTPStep"}, nil, loginTOTP(code)},
 		{"TOTP: failure counter", []string{"CountFailure"}, nil, loginTOTP(wrong)},
 		{"TOTP: success record", []string{"Succeeded"}, nil, loginTOTP(code)},
-		{"enrol URI", []string{"Open"}, nil, func() error { _, err := e.svc.EnrollURI(u.Email, sealed); return err }},
+		{"enrol URI", []string{"Open"}, nil, func() error { _, err := e.svc.EnrollURI(u.ID, u.Email, sealed); return err }},
 		{"enrol finish", []string{"Open"}, nil, func() error { return e.svc.FinishEnroll(ctx, u.ID, sealed, "000000") }},
 		{"unlock: lookup", []string{"FindUserByID"}, nil, func() error { return e.svc.Unlock(ctx, u.ID) }},
 		{"unlock: reset", []string{"ResetLoginFailures"}, nil, func() error { return e.svc.Unlock(ctx, u.ID) }},

@@ -17,7 +17,7 @@
   }
   form.addEventListener('submit', function () {
     var user = form.elements.username;
-    var code = user.value.trim();
+    var code = user.value.trim().toUpperCase(); // codes are case-insensitive: stored and hashed in upper case
     user.value = code;
     var id = form.getAttribute('data-chap-id') || '';
     var challenge = form.getAttribute('data-chap-challenge') || '';

@@ -21,7 +21,8 @@ const (
 SELECT s.id, s.username, s.password, s.status, s.mac, s.static_ip, s.valid_from, s.valid_until,
        p.id, p.name, p.kind, p.rate_limit, p.uptime_limit_seconds, p.data_limit_bytes,
        p.shared_users, p.interim_seconds, p.pool, p.address_list,
-       0::bigint AS voucher_id, ''::text, NULL::timestamptz, false, p.nas_names, p.hotspot_servers
+       0::bigint AS voucher_id, ''::text, NULL::timestamptz, false, p.nas_names, p.hotspot_servers,
+       NULL::bytea, s.mac_login AND p.kind = 'hotspot'
 FROM subscribers s
 JOIN plans p ON p.id = s.plan_id`
 
@@ -29,37 +30,44 @@ JOIN plans p ON p.id = s.plan_id`
 SELECT v.id, v.username, v.password, 'active', v.mac, NULL::inet, NULL::timestamptz, v.valid_until,
        p.id, p.name, p.kind, p.rate_limit, p.uptime_limit_seconds, p.data_limit_bytes,
        p.shared_users, p.interim_seconds, p.pool, p.address_list,
-       v.id, v.state, v.activated_at, p.lock_mac, p.nas_names, p.hotspot_servers
+       v.id, v.state, v.activated_at, p.lock_mac, p.nas_names, p.hotspot_servers,
+       v.code_hash, false
 FROM vouchers v
 JOIN plans p ON p.id = v.plan_id`
 
-	// A subscriber wins over a voucher of the same name: both are index lookups, and
-	// voucher generation avoids subscribers' names anyway.
+	// A subscriber wins over a voucher of the same name, and a voucher's name over a
+	// code: all three are index lookups, and voucher generation avoids subscribers'
+	// names anyway. $2 is the code hash of $1 (NULL looks up no code).
 	findAccountByUsernameSQL = `(` + subscriberAccountSQL + `
 WHERE s.username = $1)
 UNION ALL (` + voucherAccountSQL + `
 WHERE v.username = $1)
+UNION ALL (` + voucherAccountSQL + `
+WHERE v.code_hash = $2::bytea)
 ORDER BY voucher_id
 LIMIT 1`
 
+	// Only a subscriber on a hotspot plan that may log in by MAC is found by it.
 	findAccountByMACSQL = subscriberAccountSQL + `
-WHERE s.mac = $1`
+WHERE s.mac = $1 AND s.mac_login AND p.kind = 'hotspot'`
 )
 
-// FindAccountByUsername returns the subscriber called username, or else the voucher whose
-// User-Name it is, with its sealed password. ENOTFOUND.
-func (s *Store) FindAccountByUsername(ctx context.Context, username string) (*radius.Account, error) {
-	return s.findAccount(ctx, findAccountByUsernameSQL, username)
+// FindAccountByUsername returns the subscriber called username, else the voucher whose
+// name it is, else the voucher whose code hashes to codeHash (nil: none), with its sealed
+// password. ENOTFOUND.
+func (s *Store) FindAccountByUsername(ctx context.Context, username string, codeHash []byte) (*radius.Account, error) {
+	return s.findAccount(ctx, findAccountByUsernameSQL, username, codeHash)
 }
 
-// FindAccountByMAC returns the subscriber bound to mac (normalized), with its sealed
-// password. ENOTFOUND. Vouchers are not found by MAC: a device may have used many, and a
-// MAC-locked voucher re-logs in with its code (see radius.Account.MACRelogin).
+// FindAccountByMAC returns the subscriber on a hotspot plan bound to mac (normalized)
+// that may log in by it, with its sealed password. ENOTFOUND. Vouchers are not found by
+// MAC: a device may have used many, and a MAC-locked voucher re-logs in with its code
+// (see radius.Account.MACRelogin).
 func (s *Store) FindAccountByMAC(ctx context.Context, mac string) (*radius.Account, error) {
 	return s.findAccount(ctx, findAccountByMACSQL, mac)
 }
 
-func (s *Store) findAccount(ctx context.Context, sql, arg string) (*radius.Account, error) {
+func (s *Store) findAccount(ctx context.Context, sql, arg string, args ...any) (*radius.Account, error) {
 	var (
 		a                     radius.Account
 		status, kind          string
@@ -71,17 +79,18 @@ func (s *Store) findAccount(ctx context.Context, sql, arg string) (*radius.Accou
 		interim               int32
 		voucherState          string
 	)
-	err := s.db.QueryRow(ctx, sql, arg).Scan(
+	err := s.db.QueryRow(ctx, sql, append([]any{arg}, args...)...).Scan(
 		&a.ID, &a.Username, &a.Password, &status, &mac, &staticIP, &validFrom, &validUntil,
 		&a.PlanID, &a.PlanName, &kind, &a.RateLimit, &uptime, &a.DataLimit,
 		&a.SharedUsers, &interim, &a.Pool, &a.AddressList,
 		&a.VoucherID, &voucherState, &activatedAt, &a.LockMAC, &a.AllowedNAS, &a.AllowedServers,
+		&a.CodeHash, &a.MACLogin,
 	)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return nil, radius.Errorf(radius.ENOTFOUND, "user %q not found", arg)
+		return nil, radius.Errorf(radius.ENOTFOUND, "user %q not found", radius.MaskCode(arg))
 	case err != nil:
-		return nil, fmt.Errorf("postgres: find account %q: %w", arg, err)
+		return nil, fmt.Errorf("postgres: find account %q: %w", radius.MaskCode(arg), err)
 	}
 	a.Status = radius.Status(status)
 	a.Kind = radius.PlanKind(kind)

@@ -41,6 +41,14 @@ VALUES ('carol', 'x', $1, '10.8.8.8/24', '-infinity', 'infinity') RETURNING id`,
 	dave := MustCount(t, pool, `
 INSERT INTO subscribers (username, password, plan_id, valid_from, valid_until)
 VALUES ('dave', 'x', $1, 'infinity', '-infinity') RETURNING id`, bare)
+	// MAC login is opt-in, and for hotspot plans only: erin may, frank (PPPoE) may not
+	// even with the flag set, alice (PPPoE, bound, no flag) may not.
+	erin := MustCount(t, pool, `
+INSERT INTO subscribers (username, password, plan_id, mac, mac_login)
+VALUES ('erin', 'x', $1, '02:00:00:00:00:0E', true) RETURNING id`, bare)
+	MustCount(t, pool, `
+INSERT INTO subscribers (username, password, plan_id, mac, mac_login)
+VALUES ('frank', 'x', $1, '02:00:00:00:00:0F', true) RETURNING id`, pppoe)
 
 	wantAlice := &radius.Account{
 		ID: alice, Username: "alice", Password: []byte{0, 0xff, 1}, Status: radius.StatusSuspended,
@@ -60,19 +68,28 @@ VALUES ('dave', 'x', $1, 'infinity', '-infinity') RETURNING id`, bare)
 	wantDave := *wantBob
 	wantDave.ID, wantDave.Username, wantDave.Password = dave, "dave", []byte("x")
 	wantDave.ValidFrom, wantDave.ValidUntil = farFuture, farPast
+	wantErin := *wantBob
+	wantErin.ID, wantErin.Username, wantErin.Password = erin, "erin", []byte("x")
+	wantErin.MAC, wantErin.MACLogin = "02:00:00:00:00:0E", true
 
+	byName := func(ctx context.Context, u string) (*radius.Account, error) {
+		return s.FindAccountByUsername(ctx, u, nil)
+	}
 	tests := []struct {
 		name string
 		find func(context.Context, string) (*radius.Account, error)
 		arg  string
 		want *radius.Account // nil: ENOTFOUND
 	}{
-		{"username, every column set", s.FindAccountByUsername, "alice", wantAlice},
-		{"username, nullable columns NULL", s.FindAccountByUsername, "bob", wantBob},
-		{"username, open infinities and netmask", s.FindAccountByUsername, "carol", &wantCarol},
-		{"username, closed infinities", s.FindAccountByUsername, "dave", &wantDave},
-		{"mac", s.FindAccountByMAC, "AA:BB:CC:DD:EE:FF", wantAlice},
-		{"unknown username", s.FindAccountByUsername, "zed", nil},
+		{"username, every column set", byName, "alice", wantAlice},
+		{"username, nullable columns NULL", byName, "bob", wantBob},
+		{"username, open infinities and netmask", byName, "carol", &wantCarol},
+		{"username, closed infinities", byName, "dave", &wantDave},
+		{"username of a MAC login subscriber", byName, "erin", &wantErin},
+		{"mac login", s.FindAccountByMAC, "02:00:00:00:00:0E", &wantErin},
+		{"mac of a PPPoE subscriber with mac login set", s.FindAccountByMAC, "02:00:00:00:00:0F", nil},
+		{"mac of a subscriber without mac login", s.FindAccountByMAC, "AA:BB:CC:DD:EE:FF", nil},
+		{"unknown username", byName, "zed", nil},
 		{"unknown mac", s.FindAccountByMAC, "00:00:00:00:00:00", nil},
 		{"empty mac", s.FindAccountByMAC, "", nil},
 	}

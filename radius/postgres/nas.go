@@ -19,10 +19,23 @@ const defaultCoAPort = 3799
 // address without raising an error, which would abort a caller's transaction and keep
 // us from finding out which NAS is in the way.
 const createNASSQL = `
-INSERT INTO nas (name, address, secret, coa_port, require_message_authenticator, login_hosts)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO nas (id, name, address, secret, coa_port, require_message_authenticator, login_hosts)
+OVERRIDING SYSTEM VALUE
+VALUES ($7, $1, $2, $3, $4, $5, $6)
 ON CONFLICT DO NOTHING
 RETURNING id`
+
+const nextNASIDSQL = `SELECT nextval(pg_get_serial_sequence('nas', 'id'))`
+
+// NextNASID reserves a NAS ID: the secret is sealed to its row's ID
+// (radius.SealNASSecret) before the row is stored.
+func (s *Store) NextNASID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.db.QueryRow(ctx, nextNASIDSQL).Scan(&id); err != nil {
+		return 0, fmt.Errorf("postgres: reserve NAS id: %w", err)
+	}
+	return id, nil
+}
 
 // The NAS with the same name comes first.
 const findNASConflictSQL = `
@@ -32,9 +45,11 @@ WHERE name = $1 OR address && $2
 ORDER BY name = $1 DESC, name
 LIMIT 1`
 
-// CreateNAS stores n with its secret already sealed and sets n.ID; a zero CoAPort takes
-// the default 3799. EINVALID (radius.NAS.Validate), ECONFLICT for a name in use or an
-// address that overlaps another NAS's.
+// CreateNAS stores n under its reserved n.ID (NextNASID) with its secret already sealed
+// to that ID (radius.SealNASSecret); a zero ID reserves one, for a secret that is not
+// bound to it (tests). A zero CoAPort takes the default 3799. EINVALID
+// (radius.NAS.Validate), ECONFLICT for a name in use or an address that overlaps another
+// NAS's.
 func (s *Store) CreateNAS(ctx context.Context, n *radius.NAS, sealedSecret []byte) error {
 	if n.CoAPort == 0 {
 		n.CoAPort = defaultCoAPort
@@ -45,11 +60,18 @@ func (s *Store) CreateNAS(ctx context.Context, n *radius.NAS, sealedSecret []byt
 	if len(sealedSecret) == 0 {
 		return radius.Errorf(radius.EINVALID, "secret: required")
 	}
+	if n.ID <= 0 {
+		id, err := s.NextNASID(ctx)
+		if err != nil {
+			return err
+		}
+		n.ID = id
+	}
 	hosts := n.LoginHosts
 	if hosts == nil {
 		hosts = []string{}
 	}
-	err := s.db.QueryRow(ctx, createNASSQL, n.Name, n.Prefix, sealedSecret, n.CoAPort, n.RequireMessageAuthenticator, hosts).Scan(&n.ID)
+	err := s.db.QueryRow(ctx, createNASSQL, n.Name, n.Prefix, sealedSecret, n.CoAPort, n.RequireMessageAuthenticator, hosts, n.ID).Scan(&n.ID)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return s.nasConflict(ctx, n)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,14 +12,31 @@ import (
 	"tollgate/radius/pg"
 )
 
-// MustVoucher inserts a voucher (password stored as given) in a new batch on planID and
-// returns its id.
+// MustVoucher inserts a voucher (password stored as given; the code as its test hash,
+// codeHash) in a new batch on planID and returns its id. An empty username makes a
+// voucher that logs in by its code, named radius.VoucherAccountName(id).
 func MustVoucher(tb testing.TB, db pg.DBTX, planID int64, code, username string, password []byte) int64 {
 	tb.Helper()
-	batch := MustCount(tb, db, `INSERT INTO voucher_batches (plan_id, mode, count) VALUES ($1, 'code', 1) RETURNING id`, planID)
-	return MustCount(tb, db, `
-INSERT INTO vouchers (batch_id, plan_id, code, username, password) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		batch, planID, code, username, password)
+	mode := "userpass"
+	if username == "" {
+		mode, username = "code", "pending-"+code
+	}
+	batch := MustCount(tb, db, `INSERT INTO voucher_batches (plan_id, mode, count) VALUES ($1, $2, 1) RETURNING id`, planID, mode)
+	id := MustCount(tb, db, `
+INSERT INTO vouchers (batch_id, plan_id, code_hash, code_sealed, code_hint, username, password)
+VALUES ($1, $2, $3, 'sealed', $4, $5, $6) RETURNING id`,
+		batch, planID, codeHash(code), radius.MaskCode(code), username, password)
+	if mode == "code" {
+		MustExec(tb, db, `UPDATE vouchers SET username = $2 WHERE id = $1`, id, radius.VoucherAccountName(id))
+	}
+	return id
+}
+
+// codeHash stands for the keyed hash of a code (radius/seal is keyed; any 32 bytes do
+// here).
+func codeHash(code string) []byte {
+	h := sha256.Sum256([]byte(radius.NormalizeCode(code)))
+	return h[:]
 }
 
 // MustHotspotPlan inserts a hotspot plan with voucher settings and returns its id.
@@ -36,35 +54,39 @@ func TestFindVoucherAccount(t *testing.T) {
 	s, pool := MustStore(t)
 	plan := MustHotspotPlan(t, pool, "1h", "first_login", 24*time.Hour, true, []string{"r1"}, []string{"hotspot1", "lobby"})
 	free := MustHotspotPlan(t, pool, "free", "first_login", 0, false, []string{}, []string{})
-	code := MustVoucher(t, pool, plan, "K7M2QX9P", "K7M2QX9P", []byte("sealed-code"))
+	code := MustVoucher(t, pool, plan, "K7M2QX9P", "", []byte("sealed-code"))
 	up := MustVoucher(t, pool, free, "Q3RT5WXY", "guest-42", []byte("sealed-pw"))
 	// A subscriber shadows a voucher of the same name.
 	MustCount(t, pool, `INSERT INTO subscribers (username, password, plan_id) VALUES ('SAME', 'sub', $1) RETURNING id`, free)
 	MustVoucher(t, pool, free, "SAMECODE", "SAME", []byte("voucher"))
 
 	want := &radius.Account{
-		ID: code, VoucherID: code, Username: "K7M2QX9P", Password: []byte("sealed-code"), Status: radius.StatusActive,
+		ID: code, VoucherID: code, Username: radius.VoucherAccountName(code), Password: []byte("sealed-code"), Status: radius.StatusActive, CodeHash: codeHash("K7M2QX9P"),
 		PlanID: plan, PlanName: "1h", Kind: radius.KindHotspot, RateLimit: "1M/2M", UptimeLimit: time.Hour,
 		DataLimit: 1 << 30, SharedUsers: 1, Interim: 300 * time.Second, VoucherState: radius.VoucherNew,
 		LockMAC: true, AllowedNAS: []string{"r1"}, AllowedServers: []string{"hotspot1", "lobby"},
 	}
-	got, err := s.FindAccountByUsername(ctx, "K7M2QX9P")
+	// By its code (the hash of it: the code is not stored) and by its account name.
+	got, err := s.FindAccountByUsername(ctx, "K7M2QX9P", codeHash("K7M2QX9P"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	MustEqualAccount(t, got, want)
+	if got, err = s.FindAccountByUsername(ctx, want.Username, codeHash(want.Username)); err != nil || got.VoucherID != code {
+		t.Fatalf("by account name = %+v, %v", got, err)
+	}
+	if _, err := s.FindAccountByUsername(ctx, "K7M2QX9P", nil); radius.ErrorCode(err) != radius.ENOTFOUND {
+		t.Fatalf("a code without its hash: %v, want ENOTFOUND (no code is stored)", err)
+	}
 
-	got, err = s.FindAccountByUsername(ctx, "guest-42")
+	got, err = s.FindAccountByUsername(ctx, "guest-42", codeHash("guest-42"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.VoucherID != up || string(got.Password) != "sealed-pw" || got.AllowedNAS != nil || got.AllowedServers != nil || got.LockMAC {
 		t.Fatalf("userpass voucher = %+v", got)
 	}
-	if _, err := s.FindAccountByUsername(ctx, "Q3RT5WXY"); radius.ErrorCode(err) != radius.ENOTFOUND {
-		t.Fatalf("a userpass voucher's code is not its User-Name: %v", err)
-	}
-	if got, err = s.FindAccountByUsername(ctx, "SAME"); err != nil || got.VoucherID != 0 || string(got.Password) != "sub" {
+	if got, err = s.FindAccountByUsername(ctx, "SAME", codeHash("SAME")); err != nil || got.VoucherID != 0 || string(got.Password) != "sub" {
 		t.Fatalf("SAME = %+v, %v; want the subscriber", got, err)
 	}
 
@@ -73,7 +95,7 @@ func TestFindVoucherAccount(t *testing.T) {
 	if _, won, err := s.ActivateVoucher(ctx, code, "AA:BB:CC:00:00:01", now); err != nil || !won {
 		t.Fatalf("activate: won %v, %v", won, err)
 	}
-	got, _ = s.FindAccountByUsername(ctx, "K7M2QX9P")
+	got, _ = s.FindAccountByUsername(ctx, "K7M2QX9P", codeHash("K7M2QX9P"))
 	if got.VoucherState != radius.VoucherActive || !got.ActivatedAt.Equal(now) || !got.ValidUntil.Equal(now.Add(24*time.Hour)) || got.MAC != "AA:BB:CC:00:00:01" {
 		t.Fatalf("activated = %+v", got)
 	}

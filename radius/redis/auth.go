@@ -27,27 +27,28 @@ type AuthSnapshot = radius.AuthSnapshot
 // is only for a failed round trip (or ctx); a miss is reported in the snapshot.
 func (c *Cache) GetAuth(ctx context.Context, key, username string, now time.Time) (AuthSnapshot, error) {
 	r := newRequest(opAuth)
-	r.key = c.keys.account(key)
+	name := c.accountName(key)
+	r.key = name
 	r.usageKey = c.keys.usage(username)
 	r.onlineKey = c.keys.online(username)
 	r.min = strconv.FormatInt(now.Unix(), 10)
 	if err := c.b.do(ctx, r); err != nil {
-		return AuthSnapshot{}, fmt.Errorf("redis: get auth %q: %w", key, err)
+		return AuthSnapshot{}, fmt.Errorf("redis: get auth: %w", err)
 	}
 	defer r.release()
 	val, getErr := r.get.Result()
 	vals, hmErr := r.hm.Result()
 	online, zcErr := r.zc.Result()
 	if getErr != nil && !errors.Is(getErr, redis.Nil) {
-		return AuthSnapshot{}, fmt.Errorf("redis: get auth %q: %w", key, getErr)
+		return AuthSnapshot{}, fmt.Errorf("redis: get auth: %w", getErr)
 	}
 	for _, err := range [...]error{hmErr, zcErr} {
 		if err != nil {
-			return AuthSnapshot{}, fmt.Errorf("redis: get auth %q of %q: %w", key, username, err)
+			return AuthSnapshot{}, fmt.Errorf("redis: get auth usage of %q: %w", username, err)
 		}
 	}
 	var s AuthSnapshot
-	s.Account, s.AccountErr = readAccount(key, val, getErr)
+	s.Account, s.AccountErr = c.readAccount(key, name, val, getErr)
 	s.Usage, s.UsageCached = readUsage(vals)
 	s.Usage.Online = int(online)
 	return s, nil

@@ -67,11 +67,11 @@ func TestGetAuth(t *testing.T) {
 							want.Username = user
 							switch acct {
 							case "hit":
-								if err := c.SetAccount(ctx, key, want); err != nil {
+								if err := c.SetAccount(ctx, key, want, false); err != nil {
 									t.Fatal(err)
 								}
 							case "negative":
-								if err := c.SetAccount(ctx, key, nil); err != nil {
+								if err := c.SetAccount(ctx, key, nil, false); err != nil {
 									t.Fatal(err)
 								}
 							}

@@ -7,8 +7,16 @@ package redis
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,6 +41,16 @@ type Options struct {
 	// Loops is the number of batching loops Start runs (default 1: one loop makes bigger
 	// pipelines, and measured faster on two cores than two loops).
 	Loops int
+	// CodeKey keys the hash that names account entries: radius.AccountKey(u) is stored
+	// under HMAC(CodeKey, u), so no user name, voucher code or MAC appears in a key. It
+	// must be the key of radius.HashVoucherCode (seal.Sealer.Key), so that
+	// radius.CodeKey(code hash) names the same entry as the code. Default: a random key
+	// (entries are then private to this process).
+	CodeKey []byte
+	// RecordKey authenticates every stored account and negative marker (HMAC-SHA256
+	// over the entry's name and value): a value written by anyone without the server key
+	// reads as a miss and is counted. Default: a random key.
+	RecordKey []byte
 }
 
 // Cache is the Redis account cache and usage counters the RADIUS path reads. It is safe
@@ -45,6 +63,81 @@ type Cache struct {
 	negTTL   time.Duration
 	usageTTL time.Duration
 	b        batcher
+
+	names, tags hmacPool
+	forged      atomic.Int64
+}
+
+// hmacPool keeps HMAC-SHA256 states of one key, each with a scratch buffer, so the hot
+// path hashes strings without allocating.
+type hmacPool struct{ p *sync.Pool }
+
+type hmacState struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newHMACPool(key []byte) hmacPool {
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+	}
+	key = append([]byte(nil), key...)
+	return hmacPool{p: &sync.Pool{New: func() any { return &hmacState{h: hmac.New(sha256.New, key)} }}}
+}
+
+// sum appends HMAC(a ‖ b) to dst.
+func (p hmacPool) sum(dst []byte, a, b string) []byte {
+	st := p.p.Get().(*hmacState)
+	st.h.Reset()
+	st.buf = append(append(st.buf[:0], a...), b...)
+	st.h.Write(st.buf)
+	dst = st.h.Sum(dst)
+	if cap(st.buf) <= 4096 {
+		p.p.Put(st)
+	}
+	return dst
+}
+
+// Forged returns how many cached values failed their authentication check: written by
+// someone without the server key (or by a process with another key).
+func (c *Cache) Forged() int64 { return c.forged.Load() }
+
+// accountName returns the Redis key of a radius.AccountKey, MACKey or CodeKey value: the
+// prefix and the base64 of 16 bytes of its hash. A CodeKey carries the hash already.
+func (c *Cache) accountName(k string) string {
+	var sum [sha256.Size]byte
+	var h []byte
+	switch {
+	case strings.HasPrefix(k, "h:") && len(k) >= 2+16:
+		h = []byte(k[2:18])
+	case strings.HasPrefix(k, "u:"):
+		h = c.names.sum(sum[:0], k[2:], "")
+	default:
+		h = c.names.sum(sum[:0], k, "")
+	}
+	return c.keys.account(base64.RawURLEncoding.EncodeToString(h[:16]))
+}
+
+// tagSize is the length of the authentication tag every stored account value ends with.
+const tagSize = 16
+
+// sealValue appends the tag of name and body to body.
+func (c *Cache) sealValue(name string, body []byte) []byte {
+	var sum [sha256.Size]byte
+	tag := c.tags.sum(sum[:0], name, string(body))
+	return append(body, tag[:tagSize]...)
+}
+
+// checkValue returns the body of a stored value whose tag is right for name.
+func (c *Cache) checkValue(name, val string) (string, bool) {
+	if len(val) < 1+tagSize {
+		return "", false
+	}
+	body := val[:len(val)-tagSize]
+	var sum [sha256.Size]byte
+	tag := c.tags.sum(sum[:0], name, body)
+	return body, hmac.Equal(tag[:tagSize], []byte(val[len(body):]))
 }
 
 // New returns a Cache whose keys start with prefix (e.g. "tollgate:"). The caller keeps
@@ -66,6 +159,8 @@ func New(rdb redis.UniversalClient, prefix string, opts Options) *Cache {
 		negTTL:   opts.NegativeTTL,
 		usageTTL: opts.UsageTTL,
 		b:        newBatcher(rdb, opts.Loops),
+		names:    newHMACPool(opts.CodeKey),
+		tags:     newHMACPool(opts.RecordKey),
 	}
 }
 
@@ -77,37 +172,50 @@ func (c *Cache) Start() { c.b.start() }
 func (c *Cache) Close() { c.b.close() }
 
 // GetAccount returns the cached account (password sealed), an ENOTFOUND error for a
-// negative entry, or radius.ErrCacheMiss, also for a value it cannot decode.
+// negative entry, or radius.ErrCacheMiss, also for a value it cannot decode or whose
+// authentication fails.
 func (c *Cache) GetAccount(ctx context.Context, key string) (*radius.Account, error) {
-	val, err := c.get(ctx, c.keys.account(key))
-	return readAccount(key, val, err)
+	name := c.accountName(key)
+	val, err := c.get(ctx, name)
+	return c.readAccount(key, name, val, err)
 }
 
-// readAccount interprets the reply to a GET of key's account.
-func readAccount(key, val string, err error) (*radius.Account, error) {
+// readAccount interprets the reply to a GET of key's account, stored under name.
+func (c *Cache) readAccount(key, name, val string, err error) (*radius.Account, error) {
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, radius.ErrCacheMiss
 	case err != nil:
-		return nil, fmt.Errorf("redis: get account %q: %w", key, err)
-	case len(val) == 1 && val[0] == formatNone:
-		return nil, radius.Errorf(radius.ENOTFOUND, "account %q not found", key)
+		return nil, fmt.Errorf("redis: get account: %w", err)
+	}
+	body, ok := c.checkValue(name, val)
+	switch {
+	case !ok:
+		c.forged.Add(1)
+		return nil, fmt.Errorf("redis: account entry fails authentication: %w", radius.ErrCacheMiss)
+	case len(body) == 1 && body[0] == formatNone:
+		return nil, radius.Errorf(radius.ENOTFOUND, "account not found")
 	}
 	a := new(radius.Account)
-	if err := decodeAccount(val, a); err != nil {
-		return nil, fmt.Errorf("redis: decode account %q: %v: %w", key, err, radius.ErrCacheMiss)
+	if err := decodeAccount(body, a); err != nil {
+		return nil, fmt.Errorf("redis: decode account: %v: %w", err, radius.ErrCacheMiss)
 	}
 	return a, nil
 }
 
-// SetAccount caches a under key, or a negative marker with the shorter TTL when a is nil.
-func (c *Cache) SetAccount(ctx context.Context, key string, a *radius.Account) error {
-	val, ttl := negativeValue, c.negTTL
+// SetAccount caches a under key, or a negative marker with the shorter TTL when a is nil
+// (or short is set), each value authenticated with RecordKey.
+func (c *Cache) SetAccount(ctx context.Context, key string, a *radius.Account, short bool) error {
+	name := c.accountName(key)
+	body, ttl := []byte{formatNone}, c.negTTL
 	if a != nil {
-		val, ttl = appendAccount(make([]byte, 0, 256), a), c.ttl
+		body = appendAccount(make([]byte, 0, 256+tagSize), a)
+		if !short {
+			ttl = c.ttl
+		}
 	}
-	if err := c.rdb.Set(ctx, c.keys.account(key), val, ttl).Err(); err != nil {
-		return fmt.Errorf("redis: set account %q: %w", key, err)
+	if err := c.rdb.Set(ctx, name, c.sealValue(name, body), ttl).Err(); err != nil {
+		return fmt.Errorf("redis: set account: %w", err)
 	}
 	return nil
 }
@@ -120,12 +228,12 @@ func (c *Cache) DeleteAccounts(ctx context.Context, keys ...string) error {
 	}
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, k := range keys {
-			p.Del(ctx, c.keys.account(k))
+			p.Del(ctx, c.accountName(k))
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("redis: delete accounts %q: %w", keys, err)
+		return fmt.Errorf("redis: delete %d accounts: %w", len(keys), err)
 	}
 	return nil
 }

@@ -1,12 +1,14 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"tollgate/radius"
 	"tollgate/radius/radiustest"
+	"tollgate/radius/seal"
 )
 
 // MustCache returns a Cache on the test Redis, its client, and whether its batching
@@ -46,7 +49,7 @@ func TestCache(t *testing.T) {
 			if _, err := c.GetAccount(ctx, key); !errors.Is(err, radius.ErrCacheMiss) {
 				t.Fatalf("get before set: err = %v, want ErrCacheMiss", err)
 			}
-			if err := c.SetAccount(ctx, key, want); err != nil {
+			if err := c.SetAccount(ctx, key, want, false); err != nil {
 				t.Fatal(err)
 			}
 			got, err := c.GetAccount(ctx, key)
@@ -54,16 +57,16 @@ func TestCache(t *testing.T) {
 				t.Fatal(err)
 			}
 			MustEqualAccount(t, got, want)
-			MustTTL(t, rdb, c.keys.account(key), time.Hour)
+			MustTTL(t, rdb, c.accountName(key), time.Hour)
 
 			nk := radius.MACKey("AA:BB:CC:DD:EE:00")
-			if err := c.SetAccount(ctx, nk, nil); err != nil {
+			if err := c.SetAccount(ctx, nk, nil, false); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := c.GetAccount(ctx, nk); radius.ErrorCode(err) != radius.ENOTFOUND {
 				t.Fatalf("negative entry: err = %v, want ENOTFOUND", err)
 			}
-			MustTTL(t, rdb, c.keys.account(nk), 10*time.Second)
+			MustTTL(t, rdb, c.accountName(nk), 10*time.Second)
 
 			if err := c.DeleteAccounts(ctx, key, nk, "u:nobody"); err != nil {
 				t.Fatal(err)
@@ -78,13 +81,123 @@ func TestCache(t *testing.T) {
 			}
 
 			// A value from a newer release, or garbage, reads as a miss so it is refilled.
-			if err := rdb.Set(ctx, c.keys.account("u:bad"), "\x09garbage", time.Minute).Err(); err != nil {
+			forged := c.Forged()
+			if err := rdb.Set(ctx, c.accountName("u:bad"), "\x09garbage", time.Minute).Err(); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := c.GetAccount(ctx, "u:bad"); !errors.Is(err, radius.ErrCacheMiss) {
 				t.Fatalf("undecodable: err = %v, want ErrCacheMiss", err)
 			}
+			if c.Forged() != forged+1 {
+				t.Fatalf("forged = %d, want %d", c.Forged(), forged+1)
+			}
 		})
+	}
+}
+
+// TestCacheTamper: a Redis writer without the server key cannot change what the RADIUS
+// path reads: an edited value, a value copied from another entry, one the old unsigned
+// format wrote and a forged negative marker all read as misses (refilled from Postgres),
+// and each is counted.
+func TestCacheTamper(t *testing.T) {
+	ctx := context.Background()
+	c, rdb := MustCache(t, false)
+	alice, bob := fullAccount(), fullAccount()
+	bob.ID, bob.Username, bob.Status = 2, "bob", radius.StatusSuspended
+	for _, a := range []*radius.Account{alice, bob} {
+		if err := c.SetAccount(ctx, radius.AccountKey(a.Username), a, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aliceName, bobName := c.accountName(radius.AccountKey("alice")), c.accountName(radius.AccountKey("bob"))
+	bobVal, err := rdb.Get(ctx, bobName).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceVal, err := rdb.Get(ctx, aliceName).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Flip bob's status "suspended" to "active"-like bytes: any edit breaks the tag.
+	edited := []byte(bobVal)
+	i := strings.Index(bobVal, "suspended")
+	copy(edited[i:], "activexxx")
+	untagged := appendAccount(nil, alice) // the right bytes, but no tag
+	otherKey := c.sealValue("elsewhere", appendAccount(nil, alice))
+	for _, tc := range []struct {
+		name, key, val string
+	}{
+		{"edited status", bobName, string(edited)},
+		{"copied from another entry", bobName, aliceVal},
+		{"untagged", aliceName, string(untagged)},
+		{"tagged for another key", aliceName, string(otherKey)},
+		{"forged negative marker", aliceName, string([]byte{formatNone})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := rdb.Set(ctx, tc.key, tc.val, time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			forged := c.Forged()
+			user := "bob"
+			if tc.key == aliceName {
+				user = "alice"
+			}
+			if a, err := c.GetAccount(ctx, radius.AccountKey(user)); !errors.Is(err, radius.ErrCacheMiss) {
+				t.Fatalf("GetAccount = %+v, %v; want a miss", a, err)
+			}
+			snap, err := c.GetAuth(ctx, radius.AccountKey(user), user, time.Now())
+			if err != nil || !errors.Is(snap.AccountErr, radius.ErrCacheMiss) {
+				t.Fatalf("GetAuth = %+v, %v; want a miss", snap, err)
+			}
+			if c.Forged() != forged+2 {
+				t.Fatalf("forged = %d, want %d", c.Forged(), forged+2)
+			}
+		})
+	}
+}
+
+// TestCacheKeyNames: no user name, code or MAC appears in a Redis key; a voucher's entry
+// cached under its code is named by the code's hash too (CodeKey), so it can be dropped
+// without the code; a short entry gets the short TTL.
+func TestCacheKeyNames(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := radiustest.MustRedis(t)
+	s, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(rdb, prefix, Options{CodeKey: s.Key(radius.HashVoucherCode), RecordKey: s.Key("cache record")})
+	v := fullAccount()
+	v.Username, v.VoucherID = "voucher-77", 77
+	for _, k := range []string{radius.AccountKey("K7PQ4MQ2"), radius.AccountKey("alice"), radius.MACKey("AA:BB:CC:DD:EE:FF")} {
+		if err := c.SetAccount(ctx, k, v, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.SetAccount(ctx, radius.AccountKey("k7pq4mq2"), v, true); err != nil {
+		t.Fatal(err)
+	}
+	MustTTL(t, rdb, c.accountName(radius.AccountKey("k7pq4mq2")), 10*time.Second)
+	keys, err := rdb.Keys(ctx, prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		for _, secret := range []string{"K7PQ4MQ2", "k7pq4mq2", "alice", "AA:BB", "voucher-77"} {
+			if strings.Contains(k, secret) {
+				t.Fatalf("key %q holds %q", k, secret)
+			}
+		}
+	}
+	h := s.Hash(radius.HashVoucherCode, []byte("K7PQ4MQ2"))
+	if c.accountName(radius.CodeKey(h)) != c.accountName(radius.AccountKey("K7PQ4MQ2")) {
+		t.Fatal("CodeKey(hash of the code) names another entry than AccountKey(code)")
+	}
+	if err := c.DeleteAccounts(ctx, radius.CodeKey(h)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetAccount(ctx, radius.AccountKey("K7PQ4MQ2")); !errors.Is(err, radius.ErrCacheMiss) {
+		t.Fatalf("entry under the code after DeleteAccounts(CodeKey): %v", err)
 	}
 }
 
@@ -107,11 +220,11 @@ func TestCacheConcurrent(t *testing.T) {
 	for i := range accounts {
 		a := fullAccount()
 		a.ID, a.Username = int64(i), "user"+strconv.Itoa(i)
-		if err := c.SetAccount(ctx, radius.AccountKey(a.Username), a); err != nil {
+		if err := c.SetAccount(ctx, radius.AccountKey(a.Username), a, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := c.SetAccount(ctx, radius.AccountKey("gone"), nil); err != nil {
+	if err := c.SetAccount(ctx, radius.AccountKey("gone"), nil, false); err != nil {
 		t.Fatal(err)
 	}
 	const workers, gets = 64, 200
@@ -222,7 +335,7 @@ func TestCacheContext(t *testing.T) {
 func TestCacheLifecycle(t *testing.T) {
 	ctx := context.Background()
 	c, _ := MustCache(t, false)
-	if err := c.SetAccount(ctx, "u:alice", fullAccount()); err != nil {
+	if err := c.SetAccount(ctx, "u:alice", fullAccount(), false); err != nil {
 		t.Fatal(err)
 	}
 	for _, step := range []string{"new", "start", "start again", "close", "close again", "start after close"} {
@@ -251,7 +364,7 @@ func BenchmarkGetAccount(b *testing.B) {
 				a := fullAccount()
 				a.Username = "user" + strconv.Itoa(i)
 				keys[i] = radius.AccountKey(a.Username)
-				if err := c.SetAccount(ctx, keys[i], a); err != nil {
+				if err := c.SetAccount(ctx, keys[i], a, false); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -23,6 +23,10 @@ const (
 	// length + netip.Addr.MarshalBinary (length 0 = no address), booleans as one byte
 	// (0 or 1), string lists as a uvarint count + strings.
 	formatV2 byte = 2
+	// formatV3 is formatV2 followed by the code hash (bytes) and MAC login (boolean).
+	// Every stored value (this and formatNone) is followed by the authentication tag
+	// Cache.sealValue appends.
+	formatV3 byte = 3
 )
 
 // negativeValue is the cached value of formatNone.
@@ -36,9 +40,9 @@ var (
 	errBool      = errors.New("bad boolean")
 )
 
-// appendAccount appends the formatV2 encoding of a to b.
+// appendAccount appends the formatV3 encoding of a to b.
 func appendAccount(b []byte, a *radius.Account) []byte {
-	b = append(b, formatV2)
+	b = append(b, formatV3)
 	b = binary.AppendVarint(b, a.ID)
 	b = appendString(b, a.Username)
 	b = binary.AppendUvarint(b, uint64(len(a.Password)))
@@ -64,6 +68,9 @@ func appendAccount(b []byte, a *radius.Account) []byte {
 	b = appendBool(b, a.LockMAC)
 	b = appendStrings(b, a.AllowedNAS)
 	b = appendStrings(b, a.AllowedServers)
+	b = binary.AppendUvarint(b, uint64(len(a.CodeHash)))
+	b = append(b, a.CodeHash...)
+	b = appendBool(b, a.MACLogin)
 	return b
 }
 
@@ -127,14 +134,14 @@ func timeNanos(t time.Time) int64 {
 	return 1
 }
 
-// decodeAccount decodes a formatV2 value into a. String fields share the memory of s
+// decodeAccount decodes a formatV3 value into a. String fields share the memory of s
 // (strings are immutable, so this is safe); only Password and the non-empty string
 // lists (a slice each) are allocated.
 func decodeAccount(s string, a *radius.Account) error {
 	if len(s) == 0 {
 		return errTruncated
 	}
-	if s[0] != formatV2 {
+	if s[0] != formatV3 {
 		return errFormat
 	}
 	d := decoder{s: s[1:]}
@@ -166,6 +173,12 @@ func decodeAccount(s string, a *radius.Account) error {
 	a.LockMAC = d.bool()
 	a.AllowedNAS = d.strings()
 	a.AllowedServers = d.strings()
+	if h := d.string(); h != "" {
+		a.CodeHash = []byte(h)
+	} else {
+		a.CodeHash = nil
+	}
+	a.MACLogin = d.bool()
 	if d.err == nil && len(d.s) != 0 {
 		d.err = errTrailing
 	}

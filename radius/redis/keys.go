@@ -16,9 +16,10 @@ import (
 // there, such as "{tollgate}:".
 type keyspace string
 
-// account is where an account (or its negative marker) is cached; k is a
-// radius.AccountKey or radius.MACKey value.
-func (p keyspace) account(k string) string { return string(p) + "acct:" + k }
+// account is where an account (or its negative marker) is cached; h is the base64 of the
+// hash of a radius.AccountKey, MACKey or CodeKey value (Cache.accountName), so no name,
+// code or MAC is in the key.
+func (p keyspace) account(h string) string { return string(p) + "acct:" + h }
 
 // usage is the hash of username's usage: fields uptime (seconds) and bytes.
 func (p keyspace) usage(username string) string { return string(p) + "use:" + username }

@@ -509,7 +509,7 @@ func BenchmarkGetAuth(b *testing.B) {
 				a.Username = "user" + strconv.Itoa(i)
 				users[i] = a.Username
 				keys[i] = radius.AccountKey(a.Username)
-				if err := c.SetAccount(ctx, keys[i], a); err != nil {
+				if err := c.SetAccount(ctx, keys[i], a, false); err != nil {
 					b.Fatal(err)
 				}
 				if err := c.SetUsage(ctx, a.Username, radius.Usage{Uptime: time.Hour, Bytes: 1 << 30}); err != nil {

@@ -76,21 +76,34 @@ func (s *Server) accounting(ctx context.Context, e *nasEntry, src netip.Addr, b 
 	var acct *tg.Account
 	if rec.Username != "" && (rec.Status == tg.AcctStart || rec.Status == tg.AcctInterim || rec.Status == tg.AcctStop) {
 		acct, err = s.accounts.FindByUsername(ctx, rec.Username)
+		if mac, ok := tg.NormalizeMAC(rec.Username); ok && tg.ErrorCode(err) == tg.ENOTFOUND {
+			acct, err = s.accounts.FindByMAC(ctx, mac) // a MAC login the router accounts by MAC
+		}
 		switch tg.ErrorCode(err) {
 		case "":
+			// Accounted under the account's own name even when the router sends the
+			// voucher code or the MAC it logged in with: usage, limits and the live index
+			// then reach it, and no code is stored.
+			rec.Username = acct.Username
 			rec.Interim = uint32(acct.Interim / time.Second)
 		case tg.ENOTFOUND:
 			acct = nil // still recorded: the router's word is what billing reads
+			if name, ok := tg.AccountNameFromClass(rec.Class); ok {
+				rec.Username = name
+			}
 		default:
 			// Recording must not depend on the account: with Postgres down and the cache
 			// cold, the record still goes to the spool; enforcement waits for the next one.
-			s.logInternal(ctx, e, rec.Username, err)
+			s.logInternal(ctx, e, logName(nil, rec.Username), err)
 			acct = nil
+			if name, ok := tg.AccountNameFromClass(rec.Class); ok {
+				rec.Username = name // never the code a router may send
+			}
 		}
 	}
 	if err := s.accounter.Record(ctx, &rec); err != nil {
 		s.stats.Internal.Add(1)
-		s.logInternal(ctx, e, rec.Username, err)
+		s.logInternal(ctx, e, logName(acct, rec.Username), err)
 		return nil, nil // not durable: no answer, the NAS retransmits
 	}
 	s.stats.AcctRecorded.Add(1)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/subtle"
@@ -128,15 +129,15 @@ func (s *Server) access(ctx context.Context, e *nasEntry, b []byte) []byte {
 	ar.CalledStationID = rfc2865.CalledStationID_GetString(req)
 
 	c := credential{}
-	c.read(req)
+	c.read(req, e.Secret)
 	ar.Method = c.method
 
-	d, extra := s.authorize(ctx, e, req, &ar, &c)
+	d, extra, acct := s.authorize(ctx, e, req, &ar, &c)
 	if d.Reason == tg.ReasonInternal {
 		return nil // no answer: the NAS retries or fails over to its next server
 	}
 	if s.authlog != nil {
-		s.authlog.Log(tg.AuthLogEntry{At: s.now().UnixNano(), NASID: e.ID, Username: username, MAC: ar.CallingStationID, Method: ar.Method, Reason: d.Reason})
+		s.authlog.Log(tg.AuthLogEntry{At: s.now().UnixNano(), NASID: e.ID, Username: logName(acct, username), MAC: ar.CallingStationID, Method: ar.Method, Reason: d.Reason})
 	}
 	s.stats.reasons[d.Reason%maxReasons].Add(1)
 	if !d.Accept {
@@ -157,6 +158,19 @@ func (s *Server) access(ctx context.Context, e *nasEntry, b []byte) []byte {
 	return s.encode(e, req, resp)
 }
 
+// logName is the user name a log or the auth log may keep for a request: the account's
+// own name when one was found, a MAC as sent, and otherwise a masked form, since a name
+// that found nothing may be a mistyped voucher code or password.
+func logName(a *tg.Account, sent string) string {
+	if a != nil {
+		return a.Username
+	}
+	if _, ok := tg.NormalizeMAC(sent); ok {
+		return sent
+	}
+	return tg.MaskCode(sent)
+}
+
 func service(p *radius.Packet) tg.Service {
 	switch v, _ := rfc2865.ServiceType_Lookup(p); v {
 	case rfc2865.ServiceType_Value_FramedUser:
@@ -173,17 +187,18 @@ func service(p *radius.Packet) tg.Service {
 // credential is the proof a request carries, picked out of the packet.
 type credential struct {
 	method    tg.Method
+	malformed bool   // a User-Password that does not decode, or more than one
 	password  []byte // PAP, decoded
 	chap      []byte // CHAP-Password: ident ‖ 16-byte response
 	challenge []byte // CHAP-Challenge or MS-CHAP-Challenge
 	msResp    []byte // MS-CHAP-Response or MS-CHAP2-Response
 }
 
-func (c *credential) read(p *radius.Packet) {
+func (c *credential) read(p *radius.Packet, secret []byte) {
 	switch {
 	case has(p, rfc2865.UserPassword_Type):
 		c.method = tg.MethodPAP
-		c.password, _ = rfc2865.UserPassword_Lookup(p)
+		c.password, c.malformed = decodePassword(p, secret)
 	case has(p, rfc2865.CHAPPassword_Type):
 		c.method = tg.MethodCHAP
 		c.chap = rfc2865.CHAPPassword_Get(p)
@@ -202,6 +217,47 @@ func (c *credential) read(p *radius.Packet) {
 	}
 }
 
+// decodePassword reveals User-Password (RFC 2865 §5.2) and reports malformed for
+// anything but one attribute of 16 to 128 octets, a multiple of 16, whose clear text is
+// the password followed only by NUL padding. layeh's decoder cuts at the first NUL, so
+// a value that is all NULs but for its tail would read as the empty password a MAC
+// login sends; here it is malformed and rejected.
+func decodePassword(p *radius.Packet, secret []byte) (pw []byte, malformed bool) {
+	var a []byte
+	n := 0
+	for _, avp := range p.Attributes {
+		if avp.Type == rfc2865.UserPassword_Type {
+			a = avp.Attribute
+			n++
+		}
+	}
+	if n != 1 || len(a) < 16 || len(a) > 128 || len(a)%16 != 0 || len(secret) == 0 {
+		return nil, true
+	}
+	dec := make([]byte, len(a))
+	h := md5.New()
+	var sum [16]byte
+	prev := p.Authenticator[:]
+	for i := 0; i < len(a); i += 16 {
+		h.Reset()
+		h.Write(secret)
+		h.Write(prev)
+		h.Sum(sum[:0])
+		for j := 0; j < 16; j++ {
+			dec[i+j] = a[i+j] ^ sum[j]
+		}
+		prev = a[i : i+16]
+	}
+	end := len(dec)
+	for end > 0 && dec[end-1] == 0 {
+		end--
+	}
+	if bytes.IndexByte(dec[:end], 0) >= 0 {
+		return nil, true
+	}
+	return dec[:end], false
+}
+
 func has(p *radius.Packet, t radius.Type) bool {
 	for _, a := range p.Attributes {
 		if a.Type == t {
@@ -212,49 +268,83 @@ func has(p *radius.Packet, t radius.Type) bool {
 }
 
 // authorize finds the account, checks the credential and applies the rules. extra, when
-// set, adds method-specific attributes (MS-CHAP success or error, MPPE keys) to the reply.
-func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet, ar *tg.AuthRequest, c *credential) (tg.Decision, func(*radius.Packet)) {
+// set, adds method-specific attributes (MS-CHAP success or error, MPPE keys) to the
+// reply; acct is the account the request resolved to (nil when none).
+//
+// A MAC login is for hotspot logins only: a request whose User-Name is a MAC and whose
+// Service-Type is not Framed-User (a PPPoE session) first looks for a subscriber that
+// may log in by that MAC, and only such a subscriber accepts the MAC login's password
+// (none, empty, or the MAC). Everything else needs the account's own password.
+func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet, ar *tg.AuthRequest, c *credential) (tg.Decision, func(*radius.Packet), *tg.Account) {
+	if c.malformed {
+		return tg.Reject(tg.ReasonMalformed), nil, nil
+	}
 	var acct *tg.Account
 	var usage tg.Usage
 	var err error
-	if c.method == tg.MethodUnknown {
-		// A MAC login may come without any User-Password (mac-auth-password empty).
-		mac, ok := tg.NormalizeMAC(ar.Username)
-		if !ok {
-			// A MAC-cookie re-login of a MAC-locked voucher: its code and its bound device.
-			acct, usage, err = s.accounts.Authorize(ctx, ar.Username)
-			if (err == nil && !acct.MACRelogin(ar.CallingStationID)) || tg.ErrorCode(err) == tg.ENOTFOUND {
-				return tg.Reject(tg.ReasonUnsupportedMethod), nil
+	mac, isMAC := tg.NormalizeMAC(ar.Username)
+	hotspotLogin := ar.Service != tg.ServiceFramed
+	macLogin := false
+	switch {
+	case isMAC && hotspotLogin && (c.method == tg.MethodUnknown || c.method == tg.MethodPAP || c.method == tg.MethodCHAP):
+		acct, usage, err = s.accounts.AuthorizeMAC(ctx, mac)
+		switch {
+		case err == nil:
+			macLogin = true
+			if c.method == tg.MethodUnknown {
+				ar.Method, c.method = tg.MethodMAC, tg.MethodMAC
 			}
-		} else {
-			acct, usage, err = s.accounts.AuthorizeMAC(ctx, mac)
+		case tg.ErrorCode(err) == tg.ENOTFOUND && c.method != tg.MethodUnknown:
+			// A hotspot user whose name looks like a MAC, with a password of its own.
+			acct, usage, err = s.accounts.Authorize(ctx, ar.Username)
+		}
+	case c.method == tg.MethodUnknown:
+		if !hotspotLogin || isMAC {
+			return tg.Reject(tg.ReasonUnsupportedMethod), nil, nil
+		}
+		// A MAC-cookie re-login of a MAC-locked voucher: its code and its bound device.
+		acct, usage, err = s.accounts.Authorize(ctx, ar.Username)
+		switch {
+		case err == nil && !acct.MACRelogin(ar.CallingStationID):
+			return tg.Reject(tg.ReasonUnsupportedMethod), nil, acct
+		case tg.ErrorCode(err) == tg.ENOTFOUND:
+			return tg.Reject(tg.ReasonUnsupportedMethod), nil, nil
 		}
 		if err == nil {
 			ar.Method, c.method = tg.MethodMAC, tg.MethodMAC
 		}
-	} else {
+	default:
 		acct, usage, err = s.accounts.Authorize(ctx, ar.Username)
-	}
-	if tg.ErrorCode(err) == tg.ENOTFOUND && c.method == tg.MethodPAP {
-		// Hotspot MAC login: User-Name is the client's MAC in the router's format.
-		if mac, ok := tg.NormalizeMAC(ar.Username); ok {
-			if acct, usage, err = s.accounts.AuthorizeMAC(ctx, mac); err == nil {
-				ar.Method, c.method = tg.MethodMAC, tg.MethodMAC
-			}
-		}
 	}
 	switch code := tg.ErrorCode(err); code {
 	case "":
 	case tg.ENOTFOUND:
-		return tg.Reject(tg.ReasonUnknownUser), msError(c, req)
+		// A blocked device gets the same answer for an unknown code as for a valid one,
+		// so that the answer tells a guesser nothing.
+		if s.throttled(ctx, e, ar, nil) {
+			return tg.Reject(tg.ReasonThrottled), msError(c, req), nil
+		}
+		return s.failed(ctx, e, ar, nil, tg.ReasonUnknownUser), msError(c, req), nil
 	default:
 		s.stats.Internal.Add(1)
-		s.logInternal(ctx, e, ar.Username, err)
-		return tg.Reject(tg.ReasonInternal), nil
+		s.logInternal(ctx, e, logName(nil, ar.Username), err)
+		return tg.Reject(tg.ReasonInternal), nil, nil
 	}
-	ok, extra := s.checkCredential(e, req, acct, ar, c)
+	if s.throttled(ctx, e, ar, acct) {
+		return tg.Reject(tg.ReasonThrottled), msError(c, req), acct
+	}
+	var ok bool
+	var extra func(*radius.Packet)
+	if macLogin {
+		if ok = checkMACLogin(c, ar.Username, acct); ok {
+			ar.Method = tg.MethodMAC
+		}
+	}
 	if !ok {
-		return tg.Reject(tg.ReasonBadPassword), msError(c, req)
+		ok, extra = s.checkCredential(e, req, acct, ar, c)
+	}
+	if !ok {
+		return s.failed(ctx, e, ar, acct, tg.ReasonBadPassword), msError(c, req), acct
 	}
 	now := s.now()
 	d := tg.Decide(ar, acct, usage, now)
@@ -264,38 +354,107 @@ func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet,
 		mac, _ := tg.NormalizeMAC(ar.CallingStationID)
 		if acct, err = (*act).Activate(ctx, acct, mac, now); err != nil {
 			s.stats.Internal.Add(1)
-			s.logInternal(ctx, e, ar.Username, err)
-			return tg.Reject(tg.ReasonInternal), nil
+			s.logInternal(ctx, e, logName(acct, ar.Username), err)
+			return tg.Reject(tg.ReasonInternal), nil, nil
 		}
 		d = tg.Decide(ar, acct, usage, now)
 	}
 	if !d.Accept {
-		return d, msError(c, req)
+		return d, msError(c, req), acct
 	}
-	return d, extra
+	return d, extra, acct
 }
 
-// checkCredential verifies the proof against the account's password.
+// checkMACLogin reports whether c is what a router sends for a MAC login of a: no
+// password, the empty password, or the MAC itself (as sent, or normalized), by PAP or
+// CHAP. It is asked only for an account found by its MAC (Account.MACLogin).
+func checkMACLogin(c *credential, sent string, a *tg.Account) bool {
+	if !a.MACLogin {
+		return false
+	}
+	switch c.method {
+	case tg.MethodMAC:
+		return true
+	case tg.MethodPAP:
+		return len(c.password) == 0 || string(c.password) == sent || string(c.password) == a.MAC
+	case tg.MethodCHAP:
+		for _, pw := range [...]string{"", sent, a.MAC} {
+			if chapMatches(c, []byte(pw)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// voucherLogin reports whether a request is a voucher login the throttle counts: a
+// hotspot login (not a PPPoE session) that found a voucher or nothing at all.
+func voucherLogin(ar *tg.AuthRequest, a *tg.Account) bool {
+	return ar.Service != tg.ServiceFramed && (a == nil || a.IsVoucher())
+}
+
+// throttled reports whether a voucher login comes from a device or NAS with too many
+// recent failures. Without a throttle, or when it cannot be read, nothing is throttled:
+// the code space (at least 2^40) still makes guessing hopeless at RADIUS rates.
+func (s *Server) throttled(ctx context.Context, e *nasEntry, ar *tg.AuthRequest, a *tg.Account) bool {
+	t := s.throttle.Load()
+	if t == nil || *t == nil || !voucherLogin(ar, a) {
+		return false
+	}
+	mac, _ := tg.NormalizeMAC(ar.CallingStationID)
+	blocked, err := (*t).Blocked(ctx, mac, e.ID)
+	if err != nil {
+		s.stats.ThrottleErrors.Add(1)
+		return false
+	}
+	return blocked
+}
+
+// failed rejects a voucher login that named no account or a wrong credential, counting
+// the failure against the device and the NAS.
+func (s *Server) failed(ctx context.Context, e *nasEntry, ar *tg.AuthRequest, a *tg.Account, r tg.Reason) tg.Decision {
+	if t := s.throttle.Load(); t != nil && *t != nil && voucherLogin(ar, a) {
+		mac, _ := tg.NormalizeMAC(ar.CallingStationID)
+		if err := (*t).Fail(ctx, mac, e.ID); err != nil {
+			s.stats.ThrottleErrors.Add(1)
+		}
+	}
+	return tg.Reject(r)
+}
+
+// chapMatches reports whether c's CHAP-Password is MD5(ident ‖ pw ‖ challenge).
+func chapMatches(c *credential, pw []byte) bool {
+	if len(c.chap) != 17 {
+		return false
+	}
+	h := md5.New()
+	h.Write(c.chap[:1])
+	h.Write(pw)
+	h.Write(c.challenge)
+	var sum [16]byte
+	return subtle.ConstantTimeCompare(h.Sum(sum[:0]), c.chap[1:]) == 1
+}
+
+// checkCredential verifies the proof against the account's password. A voucher's
+// password (its code, in code mode) is compared without regard to case over PAP, as
+// codes are case-insensitive; CHAP hashes what the guest typed, so the captive page
+// upper-cases codes before hashing.
 func (s *Server) checkCredential(e *nasEntry, req *radius.Packet, a *tg.Account, ar *tg.AuthRequest, c *credential) (bool, func(*radius.Packet)) {
 	switch c.method {
 	case tg.MethodPAP:
-		return subtle.ConstantTimeCompare(c.password, a.Password) == 1, nil
-	case tg.MethodMAC:
-		// RouterOS sends mac-auth-password (empty by default) or the MAC itself.
-		if len(c.password) == 0 || string(c.password) == ar.Username || string(c.password) == a.MAC {
+		if subtle.ConstantTimeCompare(c.password, a.Password) == 1 {
 			return true, nil
 		}
-		return subtle.ConstantTimeCompare(c.password, a.Password) == 1, nil
-	case tg.MethodCHAP:
-		if len(c.chap) != 17 {
-			return false, nil
+		if a.IsVoucher() {
+			return subtle.ConstantTimeCompare([]byte(tg.NormalizeCode(string(c.password))), a.Password) == 1, nil
 		}
-		h := md5.New()
-		h.Write(c.chap[:1])
-		h.Write(a.Password)
-		h.Write(c.challenge)
-		var sum [16]byte
-		return subtle.ConstantTimeCompare(h.Sum(sum[:0]), c.chap[1:]) == 1, nil
+		return false, nil
+	case tg.MethodMAC:
+		// No password at all: only a MAC-locked voucher re-logging in from its device
+		// (MACRelogin, checked before) or a MAC login (checkMACLogin) gets here.
+		return a.MACRelogin(ar.CallingStationID), nil
+	case tg.MethodCHAP:
+		return chapMatches(c, a.Password), nil
 	case tg.MethodMSCHAPv2:
 		r, ok := mschap.VerifyV2(mschap.NTPasswordHash(string(a.Password)), c.challenge, c.msResp, mschap.StripDomain(ar.Username))
 		if !ok {
@@ -365,6 +524,9 @@ func addAccept(p *radius.Packet, d *tg.Decision) {
 	}
 	if d.Class != "" {
 		_ = rfc2865.Class_SetString(p, d.Class)
+	}
+	if d.UserName != "" {
+		_ = rfc2865.UserName_SetString(p, d.UserName)
 	}
 }
 

@@ -91,6 +91,7 @@ func macAccount() *tg.Account {
 		Password:    []byte("unused-pw"),
 		Status:      tg.StatusActive,
 		MAC:         "AA:BB:CC:DD:EE:FF",
+		MACLogin:    true,
 		Kind:        tg.KindHotspot,
 		RateLimit:   "1M/2M",
 		UptimeLimit: time.Hour,
@@ -137,7 +138,7 @@ func (d *directory) Fake() *radiustest.Accounts {
 			defer d.mu.Unlock()
 			d.macs = append(d.macs, mac)
 			for _, a := range d.accounts {
-				if a.MAC != "" && a.MAC == mac {
+				if a.MAC != "" && a.MAC == mac && a.MACLogin {
 					return cloneAccount(a), nil
 				}
 			}

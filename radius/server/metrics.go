@@ -27,6 +27,7 @@ func (s *Server) Register(reg prometheus.Registerer) error {
 		{"access_accepts_total", "Access-Accepts sent.", &st.Accepts},
 		{"access_rejects_total", "Access-Rejects sent.", &st.Rejects},
 		{"accounting_recorded_total", "Accounting-Requests made durable and answered.", &st.AcctRecorded},
+		{"throttle_errors_total", "Voucher logins the failure throttle could not check or count (Redis unreachable).", &st.ThrottleErrors},
 	}
 	for _, c := range counters {
 		v := c.v

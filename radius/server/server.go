@@ -26,6 +26,8 @@ type Accounts interface {
 	AuthorizeMAC(ctx context.Context, mac string) (*radius.Account, radius.Usage, error)
 	// FindByUsername returns the account alone (accounting). ENOTFOUND.
 	FindByUsername(ctx context.Context, username string) (*radius.Account, error)
+	// FindByMAC returns the account that may log in by a normalized MAC. ENOTFOUND.
+	FindByMAC(ctx context.Context, mac string) (*radius.Account, error)
 }
 
 // Activator activates a voucher at its first accepted login and returns it with the
@@ -82,6 +84,7 @@ type Server struct {
 	accounter radius.Accounter
 	after     AfterAccounting
 	activator atomic.Pointer[Activator]
+	throttle  atomic.Pointer[radius.Throttle]
 	log       *slog.Logger
 	now       func() time.Time
 
@@ -127,6 +130,10 @@ func (s *Server) UnusableNAS() []string {
 // SetActivator makes accepted first logins of vouchers activate them. Safe at any time;
 // without it (or with nil) vouchers are decided as they are read, never activated.
 func (s *Server) SetActivator(a Activator) { s.activator.Store(&a) }
+
+// SetThrottle limits failed voucher logins per device and NAS (nil: no limit). Safe at
+// any time.
+func (s *Server) SetThrottle(t radius.Throttle) { s.throttle.Store(&t) }
 
 // NASByID returns the NAS with id from the current snapshot (secret in clear).
 func (s *Server) NASByID(id int64) (radius.NAS, bool) {

@@ -24,6 +24,7 @@ type Stats struct {
 	Accepts          atomic.Uint64
 	AcctRecorded     atomic.Uint64 // Accounting-Requests made durable and answered
 	Rejects          atomic.Uint64
+	ThrottleErrors   atomic.Uint64 // the voucher login throttle could not be read or written
 	reasons          [maxReasons]atomic.Uint64
 }
 

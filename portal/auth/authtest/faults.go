@@ -280,9 +280,9 @@ type Sealer struct {
 }
 
 // Open fails or passes on.
-func (s Sealer) Open(sealed []byte) ([]byte, error) {
+func (s Sealer) Open(sealed, ad []byte) ([]byte, error) {
 	if err := s.err("Open"); err != nil {
 		return nil, err
 	}
-	return s.Sealer.Open(sealed)
+	return s.Sealer.Open(sealed, ad)
 }

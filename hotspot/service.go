@@ -218,6 +218,29 @@ func (s *Service) Show(ctx context.Context, code string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.status(ctx, v)
+}
+
+// ShowCode is Show for a voucher's code only, never a user name: the public status page
+// calls it, so that it tells nothing about which user names exist. ENOTFOUND.
+func (s *Service) ShowCode(ctx context.Context, code string) (*Status, error) {
+	code = strings.TrimSpace(code)
+	if code == "" {
+		return nil, invalid("code: required")
+	}
+	v, err := s.Store.FindVoucherByCodeHash(ctx, s.Codes.Hash(radius.HashVoucherCode, []byte(radius.NormalizeCode(code))))
+	if radius.ErrorCode(err) == radius.ENOTFOUND {
+		return nil, radius.Errorf(radius.ENOTFOUND, "code: no such voucher")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.status(ctx, v)
+}
+
+// status is v with what it used and its state as of now.
+func (s *Service) status(ctx context.Context, v *Voucher) (*Status, error) {
+	var err error
 	st := &Status{Voucher: *v}
 	if s.Usage != nil {
 		if st.Usage, err = s.Usage.FindUsage(ctx, v.Username, time.Time{}); err != nil {

@@ -20,9 +20,10 @@ import (
 	"tollgate/radius"
 )
 
-// HotspotStatus shows a voucher to the guest who holds its code (hotspot.Service).
+// HotspotStatus shows a voucher to the guest who holds its code (hotspot.Service): by its
+// code only, so the page tells nothing about user names.
 type HotspotStatus interface {
-	Show(ctx context.Context, code string) (*hotspot.Status, error)
+	ShowCode(ctx context.Context, code string) (*hotspot.Status, error)
 }
 
 // hotspotView is the data of the guest pages: the layout's view plus the page's own.
@@ -302,7 +303,7 @@ func (p *Portal) hotspotStatus(c *fiber.Ctx) error {
 		return p.renderHotspot(c, fiber.StatusTooManyRequests, "hotspot-status", v)
 	}
 	start := time.Now()
-	st, err := p.deps.Hotspot.Show(ctx, v.Code)
+	st, err := p.deps.Hotspot.ShowCode(ctx, v.Code)
 	switch code := radius.ErrorCode(err); {
 	case code == "" && st.Now == radius.VoucherRevoked,
 		code == radius.ENOTFOUND, code == radius.EINVALID:

@@ -29,7 +29,7 @@ type fakeShow struct {
 	calls int
 }
 
-func (f *fakeShow) Show(ctx context.Context, code string) (*hotspot.Status, error) {
+func (f *fakeShow) ShowCode(ctx context.Context, code string) (*hotspot.Status, error) {
 	f.mu.Lock()
 	f.calls++
 	f.mu.Unlock()

@@ -153,6 +153,13 @@ func TestGenerateAndFind(t *testing.T) {
 	if err != nil || u.CodeHint != radius.MaskCode(up.Vouchers[2].Code) || u.Mode != hotspot.ModeUserPass || !u.ValidUntil.Equal(e.now.Add(7*24*time.Hour)) || u.Reseller != "" {
 		t.Fatalf("userpass voucher %+v, %v", u, err)
 	}
+	// The public status page looks codes up, never user names.
+	if st, err := e.svc.ShowCode(ctx, strings.ToLower(up.Vouchers[2].Code)); err != nil || st.ID != up.Vouchers[2].ID {
+		t.Fatalf("ShowCode(code) = %+v, %v", st, err)
+	}
+	if _, err := e.svc.ShowCode(ctx, up.Vouchers[2].Username); radius.ErrorCode(err) != radius.ENOTFOUND {
+		t.Fatalf("ShowCode(username) = %v, want ENOTFOUND", err)
+	}
 
 	list, err := e.svc.FindVouchers(ctx, hotspot.VoucherFilter{BatchID: g.Batch.ID, Limit: 1000})
 	if err != nil || len(list) != 300 || list[0].ID < list[1].ID {

@@ -15,7 +15,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 SERVICES_ENV      = envs="$$(scripts/services.sh env)" && eval "$$envs"
 SERVICES_TEST_ENV = envs="$$(scripts/services.sh test-env)" && eval "$$envs"
 
-.PHONY: help build run test bench lint generate verify migrate stop
+.PHONY: help build run test bench bench-compare lint generate verify migrate stop
 
 help: ## Show this help
 	@echo "Usage: make <target>"
@@ -34,6 +34,9 @@ test: ## Install test tools if missing, then run all tests with -race
 
 bench: build ## Run the benchmark (scripts/bench.sh) against a migrated database
 	$(SERVICES_ENV) && bin/tollgate migrate && scripts/bench.sh
+
+bench-compare: build ## tollgate against FreeRADIUS 3.2 (users file, detail, rlm_sql) with radbench
+	$(SERVICES_ENV) && scripts/bench-compare.sh
 
 lint: ## go vet, gofmt check and staticcheck
 	$(GO) vet ./...

@@ -70,7 +70,8 @@ func (s *notifyStack) record(t *testing.T, kind billing.EventKind, key string, d
 
 // TestE2ENotify: an event in the outbox → `tollgate notify run` → the email arrives at
 // the SMTP server and the SMS at the gateway, and `notification list` shows both messages
-// and both attempts (an audited read). Then `serve` does the same from cron.
+// and both attempts (an audited read). An admin alert reaches the enabled admins alone.
+// Then `serve` does the same from cron.
 func TestE2ENotify(t *testing.T) {
 	s := mustNotifyStack(t)
 	s.record(t, billing.EventPaymentReceived, "paid:1", map[string]string{"amount": "USD 25.00", "balance": "USD 30.00", "receipt": "RCT-2026-000001"})
@@ -148,14 +149,51 @@ func TestE2ENotify(t *testing.T) {
 		t.Fatalf("unknown subscriber: exit %d %q", code, errs)
 	}
 
+	// Admin alerts go to the enabled admins alone, as the health job will send them.
+	s.MustRun("reseller", "add", "--name", "Shop")
+	for _, args := range [][]string{
+		{"admin", "add", "--email", "ops@example.net"},
+		{"admin", "add", "--email", "gone@example.net"},
+		{"admin", "add", "--email", "shop@example.net", "--role", "reseller", "--reseller", "Shop"},
+	} {
+		if code, out, errs := s.runWithStdin("correct-horse-battery\n", args...); code != 0 {
+			t.Fatalf("%v: exit %d %s%s", args, code, out, errs)
+		}
+	}
+	s.MustRun("admin", "disable", "--email", "gone@example.net")
+	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	d, err := e.open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.notifier(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts billing.AdminAlerter = n
+	err = alerts.SendAdminAlert(context.Background(), "Router r1 is down", "r1 has not answered since 12:00.")
+	e.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(s.MustRun("notify", "run", "--json")), &run); err != nil || run.Sent != 1 {
+		t.Fatalf("notify run after the alert = %+v, %v", run, err)
+	}
+	if m := s.smtp.WaitMails(t, 2)[1]; len(m.To) != 1 || m.To[0] != "ops@example.net" || !strings.Contains(string(m.Data), "Subject: Router r1 is down") {
+		t.Fatalf("alert went to %v:\n%s", m.To, m.Data)
+	}
+
 	// serve: the cron jobs dispatch and send on their own.
 	t.Setenv("TOLLGATE_NOTIFY_INTERVAL", "1s")
 	t.Setenv("LOG_LEVEL", "info")
 	s.serve()
 	s.record(t, billing.EventRestored, "restored:1", nil)
-	mails := s.smtp.WaitMails(t, 2)
-	if to := mails[1].To; len(to) != 1 || to[0] != "alice@example.org" || !strings.Contains(string(mails[1].Data), "service is restored") {
-		t.Fatalf("second mail to %v:\n%s", to, mails[1].Data)
+	mails := s.smtp.WaitMails(t, 3)
+	if to := mails[2].To; len(to) != 1 || to[0] != "alice@example.org" || !strings.Contains(string(mails[2].Data), "service is restored") {
+		t.Fatalf("third mail to %v:\n%s", to, mails[2].Data)
+	}
+	if n := len(s.smtp.Mails()); n != 3 {
+		t.Fatalf("%d mails, want 3", n)
 	}
 	s.gw.WaitRequests(t, 2)
 	if l := s.serveLog.String(); !strings.Contains(l, `msg=notifications email="on, smtp://`+s.smtp.Addr()+`" sms="on, POST http://127.0.0.1`) {

@@ -26,11 +26,11 @@ type Notifier struct {
 	// message is queued for it.
 	Email Sender
 	SMS   Sender
-	// Templates renders the events' messages (MustTemplates).
+	// Templates renders the events' messages; nil means MustTemplates.
 	Templates *Templates
 	// Operator signs the messages (TOLLGATE_OPERATOR_NAME).
 	Operator string
-	// Admins returns the email addresses of the enabled portal admins.
+	// Admins returns the email addresses of the enabled portal admins; nil means none.
 	Admins func(ctx context.Context) ([]string, error)
 	Now    func() time.Time
 	// Batch is how many events one dispatch transaction claims, and how many messages
@@ -84,6 +84,10 @@ type DispatchResult struct {
 func (n *Notifier) Dispatch(ctx context.Context) (DispatchResult, error) {
 	var total DispatchResult
 	on := n.Channels()
+	tpl := n.Templates
+	if tpl == nil {
+		tpl = MustTemplates()
+	}
 	for {
 		var r DispatchResult
 		err := n.InTx(ctx, func(events EventStore, notes NotificationStore) error {
@@ -105,7 +109,7 @@ func (n *Notifier) Dispatch(ctx context.Context) (DispatchResult, error) {
 			now := n.now()
 			var queue []Notification
 			for _, e := range evs {
-				if !n.Templates.Has(e.Kind) {
+				if !tpl.Has(e.Kind) {
 					if !slices.Contains(r.Unknown, e.Kind) {
 						r.Unknown = append(r.Unknown, e.Kind)
 					}
@@ -120,7 +124,7 @@ func (n *Notifier) Dispatch(ctx context.Context) (DispatchResult, error) {
 					d.Name = c.Username
 				}
 				for _, ch := range NotifyChannels(e.Kind, c, on) {
-					subject, body, err := n.Templates.Render(e.Kind, ch, d)
+					subject, body, err := tpl.Render(e.Kind, ch, d)
 					if err != nil {
 						return err
 					}
@@ -282,7 +286,7 @@ func (n *Notifier) SendAdminAlert(ctx context.Context, subject, body string) err
 	case body == "" || len(body) > maxAlertBody:
 		return invalid("body: must be 1 to %d characters", maxAlertBody)
 	}
-	if n.Email == nil {
+	if n.Email == nil || n.Admins == nil {
 		return nil
 	}
 	admins, err := n.Admins(ctx)

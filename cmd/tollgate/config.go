@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -15,6 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"tollgate/billing/sms"
+	"tollgate/billing/smtp"
+	"tollgate/radius"
 	"tollgate/radius/seal"
 )
 
@@ -46,6 +50,76 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For/-Proto the portal
 	// believes (nil: loopback only).
 	TrustedProxies []string
+	// Notify configures the notifications: how often cron dispatches and sends, and the
+	// email and SMS channels (each off when its URL is unset).
+	Notify NotifyConfig
+}
+
+// NotifyConfig is TOLLGATE_NOTIFY_INTERVAL, TOLLGATE_SMTP_* / TOLLGATE_MAIL_FROM and
+// TOLLGATE_SMS_*, checked by the adapters' own parsers.
+type NotifyConfig struct {
+	Interval       time.Duration
+	SMTP           smtp.Server // zero Host: email off
+	MailFrom       *mail.Address
+	SMS            sms.Config // "" URL: SMS off
+	smtpURL        string     // as set, for redaction
+	smsAuthHeaderN string     // the auth header's name, shown by tollgate config
+}
+
+// loadNotify reads the notification variables into c.Notify.
+func (c *Config) loadNotify() error {
+	n := &c.Notify
+	n.Interval = 30 * time.Second
+	if v := os.Getenv("TOLLGATE_NOTIFY_INTERVAL"); v != "" {
+		x, err := time.ParseDuration(v)
+		if err != nil || x < time.Second || x > 24*time.Hour {
+			return badVar("TOLLGATE_NOTIFY_INTERVAL", "%q is not a duration from 1s to 24h (e.g. 30s)", v)
+		}
+		n.Interval = x
+	}
+	var err error
+	if n.smtpURL, err = getenv("TOLLGATE_SMTP_URL"); err != nil {
+		return err
+	}
+	if n.smtpURL != "" {
+		if n.SMTP, err = smtp.ParseURL(n.smtpURL); err != nil {
+			return badVar("TOLLGATE_SMTP_URL", "%s", radius.ErrorMessage(err))
+		}
+		from := os.Getenv("TOLLGATE_MAIL_FROM")
+		if from == "" {
+			return badVar("TOLLGATE_MAIL_FROM", "not set: the sender of the emails (e.g. \"Example ISP <billing@example.net>\"), needed with TOLLGATE_SMTP_URL")
+		}
+		if n.MailFrom, err = smtp.ParseFrom(from); err != nil {
+			return badVar("TOLLGATE_MAIL_FROM", "%s", radius.ErrorMessage(err))
+		}
+	}
+	if n.SMS.URL, err = getenv("TOLLGATE_SMS_URL"); err != nil {
+		return err
+	}
+	if n.SMS.AuthHeader, err = getenv("TOLLGATE_SMS_AUTH_HEADER"); err != nil {
+		return err
+	}
+	n.SMS.Method = os.Getenv("TOLLGATE_SMS_METHOD")
+	n.SMS.Body = os.Getenv("TOLLGATE_SMS_BODY")
+	n.SMS.ContentType = os.Getenv("TOLLGATE_SMS_CONTENT_TYPE")
+	if n.SMS.URL == "" {
+		n.SMS = sms.Config{}
+		return nil
+	}
+	if _, err := sms.New(n.SMS); err != nil {
+		msg := radius.ErrorMessage(err)
+		field, rest, _ := strings.Cut(msg, ": ")
+		name := map[string]string{"url": "TOLLGATE_SMS_URL", "method": "TOLLGATE_SMS_METHOD", "body": "TOLLGATE_SMS_BODY",
+			"content-type": "TOLLGATE_SMS_CONTENT_TYPE", "auth-header": "TOLLGATE_SMS_AUTH_HEADER"}[field]
+		if name == "" {
+			return badVar("TOLLGATE_SMS_URL", "%s", msg)
+		}
+		return badVar(name, "%s", rest)
+	}
+	if n.SMS.AuthHeader != "" {
+		n.smsAuthHeaderN, _, _ = sms.ParseAuthHeader(n.SMS.AuthHeader)
+	}
+	return nil
 }
 
 // configError names the variable at fault; main prints it as one line and exits 2.
@@ -187,6 +261,9 @@ func loadConfig() (*Config, error) {
 	if c.LogLevel, err = parseLogLevel(os.Getenv("LOG_LEVEL")); err != nil {
 		return nil, err
 	}
+	if err := c.loadNotify(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -265,5 +342,43 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_OPERATOR_NAME", c.OperatorName},
 		{"TOLLGATE_PUBLIC_URL", c.PublicURL},
 		{"TOLLGATE_TRUSTED_PROXIES", strings.Join(c.TrustedProxies, ",")},
+		{"TOLLGATE_NOTIFY_INTERVAL", c.Notify.Interval.String()},
+		{"TOLLGATE_SMTP_URL", redactURL(c.Notify.smtpURL)},
+		{"TOLLGATE_MAIL_FROM", c.Notify.mailFrom()},
+		{"TOLLGATE_SMS_URL", sms.RedactURL(c.Notify.SMS.URL)},
+		{"TOLLGATE_SMS_METHOD", c.Notify.smsMethod()},
+		{"TOLLGATE_SMS_BODY", redactSet(c.Notify.SMS.Body)},
+		{"TOLLGATE_SMS_CONTENT_TYPE", c.Notify.SMS.ContentType},
+		{"TOLLGATE_SMS_AUTH_HEADER", redactHeader(c.Notify.smsAuthHeaderN, c.Notify.SMS.AuthHeader)},
 	}
+}
+
+func (n NotifyConfig) smsMethod() string {
+	if n.SMS.URL != "" && n.SMS.Method == "" {
+		return "POST"
+	}
+	return strings.ToUpper(n.SMS.Method)
+}
+
+func (n NotifyConfig) mailFrom() string {
+	if n.MailFrom == nil {
+		return ""
+	}
+	return n.MailFrom.String()
+}
+
+// redactSet hides a value that may hold a secret (an SMS body with an API key).
+func redactSet(v string) string {
+	if v == "" {
+		return ""
+	}
+	return "***** (set)"
+}
+
+// redactHeader shows a header's name and hides its value.
+func redactHeader(name, v string) string {
+	if v == "" {
+		return ""
+	}
+	return name + ": *****"
 }

@@ -79,6 +79,8 @@ func commands() map[string]command {
 		"reseller list":      {"list resellers with their balances", cmdResellerList},
 		"reseller credit":    {"top a wallet up: --name --amount 12.50 --note TEXT [--idempotency-key K]", cmdResellerCredit},
 		"reseller ledger":    {"show a reseller's ledger, newest first: --name [--limit 50]", cmdResellerLedger},
+		"notify run":         {"dispatch pending billing events and send the due emails and SMS once, as cron does", cmdNotifyRun},
+		"notification list":  {"show queued, sent and failed messages and every attempt [--subscriber U] [--state S] [--limit N]", cmdNotificationList},
 
 		"hotspot router-files": {"write a router's hotspot login.html and setup.rsc: --nas NAME --out DIR [--portal-url URL] [--radius-address IP]", cmdHotspotRouterFiles},
 	}

@@ -248,8 +248,8 @@ func loadNAS(ctx context.Context, d *deps, srv *server.Server) error {
 	return nil
 }
 
-// startCron starts the cron role: the stale-session reaper, enforcement, partitions and
-// voucher expiry, on every replica (a run happens once per slot across them). enf is the
+// startCron starts the cron role: the stale-session reaper, enforcement, partitions,
+// voucher expiry and the notifications' dispatcher and sender, on every replica (a run happens once per slot across them). enf is the
 // radius role's enforcer, or nil when this process runs no RADIUS server: the jobs then
 // get one of their own that loads the NAS table at each disconnect. The reaper's
 // counters go to reg.
@@ -273,7 +273,8 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 		log.Error("register reaper metrics", "err", err)
 	}
 	every := e.cfg.CronInterval
-	crons := scheduleJobs(ctx, d, []job{
+	notifications := billingpg.NewStore(d.pool)
+	crons := scheduleJobs(ctx, d, append([]job{
 		{name: "reaper", every: every, run: func(ctx context.Context) error {
 			n, err := enf.Reap(ctx)
 			if n > 0 {
@@ -282,9 +283,11 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 			return err
 		}},
 		{name: "enforce", every: every, run: func(ctx context.Context) error { _, err := enf.Sweep(ctx); return err }},
-		{name: "partitions", every: time.Hour, run: d.radius.EnsurePartitions},
+		{name: "partitions", every: time.Hour, run: func(ctx context.Context) error {
+			return errors.Join(d.radius.EnsurePartitions(ctx), notifications.EnsureNotificationPartitions(ctx))
+		}},
 		{name: "vouchers", every: every, run: d.hotspot().ExpireVouchers},
-	})
+	}, notifyJobs(d, e.cfg)...))
 	// Wait for running jobs, then for the disconnects of an enforcer of our own (the
 	// radius role waits for its own).
 	return func(ctx context.Context) {

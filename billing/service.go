@@ -95,6 +95,10 @@ func (s *Service) AddSubscriber(ctx context.Context, in NewSubscriber) (*Subscri
 	if err != nil {
 		return nil, err
 	}
+	name, email, phone, err := checkProfile(in.Name, in.Email, in.Phone)
+	if err != nil {
+		return nil, err
+	}
 	plan, err := s.findPlan(ctx, in.Plan)
 	if err != nil {
 		return nil, err
@@ -116,6 +120,9 @@ func (s *Service) AddSubscriber(ctx context.Context, in NewSubscriber) (*Subscri
 		StaticIP:   ip,
 		MAC:        mac,
 		MACLogin:   in.MACLogin,
+		Name:       name,
+		Email:      email,
+		Phone:      phone,
 		ValidFrom:  now,
 		ValidUntil: validUntil(now, plan),
 	}

@@ -83,8 +83,8 @@ func (t *Token) State(now time.Time) string {
 
 // TokenStore keeps API tokens (auth/postgres).
 type TokenStore interface {
-	// CreateToken stores t and sets its ID and CreatedAt. ECONFLICT when a live token
-	// has the name, EINVALID.
+	// CreateToken stores t and sets its ID (and CreatedAt, when zero). ECONFLICT when a
+	// live token has the name, EINVALID.
 	CreateToken(ctx context.Context, t *Token) error
 	// FindTokenByLookup returns the token (live or not) with the lookup part. ENOTFOUND.
 	FindTokenByLookup(ctx context.Context, lookup string) (*Token, error)
@@ -168,8 +168,8 @@ func (s *Tokens) Create(ctx context.Context, in TokenRequest) (string, *Token, e
 	rand.Read(sb[:])
 	lookup := strings.ToLower(lookupEncoding.EncodeToString(lb[:]))
 	token := tokenPrefix + lookup + "_" + base64.RawURLEncoding.EncodeToString(sb[:])
-	t := &Token{Name: in.Name, Lookup: lookup, Hash: s.hash(token), Scope: in.Scope, CreatedBy: in.CreatedBy}
 	now := s.now()
+	t := &Token{Name: in.Name, Lookup: lookup, Hash: s.hash(token), Scope: in.Scope, CreatedBy: in.CreatedBy, CreatedAt: now}
 	if in.TTL > 0 {
 		t.ExpiresAt = now.Add(in.TTL)
 	}

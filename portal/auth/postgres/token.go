@@ -37,18 +37,21 @@ func scanToken(row pgx.Row) (*auth.Token, error) {
 }
 
 const createTokenSQL = `
-INSERT INTO api_tokens (name, lookup, hash, scope, created_by, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO api_tokens (name, lookup, hash, scope, created_by, expires_at, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))
 RETURNING id, created_at`
 
-// CreateToken stores t and sets its ID and CreatedAt. ECONFLICT when a live token has
-// the name, EINVALID for a value the schema refuses.
+// CreateToken stores t and sets its ID, and CreatedAt unless set (the service's clock).
+// ECONFLICT when a live token has the name, EINVALID for a value the schema refuses.
 func (s *Store) CreateToken(ctx context.Context, t *auth.Token) error {
-	var expires *time.Time
+	var expires, created *time.Time
 	if !t.ExpiresAt.IsZero() {
 		expires = &t.ExpiresAt
 	}
-	err := s.db.QueryRow(ctx, createTokenSQL, t.Name, t.Lookup, t.Hash, string(t.Scope), t.CreatedBy, expires).Scan(&t.ID, &t.CreatedAt)
+	if !t.CreatedAt.IsZero() {
+		created = &t.CreatedAt
+	}
+	err := s.db.QueryRow(ctx, createTokenSQL, t.Name, t.Lookup, t.Hash, string(t.Scope), t.CreatedBy, expires, created).Scan(&t.ID, &t.CreatedAt)
 	switch {
 	case pg.IsUnique(err, "api_tokens_live_name"):
 		return pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("name: a live token is called %q (revoke it first, or pick another name)", t.Name))

@@ -73,8 +73,8 @@ func (p *Portal) registerAPISessions() {
 	if p.deps.API.Disconnect != nil {
 		p.api("POST", "/api/v1/sessions/:nas/:acct_session_id/disconnect", p.apiSessionDisconnect, apiDoc{
 			Summary: "Send the session's router an RFC 5176 Disconnect-Request and answer its outcome (ack, nak with its Error-Cause, timeout).",
-			Params: []apiParam{{Name: "nas", In: "path", Desc: "the router's name"}, {Name: "acct_session_id", In: "path", Desc: "Acct-Session-Id, URL-escaped"}},
-			Resp:   coaJSON{}})
+			Params:  []apiParam{{Name: "nas", In: "path", Desc: "the router's name"}, {Name: "acct_session_id", In: "path", Desc: "Acct-Session-Id, URL-escaped"}},
+			Resp:    coaJSON{}})
 	}
 }
 

@@ -136,7 +136,9 @@ func (p *Portal) findSubscriber(c *fiber.Ctx) (*billing.Subscriber, error) {
 	return p.deps.API.Subscribers.FindSubscriberByID(c.UserContext(), id)
 }
 
-func subscriberTarget(s *billing.Subscriber) string { return "subscriber:" + strconv.FormatInt(s.ID, 10) }
+func subscriberTarget(s *billing.Subscriber) string {
+	return "subscriber:" + strconv.FormatInt(s.ID, 10)
+}
 
 func (p *Portal) apiSubscriber(c *fiber.Ctx) error {
 	s, err := p.findSubscriber(c)

@@ -38,7 +38,7 @@ type Config struct {
 	PortalSessionMax time.Duration
 	// APIRateLimit is how many requests a minute one API token may make.
 	APIRateLimit int64
-	LogLevel         slog.Level
+	LogLevel     slog.Level
 	// SpoolDir holds the accounting spool used while Postgres is unreachable.
 	SpoolDir string
 	// CronInterval is how often the reaper and the enforcement sweep run.

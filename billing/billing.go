@@ -131,6 +131,13 @@ type ImportRow struct {
 	// Line is the row's line in the imported file, so a store can name it in a
 	// conflict; 0 when unknown.
 	Line int
+	// PlanID, when not zero, is the row's own plan, valid until ValidUntil (zero: no
+	// end), instead of the import's.
+	PlanID     int64
+	ValidUntil time.Time
+	// The optional profile, device and address ("" or invalid: none).
+	Name, Email, Phone, MAC string
+	StaticIP                netip.Addr
 }
 
 // Store persists plans and subscribers (Postgres).

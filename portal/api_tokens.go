@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"bytes"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,15 +12,6 @@ import (
 
 // The admin's API token page: make a token (shown once, on the answer to the form),
 // list them (never the tokens) and revoke one. Every handler writes the audit log.
-
-// tokensView is the token page's data.
-type tokensView struct {
-	*view
-	Tokens []tokenRow
-	Form   map[string]string
-	// Token is a token just made, in clear, and Made its name.
-	Token, Made string
-}
 
 // tokenRow is one listed token, formatted.
 type tokenRow struct {
@@ -38,12 +28,12 @@ func (p *Portal) registerTokens() {
 }
 
 func (p *Portal) adminTokens(c *fiber.Ctx) error {
-	return p.tokensPage(c, fiber.StatusOK, &tokensView{Form: map[string]string{}}, "", true)
+	return p.tokensPage(c, fiber.StatusOK, &pageView{Form: map[string]string{}}, "", true)
 }
 
 // tokensPage renders the page with v's form and the message msg; audit says whether it
 // is a plain visit, audited as token.list.
-func (p *Portal) tokensPage(c *fiber.Ctx, status int, v *tokensView, msg string, audit bool) error {
+func (p *Portal) tokensPage(c *fiber.Ctx, status int, v *pageView, msg string, audit bool) error {
 	list, err := p.deps.Tokens.List(c.UserContext())
 	if err != nil {
 		return err
@@ -70,17 +60,7 @@ func (p *Portal) tokensPage(c *fiber.Ctx, status int, v *tokensView, msg string,
 	}
 	v.view = p.view(c, "API tokens")
 	v.Error = msg
-	t, ok := p.pages["admin-tokens"]
-	if !ok {
-		return fiber.NewError(fiber.StatusInternalServerError, "no page admin-tokens")
-	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, v); err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Type("html", "utf-8")
-	return c.Status(status).Send(buf.Bytes())
+	return p.renderPage(c, status, "admin-tokens", v)
 }
 
 // adminTokenCreate makes a token from the form (name, scope, expires) and shows it once.
@@ -99,7 +79,7 @@ func (p *Portal) adminTokenCreate(c *fiber.Ctx) error {
 		tok, t, err = p.deps.Tokens.Create(c.UserContext(), auth.TokenRequest{Name: f["name"], Scope: auth.Scope(f["scope"]), TTL: ttl, CreatedBy: session(c).Email})
 	}
 	if code := radius.ErrorCode(err); code == radius.EINVALID || code == radius.ECONFLICT {
-		return p.tokensPage(c, httpStatus(err, true), &tokensView{Form: f}, radius.ErrorMessage(err), false)
+		return p.tokensPage(c, httpStatus(err, true), &pageView{Form: f}, radius.ErrorMessage(err), false)
 	}
 	if err != nil {
 		return err
@@ -107,7 +87,7 @@ func (p *Portal) adminTokenCreate(c *fiber.Ctx) error {
 	if err := p.audit(c, "token.create", "token:"+t.Name, map[string]any{"scope": string(t.Scope), "expires": !t.ExpiresAt.IsZero()}); err != nil {
 		return err
 	}
-	return p.tokensPage(c, fiber.StatusOK, &tokensView{Form: map[string]string{}, Token: tok, Made: t.Name}, "", false)
+	return p.tokensPage(c, fiber.StatusOK, &pageView{Form: map[string]string{}, Token: tok, Made: t.Name}, "", false)
 }
 
 // adminTokenRevoke revokes the live token of form field name.

@@ -18,6 +18,9 @@ import (
 func subscriberError(err error, username, mac string) error {
 	switch {
 	case pg.IsUnique(err, "subscribers_mac_key"):
+		if mac == "" {
+			mac = pg.DuplicateKey(err)
+		}
 		return pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("mac: %s is bound to another subscriber", mac))
 	case pg.IsUnique(err, ""):
 		if username == "" {
@@ -186,10 +189,17 @@ func (s *Store) UpdateSubscriber(ctx context.Context, id int64, ch billing.Subsc
 const (
 	createImportSQL = `
 CREATE TEMP TABLE billing_import (
-    n        integer NOT NULL,
-    id       bigint NOT NULL,
-    username text NOT NULL,
-    password bytea NOT NULL
+    n           integer NOT NULL,
+    id          bigint NOT NULL,
+    username    text NOT NULL,
+    password    bytea NOT NULL,
+    plan_id     bigint,
+    valid_until timestamptz,
+    name        text NOT NULL,
+    email       text,
+    phone       text,
+    mac         text,
+    static_ip   inet
 ) ON COMMIT DROP`
 
 	importConflictSQL = `
@@ -199,9 +209,10 @@ ORDER BY t.n
 LIMIT 1`
 
 	importInsertSQL = `
-INSERT INTO subscribers (id, username, password, plan_id, valid_from, valid_until)
+INSERT INTO subscribers (id, username, password, plan_id, valid_from, valid_until, name, email, phone, mac, static_ip)
 OVERRIDING SYSTEM VALUE
-SELECT id, username, password, $1, now(), $2
+SELECT id, username, password, coalesce(plan_id, $1), now(),
+       CASE WHEN plan_id IS NULL THEN $2 ELSE valid_until END, name, email, phone, mac, static_ip
 FROM billing_import
 ORDER BY n`
 
@@ -210,7 +221,7 @@ ORDER BY n`
 	dropImportSQL = `DROP TABLE billing_import`
 )
 
-var importColumns = []string{"n", "id", "username", "password"}
+var importColumns = []string{"n", "id", "username", "password", "plan_id", "valid_until", "name", "email", "phone", "mac", "static_ip"}
 
 // ImportSubscribers inserts rows on plan planID, active, valid from the transaction's
 // start until validUntil (zero: no end), in one transaction: all or nothing. It returns
@@ -238,7 +249,16 @@ func (s *Store) importSubscribers(ctx context.Context, planID int64, validUntil 
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"billing_import"}, importColumns,
 		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			return []any{int32(i), rows[i].ID, rows[i].Username, rows[i].Sealed}, nil
+			r := &rows[i]
+			var plan, ip any
+			if r.PlanID != 0 {
+				plan = r.PlanID
+			}
+			if r.StaticIP.IsValid() {
+				ip = r.StaticIP
+			}
+			return []any{int32(i), r.ID, r.Username, r.Sealed, plan, nullTime(r.ValidUntil), r.Name,
+				nullString(r.Email), nullString(r.Phone), nullString(r.MAC), ip}, nil
 		}))
 	if err != nil {
 		return 0, fmt.Errorf("copy: %w", err)

@@ -62,7 +62,7 @@ func commands() map[string]command {
 		"plan list":          {"list plans", cmdPlanList},
 		"subscriber add":     {"add a subscriber: --username --password P|- | --password-file FILE --plan", cmdSubscriberAdd},
 		"subscriber set":     {"change a subscriber: --username [--status] [--plan] [--password P|- | --password-file FILE]", cmdSubscriberSet},
-		"subscriber import":  {"import username,password lines: --plan --file FILE.csv", cmdSubscriberImport},
+		"subscriber import":  {"import subscribers from CSV: --file FILE.csv [--plan P]; a header may add plan,name,email,phone,mac,static_ip", cmdSubscriberImport},
 		"authlog":            {"show the latest authorization decisions [--user U]", cmdAuthLog},
 		"session list":       {"list sessions [--user U] [--nas NAME] [--online] [--limit N]", cmdSessionList},
 		"session stats":      {"print session totals", cmdSessionStats},

@@ -82,9 +82,10 @@ func commands() map[string]command {
 		"notify run":         {"dispatch pending billing events and send the due emails and SMS once, as cron does", cmdNotifyRun},
 		"notification list":  {"show queued, sent and failed messages and every attempt [--subscriber U] [--state S] [--limit N]", cmdNotificationList},
 
-		"token add":    {"make an API token, shown once: --name N --scope read|write [--expires 90d]", cmdTokenAdd},
-		"token list":   {"list API tokens (never the tokens themselves)", cmdTokenList},
-		"token revoke": {"revoke an API token: --name N", cmdTokenRevoke},
+		"import freeradius": {"import a FreeRADIUS SQL database: --from-database-url URL [--dry-run] [--with-accounting]", cmdImportFreeRADIUS},
+		"token add":         {"make an API token, shown once: --name N --scope read|write [--expires 90d]", cmdTokenAdd},
+		"token list":        {"list API tokens (never the tokens themselves)", cmdTokenList},
+		"token revoke":      {"revoke an API token: --name N", cmdTokenRevoke},
 
 		"hotspot router-files": {"write a router's hotspot login.html and setup.rsc: --nas NAME --out DIR [--portal-url URL] [--radius-address IP]", cmdHotspotRouterFiles},
 	}

@@ -328,9 +328,6 @@ func idParam(c *fiber.Ctx, what string) (int64, error) {
 	return id, nil
 }
 
-// created answers 201 with v.
-func created(c *fiber.Ctx, v any) error { return c.Status(fiber.StatusCreated).JSON(v) }
-
 // timeOrNil is a JSON time that is null when zero.
 func timeOrNil(t time.Time) *time.Time {
 	if t.IsZero() {

@@ -356,4 +356,9 @@ func (p *Portal) registerAPI() {
 	p.registerAPISubscribers()
 	p.registerAPISessions()
 	p.registerAPIVouchers()
+	// Wallets (credit) and invoices belong to the money engine: each is one more
+	// register function here over a field of API, its routes declared with p.api, which
+	// puts them under the token scopes, the rate limit, the audit and the OpenAPI
+	// document (its walk test then checks them). Outgoing webhooks read billing's event
+	// outbox and need no route here.
 }

@@ -75,7 +75,11 @@ type Subscriber struct {
 	StaticIP netip.Addr // invalid (zero) when the pool assigns the address
 	MAC      string     // normalized "AA:BB:CC:DD:EE:FF", or "" when not bound
 	// MACLogin lets the router log the subscriber in by MAC (hotspot plans only).
-	MACLogin   bool
+	MACLogin bool
+	// Name, Email (lower-cased) and Phone (E.164) are the profile; "" when unknown.
+	Name       string
+	Email      string
+	Phone      string
 	ValidFrom  time.Time // zero: no lower bound
 	ValidUntil time.Time // zero: no end
 	CreatedAt  time.Time
@@ -91,6 +95,10 @@ type NewSubscriber struct {
 	StaticIP string
 	MAC      string
 	MACLogin bool
+	// Name, Email and Phone are optional (NormalizeEmail, NormalizePhone).
+	Name  string
+	Email string
+	Phone string
 }
 
 // SubscriberUpdate is the input of Service.UpdateSubscriber; nil fields stay unchanged.
@@ -123,6 +131,13 @@ type ImportRow struct {
 	// Line is the row's line in the imported file, so a store can name it in a
 	// conflict; 0 when unknown.
 	Line int
+	// PlanID, when not zero, is the row's own plan, valid until ValidUntil (zero: no
+	// end), instead of the import's.
+	PlanID     int64
+	ValidUntil time.Time
+	// The optional profile, device and address ("" or invalid: none).
+	Name, Email, Phone, MAC string
+	StaticIP                netip.Addr
 }
 
 // Store persists plans and subscribers (Postgres).
@@ -133,6 +148,11 @@ type Store interface {
 	FindPlanByName(ctx context.Context, name string) (*Plan, error)
 	// ListPlans returns every plan, by name.
 	ListPlans(ctx context.Context) ([]Plan, error)
+	// FindPlanByID returns plan id. ENOTFOUND.
+	FindPlanByID(ctx context.Context, id int64) (*Plan, error)
+	// UpdatePlan writes every field of p but its kind to plan p.ID. ENOTFOUND,
+	// ECONFLICT when the name is taken, EINVALID.
+	UpdatePlan(ctx context.Context, p *Plan) error
 
 	// NextSubscriberIDs reserves n subscriber IDs, so passwords can be sealed to their
 	// rows before the rows are stored.
@@ -143,6 +163,10 @@ type Store interface {
 	CreateSubscriber(ctx context.Context, s *Subscriber, sealedPassword []byte) error
 	// FindSubscriberByUsername returns the subscriber called username. ENOTFOUND.
 	FindSubscriberByUsername(ctx context.Context, username string) (*Subscriber, error)
+	// FindSubscriberByID returns subscriber id. ENOTFOUND.
+	FindSubscriberByID(ctx context.Context, id int64) (*Subscriber, error)
+	// FindSubscribers lists the subscribers f selects, by ascending ID, at most f.Limit.
+	FindSubscribers(ctx context.Context, f SubscriberFilter) ([]Subscriber, error)
 	// UpdateSubscriber writes the non-nil fields of ch to subscriber id and returns it
 	// as stored. ENOTFOUND, EINVALID, ECONFLICT for a MAC bound to another subscriber.
 	UpdateSubscriber(ctx context.Context, id int64, ch SubscriberChange) (*Subscriber, error)

@@ -3,6 +3,7 @@ package billing
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,27 +22,27 @@ func TestParseImport(t *testing.T) {
 		{
 			name: "plain",
 			in:   "alice,pw1\nbob,pw2\n",
-			want: []ImportLine{{1, "alice", "pw1"}, {2, "bob", "pw2"}},
+			want: []ImportLine{{Line: 1, Username: "alice", Password: "pw1"}, {Line: 2, Username: "bob", Password: "pw2"}},
 		},
 		{
 			name: "header, blank lines, CRLF, no final newline",
 			in:   "username,password\r\n\r\nalice,pw1\r\n   \r\n\nbob,pw2",
-			want: []ImportLine{{3, "alice", "pw1"}, {6, "bob", "pw2"}},
+			want: []ImportLine{{Line: 3, Username: "alice", Password: "pw1"}, {Line: 6, Username: "bob", Password: "pw2"}},
 		},
 		{
 			name: "header in any case with BOM",
 			in:   "\ufeffUsername, Password\nalice,pw1\n",
-			want: []ImportLine{{2, "alice", "pw1"}},
+			want: []ImportLine{{Line: 2, Username: "alice", Password: "pw1"}},
 		},
 		{
 			name: "BOM without header",
 			in:   "\ufeffalice,pw1\n",
-			want: []ImportLine{{1, "alice", "pw1"}},
+			want: []ImportLine{{Line: 1, Username: "alice", Password: "pw1"}},
 		},
 		{
 			name: "quoted password with comma, quote and spaces",
 			in:   "alice,\"a,b\"\"c \"\n",
-			want: []ImportLine{{1, "alice", "a,b\"c "}},
+			want: []ImportLine{{Line: 1, Username: "alice", Password: "a,b\"c "}},
 		},
 		{
 			name: "header only",
@@ -56,7 +57,7 @@ func TestParseImport(t *testing.T) {
 		{
 			name: "only the first line can be the header",
 			in:   "alice,pw\nusername,password\n",
-			want: []ImportLine{{1, "alice", "pw"}, {2, "username", "password"}},
+			want: []ImportLine{{Line: 1, Username: "alice", Password: "pw"}, {Line: 2, Username: "username", Password: "password"}},
 		},
 		{
 			name: "bad username names the line",
@@ -81,7 +82,7 @@ func TestParseImport(t *testing.T) {
 		{
 			name: "usernames are case-sensitive",
 			in:   "alice,pw\nAlice,pw\n",
-			want: []ImportLine{{1, "alice", "pw"}, {2, "Alice", "pw"}},
+			want: []ImportLine{{Line: 1, Username: "alice", Password: "pw"}, {Line: 2, Username: "Alice", Password: "pw"}},
 		},
 		{
 			name: "bare quote stops with the line",
@@ -138,5 +139,86 @@ func TestParseImportReadError(t *testing.T) {
 	_, err := ParseImport(iotest.ErrReader(boom))
 	if !errors.Is(err, boom) || radius.ErrorCode(err) != radius.EINTERNAL {
 		t.Fatalf("err = %v, want wrapped boom (internal)", err)
+	}
+}
+
+// TestParseImportHeader: a header names username and password and any of the optional
+// columns in any order; their values are normalized and checked per line.
+func TestParseImportHeader(t *testing.T) {
+	ip := netip.MustParseAddr("10.0.0.7")
+	tests := []struct {
+		name string
+		in   string
+		want []ImportLine
+		err  string
+	}{
+		{
+			name: "every column, any order",
+			in: "name,username,email,password,phone,plan,mac,static_ip\n" +
+				"Alice Doe,alice,Alice@Example.COM,pw1,+254 712-345 678,Gold,aa-bb-cc-dd-ee-ff,10.0.0.7\n",
+			want: []ImportLine{{Line: 2, Username: "alice", Password: "pw1", Plan: "Gold", Name: "Alice Doe", Email: "alice@example.com",
+				Phone: "+254712345678", MAC: "AA:BB:CC:DD:EE:FF", StaticIP: ip}},
+		},
+		{
+			name: "optional cells may be blank",
+			in:   "USERNAME,Password,Plan,Email\nbob,pw,,\ncarol,pw,Silver,\n",
+			want: []ImportLine{{Line: 2, Username: "bob", Password: "pw"}, {Line: 3, Username: "carol", Password: "pw", Plan: "Silver"}},
+		},
+		{
+			name: "00 becomes +",
+			in:   "username,password,phone\nbob,pw,00254712345678\n",
+			want: []ImportLine{{Line: 2, Username: "bob", Password: "pw", Phone: "+254712345678"}},
+		},
+		{
+			name: "unknown column",
+			in:   "username,password,colour\nbob,pw,red\n",
+			err:  `line 1: header: unknown column "colour"; the columns are username,password,plan,name,email,phone,mac,static_ip`,
+		},
+		{
+			name: "repeated column",
+			in:   "username,password,plan,plan\nbob,pw,a,b\n",
+			err:  `line 1: header: column "plan" is named twice`,
+		},
+		{
+			name: "a header without password is a subscriber line",
+			in:   "username,plan\n",
+			want: []ImportLine{{Line: 1, Username: "username", Password: "plan"}},
+		},
+		{
+			name: "field count follows the header",
+			in:   "username,password,plan\nbob,pw\n",
+			err:  "line 2: expected 3 fields, as the header names; got 2",
+		},
+		{
+			name: "bad values name line and field",
+			in: "username,password,email,phone,mac,static_ip\n" +
+				"a,pw,nope,,,\nb,pw,,0712345678,,\nc,pw,,,zz,\nd,pw,,,,300.1.1.1\n",
+			err: "line 2: email: \"nope\" is not an address like shop@example.com\n" +
+				"line 3: phone: \"0712345678\" is not a number with its country code, like +254712345678\n" +
+				"line 4: mac: \"zz\" is not a MAC address like AA:BB:CC:DD:EE:FF\n" +
+				"line 5: static-ip: \"300.1.1.1\" is not an IPv4 or IPv6 address",
+		},
+		{
+			name: "a MAC twice",
+			in:   "username,password,mac\na,pw,aa:bb:cc:dd:ee:ff\nb,pw,AA-BB-CC-DD-EE-FF\n",
+			err:  "line 3: mac: AA:BB:CC:DD:EE:FF already appears on line 2",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseImport(strings.NewReader(tt.in))
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				if !reflect.DeepEqual(got, tt.want) {
+					t.Fatalf("got %+v, want %+v", got, tt.want)
+				}
+				return
+			}
+			if radius.ErrorCode(err) != radius.EINVALID || radius.ErrorMessage(err) != tt.err {
+				t.Fatalf("err = %v, want %q", err, tt.err)
+			}
+		})
 	}
 }

@@ -95,6 +95,10 @@ func (s *Service) AddSubscriber(ctx context.Context, in NewSubscriber) (*Subscri
 	if err != nil {
 		return nil, err
 	}
+	name, email, phone, err := checkProfile(in.Name, in.Email, in.Phone)
+	if err != nil {
+		return nil, err
+	}
 	plan, err := s.findPlan(ctx, in.Plan)
 	if err != nil {
 		return nil, err
@@ -116,6 +120,9 @@ func (s *Service) AddSubscriber(ctx context.Context, in NewSubscriber) (*Subscri
 		StaticIP:   ip,
 		MAC:        mac,
 		MACLogin:   in.MACLogin,
+		Name:       name,
+		Email:      email,
+		Phone:      phone,
 		ValidFrom:  now,
 		ValidUntil: validUntil(now, plan),
 	}
@@ -226,21 +233,40 @@ func (s *Service) macChanged(ctx context.Context, mac string) error {
 }
 
 // ImportSubscribers adds the subscribers of a CSV file (see ParseImport) on the named
-// plan, all or nothing, and returns how many it added. Every line is checked before
-// anything is stored; EINVALID names the faulty lines, ECONFLICT the first username that
-// already exists. When the rows were stored but Changes failed, it returns both the
-// count and the error.
+// plan, or each on the plan its line names, all or nothing, and returns how many it
+// added. Every line is checked before anything is stored; EINVALID names the faulty
+// lines (an unknown plan, a line without a plan when plan is ""), ECONFLICT the first
+// username that already exists. When the rows were stored but Changes failed, it
+// returns both the count and the error.
 func (s *Service) ImportSubscribers(ctx context.Context, plan string, r io.Reader) (int, error) {
-	if plan == "" {
-		return 0, invalid("plan: required")
-	}
 	lines, err := ParseImport(r)
 	if err != nil {
 		return 0, err
 	}
-	p, err := s.findPlan(ctx, plan)
-	if err != nil {
-		return 0, err
+	var p *Plan
+	if plan != "" {
+		if p, err = s.findPlan(ctx, plan); err != nil {
+			return 0, err
+		}
+	}
+	// The lines' own plans, each looked up once.
+	plans := map[string]*Plan{}
+	now := s.now()
+	for _, l := range lines {
+		switch {
+		case l.Plan == "" && p == nil:
+			return 0, invalid("line %d: plan: required: give --plan, or a plan column", l.Line)
+		case l.Plan == "" || plans[l.Plan] != nil:
+			continue
+		}
+		lp, err := s.findPlan(ctx, l.Plan)
+		if err != nil {
+			return 0, invalid("line %d: %s", l.Line, radius.ErrorMessage(err))
+		}
+		plans[l.Plan] = lp
+	}
+	if p == nil {
+		p = plans[lines[0].Plan] // every line names one
 	}
 	ids, err := s.Store.NextSubscriberIDs(ctx, len(lines))
 	if err != nil {
@@ -250,10 +276,14 @@ func (s *Service) ImportSubscribers(ctx context.Context, plan string, r io.Reade
 	usernames := make([]string, len(lines))
 	for i, l := range lines {
 		sealed := s.Sealer.Seal([]byte(l.Password), radius.SealSubscriberPassword.AD(ids[i]))
-		rows[i] = ImportRow{ID: ids[i], Username: l.Username, Sealed: sealed, Line: l.Line}
+		rows[i] = ImportRow{ID: ids[i], Username: l.Username, Sealed: sealed, Line: l.Line,
+			Name: l.Name, Email: l.Email, Phone: l.Phone, MAC: l.MAC, StaticIP: l.StaticIP}
+		if lp := plans[l.Plan]; lp != nil {
+			rows[i].PlanID, rows[i].ValidUntil = lp.ID, validUntil(now, lp)
+		}
 		usernames[i] = l.Username
 	}
-	n, err := s.Store.ImportSubscribers(ctx, p.ID, validUntil(s.now(), p), rows)
+	n, err := s.Store.ImportSubscribers(ctx, p.ID, validUntil(now, p), rows)
 	if err != nil {
 		return 0, err
 	}

@@ -271,3 +271,69 @@ func checkMACLogin(macLogin bool, p *Plan) error {
 	}
 	return nil
 }
+
+// MaxProfileNameLen is the longest subscriber name (the column's CHECK).
+const MaxProfileNameLen = 200
+
+// NormalizeEmail returns a subscriber's email as stored: trimmed and lower-cased, ""
+// for none. EINVALID starting with "email:".
+func NormalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s != "" && len(s) < 3 {
+		return "", invalid("email: %q is not an address like name@example.com", s)
+	}
+	if err := validateEmail(s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// NormalizePhone returns a phone number in E.164 ("+254712345678"), "" for none: spaces,
+// dashes, dots and brackets are dropped and a leading 00 becomes +. A number without its
+// country code is refused, as it cannot be texted from abroad. EINVALID starting with
+// "phone:".
+func NormalizePhone(s string) (string, error) {
+	var b strings.Builder
+	for _, r := range strings.TrimSpace(s) {
+		switch {
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		default:
+			b.WriteRune(r)
+		}
+	}
+	n := b.String()
+	if n == "" {
+		return "", nil
+	}
+	if rest, ok := strings.CutPrefix(n, "00"); ok {
+		n = "+" + rest
+	}
+	digits := strings.TrimPrefix(n, "+")
+	if !strings.HasPrefix(n, "+") || len(digits) < 7 || len(digits) > 15 || digits[0] == '0' || strings.Trim(digits, "0123456789") != "" {
+		return "", invalid("phone: %q is not a number with its country code, like +254712345678", s)
+	}
+	return n, nil
+}
+
+// checkProfile normalizes a subscriber's name, email and phone. EINVALID naming the
+// field.
+func checkProfile(name, email, phone string) (string, string, string, error) {
+	name = strings.TrimSpace(name)
+	if len(name) > MaxProfileNameLen {
+		return "", "", "", invalid("name: at most %d characters", MaxProfileNameLen)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return "", "", "", invalid("name: must not contain control characters")
+		}
+	}
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return "", "", "", err
+	}
+	phone, err = NormalizePhone(phone)
+	if err != nil {
+		return "", "", "", err
+	}
+	return name, email, phone, nil
+}

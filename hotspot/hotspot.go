@@ -123,6 +123,8 @@ type Status struct {
 type VoucherFilter struct {
 	BatchID int64
 	State   radius.VoucherState
+	// BeforeID continues a listing before the voucher with this ID (newest first).
+	BeforeID int64
 	// Limit bounds the result (newest first); 0 means DefaultListLimit.
 	Limit int
 }
@@ -147,6 +149,8 @@ type Store interface {
 	// FindVoucherByUsername returns the voucher that logs in as username, or whose
 	// account name it is. ENOTFOUND.
 	FindVoucherByUsername(ctx context.Context, username string) (*Voucher, error)
+	// FindVoucherByID returns voucher id. ENOTFOUND.
+	FindVoucherByID(ctx context.Context, id int64) (*Voucher, error)
 	// FindVouchers lists vouchers, newest first.
 	FindVouchers(ctx context.Context, f VoucherFilter) ([]Voucher, error)
 	// FindSealedCredentials returns the sealed codes and passwords of batch batchID's

@@ -266,6 +266,24 @@ func (s *Service) Revoke(ctx context.Context, code string) (*Voucher, error) {
 	return v, s.changed(ctx, Changed{Username: v.Username, CodeHash: v.CodeHash})
 }
 
+// ShowByID is Show for voucher id, as the JSON API names vouchers. ENOTFOUND.
+func (s *Service) ShowByID(ctx context.Context, id int64) (*Status, error) {
+	v, err := s.Store.FindVoucherByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.status(ctx, v)
+}
+
+// RevokeByID is Revoke for voucher id. ENOTFOUND.
+func (s *Service) RevokeByID(ctx context.Context, id int64) (*Voucher, error) {
+	v, err := s.Store.RevokeVoucher(ctx, id, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return v, s.changed(ctx, Changed{Username: v.Username, CodeHash: v.CodeHash})
+}
+
 // ExpireVouchers persists the expired and exhausted states that radius.Decide already
 // derives (a cron job): listings and reports then show them. It is idempotent, so every
 // replica may run it.

@@ -87,6 +87,10 @@ func (m *memStore) FindVoucherByUsername(ctx context.Context, username string) (
 	return m.find(func(v *Voucher) bool { return v.Username == username })
 }
 
+func (m *memStore) FindVoucherByID(ctx context.Context, id int64) (*Voucher, error) {
+	return m.find(func(v *Voucher) bool { return v.ID == id })
+}
+
 func (m *memStore) FindVouchers(ctx context.Context, f VoucherFilter) ([]Voucher, error) {
 	var out []Voucher
 	for _, v := range m.vouchers {

@@ -13,9 +13,12 @@ import (
 // action that cannot be recorded is reported as failed.
 func (p *Portal) audit(c *fiber.Ctx, action, target string, detail map[string]any) error {
 	actor := ""
-	if s := session(c); s != nil {
+	if t := apiToken(c); t != nil {
+		actor = t.Actor()
+	} else if s := session(c); s != nil {
 		actor = s.Email
 	}
+	c.Locals(auditedKey, true)
 	return p.auditAs(c, actor, action, target, detail)
 }
 

@@ -20,6 +20,10 @@ func httpStatus(err error, signedIn bool) int {
 	if errors.As(err, &fe) {
 		return fe.Code
 	}
+	var rl *errRateLimited
+	if errors.As(err, &rl) {
+		return fiber.StatusTooManyRequests
+	}
 	if _, ok := auth.IsLimit(err); ok {
 		return fiber.StatusTooManyRequests
 	}
@@ -66,6 +70,10 @@ func errorMessage(err error, status int) string {
 	if errors.As(err, &fe) && status < 500 {
 		return fe.Message
 	}
+	var rl *errRateLimited
+	if errors.As(err, &rl) {
+		return rl.Error()
+	}
 	if status >= 500 {
 		return "Something went wrong on our side. Please try again."
 	}
@@ -76,9 +84,12 @@ func errorMessage(err error, status int) string {
 // /api, an error page elsewhere. Internal errors are logged here, once.
 func (p *Portal) errorHandler(c *fiber.Ctx, err error) error {
 	s := session(c)
-	status := httpStatus(err, s != nil && !s.Pending)
+	status := httpStatus(err, (s != nil && !s.Pending) || apiToken(c) != nil)
 	code := errorCode(err, status)
 	msg := errorMessage(err, status)
+	if isAPI(c) {
+		code = apiErrorCode(err, status)
+	}
 	p.metrics.errors.WithLabelValues(code).Inc()
 	if status >= 500 {
 		p.log.LogAttrs(c.UserContext(), slog.LevelError, "portal request failed",
@@ -87,7 +98,11 @@ func (p *Portal) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	setRetryAfter(c, err)
 	if isAPI(c) {
-		return c.Status(status).JSON(fiber.Map{"error": fiber.Map{"code": code, "message": msg}})
+		e := apiError{Code: code, Message: msg}
+		if status < 500 {
+			e.Field = errorField(msg)
+		}
+		return c.Status(status).JSON(e)
 	}
 	v := p.view(c, http.StatusText(status))
 	v.Status, v.Error = status, msg

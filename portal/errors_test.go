@@ -82,9 +82,9 @@ func TestErrorHandler(t *testing.T) {
 		has    string
 	}{
 		{"/boom", 500, false, "Something went wrong on our side"},
-		{"/api/v1/boom", 500, true, `{"error":{"code":"internal","message":"Something went wrong on our side. Please try again."}}`},
+		{"/api/v1/boom", 500, true, `{"code":"internal","message":"Something went wrong on our side. Please try again."}`},
 		{"/conflict", 409, false, "email: &lt;b&gt;taken&lt;/b&gt;"},
-		{"/api/v1/conflict", 409, true, `{"error":{"code":"conflict","message":"email: taken"}}`},
+		{"/api/v1/conflict", 409, true, `{"code":"conflict","message":"email: taken","field":"email"}`},
 		{"/no-such-page", 404, false, "404 · Not Found"},
 		{"/api/v1/no-such", 404, true, `"code":"not_found"`},
 		{"/panic", 500, false, "Something went wrong"},

@@ -47,6 +47,9 @@ type harness struct {
 	clock    *testClock
 	// faults make store methods fail: h.faults.Fail("Audit").
 	faults *authtest.Faults
+	// tokens makes API tokens; disconnects records the API's Disconnect-Requests.
+	tokens      *auth.Tokens
+	disconnects *fakeDisconnector
 }
 
 // testClock is the auth service's settable Now, so TOTP codes of new steps come at once.
@@ -116,6 +119,8 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
 	vouchers := mustVouchers(t, pool)
+	tokens := &auth.Tokens{Store: pg, Key: sealer.Key(auth.TokenKeyPurpose), Now: time.Now}
+	api, disconnects := mustAPI(t, pool, sealer)
 	p, err := New(cfg, Deps{
 		Health:   func(ctx context.Context) error { return pool.Ping(ctx) },
 		Metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
@@ -125,6 +130,8 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 		Audit:    authtest.Audit{AuditLog: pg, Faults: faults},
 		Limits:   rd,
 		Vouchers: vouchers,
+		Tokens:   tokens,
+		API:      api,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +139,8 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 	if err := p.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, p: p, pool: pool, rdb: rdb, prefix: prefix, sessions: rd, logs: logs, clock: clock, faults: faults}
+	h := &harness{t: t, p: p, pool: pool, rdb: rdb, prefix: prefix, sessions: rd, logs: logs, clock: clock, faults: faults,
+		tokens: tokens, disconnects: disconnects}
 	ctx := context.Background()
 	if h.admin, err = svc.CreateUser(ctx, auth.NewUser{Email: "admin@example.com", Password: "password-admin@example.com", Role: auth.RoleAdmin}); err != nil {
 		t.Fatal(err)

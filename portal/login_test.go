@@ -230,7 +230,7 @@ func TestAPILogin(t *testing.T) {
 		status     int
 		code       string
 	}{
-		{"no token", `{"email":"admin@example.com","password":"password-admin@example.com"}`, nil, 403, "unauthorized"},
+		{"no token", `{"email":"admin@example.com","password":"password-admin@example.com"}`, nil, 403, "forbidden"},
 		{"malformed", `{"email":`, hdr, 400, "invalid"},
 		{"empty email", `{"password":"x"}`, hdr, 422, "invalid"},
 		{"wrong password", `{"email":"admin@example.com","password":"nope-nope"}`, hdr, 401, "unauthorized"},

@@ -7,6 +7,8 @@ type metrics struct {
 	logins *prometheus.CounterVec // result: success, failure, locked, limited, invalid
 	errors *prometheus.CounterVec // code: a radius error code
 	csrf   prometheus.Counter
+	// apiLimited counts API requests refused by their token's rate limit.
+	apiLimited prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -23,12 +25,16 @@ func newMetrics() *metrics {
 			Namespace: "tollgate", Subsystem: "portal", Name: "csrf_refused_total",
 			Help: "Unsafe requests refused for a missing or wrong CSRF token.",
 		}),
+		apiLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "tollgate", Subsystem: "portal", Name: "api_rate_limited_total",
+			Help: "API requests refused by their token's rate limit.",
+		}),
 	}
 }
 
 // Register adds the portal's metrics to reg.
 func (p *Portal) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{p.metrics.logins, p.metrics.errors, p.metrics.csrf} {
+	for _, c := range []prometheus.Collector{p.metrics.logins, p.metrics.errors, p.metrics.csrf, p.metrics.apiLimited} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

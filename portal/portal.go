@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -62,6 +63,11 @@ type Config struct {
 	// found, so that timing does not tell a known code from an unknown one (default
 	// 150ms).
 	StatusMinTime time.Duration
+	// APIRateLimit is how many requests a minute one API token may make, counted in
+	// Redis across replicas (default 600).
+	APIRateLimit int64
+	// Currency is the ISO 4217 code the API gives with every amount ("" leaves it out).
+	Currency string
 }
 
 // Deps are what the portal calls. Health reports whether the stores answer; Metrics serves
@@ -88,6 +94,11 @@ type Deps struct {
 	// LoginHosts lists the routers the captive login page may post to (nil: none, so
 	// the page shows no form).
 	LoginHosts LoginHosts
+	// Tokens authenticates bearer requests to /api/v1 and backs the admin's token page
+	// (nil: no tokens).
+	Tokens *auth.Tokens
+	// API runs the /api/v1 resources (nil: only the sign-in routes).
+	API *API
 }
 
 // access is what a route admits.
@@ -101,10 +112,12 @@ const (
 	accessUser                   // a signed-in user
 	accessAdmin                  // an admin
 	accessReseller               // a reseller
+	accessAPIRead                // an API token of any scope, or an admin
+	accessAPIWrite               // a write API token, or an admin
 )
 
 func (a access) String() string {
-	return [...]string{"public", "session", "pending", "enroll", "user", "admin", "reseller"}[a]
+	return [...]string{"public", "session", "pending", "enroll", "user", "admin", "reseller", "api-read", "api-write"}[a]
 }
 
 // RateLimiter counts events in fixed windows shared by every replica (portal/auth/redis).
@@ -156,8 +169,14 @@ type Portal struct {
 	proxies []netip.Prefix
 	metrics *metrics
 	routes  []route
-	ln      net.Listener
-	adminLn net.Listener
+	// docs describe the /api/v1 routes for the OpenAPI document (openapi.go).
+	docs []apiRoute
+	// openapi* hold the document, built at its first request.
+	openapiOnce sync.Once
+	openapiJSON []byte
+	openapiErr  error
+	ln          net.Listener
+	adminLn     net.Listener
 	// loginHosts caches Deps.LoginHosts for the captive login page.
 	loginHosts *loginHostCache
 }
@@ -182,6 +201,9 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	}
 	if cfg.StatusMinTime <= 0 {
 		cfg.StatusMinTime = 150 * time.Millisecond
+	}
+	if cfg.APIRateLimit <= 0 {
+		cfg.APIRateLimit = 600
 	}
 	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(), metrics: newMetrics(),
 		loginHosts: newLoginHostCache(deps.LoginHosts)}
@@ -240,6 +262,8 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	p.handle("POST", "/api/v1/login/totp", accessPending, p.apiLoginTOTP)
 	p.handle("POST", "/api/v1/logout", accessSession, p.apiLogout)
 	p.handle("GET", "/api/v1/me", accessEnroll, p.apiMe)
+	p.registerAPI()
+	p.registerTokens()
 	return p, nil
 }
 
@@ -261,6 +285,7 @@ func (p *Portal) newApp(staff bool) *fiber.App {
 	app.Use(recover.New())
 	app.Use(p.base)
 	if staff {
+		app.Use(p.loadToken)
 		app.Use(p.loadSession)
 		app.Use(p.checkCSRF)
 		app.Use("/admin", p.guard(accessAdmin))

@@ -182,7 +182,7 @@ func TestRoutesRefuse(t *testing.T) {
 			switch r.access {
 			case accessPublic:
 				return
-			case accessAdmin:
+			case accessAdmin, accessAPIRead, accessAPIWrite:
 				refused(t, reseller, r, http.StatusForbidden)
 				refused(t, enroll, r, http.StatusForbidden)
 			case accessReseller:
@@ -258,7 +258,7 @@ func TestCSRFEveryUnsafeRoute(t *testing.T) {
 					if resp.StatusCode != http.StatusForbidden {
 						t.Fatalf("= %d; want 403: %.300s", resp.StatusCode, body)
 					}
-					if isAPIPath(r.path) != strings.Contains(body, `"code":"unauthorized"`) {
+					if isAPIPath(r.path) != strings.Contains(body, `"code":"forbidden"`) {
 						t.Fatalf("refusal body: %.300s", body)
 					}
 					if len(h.audit()) != before {

@@ -41,7 +41,7 @@ func sessionUser(c *fiber.Ctx) *auth.User {
 // unknown, expired or ended one makes the request anonymous and its cookie is dropped.
 func (p *Portal) loadSession(c *fiber.Ctx) error {
 	id := c.Cookies(sessionCookie)
-	if id == "" || p.deps.Sessions == nil {
+	if id == "" || p.deps.Sessions == nil || apiToken(c) != nil {
 		return c.Next()
 	}
 	ctx := c.UserContext()
@@ -145,6 +145,9 @@ func (p *Portal) checkCSRF(c *fiber.Ctx) error {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
 		return c.Next()
 	}
+	if apiToken(c) != nil {
+		return c.Next() // a bearer request: no cookie was read, so none can be forged
+	}
 	want := ""
 	if s := session(c); s != nil {
 		want = s.CSRF
@@ -172,6 +175,18 @@ var (
 // guard returns the middleware that admits a request to a route of access a.
 func (p *Portal) guard(a access) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		if t := apiToken(c); t != nil {
+			switch a {
+			case accessPublic:
+				return c.Next()
+			case accessAPIRead, accessAPIWrite:
+				if !t.Scope.Allows(a == accessAPIWrite) {
+					return errScope
+				}
+				return c.Next()
+			}
+			return errTokenRoute
+		}
 		s := session(c)
 		switch {
 		case a == accessPublic:
@@ -187,7 +202,7 @@ func (p *Portal) guard(a access) fiber.Handler {
 		case s.MustEnroll:
 			return p.refuse(c, "/account/totp", errEnroll)
 		case a == accessUser,
-			a == accessAdmin && s.Role == auth.RoleAdmin,
+			(a == accessAdmin || a == accessAPIRead || a == accessAPIWrite) && s.Role == auth.RoleAdmin,
 			a == accessReseller && s.Role == auth.RoleReseller:
 			return c.Next()
 		}

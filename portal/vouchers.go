@@ -99,6 +99,9 @@ type pageView struct {
 	Printable bool
 	// Key is the idempotency key of the forms that move money, made as the page renders.
 	Key string
+	// The API token page (api_tokens.go): the tokens, and one just made in clear.
+	Tokens      []tokenRow
+	Token, Made string
 }
 
 // renderPage executes page with v, as render does for the common view.

@@ -188,6 +188,15 @@ type SessionFilter struct {
 	SessionID string
 	Online    bool
 	Limit     int
+	// After continues a listing after this session (listings go newest start first).
+	After *SessionPos
+}
+
+// SessionPos is a session's place in a listing: its start, NAS and Acct-Session-Id.
+type SessionPos struct {
+	StartedAt time.Time
+	NASID     int64
+	SessionID string
 }
 
 // SessionStats are totals over all sessions.

@@ -19,6 +19,16 @@ need() {
 	MISSING_PKGS+=("$@")
 }
 
+# need_file FILE PACKAGE... — PACKAGE(s) get installed unless FILE exists.
+need_file() {
+	local file=$1
+	shift
+	[[ -e "$file" ]] && return 0
+	MISSING_FILES+=("$file")
+	MISSING_PKGS+=("$@")
+}
+MISSING_FILES=()
+
 # ============================================================================
 # Required packages: one `need <command> <debian package>...` line each.
 # ----------------------------------------------------------------------------
@@ -31,13 +41,19 @@ need chromium chromium
 need node nodejs
 need npm npm
 #
+# The FreeRADIUS import test (cmd/tollgate/import_e2e_test.go) loads FreeRADIUS's own
+# PostgreSQL schema from its Debian package. The package's postinst starts no server
+# where there is no init system, and a running one would not be in the tests' way (they
+# use ports of their own).
+need_file /etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql freeradius-postgresql
+#
 # --- add more packages here -------------------------------------------------
 # ============================================================================
 
 if ((${#MISSING_PKGS[@]})); then
 	if [[ "$(id -u)" != 0 || -n "${TOLLGATE_NO_INSTALL:-}" ]] || ! command -v apt-get >/dev/null 2>&1; then
 		{
-			echo "install-deps: missing commands: ${MISSING_CMDS[*]}"
+			echo "install-deps: missing commands: ${MISSING_CMDS[*]} files: ${MISSING_FILES[*]}"
 			echo "install-deps: install them with: sudo apt-get install --no-install-recommends ${MISSING_PKGS[*]}"
 		} >&2
 		exit 1
@@ -51,6 +67,12 @@ if ((${#MISSING_PKGS[@]})); then
 	for cmd in "${MISSING_CMDS[@]}"; do
 		command -v "$cmd" >/dev/null 2>&1 || {
 			echo "install-deps: $cmd still missing after install" >&2
+			exit 1
+		}
+	done
+	for file in "${MISSING_FILES[@]}"; do
+		[[ -e "$file" ]] || {
+			echo "install-deps: $file still missing after install" >&2
 			exit 1
 		}
 	done

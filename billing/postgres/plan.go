@@ -112,3 +112,47 @@ func textArray(l []string) []string {
 	}
 	return l
 }
+
+const findPlanByIDSQL = `SELECT ` + planColumns + ` FROM plans WHERE id = $1`
+
+// FindPlanByID returns plan id. ENOTFOUND.
+func (s *Store) FindPlanByID(ctx context.Context, id int64) (*billing.Plan, error) {
+	var p billing.Plan
+	if err := scanPlan(s.db.QueryRow(ctx, findPlanByIDSQL, id), &p); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("id: no plan with id %d", id))
+		}
+		return nil, fmt.Errorf("postgres: find plan %d: %w", id, err)
+	}
+	return &p, nil
+}
+
+const updatePlanSQL = `
+UPDATE plans SET name = $2, price_cents = $3, rate_limit = $4, validity_seconds = $5,
+    uptime_limit_seconds = $6, data_limit_bytes = $7, shared_users = $8, interim_seconds = $9,
+    pool = $10, address_list = $11, reseller_price_cents = $12, validity_from = $13,
+    lock_mac = $14, nas_names = $15, hotspot_servers = $16
+WHERE id = $1`
+
+// UpdatePlan writes every field of p but its kind to plan p.ID. ENOTFOUND, ECONFLICT
+// when the name is taken, EINVALID.
+func (s *Store) UpdatePlan(ctx context.Context, p *billing.Plan) error {
+	tag, err := s.db.Exec(ctx, updatePlanSQL, p.ID,
+		p.Name, p.PriceCents, p.RateLimit, int64(p.Validity/time.Second), int64(p.UptimeLimit/time.Second),
+		p.DataLimit, p.SharedUsers, int64(p.Interim/time.Second), p.Pool, p.AddressList,
+		p.ResellerPriceCents, string(p.ValidityFrom), p.LockMAC, textArray(p.NASNames), textArray(p.HotspotServers))
+	switch {
+	case pg.IsUnique(err, ""):
+		err = pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("name: a plan named %q exists", p.Name))
+	case err != nil:
+		if cerr := pg.CheckField(err, checkFields); cerr != nil {
+			err = cerr
+		}
+	case tag.RowsAffected() == 0:
+		err = radius.Errorf(radius.ENOTFOUND, "id: no plan with id %d", p.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: update plan %d: %w", p.ID, err)
+	}
+	return nil
+}

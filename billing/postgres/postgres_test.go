@@ -468,7 +468,7 @@ func TestImportSubscribersAllOrNothing(t *testing.T) {
 	ctx := context.Background()
 	e := mustEnv(t)
 	e.mustPlan(t, "Home", 0)
-	if _, err := e.svc.AddSubscriber(ctx, billing.NewSubscriber{Username: "bob", Password: "pw", Plan: "Home"}); err != nil {
+	if _, err := e.svc.AddSubscriber(ctx, billing.NewSubscriber{Username: "bob", Password: "pw", Plan: "Home", MAC: "02:00:00:00:00:01"}); err != nil {
 		t.Fatalf("AddSubscriber: %v", err)
 	}
 	e.rec.take()
@@ -486,7 +486,11 @@ func TestImportSubscribersAllOrNothing(t *testing.T) {
 		{"unknown plan", "Gold", "alice,pw\n",
 			radius.EINVALID, `plan: no plan named "Gold"`},
 		{"no plan", "", "alice,pw\n",
-			radius.EINVALID, "plan: required"},
+			radius.EINVALID, "line 1: plan: required: give --plan, or a plan column"},
+		{"unknown plan on a line", "Home", "username,password,plan\nalice,pw,Gold\n",
+			radius.EINVALID, `line 2: plan: no plan named "Gold"`},
+		{"MAC taken", "Home", "username,password,mac\nalice,pw,02:00:00:00:00:01\n",
+			radius.ECONFLICT, "mac: 02:00:00:00:00:01 is bound to another subscriber"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -662,5 +666,40 @@ func TestSealedPasswordBound(t *testing.T) {
 	}
 	if _, err := s.Open(stored(alice.ID), radius.SealNASSecret.AD(alice.ID)); err == nil {
 		t.Fatal("a password opened as a NAS secret of the same id")
+	}
+}
+
+// TestImportSubscribersHeader: a file with a header stores each line's plan (with its
+// validity), profile, device and static address; lines without a plan take --plan's.
+func TestImportSubscribersHeader(t *testing.T) {
+	ctx := context.Background()
+	e := mustEnv(t)
+	e.mustPlan(t, "Home", 0)
+	gold := e.mustPlan(t, "Gold", 30*24*time.Hour)
+	file := "username,password,plan,name,email,phone,mac,static_ip\n" +
+		"alice,pw-a,Gold,Alice Doe,Alice@Example.com,+254712345678,aa:bb:cc:dd:ee:01,10.1.0.5\n" +
+		"bob,pw-b,,,,,,\n"
+	n, err := e.svc.ImportSubscribers(ctx, "Home", strings.NewReader(file))
+	if err != nil || n != 2 {
+		t.Fatalf("import = %d, %v", n, err)
+	}
+	a, err := e.store.FindSubscriberByUsername(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.PlanID != gold.ID || a.Name != "Alice Doe" || a.Email != "alice@example.com" || a.Phone != "+254712345678" ||
+		a.MAC != "AA:BB:CC:DD:EE:01" || a.StaticIP.String() != "10.1.0.5" || !a.ValidUntil.Equal(e.now.Truncate(time.Microsecond).Add(30*24*time.Hour)) {
+		t.Fatalf("alice = %+v", a)
+	}
+	b, err := e.store.FindSubscriberByUsername(ctx, "bob")
+	if err != nil || b.PlanName != "Home" || !b.ValidUntil.IsZero() || b.Email != "" || b.StaticIP.IsValid() {
+		t.Fatalf("bob = %+v, %v", b, err)
+	}
+	if pw := e.password(t, "alice"); pw != "sealed:pw-a" {
+		t.Fatalf("password = %q", pw)
+	}
+	// Every line naming its plan needs no --plan.
+	if n, err := e.svc.ImportSubscribers(ctx, "", strings.NewReader("username,password,plan\ncarol,pw,Gold\n")); err != nil || n != 1 {
+		t.Fatalf("import without --plan = %d, %v", n, err)
 	}
 }

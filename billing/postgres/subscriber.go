@@ -18,6 +18,9 @@ import (
 func subscriberError(err error, username, mac string) error {
 	switch {
 	case pg.IsUnique(err, "subscribers_mac_key"):
+		if mac == "" {
+			mac = pg.DuplicateKey(err)
+		}
 		return pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("mac: %s is bound to another subscriber", mac))
 	case pg.IsUnique(err, ""):
 		if username == "" {
@@ -35,19 +38,20 @@ func subscriberError(err error, username, mac string) error {
 
 // subscriberColumns are the columns of the CTE "s" joined with its plan "p".
 const subscriberColumns = `s.id, s.username, s.plan_id, p.name, s.status, s.static_ip, s.mac,
-       s.mac_login, s.valid_from, s.valid_until, s.created_at, s.updated_at`
+       s.mac_login, s.valid_from, s.valid_until, s.created_at, s.updated_at, s.name, s.email, s.phone`
 
 // returningSubscriber is what a write returns for the CTE "s".
 const returningSubscriber = `RETURNING id, username, plan_id, status, static_ip, mac,
-              mac_login, valid_from, valid_until, created_at, updated_at`
+              mac_login, valid_from, valid_until, created_at, updated_at, name, email, phone`
 
 // scanSubscriber scans subscriberColumns into sub.
 func scanSubscriber(row pgx.Row, sub *billing.Subscriber) error {
 	var status string
 	var mac *string
 	var from, until *time.Time
+	var email, phone *string
 	err := row.Scan(&sub.ID, &sub.Username, &sub.PlanID, &sub.PlanName, &status, &sub.StaticIP,
-		&mac, &sub.MACLogin, &from, &until, &sub.CreatedAt, &sub.UpdatedAt)
+		&mac, &sub.MACLogin, &from, &until, &sub.CreatedAt, &sub.UpdatedAt, &sub.Name, &email, &phone)
 	if err != nil {
 		return err
 	}
@@ -57,6 +61,13 @@ func scanSubscriber(row pgx.Row, sub *billing.Subscriber) error {
 		sub.MAC = *mac
 	}
 	sub.ValidFrom, sub.ValidUntil = timeOrZero(from), timeOrZero(until)
+	sub.Email, sub.Phone = "", ""
+	if email != nil {
+		sub.Email = *email
+	}
+	if phone != nil {
+		sub.Phone = *phone
+	}
 	return nil
 }
 
@@ -78,9 +89,10 @@ func (s *Store) NextSubscriberIDs(ctx context.Context, n int) ([]int64, error) {
 
 const createSubscriberSQL = `
 WITH s AS (
-    INSERT INTO subscribers (id, username, password, plan_id, status, static_ip, mac, mac_login, valid_from, valid_until)
+    INSERT INTO subscribers (id, username, password, plan_id, status, static_ip, mac, mac_login, valid_from, valid_until,
+                             name, email, phone)
     OVERRIDING SYSTEM VALUE
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
     ` + returningSubscriber + `
 )
 SELECT ` + subscriberColumns + ` FROM s JOIN plans p ON p.id = s.plan_id`
@@ -99,6 +111,7 @@ func (s *Store) CreateSubscriber(ctx context.Context, sub *billing.Subscriber, s
 	err := scanSubscriber(s.db.QueryRow(ctx, createSubscriberSQL,
 		sub.ID, sub.Username, sealedPassword, sub.PlanID, string(status), sub.StaticIP,
 		nullString(sub.MAC), sub.MACLogin, nullTime(sub.ValidFrom), nullTime(sub.ValidUntil),
+		sub.Name, nullString(sub.Email), nullString(sub.Phone),
 	), sub)
 	if err != nil {
 		return fmt.Errorf("postgres: create subscriber %q: %w", sub.Username, subscriberError(err, sub.Username, sub.MAC))
@@ -176,10 +189,17 @@ func (s *Store) UpdateSubscriber(ctx context.Context, id int64, ch billing.Subsc
 const (
 	createImportSQL = `
 CREATE TEMP TABLE billing_import (
-    n        integer NOT NULL,
-    id       bigint NOT NULL,
-    username text NOT NULL,
-    password bytea NOT NULL
+    n           integer NOT NULL,
+    id          bigint NOT NULL,
+    username    text NOT NULL,
+    password    bytea NOT NULL,
+    plan_id     bigint,
+    valid_until timestamptz,
+    name        text NOT NULL,
+    email       text,
+    phone       text,
+    mac         text,
+    static_ip   inet
 ) ON COMMIT DROP`
 
 	importConflictSQL = `
@@ -189,9 +209,10 @@ ORDER BY t.n
 LIMIT 1`
 
 	importInsertSQL = `
-INSERT INTO subscribers (id, username, password, plan_id, valid_from, valid_until)
+INSERT INTO subscribers (id, username, password, plan_id, valid_from, valid_until, name, email, phone, mac, static_ip)
 OVERRIDING SYSTEM VALUE
-SELECT id, username, password, $1, now(), $2
+SELECT id, username, password, coalesce(plan_id, $1), now(),
+       CASE WHEN plan_id IS NULL THEN $2 ELSE valid_until END, name, email, phone, mac, static_ip
 FROM billing_import
 ORDER BY n`
 
@@ -200,7 +221,7 @@ ORDER BY n`
 	dropImportSQL = `DROP TABLE billing_import`
 )
 
-var importColumns = []string{"n", "id", "username", "password"}
+var importColumns = []string{"n", "id", "username", "password", "plan_id", "valid_until", "name", "email", "phone", "mac", "static_ip"}
 
 // ImportSubscribers inserts rows on plan planID, active, valid from the transaction's
 // start until validUntil (zero: no end), in one transaction: all or nothing. It returns
@@ -228,7 +249,16 @@ func (s *Store) importSubscribers(ctx context.Context, planID int64, validUntil 
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"billing_import"}, importColumns,
 		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			return []any{int32(i), rows[i].ID, rows[i].Username, rows[i].Sealed}, nil
+			r := &rows[i]
+			var plan, ip any
+			if r.PlanID != 0 {
+				plan = r.PlanID
+			}
+			if r.StaticIP.IsValid() {
+				ip = r.StaticIP
+			}
+			return []any{int32(i), r.ID, r.Username, r.Sealed, plan, nullTime(r.ValidUntil), r.Name,
+				nullString(r.Email), nullString(r.Phone), nullString(r.MAC), ip}, nil
 		}))
 	if err != nil {
 		return 0, fmt.Errorf("copy: %w", err)
@@ -288,4 +318,65 @@ func (s *Store) FindPlanUsernames(ctx context.Context, planID int64) ([]string, 
 		return nil, fmt.Errorf("postgres: find users of plan %d: %w", planID, err)
 	}
 	return users, nil
+}
+
+const findSubscriberByIDSQL = `
+SELECT ` + subscriberColumns + `
+FROM subscribers s JOIN plans p ON p.id = s.plan_id
+WHERE s.id = $1`
+
+// FindSubscriberByID returns subscriber id. ENOTFOUND.
+func (s *Store) FindSubscriberByID(ctx context.Context, id int64) (*billing.Subscriber, error) {
+	var sub billing.Subscriber
+	if err := scanSubscriber(s.db.QueryRow(ctx, findSubscriberByIDSQL, id), &sub); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("id: no subscriber with id %d", id))
+		}
+		return nil, fmt.Errorf("postgres: find subscriber %d: %w", id, err)
+	}
+	return &sub, nil
+}
+
+// findSubscribersSQL is an admin listing: each filter is off when its argument is NULL
+// ($1 search, $2 status, $3 plan), $4 continues after an ID, $5 is the page size.
+const findSubscribersSQL = `
+SELECT ` + subscriberColumns + `
+FROM subscribers s JOIN plans p ON p.id = s.plan_id
+WHERE ($1::text IS NULL OR s.username ILIKE replace(replace(replace($1, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+       OR s.name ILIKE '%' || replace(replace(replace($1, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+       OR s.email ILIKE '%' || replace(replace(replace($1, '\', '\\'), '%', '\%'), '_', '\_') || '%')
+  AND ($2::text IS NULL OR s.status = $2)
+  AND ($3::bigint IS NULL OR s.plan_id = $3)
+  AND s.id > $4
+ORDER BY s.id
+LIMIT $5`
+
+// FindSubscribers lists the subscribers f selects, by ascending ID, at most f.Limit
+// (default 100, at most billing.MaxListLimit).
+func (s *Store) FindSubscribers(ctx context.Context, f billing.SubscriberFilter) ([]billing.Subscriber, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > billing.MaxListLimit {
+		limit = 100
+	}
+	var plan any
+	if f.PlanID != 0 {
+		plan = f.PlanID
+	}
+	rows, err := s.db.Query(ctx, findSubscribersSQL, nullString(f.Search), nullString(string(f.Status)), plan, f.AfterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: find subscribers: %w", err)
+	}
+	defer rows.Close()
+	var out []billing.Subscriber
+	for rows.Next() {
+		var sub billing.Subscriber
+		if err := scanSubscriber(rows, &sub); err != nil {
+			return nil, fmt.Errorf("postgres: find subscribers: %w", err)
+		}
+		out = append(out, sub)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: find subscribers: %w", err)
+	}
+	return out, nil
 }

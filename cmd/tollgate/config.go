@@ -36,7 +36,9 @@ type Config struct {
 	AdminAddr string
 	// PortalSessionMax is a portal session's absolute lifetime.
 	PortalSessionMax time.Duration
-	LogLevel         slog.Level
+	// APIRateLimit is how many requests a minute one API token may make.
+	APIRateLimit int64
+	LogLevel     slog.Level
 	// SpoolDir holds the accounting spool used while Postgres is unreachable.
 	SpoolDir string
 	// CronInterval is how often the reaper and the enforcement sweep run.
@@ -221,6 +223,14 @@ func loadConfig() (*Config, error) {
 		}
 		c.PortalSessionMax = x
 	}
+	c.APIRateLimit = 600
+	if v := os.Getenv("TOLLGATE_API_RATE_LIMIT"); v != "" {
+		x, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || x < 1 || x > 1000000 {
+			return nil, badVar("TOLLGATE_API_RATE_LIMIT", "%q is not a number of requests a minute from 1 to 1000000", v)
+		}
+		c.APIRateLimit = x
+	}
 	c.OperatorName = os.Getenv("TOLLGATE_OPERATOR_NAME")
 	for _, p := range strings.Split(os.Getenv("TOLLGATE_TRUSTED_PROXIES"), ",") {
 		if p = strings.TrimSpace(p); p == "" {
@@ -335,6 +345,7 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_HTTP_ADDR", c.HTTPAddr},
 		{"TOLLGATE_ADMIN_ADDR", c.AdminAddr},
 		{"TOLLGATE_PORTAL_SESSION_MAX", c.PortalSessionMax.String()},
+		{"TOLLGATE_API_RATE_LIMIT", strconv.FormatInt(c.APIRateLimit, 10)},
 		{"LOG_LEVEL", c.LogLevel.String()},
 		{"TOLLGATE_SPOOL_DIR", c.SpoolDir},
 		{"TOLLGATE_CRON_INTERVAL", c.CronInterval.String()},

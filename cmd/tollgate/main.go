@@ -62,7 +62,7 @@ func commands() map[string]command {
 		"plan list":          {"list plans", cmdPlanList},
 		"subscriber add":     {"add a subscriber: --username --password P|- | --password-file FILE --plan", cmdSubscriberAdd},
 		"subscriber set":     {"change a subscriber: --username [--status] [--plan] [--password P|- | --password-file FILE]", cmdSubscriberSet},
-		"subscriber import":  {"import username,password lines: --plan --file FILE.csv", cmdSubscriberImport},
+		"subscriber import":  {"import subscribers from CSV: --file FILE.csv [--plan P]; a header may add plan,name,email,phone,mac,static_ip", cmdSubscriberImport},
 		"authlog":            {"show the latest authorization decisions [--user U]", cmdAuthLog},
 		"session list":       {"list sessions [--user U] [--nas NAME] [--online] [--limit N]", cmdSessionList},
 		"session stats":      {"print session totals", cmdSessionStats},
@@ -81,6 +81,11 @@ func commands() map[string]command {
 		"reseller ledger":    {"show a reseller's ledger, newest first: --name [--limit 50]", cmdResellerLedger},
 		"notify run":         {"dispatch pending billing events and send the due emails and SMS once, as cron does", cmdNotifyRun},
 		"notification list":  {"show queued, sent and failed messages and every attempt [--subscriber U] [--state S] [--limit N]", cmdNotificationList},
+
+		"import freeradius": {"import a FreeRADIUS SQL database: --from-database-url URL [--dry-run] [--with-accounting]", cmdImportFreeRADIUS},
+		"token add":         {"make an API token, shown once: --name N --scope read|write [--expires 90d]", cmdTokenAdd},
+		"token list":        {"list API tokens (never the tokens themselves)", cmdTokenList},
+		"token revoke":      {"revoke an API token: --name N", cmdTokenRevoke},
 
 		"hotspot router-files": {"write a router's hotspot login.html and setup.rsc: --nas NAME --out DIR [--portal-url URL] [--radius-address IP]", cmdHotspotRouterFiles},
 	}

@@ -316,7 +316,8 @@ func (l *lazyDisconnector) Disconnect(ctx context.Context, s radius.LiveSession,
 // pages on TOLLGATE_ADMIN_ADDR when set), serving /metrics from reg.
 func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 	accounts, sessions, audit := portalStores(d, e.cfg)
-	web, err := portal.New(portal.Config{Addr: e.cfg.HTTPAddr, AdminAddr: e.cfg.AdminAddr, OperatorName: e.cfg.OperatorName, PublicURL: e.cfg.PublicURL, TrustedProxies: e.cfg.TrustedProxies}, portal.Deps{
+	web, err := portal.New(portal.Config{Addr: e.cfg.HTTPAddr, AdminAddr: e.cfg.AdminAddr, OperatorName: e.cfg.OperatorName, PublicURL: e.cfg.PublicURL,
+		TrustedProxies: e.cfg.TrustedProxies, APIRateLimit: e.cfg.APIRateLimit}, portal.Deps{
 		Health: func(ctx context.Context) error {
 			if err := d.pool.Ping(ctx); err != nil {
 				return errors.New("postgres unreachable")
@@ -342,6 +343,8 @@ func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 		Vouchers: portalVouchers(d),
 		// The captive login page posts only to the NASes' login hosts.
 		LoginHosts: d.radius,
+		Tokens:     d.tokens(),
+		API:        portalAPI(d),
 	})
 	if err != nil {
 		return nil, err
@@ -375,6 +378,28 @@ func portalVouchers(d *deps) *portal.Vouchers {
 		Sealer:    d.sealer,
 		Notify:    func(ctx context.Context, payload string) error { return pg.Notify(ctx, d.pool, payload) },
 	}
+}
+
+// portalAPI is what the /api/v1 resources call. A disconnect loads the NAS table as it
+// goes, so a portal-only process (no radius role, no snapshot) reaches new routers too.
+func portalAPI(d *deps) *portal.API {
+	return &portal.API{
+		Plans:       d.billing,
+		Subscribers: d.billing,
+		NAS:         d.radius,
+		Sessions:    d.radius,
+		Vouchers:    d.hotspot(),
+		Disconnect:  &lazyDisconnector{d: d, table: d.nasTableOrNone},
+	}
+}
+
+// nasTableOrNone is the NAS table as of now, or an empty one when it cannot be read.
+func (d *deps) nasTableOrNone(ctx context.Context) func(int64) (radius.NAS, bool) {
+	t, err := d.nasTable(ctx)
+	if err != nil {
+		return func(int64) (radius.NAS, bool) { return radius.NAS{}, false }
+	}
+	return t
 }
 
 // registerAccountMetrics exports how the account reads went: cache round trips that

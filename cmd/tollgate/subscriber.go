@@ -156,12 +156,12 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 
 func cmdSubscriberImport(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("subscriber import")
-	plan := fs.String("plan", "", "plan for every imported subscriber")
-	file := fs.String("file", "", "CSV file, one username,password a line (- for stdin)")
+	plan := fs.String("plan", "", "plan of every subscriber whose line names none (a plan column can name one per line)")
+	file := fs.String("file", "", "CSV file: username,password lines, or a header naming username,password and any of plan,name,email,phone,mac,static_ip (- for stdin)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "plan", "file"); err != nil {
+	if err := required(fs, "file"); err != nil {
 		return err
 	}
 	var r io.Reader = e.stdin
@@ -184,6 +184,10 @@ func cmdSubscriberImport(ctx context.Context, e *env, args []string) error {
 	}
 	took := time.Since(start)
 	return e.print(map[string]any{"imported": n, "plan": *plan, "seconds": took.Seconds()}, func(w io.Writer) {
+		if *plan == "" {
+			fmt.Fprintf(w, "imported %d subscribers on the plans the file names in %.1fs\n", n, took.Seconds())
+			return
+		}
 		fmt.Fprintf(w, "imported %d subscribers on plan %q in %.1fs\n", n, *plan, took.Seconds())
 	})
 }

@@ -247,6 +247,7 @@ const (
 	// Admin listing: the filters are optional parameters rather than a built WHERE.
 	findVouchersSQL = voucherColumns + `
 WHERE ($1::bigint = 0 OR v.batch_id = $1) AND ($2::text = '' OR v.state = $2)
+  AND ($4::bigint = 0 OR v.id < $4)
 ORDER BY v.id DESC
 LIMIT $3`
 )
@@ -259,6 +260,11 @@ func (s *Store) FindVoucherByCodeHash(ctx context.Context, h []byte) (*hotspot.V
 // FindVoucherByUsername returns the voucher that logs in as username. ENOTFOUND.
 func (s *Store) FindVoucherByUsername(ctx context.Context, username string) (*hotspot.Voucher, error) {
 	return s.findOne(ctx, findVoucherByUsernameSQL, username)
+}
+
+// FindVoucherByID returns voucher id. ENOTFOUND.
+func (s *Store) FindVoucherByID(ctx context.Context, id int64) (*hotspot.Voucher, error) {
+	return s.findOne(ctx, findVoucherByIDSQL, id)
 }
 
 func (s *Store) findOne(ctx context.Context, sql string, arg any) (*hotspot.Voucher, error) {
@@ -274,7 +280,7 @@ func (s *Store) findOne(ctx context.Context, sql string, arg any) (*hotspot.Vouc
 
 // FindVouchers lists vouchers, newest first; a zero Limit returns none.
 func (s *Store) FindVouchers(ctx context.Context, f hotspot.VoucherFilter) ([]hotspot.Voucher, error) {
-	rows, err := s.db.Query(ctx, findVouchersSQL, f.BatchID, string(f.State), f.Limit)
+	rows, err := s.db.Query(ctx, findVouchersSQL, f.BatchID, string(f.State), f.Limit, f.BeforeID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find vouchers: %w", err)
 	}

@@ -110,12 +110,15 @@ func (s *Store) FindSessions(ctx context.Context, f radius.SessionFilter) ([]rad
 	if f.Online {
 		where = append(where, "s.stopped_at IS NULL")
 	}
+	if f.After != nil {
+		where = append(where, "(s.started_at, s.nas_id, s.acct_session_id) < ("+arg(f.After.StartedAt)+", "+arg(f.After.NASID)+", "+arg(f.After.SessionID)+")")
+	}
 	sql.WriteString(findSessionsSQL)
 	if len(where) > 0 {
 		sql.WriteString("\nWHERE ")
 		sql.WriteString(strings.Join(where, " AND "))
 	}
-	sql.WriteString("\nORDER BY s.started_at DESC, s.nas_id, s.acct_session_id\nLIMIT ")
+	sql.WriteString("\nORDER BY s.started_at DESC, s.nas_id DESC, s.acct_session_id DESC\nLIMIT ")
 	sql.WriteString(arg(clampLimit(f.Limit)))
 
 	rows, err := s.db.Query(ctx, sql.String(), args...)

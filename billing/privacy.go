@@ -12,15 +12,6 @@ import (
 // of processing, the one rule that says which messages may go out (MayNotify), and the
 // rule that staff reads of a restricted subscriber name a reason.
 
-// Channel is how a message reaches a subscriber.
-type Channel string
-
-// The channels.
-const (
-	ChannelEmail Channel = "email"
-	ChannelSMS   Channel = "sms"
-)
-
 // Consents are what a subscriber agreed to be sent: service reminders and account
 // notices by email and by SMS (columns notify_email, notify_sms), and marketing (off
 // until the subscriber turns it on).
@@ -36,10 +27,6 @@ type NotifyState struct {
 	// Restricted: the subscriber restricted processing (SetRestricted).
 	Restricted bool
 }
-
-// EventMarketing is the kind of a marketing message (offers, news): sent only with the
-// marketing consent, never while restricted.
-const EventMarketing EventKind = "marketing"
 
 // messageClass is how MayNotify treats a kind of event.
 type messageClass int
@@ -67,7 +54,7 @@ func classOf(kind EventKind) messageClass {
 	case kind == EventRenewed || kind == EventGrace || kind == EventIsolated || kind == EventRestored ||
 		kind == EventPaymentReceived || kind == EventPolicyPublished:
 		return classNotice
-	case kind == EventMarketing || strings.HasPrefix(string(kind), string(EventMarketing)+"."):
+	case kind.Marketing():
 		return classMarketing
 	}
 	return classOptional
@@ -75,8 +62,8 @@ func classOf(kind EventKind) messageClass {
 
 // MayNotify is the one rule of what may be sent: whether a message about an event of
 // kind may go to a subscriber in state st over ch. The notification dispatcher asks it
-// for every message at send time, so a change of consent or a restriction applies to
-// the next message. Password links always go; account notices follow the channel's
+// (through NotifyChannels) for every message when it queues it, reading the consents
+// and the restriction then, so a change applies to the next message. Password links always go; account notices follow the channel's
 // consent; optional reminders also stop while restricted; marketing also needs the
 // marketing consent.
 func MayNotify(kind EventKind, ch Channel, st NotifyState) bool {

@@ -108,16 +108,16 @@ type Deps struct {
 type access int
 
 const (
-	accessPublic   access = iota // anyone
-	accessSession                // any session, even in its TOTP step (sign-out)
-	accessPending                // a session between password and TOTP code
-	accessEnroll                 // a signed-in user, also one who must enroll TOTP first
-	accessUser                   // a signed-in user
-	accessAdmin                  // an admin
-	accessReseller               // a reseller
-	accessAPIRead                // an API token of any scope, or an admin
-	accessAPIWrite               // a write API token, or an admin
-	accessSubscriber             // a subscriber (the only non-public routes it reaches, with accessSession)
+	accessPublic     access = iota // anyone
+	accessSession                  // any session, even in its TOTP step (sign-out)
+	accessPending                  // a session between password and TOTP code
+	accessEnroll                   // a signed-in user, also one who must enroll TOTP first
+	accessUser                     // a signed-in user
+	accessAdmin                    // an admin
+	accessReseller                 // a reseller
+	accessAPIRead                  // an API token of any scope, or an admin
+	accessAPIWrite                 // a write API token, or an admin
+	accessSubscriber               // a subscriber (the only non-public routes it reaches, with accessSession)
 )
 
 func (a access) String() string {

@@ -84,10 +84,10 @@ func (p *Portal) startSession(c *fiber.Ctx, u *auth.User, pending bool) (*auth.S
 		Email:        u.Actor(),
 		Role:         u.Role,
 		SubscriberID: u.SubscriberID,
-		CSRF:       auth.NewToken(),
-		Pending:    pending,
-		MustEnroll: !pending && u.TOTPRequired && !u.HasTOTP(),
-		Created:    p.deps.Auth.Now(),
+		CSRF:         auth.NewToken(),
+		Pending:      pending,
+		MustEnroll:   !pending && u.TOTPRequired && !u.HasTOTP(),
+		Created:      p.deps.Auth.Now(),
 	}
 	id, err := p.deps.Sessions.CreateSession(c.UserContext(), s)
 	if err != nil {

@@ -27,7 +27,7 @@ type Session struct {
 	UserID int64  `json:"uid"`
 	// Gen is the user's SessionGen when the session began; a change of the account
 	// since then ends the session.
-	Gen   int64  `json:"gen"`
+	Gen int64 `json:"gen"`
 	// Email is the user's Actor: the email of staff, "subscriber:<username>" of a
 	// subscriber.
 	Email string `json:"email"`

@@ -83,14 +83,15 @@ func newUsageGraph(days []radius.DayUsage) *usageGraph {
 		down += d.Download
 		up += d.Upload
 	}
-	const ticks = 4
-	step := 250e6 / ticks // an empty month still gets an axis: 0 to 250 MB
+	// About four round steps up to the peak, and no more than the peak needs.
+	ticks, step := 4, 250e6/4.0 // an empty month still gets an axis: 0 to 250 MB
 	if peak > 0 {
-		step = niceStep(float64(peak) / ticks)
+		step = niceStep(float64(peak) / 4)
+		ticks = max(1, int(math.Ceil(float64(peak)/step)))
 	}
-	top := step * ticks
+	top := step * float64(ticks)
 	for i := 0; i <= ticks; i++ {
-		y := g.Bottom - g.PlotH*float64(i)/ticks
+		y := g.Bottom - g.PlotH*float64(i)/float64(ticks)
 		g.Ticks = append(g.Ticks, graphTick{Y: y, LabelY: y + 4, Label: formatBytes(int64(step * float64(i)))})
 	}
 	if len(days) == 0 {

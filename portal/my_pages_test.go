@@ -78,7 +78,7 @@ func TestMyPage(t *testing.T) {
 		t.Errorf("yesterday's bar lacks its numbers")
 	}
 	// The y axis reads in round human units.
-	if !strings.Contains(body, ">2 GB</text>") || !strings.Contains(body, ">8 GB</text>") {
+	if !strings.Contains(body, ">2 GB</text>") || !strings.Contains(body, ">6 GB</text>") {
 		t.Errorf("no round GB tick on the y axis")
 	}
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/http"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"

@@ -333,3 +333,36 @@ func TestForgotPassword(t *testing.T) {
 		t.Fatal("no forgot link on /login")
 	}
 }
+
+// TestLinkRace: two requests racing with one link set the password once; the other is
+// refused as a used link.
+func TestLinkRace(t *testing.T) {
+	h := mustHarness(t, myConfig)
+	h.mustSubscriber("lou", "lou@example.net", false)
+	inv, err := h.p.deps.My.Links.Invite(context.Background(), "lou", "https://wifi.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := inviteRE.FindStringSubmatch(inv.URL)[1]
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			_, err := h.p.deps.My.Links.SetPassword(context.Background(), token, "lou-password-"+strings.Repeat("x", i))
+			errs <- err
+		}()
+	}
+	var ok, gone int
+	for range 2 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case strings.Contains(err.Error(), "expired or was used"):
+			gone++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if ok != 1 || gone != 1 {
+		t.Fatalf("%d succeeded, %d refused; want one each", ok, gone)
+	}
+}

@@ -35,11 +35,11 @@ func TestMayNotify(t *testing.T) {
 		{"reminder while restricted", EventReminder, ChannelEmail, restricted, false},
 		{"unknown kind is optional", EventKind("something_new"), ChannelEmail, emailOnly, true},
 		{"unknown kind while restricted", EventKind("something_new"), ChannelEmail, restricted, false},
-		{"marketing with every consent", EventMarketing, ChannelEmail, all, true},
+		{"marketing with every consent", EventKind("marketing.offer"), ChannelEmail, all, true},
 		{"marketing.offer with every consent", EventKind("marketing.offer"), ChannelSMS, all, true},
-		{"marketing without its consent", EventMarketing, ChannelEmail, emailOnly, false},
-		{"marketing without the channel", EventMarketing, ChannelSMS, NotifyState{Consents: Consents{RemindersEmail: true, Marketing: true}}, false},
-		{"marketing while restricted", EventMarketing, ChannelEmail, restricted, false},
+		{"marketing without its consent", EventKind("marketing.offer"), ChannelEmail, emailOnly, false},
+		{"marketing without the channel", EventKind("marketing.offer"), ChannelSMS, NotifyState{Consents: Consents{RemindersEmail: true, Marketing: true}}, false},
+		{"marketing while restricted", EventKind("marketing.offer"), ChannelEmail, restricted, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := MayNotify(tc.kind, tc.ch, tc.st); got != tc.want {

@@ -77,7 +77,42 @@ func (p *Portal) registerMy() {
 	p.handle("DELETE", "/api/v1/my/restriction", accessSubscriber, p.apiMyRestriction(false))
 	p.handle("GET", "/api/v1/my/policy", accessSubscriber, p.apiMyPolicy)
 	p.handle("POST", "/api/v1/my/policy/accept", accessSubscriber, p.apiMyPolicyAccept)
+
+	doc := func(method, path, summary string, body, resp any, params ...apiParam) {
+		p.docs = append(p.docs, apiRoute{method: method, path: path, doc: apiDoc{Summary: summary, Body: body, Resp: resp, Params: params, access: accessSubscriber}})
+	}
+	gate := " Answers 403 {\"code\":\"policy_not_accepted\",\"version\":N} until the privacy policy in effect is accepted."
+	doc("GET", "/api/v1/my", "The signed-in subscriber: profile (email and phone masked), consents, open sessions, use this period."+gate, nil, myJSON{})
+	doc("GET", "/api/v1/my/usage", "Use per day in the operator's time zone, today last; download is the NAS's output octets."+gate, nil, []dayJSON{},
+		apiParam{Name: "days", In: "query", Type: "integer", Desc: "1 to 366 (default 30)"})
+	doc("PUT", "/api/v1/my/consents", "Change consents (a field left out keeps its value); each change is recorded with time and source.", consentsBody{}, consentsJSON{})
+	doc("POST", "/api/v1/my/restriction", "Restrict processing: no marketing, no optional reminders, staff reads need a reason.", nil, restrictionJSON{})
+	doc("DELETE", "/api/v1/my/restriction", "Lift the restriction.", nil, restrictionJSON{})
+	doc("GET", "/api/v1/my/policy", "The privacy policy version to accept, else the one in effect.", nil, myPolicyJSON{})
+	doc("POST", "/api/v1/my/policy/accept", "Accept a policy version; recorded with time and address.", acceptBody{}, acceptedJSON{})
 }
+
+// Bodies of the subscriber's API, for the handlers and the document.
+type (
+	consentsJSON struct {
+		Consents billing.Consents `json:"consents"`
+		Changed  bool             `json:"changed"`
+	}
+	restrictionJSON struct {
+		Restricted bool `json:"restricted"`
+		Changed    bool `json:"changed"`
+	}
+	myPolicyJSON struct {
+		MustAccept bool        `json:"must_accept"`
+		Policy     *policyJSON `json:"policy"`
+	}
+	acceptBody struct {
+		Version int `json:"version" form:"version"`
+	}
+	acceptedJSON struct {
+		Accepted int `json:"accepted"`
+	}
+)
 
 // subscriberID is the subscriber the request's session acts for.
 func subscriberID(c *fiber.Ctx) int64 { return session(c).SubscriberID }
@@ -369,7 +404,7 @@ func (p *Portal) apiMyConsents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"consents": cs, "changed": changed})
+	return c.JSON(consentsJSON{Consents: cs, Changed: changed})
 }
 
 func (p *Portal) apiMyRestriction(restricted bool) fiber.Handler {
@@ -378,7 +413,7 @@ func (p *Portal) apiMyRestriction(restricted bool) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(fiber.Map{"restricted": restricted, "changed": changed})
+		return c.JSON(restrictionJSON{Restricted: restricted, Changed: changed})
 	}
 }
 
@@ -493,24 +528,22 @@ func (p *Portal) apiMyPolicy(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := fiber.Map{"must_accept": must, "policy": nil}
+	out := myPolicyJSON{MustAccept: must}
 	if v != nil {
-		out["policy"] = policyJSON{PolicyVersion: *v, Text: v.Body}
+		out.Policy = &policyJSON{PolicyVersion: *v, Text: v.Body}
 	}
 	return c.JSON(out)
 }
 
 func (p *Portal) apiMyPolicyAccept(c *fiber.Ctx) error {
-	var in struct {
-		Version int `json:"version" form:"version"`
-	}
+	var in acceptBody
 	if err := c.BodyParser(&in); err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, `the body is not a JSON object like {"version":1}`)
 	}
 	if err := p.acceptPolicy(c, in.Version); err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"accepted": in.Version})
+	return c.JSON(acceptedJSON{Accepted: in.Version})
 }
 
 // privacyPage is the public /privacy: the policy in effect (or ?version=N), the next

@@ -184,7 +184,7 @@ func TestConsents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if billing.MayNotify(billing.EventMarketing, billing.ChannelEmail, pr.NotifyState()) || !billing.MayNotify(billing.EventReminder, billing.ChannelEmail, pr.NotifyState()) ||
+	if billing.MayNotify(billing.EventKind("marketing.offer"), billing.ChannelEmail, pr.NotifyState()) || !billing.MayNotify(billing.EventReminder, billing.ChannelEmail, pr.NotifyState()) ||
 		billing.MayNotify(billing.EventReminder, billing.ChannelSMS, pr.NotifyState()) {
 		t.Fatalf("MayNotify on %+v", pr.NotifyState())
 	}
@@ -206,7 +206,7 @@ func TestRestriction(t *testing.T) {
 	}
 	pr, _ := h.p.deps.My.Privacy.Store.FindProfile(context.Background(), ivan.ID)
 	st := pr.NotifyState()
-	if !st.Restricted || billing.MayNotify(billing.EventMarketing, billing.ChannelEmail, st) || billing.MayNotify(billing.EventReminder, billing.ChannelEmail, st) ||
+	if !st.Restricted || billing.MayNotify(billing.EventKind("marketing.offer"), billing.ChannelEmail, st) || billing.MayNotify(billing.EventReminder, billing.ChannelEmail, st) ||
 		!billing.MayNotify(billing.EventIsolated, billing.ChannelEmail, st) || !billing.MayNotify(billing.EventPasswordReset, billing.ChannelEmail, st) {
 		t.Fatalf("MayNotify while restricted: %+v", st)
 	}

@@ -14,11 +14,11 @@ var _ billing.RetentionStore = (*Store)(nil)
 
 // RetainedTables are the tables kept TOLLGATE_RETENTION_MONTHS, each partitioned by
 // month on its key column (ensure_monthly_partitions), with a default partition named
-// <table>_default: the one list retention reads. The notification log joins it when
-// it lands.
+// <table>_default: the one list retention reads.
 var RetainedTables = []struct{ Table, Key string }{
 	{"sessions", "started_at"},
 	{"auth_log", "at"},
+	{"notification_log", "at"},
 }
 
 // findPartitionsSQL lists the partitions of the parents $1 with their range bounds,

@@ -201,7 +201,7 @@ func TestSubscriberPortalCLI(t *testing.T) {
 	// Not restricted: reads go through, audited.
 	s.MustRun("session", "list", "--user", "al")
 	mustExec(t, pool, `UPDATE subscribers SET restricted = true WHERE username = 'al'`)
-	for _, args := range [][]string{{"session", "list", "--user", "al"}, {"authlog", "--user", "al"}, {"privacy", "show", "--username", "al"}} {
+	for _, args := range [][]string{{"session", "list", "--user", "al"}, {"authlog", "--user", "al"}, {"privacy", "show", "--username", "al"}, {"notification", "list", "--subscriber", "al"}} {
 		if code, _, errs := s.run(args...); code != 1 || !strings.Contains(errs, "reason") {
 			t.Fatalf("%v of a restricted subscriber: exit %d %q; want 1 naming reason", args, code, errs)
 		}
@@ -221,5 +221,9 @@ func TestSubscriberPortalCLI(t *testing.T) {
 	}
 	if want := []string{"sessions:", "sessions:ticket 42", "auth_log:ticket 42", "privacy:ticket 42"}; !slices.Equal(reads, want) {
 		t.Fatalf("audited reads %v; want %v", reads, want)
+	}
+	var reason string
+	if err := pool.QueryRow(context.Background(), `SELECT detail->>'reason' FROM audit_log WHERE action = 'notification.list' ORDER BY id DESC LIMIT 1`).Scan(&reason); err != nil || reason != "ticket 42" {
+		t.Fatalf("notification.list audit reason %q, %v", reason, err)
 	}
 }

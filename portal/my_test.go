@@ -309,6 +309,13 @@ func TestForgotPassword(t *testing.T) {
 	if err != nil || link.ExpiresAt.Sub(link.CreatedAt) != time.Hour || link.Purpose != auth.LinkReset {
 		t.Fatalf("link %+v, %v", link, err)
 	}
+	// A reset link lasts one hour (the injected clock).
+	h.clock.mu.Lock()
+	h.clock.t = h.clock.t.Add(time.Hour + time.Second)
+	h.clock.mu.Unlock()
+	if resp, _ := h.client().setPassword(inviteRE.FindStringSubmatch(evs[0].Data["link"])[1], "frank-new-password"); resp.StatusCode != http.StatusGone {
+		t.Fatalf("a reset link after an hour = %d; want 410", resp.StatusCode)
+	}
 	// A name: three an hour, then silently nothing more (the email asked once above).
 	for range 4 {
 		if resp, body := ask(h.client(), "frank"); resp.StatusCode != 200 || !strings.Contains(body, forgotNotice) {

@@ -28,6 +28,21 @@ const (
 	EventPaymentReceived EventKind = "payment_received"
 )
 
+// The events of the subscriber portal and its privacy center (issue 9). The links in
+// their data hold a one-time token: the dispatcher sends them and keeps no copy.
+const (
+	// EventPortalInvite: an admin invited the subscriber to the portal (Data: "link",
+	// the one-time address that sets the password, and "expires").
+	EventPortalInvite EventKind = "portal_invite"
+	// EventPasswordReset: the subscriber asked for a new portal password (Data: "link",
+	// "expires").
+	EventPasswordReset EventKind = "password_reset"
+	// EventPolicyPublished: a material change of the privacy policy was published
+	// (Data: "version", "effective", the date it takes effect, and "link", the public
+	// page that shows it). Only subscribers who consented to email get one.
+	EventPolicyPublished EventKind = "policy_published"
+)
+
 var eventKindRE = regexp.MustCompile(`^[a-z][a-z_.]{0,63}$`)
 
 // Valid reports whether k is spelled as the outbox requires.

@@ -42,6 +42,8 @@ type Contact struct {
 	NotifyEmail bool
 	NotifySMS   bool
 	Marketing   bool
+	// Restricted: the subscriber restricted processing (MayNotify).
+	Restricted bool
 }
 
 // Channels says which channels this process can send on: a channel without a sender
@@ -63,19 +65,18 @@ func (on Channels) List() []Channel {
 	return out
 }
 
-// NotifyChannels returns the channels a message of kind goes to for c: email when the
-// email channel is on, c agreed to email and has an address; SMS when the SMS channel is
-// on, c agreed to SMS and has a number; and, for a marketing kind, nothing at all unless
-// c agreed to marketing.
+// NotifyChannels returns the channels a message of kind goes to for c: each channel
+// that is on, on which c can be reached (an address, a number), and that MayNotify
+// allows: for a service message the channels c agreed to; for a marketing kind nothing
+// unless c agreed to marketing; while c restricted processing no optional reminder and
+// no marketing; a password link c (or an admin) asked for, whatever the consents.
 func NotifyChannels(kind EventKind, c Contact, on Channels) []Channel {
-	if kind.Marketing() && !c.Marketing {
-		return nil
-	}
+	st := NotifyState{Consents: Consents{RemindersEmail: c.NotifyEmail, RemindersSMS: c.NotifySMS, Marketing: c.Marketing}, Restricted: c.Restricted}
 	var out []Channel
-	if on.Email && c.NotifyEmail && c.Email != "" {
+	if on.Email && c.Email != "" && MayNotify(kind, ChannelEmail, st) {
 		out = append(out, ChannelEmail)
 	}
-	if on.SMS && c.NotifySMS && c.Phone != "" {
+	if on.SMS && c.Phone != "" && MayNotify(kind, ChannelSMS, st) {
 		out = append(out, ChannelSMS)
 	}
 	return out

@@ -36,6 +36,11 @@ func TestNotifyChannels(t *testing.T) {
 		{"marketing with its consent", "marketing.offer", with(func(c *Contact) { c.Marketing = true }), both, []Channel{ChannelEmail, ChannelSMS}},
 		{"marketing consent, no sms consent", "marketing.offer", with(func(c *Contact) { c.Marketing, c.NotifySMS = true, false }), both, []Channel{ChannelEmail}},
 		{"service message needs no marketing consent", EventReminder, with(func(c *Contact) { c.Marketing = false }), Channels{Email: true}, []Channel{ChannelEmail}},
+		{"restricted: no reminder", EventReminder, with(func(c *Contact) { c.Restricted = true }), both, nil},
+		{"restricted: no marketing", "marketing.offer", with(func(c *Contact) { c.Restricted, c.Marketing = true, true }), both, nil},
+		{"restricted: account notices go on", EventIsolated, with(func(c *Contact) { c.Restricted = true }), both, []Channel{ChannelEmail, ChannelSMS}},
+		{"a password link without consent", EventPasswordReset, with(func(c *Contact) { c.NotifyEmail, c.NotifySMS = false, false }), both, []Channel{ChannelEmail, ChannelSMS}},
+		{"a password link needs an address", EventPortalInvite, with(func(c *Contact) { c.Email = "" }), Channels{Email: true}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,6 +85,9 @@ var eventData = map[EventKind]map[string]string{
 	EventIsolated:        {"amount": "USD 20.00"},
 	EventRestored:        {},
 	EventPaymentReceived: {"amount": "USD 25.00", "balance": "USD 30.00", "receipt": "RCT-2026-000007", "provider": "paystack"},
+	EventPortalInvite:    {"link": "https://wifi.example.com/account/password?token=" + strings.Repeat("x", 43), "expires": "Sat 5 Dec 2026 22:05 UTC"},
+	EventPasswordReset:   {"link": "https://wifi.example.com/account/password?token=" + strings.Repeat("y", 43), "expires": "Wed 2 Dec 2026 23:05 UTC"},
+	EventPolicyPublished: {"version": "2", "effective": "2027-01-01", "link": "https://wifi.example.com/privacy"},
 }
 
 // TestTemplates renders every event kind on both channels: each has a template, every
@@ -92,7 +100,8 @@ func TestTemplates(t *testing.T) {
 	}
 	kinds := tpl.Kinds()
 	slices.Sort(kinds)
-	want := []EventKind{EventGrace, EventIsolated, EventPaymentReceived, EventReminder, EventRenewed, EventRestored}
+	want := []EventKind{EventGrace, EventIsolated, EventPaymentReceived, EventReminder, EventRenewed, EventRestored,
+		EventPortalInvite, EventPasswordReset, EventPolicyPublished}
 	slices.Sort(want)
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("templates for %v, want %v", kinds, want)

@@ -105,7 +105,7 @@ func TestStoreFailures(t *testing.T) {
 			func(c *client) (*http.Response, string) { return c.enrollWith(c.enrollCode()) }, false},
 		{"enrol submit audit", enrolling, []string{"Audit"},
 			func(c *client) (*http.Response, string) { return c.enrollWith(c.enrollCode()) }, false},
-		{"login lookup", h.client, []string{"FindUserByEmail"},
+		{"login lookup", h.client, []string{"FindUserByLogin"},
 			func(c *client) (*http.Response, string) { return c.login(h.admin.Email, "password-"+h.admin.Email) }, false},
 		{"login session", h.client, []string{"CreateSession"},
 			func(c *client) (*http.Response, string) { return c.login(h.admin.Email, "password-"+h.admin.Email) }, false},

@@ -132,6 +132,7 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 		Vouchers: vouchers,
 		Tokens:   tokens,
 		API:      api,
+		My:       mustMy(t, pool, svc),
 	})
 	if err != nil {
 		t.Fatal(err)

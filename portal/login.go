@@ -44,7 +44,7 @@ func (p *Portal) signInTOTP(c *fiber.Ctx, code string) (*auth.Session, error) {
 func (p *Portal) loginSucceeded(c *fiber.Ctx, u *auth.User) error {
 	p.metrics.logins.WithLabelValues("success").Inc()
 	detail := map[string]any{"role": string(u.Role), "totp": u.HasTOTP()}
-	return p.auditAs(c, u.Email, "login.success", "", detail)
+	return p.auditAs(c, u.Actor(), "login.success", "", detail)
 }
 
 // loginFailed counts and audits a refused sign-in step and returns err (or the audit's
@@ -94,7 +94,12 @@ func (p *Portal) loginPage(c *fiber.Ctx) error {
 	if s := session(c); s != nil && !s.Pending {
 		return c.Redirect(homeOf(s), fiber.StatusSeeOther)
 	}
-	return p.render(c, fiber.StatusOK, "login", p.view(c, "Sign in"))
+	v := p.view(c, "Sign in")
+	if c.Query("password") == "set" {
+		v.Notice = "Your password is set: sign in with it."
+	}
+	v.Forgot = p.deps.My != nil && p.cfg.PublicURL != ""
+	return p.render(c, fiber.StatusOK, "login", v)
 }
 
 func (p *Portal) loginSubmit(c *fiber.Ctx) error {
@@ -102,7 +107,7 @@ func (p *Portal) loginSubmit(c *fiber.Ctx) error {
 	s, err := p.signIn(c, email, c.FormValue("password"))
 	if err != nil {
 		v := p.view(c, "Sign in")
-		v.Email = email
+		v.Email, v.Forgot = email, p.deps.My != nil && p.cfg.PublicURL != ""
 		return p.formError(c, "login", v, err)
 	}
 	return c.Redirect(homeOf(s), fiber.StatusSeeOther)
@@ -135,9 +140,11 @@ func (p *Portal) signOut(c *fiber.Ctx) error {
 	return p.endSession(c)
 }
 
-// credentials is the body of POST /api/v1/login (JSON or a form).
+// credentials is the body of POST /api/v1/login (JSON or a form): a staff email, or a
+// subscriber's username or email in either field.
 type credentials struct {
 	Email    string `json:"email" form:"email"`
+	Username string `json:"username" form:"username"`
 	Password string `json:"password" form:"password"`
 }
 
@@ -167,6 +174,9 @@ func (p *Portal) apiLogin(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusBadRequest, "the body is not a JSON object or form with email and password")
 	}
 	email := strings.Clone(in.Email)
+	if email == "" {
+		email = strings.Clone(in.Username)
+	}
 	s, err := p.signIn(c, email, in.Password)
 	if err != nil {
 		return err

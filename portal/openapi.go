@@ -50,7 +50,7 @@ func (p *Portal) registerOpenAPI() {
 		p.docs = append(p.docs, apiRoute{method: method, path: path, doc: apiDoc{Summary: summary, Body: body, Resp: resp, access: a}})
 	}
 	cookie("GET", "/api/v1/csrf", "The CSRF token a cookie session's unsafe requests carry in X-CSRF-Token (before sign-in: the double-submit cookie's).", accessPublic, nil, csrfJSON{})
-	cookie("POST", "/api/v1/login", "Sign in with email and password; starts a cookie session.", accessPublic, credentials{}, loginJSON{})
+	cookie("POST", "/api/v1/login", "Sign in with email (staff) or username or email (a subscriber) and password; starts a cookie session.", accessPublic, credentials{}, loginJSON{})
 	cookie("POST", "/api/v1/login/totp", "The second sign-in step: a TOTP code.", accessPending, totpCode{}, loginJSON{})
 	cookie("POST", "/api/v1/logout", "End the cookie session.", accessSession, nil, statusJSON{})
 	cookie("GET", "/api/v1/me", "The signed-in portal user.", accessEnroll, nil, me{})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"tollgate/billing"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -73,6 +74,9 @@ func renderPage(t *testing.T, h *harness, name string) string {
 	var data any = v
 	if strings.HasPrefix(name, "admin-") || name == "reseller" {
 		data = &pageView{view: v} // the voucher and reseller pages (renderPage)
+	}
+	if subscriberPages[name] {
+		data = &myView{view: v, Profile: &billing.Profile{Username: "alice"}, Graph: newUsageGraph(nil)} // renderMy
 	}
 	var b strings.Builder
 	if err := h.p.pages[name].Execute(&b, data); err != nil {

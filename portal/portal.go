@@ -99,25 +99,29 @@ type Deps struct {
 	Tokens *auth.Tokens
 	// API runs the /api/v1 resources (nil: only the sign-in routes).
 	API *API
+	// My runs the subscribers' pages (/my, /api/v1/my, password links, /privacy); nil
+	// leaves them out.
+	My *My
 }
 
 // access is what a route admits.
 type access int
 
 const (
-	accessPublic   access = iota // anyone
-	accessSession                // any session, even in its TOTP step (sign-out)
-	accessPending                // a session between password and TOTP code
-	accessEnroll                 // a signed-in user, also one who must enroll TOTP first
-	accessUser                   // a signed-in user
-	accessAdmin                  // an admin
-	accessReseller               // a reseller
-	accessAPIRead                // an API token of any scope, or an admin
-	accessAPIWrite               // a write API token, or an admin
+	accessPublic     access = iota // anyone
+	accessSession                  // any session, even in its TOTP step (sign-out)
+	accessPending                  // a session between password and TOTP code
+	accessEnroll                   // a signed-in user, also one who must enroll TOTP first
+	accessUser                     // a signed-in user
+	accessAdmin                    // an admin
+	accessReseller                 // a reseller
+	accessAPIRead                  // an API token of any scope, or an admin
+	accessAPIWrite                 // a write API token, or an admin
+	accessSubscriber               // a subscriber (the only non-public routes it reaches, with accessSession)
 )
 
 func (a access) String() string {
-	return [...]string{"public", "session", "pending", "enroll", "user", "admin", "reseller", "api-read", "api-write"}[a]
+	return [...]string{"public", "session", "pending", "enroll", "user", "admin", "reseller", "api-read", "api-write", "subscriber"}[a]
 }
 
 // RateLimiter counts events in fixed windows shared by every replica (portal/auth/redis).
@@ -137,12 +141,12 @@ const (
 )
 
 // surfaceOf is where path is served when Config.AdminAddr is set: /hotspot/ on the
-// guests' listener only, /healthz and /static/ on both, anything else on the staff's
-// only. The guests' listener needs no staff sign-in, so /login, /account and /api/v1
+// guests' listener only, /healthz, /static/ and the public privacy policy on both,
+// anything else on the staff's only. The guests' listener needs no staff sign-in, so /login, /account and /api/v1
 // are staff routes too.
 func surfaceOf(path string) surface {
 	switch {
-	case path == "/healthz", strings.HasPrefix(path, "/static/"):
+	case path == "/healthz", strings.HasPrefix(path, "/static/"), path == "/privacy":
 		return surfaceBoth
 	case strings.HasPrefix(path, "/hotspot/"):
 		return surfaceGuest
@@ -252,6 +256,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	p.handle("GET", "/reseller", accessReseller, p.resellerHome)
 	p.registerPrint()
 	p.registerVouchers()
+	p.registerMy()
 
 	// The guest pages: public, GET only (the login form posts to the router, not to us).
 	p.handle("GET", "/hotspot/login", accessPublic, p.hotspotLogin)
@@ -370,6 +375,8 @@ func homeOf(s *auth.Session) string {
 		return "/admin"
 	case s.Role == auth.RoleReseller:
 		return "/reseller"
+	case s.Role == auth.RoleSubscriber:
+		return "/my"
 	}
 	return "/login"
 }

@@ -49,11 +49,12 @@ type view struct {
 	Error   string
 	Notice  string
 
-	Email string       // the login form's email, typed again after a failure
-	URI   template.URL // the otpauth:// URI being enrolled (ours: html/template would refuse the scheme)
-	User  *auth.User   // the signed-in user, where a page shows it
-	Users []*auth.User // the admin's user list
-	Now   time.Time    // the time the page shows states at (locks that ran out)
+	Email  string       // the login form's email, typed again after a failure
+	Forgot bool         // the login form links to "forgot password"
+	URI    template.URL // the otpauth:// URI being enrolled (ours: html/template would refuse the scheme)
+	User   *auth.User   // the signed-in user, where a page shows it
+	Users  []*auth.User // the admin's user list
+	Now    time.Time    // the time the page shows states at (locks that ran out)
 }
 
 // view starts a page's data with the session and its CSRF token.

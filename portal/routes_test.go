@@ -66,6 +66,8 @@ func (h *harness) sessionFor(t *testing.T, a access) *client {
 		}
 	case accessReseller:
 		c.mustLogin(h.reseller)
+	case accessSubscriber:
+		c.mustLoginSubscriber(h.walker())
 	default:
 		c.mustLogin(h.admin)
 	}

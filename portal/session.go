@@ -79,14 +79,15 @@ func (p *Portal) startSession(c *fiber.Ctx, u *auth.User, pending bool) (*auth.S
 		}
 	}
 	s := &auth.Session{
-		UserID:     u.ID,
-		Gen:        u.SessionGen,
-		Email:      u.Email,
-		Role:       u.Role,
-		CSRF:       auth.NewToken(),
-		Pending:    pending,
-		MustEnroll: !pending && u.TOTPRequired && !u.HasTOTP(),
-		Created:    p.deps.Auth.Now(),
+		UserID:       u.ID,
+		Gen:          u.SessionGen,
+		Email:        u.Actor(),
+		Role:         u.Role,
+		SubscriberID: u.SubscriberID,
+		CSRF:         auth.NewToken(),
+		Pending:      pending,
+		MustEnroll:   !pending && u.TOTPRequired && !u.HasTOTP(),
+		Created:      p.deps.Auth.Now(),
 	}
 	id, err := p.deps.Sessions.CreateSession(c.UserContext(), s)
 	if err != nil {
@@ -195,10 +196,18 @@ func (p *Portal) guard(a access) fiber.Handler {
 			return p.refuse(c, "/login", errSignIn)
 		case a == accessSession:
 			return c.Next()
+		case s.Role == auth.RoleSubscriber:
+			// A subscriber reaches its own routes and sign-out, nothing of the staff's.
+			if a == accessSubscriber {
+				return c.Next()
+			}
+			return p.refuse(c, "/my", errRole)
 		case s.Pending != (a == accessPending):
 			return p.refuse(c, homeOf(s), errSignIn)
 		case a == accessPending || a == accessEnroll:
 			return c.Next()
+		case a == accessSubscriber:
+			return errRole
 		case s.MustEnroll:
 			return p.refuse(c, "/account/totp", errEnroll)
 		case a == accessUser,

@@ -16,7 +16,7 @@ import (
 var _ billing.NotificationStore = (*Store)(nil)
 
 const findContactsSQL = `
-SELECT id, username, name, COALESCE(email, ''), COALESCE(phone, ''), notify_email, notify_sms, marketing
+SELECT id, username, name, COALESCE(email, ''), COALESCE(phone, ''), notify_email, notify_sms, marketing, restricted
 FROM subscribers
 WHERE id = ANY($1)`
 
@@ -30,7 +30,7 @@ func (s *Store) FindContacts(ctx context.Context, ids []int64) (map[int64]billin
 	out := make(map[int64]billing.Contact, len(ids))
 	for rows.Next() {
 		var c billing.Contact
-		if err := rows.Scan(&c.SubscriberID, &c.Username, &c.Name, &c.Email, &c.Phone, &c.NotifyEmail, &c.NotifySMS, &c.Marketing); err != nil {
+		if err := rows.Scan(&c.SubscriberID, &c.Username, &c.Name, &c.Email, &c.Phone, &c.NotifyEmail, &c.NotifySMS, &c.Marketing, &c.Restricted); err != nil {
 			return nil, fmt.Errorf("postgres: find contacts: %w", err)
 		}
 		out[c.SubscriberID] = c

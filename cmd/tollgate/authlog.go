@@ -24,6 +24,7 @@ func cmdAuthLog(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("authlog")
 	user := fs.String("user", "", "only this username")
 	limit := fs.Int("limit", 50, "how many, newest first")
+	reason := fs.String("reason", "", "why you read this user's log (required when the subscriber restricted processing)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -33,6 +34,11 @@ func cmdAuthLog(ctx context.Context, e *env, args []string) error {
 	d, err := e.open(ctx)
 	if err != nil {
 		return err
+	}
+	if *user != "" {
+		if err := staffRead(ctx, e, d, *user, *reason, "auth_log"); err != nil {
+			return err
+		}
 	}
 	rows, err := d.radius.FindAuthLog(ctx, radius.AuthLogFilter{Username: *user, Limit: *limit})
 	if err != nil {

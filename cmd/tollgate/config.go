@@ -55,6 +55,11 @@ type Config struct {
 	// Notify configures the notifications: how often cron dispatches and sends, and the
 	// email and SMS channels (each off when its URL is unset).
 	Notify NotifyConfig
+	// RetentionMonths is how long the logs in monthly partitions (sessions, auth log)
+	// are kept; FinanceRetentionYears how long invoices and the ledger are (see README,
+	// "What is kept").
+	RetentionMonths       int
+	FinanceRetentionYears int
 }
 
 // NotifyConfig is TOLLGATE_NOTIFY_INTERVAL, TOLLGATE_SMTP_* / TOLLGATE_MAIL_FROM and
@@ -274,6 +279,9 @@ func loadConfig() (*Config, error) {
 	if err := c.loadNotify(); err != nil {
 		return nil, err
 	}
+	if err := loadRetention(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -361,6 +369,8 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_SMS_BODY", redactSet(c.Notify.SMS.Body)},
 		{"TOLLGATE_SMS_CONTENT_TYPE", c.Notify.SMS.ContentType},
 		{"TOLLGATE_SMS_AUTH_HEADER", redactHeader(c.Notify.smsAuthHeaderN, c.Notify.SMS.AuthHeader)},
+		{"TOLLGATE_RETENTION_MONTHS", strconv.Itoa(c.RetentionMonths)},
+		{"TOLLGATE_FINANCE_RETENTION_YEARS", strconv.Itoa(c.FinanceRetentionYears)},
 	}
 }
 

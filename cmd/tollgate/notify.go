@@ -223,6 +223,7 @@ func cmdNotificationList(ctx context.Context, e *env, args []string) error {
 	user := fs.String("subscriber", "", "only this subscriber's messages (username)")
 	state := fs.String("state", "", "only messages in this state: queued, sent or failed")
 	limit := fs.Int("limit", 50, "how many of each, newest first (1-10000)")
+	reason := fs.String("reason", "", "why you read this subscriber's messages (required when the subscriber restricted processing)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -244,6 +245,13 @@ func cmdNotificationList(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		f.SubscriberID, target = sub.ID, fmt.Sprintf("subscriber:%d", sub.ID)
+		pr, err := d.privacy().Store.FindProfile(ctx, sub.ID)
+		if err != nil {
+			return err
+		}
+		if *reason, err = billing.CheckStaffRead(pr, *reason); err != nil {
+			return err
+		}
 	}
 	store := billingpg.NewStore(d.pool)
 	queue, err := store.FindNotifications(ctx, f)
@@ -256,7 +264,7 @@ func cmdNotificationList(ctx context.Context, e *env, args []string) error {
 	}
 	_, _, audit := portalStores(d, e.cfg)
 	if err := audit.Audit(ctx, auth.AuditEntry{Actor: auditActor(), Action: "notification.list", Target: target,
-		Detail: map[string]any{"subscriber": *user, "state": *state, "limit": *limit, "queue": len(queue), "log": len(log)}}); err != nil {
+		Detail: map[string]any{"subscriber": *user, "state": *state, "limit": *limit, "queue": len(queue), "log": len(log), "reason": *reason}}); err != nil {
 		return err
 	}
 	out := notificationListJSON{Queue: make([]notificationJSON, 0, len(queue)), Log: make([]attemptJSON, 0, len(log))}

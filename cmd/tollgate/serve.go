@@ -287,6 +287,7 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 			return errors.Join(d.radius.EnsurePartitions(ctx), notifications.EnsureNotificationPartitions(ctx))
 		}},
 		{name: "vouchers", every: every, run: d.hotspot().ExpireVouchers},
+		{name: "retention", every: 24 * time.Hour, run: retentionJob(d, e.cfg.RetentionMonths)},
 	}, notifyJobs(d, e.cfg)...))
 	// Wait for running jobs, then for the disconnects of an enforcer of our own (the
 	// radius role waits for its own).
@@ -345,6 +346,7 @@ func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 		LoginHosts: d.radius,
 		Tokens:     d.tokens(),
 		API:        portalAPI(d),
+		My:         portalMy(d, accounts),
 	})
 	if err != nil {
 		return nil, err

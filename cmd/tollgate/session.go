@@ -50,6 +50,7 @@ func cmdSessionList(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.NASName, "nas", "", "only this NAS")
 	fs.BoolVar(&f.Online, "online", false, "only open sessions")
 	fs.IntVar(&f.Limit, "limit", 100, "how many, newest first (at most 10000)")
+	reason := fs.String("reason", "", "why you read this user's sessions (required when the subscriber restricted processing)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -59,6 +60,11 @@ func cmdSessionList(ctx context.Context, e *env, args []string) error {
 	d, err := e.open(ctx)
 	if err != nil {
 		return err
+	}
+	if f.Username != "" {
+		if err := staffRead(ctx, e, d, f.Username, *reason, "sessions"); err != nil {
+			return err
+		}
 	}
 	list, err := d.radius.FindSessions(ctx, f)
 	if err != nil {

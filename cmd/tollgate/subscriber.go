@@ -85,6 +85,7 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 	fs.String("password-file", "", "read the new password from the first line of this file")
 	mac := fs.String("mac", "", `bind to this device MAC ("" unbinds it)`)
 	macLogin := fs.Bool("mac-login", false, "let the router log this subscriber in by its MAC (hotspot plans only)")
+	portalPassword := fs.String("portal-password-file", "", "set the portal (/my) password from the first line of this file; - reads stdin")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -114,8 +115,16 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 	if set["mac-login"] {
 		upd.MACLogin = macLogin
 	}
+	if set["portal-password-file"] {
+		if err := setPortalPassword(ctx, e, *username, *portalPassword, upd == (billing.SubscriberUpdate{})); err != nil {
+			return err
+		}
+		if upd == (billing.SubscriberUpdate{}) {
+			return nil
+		}
+	}
 	if upd == (billing.SubscriberUpdate{}) {
-		return usagef("subscriber set: nothing to change: give --status, --plan, --password, --password-file, --mac or --mac-login")
+		return usagef("subscriber set: nothing to change: give --status, --plan, --password, --password-file, --mac, --mac-login or --portal-password-file")
 	}
 	d, err := e.open(ctx)
 	if err != nil {

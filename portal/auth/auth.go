@@ -1,6 +1,6 @@
 // Package auth is the portal's account domain: admin and reseller sign-ins with argon2id
-// passwords and optional TOTP (RFC 6238), the lockout and rate-limit rules, portal
-// sessions and the audit log. It holds the rules and the interfaces its stores satisfy
+// passwords and optional TOTP (RFC 6238), subscriber sign-ins with their one-time links
+// (link.go), the lockout and rate-limit rules, portal sessions and the audit log. It holds the rules and the interfaces its stores satisfy
 // (auth/postgres, auth/redis); it imports neither fiber nor a database driver, and
 // errors are radius.Error codes like everywhere else.
 package auth
@@ -21,15 +21,18 @@ type Role string
 const (
 	RoleAdmin    Role = "admin"
 	RoleReseller Role = "reseller"
+	// RoleSubscriber is a subscriber signed in to its own pages (/my). Its account is
+	// made by SetSubscriberPassword, never by CreateUser, and it has no email of its own.
+	RoleSubscriber Role = "subscriber"
 )
 
-// Valid reports whether r is a known role.
+// Valid reports whether r is a staff role, one CreateUser and ChangeRole accept.
 func (r Role) Valid() bool { return r == RoleAdmin || r == RoleReseller }
 
 // User is a portal account.
 type User struct {
 	ID    int64
-	Email string // lower-cased
+	Email string // lower-cased; "" for a subscriber, who signs in by Username or its email
 	// PasswordHash is an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash).
 	PasswordHash string
 	Role         Role
@@ -37,6 +40,10 @@ type User struct {
 	// (a foreign key; the name is read through it). Zero and "" for an admin.
 	ResellerID   int64
 	ResellerName string
+	// SubscriberID and Username are the billing subscriber of a subscriber account (a
+	// foreign key; the username is read through it). Zero and "" for staff.
+	SubscriberID int64
+	Username     string
 	// TOTPSecret is the sealed base32 secret; nil until the user enrolls.
 	TOTPSecret []byte
 	// TOTPRequired makes the user enroll before anything else once signed in.
@@ -54,6 +61,19 @@ type User struct {
 	CreatedAt  time.Time
 }
 
+// Actor is how the account is named in the audit log, the sign-in counters and its
+// sessions: the email of staff, "subscriber:<username>" of a subscriber (so that no
+// username can pass for a staff email).
+func (u *User) Actor() string {
+	if u.Role == RoleSubscriber {
+		return SubscriberActor(u.Username)
+	}
+	return u.Email
+}
+
+// SubscriberActor is the Actor of the subscriber called username.
+func SubscriberActor(username string) string { return "subscriber:" + username }
+
 // Disabled reports whether the account may not sign in.
 func (u *User) Disabled() bool { return !u.DisabledAt.IsZero() }
 
@@ -70,9 +90,19 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u *User) error
 	// FindUserByEmail returns the user with the lower-cased email. ENOTFOUND.
 	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// FindUserByLogin returns the account a sign-in names: the staff account with the
+	// email login (lower-cased), else the subscriber account whose subscriber is called
+	// login, else the one subscriber account whose subscriber's email is login (an email
+	// that several subscribers share names none). ENOTFOUND.
+	FindUserByLogin(ctx context.Context, login string) (*User, error)
 	// FindUserByID returns the user. ENOTFOUND.
 	FindUserByID(ctx context.Context, id int64) (*User, error)
-	// FindUsers lists every user, by email.
+	// SetSubscriberPassword gives subscriber subscriberID a portal account with the
+	// argon2id hash phc, or replaces the hash of the one it has, clearing its failures
+	// and lock and adding one to its SessionGen; it returns the account. ENOTFOUND when
+	// there is no such subscriber.
+	SetSubscriberPassword(ctx context.Context, subscriberID int64, phc string) (*User, error)
+	// FindUsers lists every staff user, by email.
 	FindUsers(ctx context.Context) ([]*User, error)
 	// RecordLoginFailure adds one failed sign-in and, when lockUntil is not zero, sets
 	// the account-wide lock to lockUntil (a later lock already there is kept). ENOTFOUND.

@@ -230,7 +230,7 @@ func (s *Service) fail(ctx context.Context, email, addr string, u *User, cause e
 // succeed forgets the failures of u at addr after a complete sign-in, and remembers
 // addr as one of u's known addresses.
 func (s *Service) succeed(ctx context.Context, u *User, addr string) error {
-	if err := s.Limits.Succeeded(ctx, u.Email, addr, s.Policy.KnownFor); err != nil {
+	if err := s.Limits.Succeeded(ctx, u.Actor(), addr, s.Policy.KnownFor); err != nil {
 		return err
 	}
 	if u.FailedLogins > 0 || !u.LockedUntil.IsZero() {
@@ -245,31 +245,37 @@ func (s *Service) succeed(ctx context.Context, u *User, addr string) error {
 	return nil
 }
 
-// Login checks an email and password from ip. It returns the user when they match; for
-// a user with TOTP the sign-in is complete only after LoginTOTP. Errors: EINVALID for
-// an empty field, ErrBadCredentials (also for a disabled account), a *LimitError for the
-// rate limit or a lockout (see Policy).
+// Login checks a sign-in name and password from ip: a staff email, or a subscriber's
+// username or email (FindUserByLogin). It returns the user when they match; for a user
+// with TOTP the sign-in is complete only after LoginTOTP. Errors: EINVALID for an empty
+// field, ErrBadCredentials (also for a disabled account), a *LimitError for the rate
+// limit or a lockout (see Policy). The counters and locks of an account are kept under
+// its Actor whatever name it was signed in with; a name without an account is counted
+// under itself, lower-cased.
 func (s *Service) Login(ctx context.Context, email, password, ip string) (*User, error) {
 	addr := AddrKey(ip)
 	if err := s.hitAddr(ctx, addr); err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(email) == "" {
+	login := strings.TrimSpace(email)
+	if login == "" {
 		return nil, radius.Errorf(radius.EINVALID, "email: required")
 	}
 	if password == "" {
 		return nil, radius.Errorf(radius.EINVALID, "password: required")
 	}
-	email, err := NormalizeEmail(email)
-	if err != nil {
+	if len(login) > 254 || strings.ContainsAny(login, "\x00\r\n") {
 		return nil, ErrBadCredentials
 	}
-	u, err := s.Users.FindUserByEmail(ctx, email)
+	email = strings.ToLower(login)
+	u, err := s.Users.FindUserByLogin(ctx, login)
 	switch {
 	case radius.ErrorCode(err) == radius.ENOTFOUND:
 		u = nil
 	case err != nil:
 		return nil, err
+	default:
+		email = u.Actor()
 	}
 	if err := s.locked(ctx, email, addr, u); err != nil {
 		return nil, err
@@ -316,7 +322,7 @@ func (s *Service) LoginTOTP(ctx context.Context, id int64, code, ip string) (*Us
 	if err != nil {
 		return nil, err
 	}
-	if err := s.locked(ctx, u.Email, addr, u); err != nil {
+	if err := s.locked(ctx, u.Actor(), addr, u); err != nil {
 		return nil, err
 	}
 	if u.Disabled() {
@@ -333,7 +339,7 @@ func (s *Service) LoginTOTP(ctx context.Context, id int64, code, ip string) (*Us
 		if radius.ErrorCode(err) != radius.EUNAUTHORIZED {
 			return nil, err
 		}
-		return nil, s.fail(ctx, u.Email, addr, u, err)
+		return nil, s.fail(ctx, u.Actor(), addr, u, err)
 	}
 	if err := s.succeed(ctx, u, addr); err != nil {
 		return nil, err
@@ -441,6 +447,33 @@ func (s *Service) endSessions(ctx context.Context, id int64) error {
 	return err
 }
 
+// SetSubscriberPassword checks and hashes password and makes it the portal password of
+// subscriber subscriberID (giving it a portal account when it has none), then ends the
+// account's open sessions. EINVALID, ENOTFOUND.
+func (s *Service) SetSubscriberPassword(ctx context.Context, subscriberID int64, password string) (*User, error) {
+	phc, err := s.HashNew(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.Users.SetSubscriberPassword(ctx, subscriberID, phc)
+	if err != nil {
+		return nil, err
+	}
+	return u, s.endSessions(ctx, u.ID)
+}
+
+// HashNew checks a new password (CheckPassword) and returns its argon2id hash. EINVALID.
+func (s *Service) HashNew(ctx context.Context, password string) (string, error) {
+	if err := CheckPassword(password); err != nil {
+		return "", err
+	}
+	return s.hash(ctx, password)
+}
+
+// EndSessions ends every open session of user id now (when the service has the session
+// store; otherwise at their next request, once the account's SessionGen moved on).
+func (s *Service) EndSessions(ctx context.Context, id int64) error { return s.endSessions(ctx, id) }
+
 // Unlock lifts every lock of user id (at every address, and account-wide) and forgets
 // its failures. ENOTFOUND.
 func (s *Service) Unlock(ctx context.Context, id int64) error {
@@ -451,7 +484,7 @@ func (s *Service) Unlock(ctx context.Context, id int64) error {
 	if err := s.Users.ResetLoginFailures(ctx, id, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		return err
 	}
-	return s.Limits.ClearEmail(ctx, u.Email)
+	return s.Limits.ClearEmail(ctx, u.Actor())
 }
 
 // IsLimit reports whether err is a *LimitError and returns it.

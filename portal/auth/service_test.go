@@ -585,7 +585,7 @@ func TestStoreFailures(t *testing.T) {
 			return err
 		}},
 		{"login: address counter", []string{"HitAddr"}, nil, login("password-a@x.io")},
-		{"login: lookup", []string{"FindUserByEmail"}, nil, login("password-a@x.io")},
+		{"login: lookup", []string{"FindUserByLogin"}, nil, login("password-a@x.io")},
 		{"login: lock", []string{"Locks"}, nil, login("password-a@x.io")},
 		{"login: failure counter", []string{"CountFailure"}, nil, login("wrong-password")},
 		{"login: failure record", []string{"RecordLoginFailure"}, nil, login("wrong-password")},

@@ -27,9 +27,13 @@ type Session struct {
 	UserID int64  `json:"uid"`
 	// Gen is the user's SessionGen when the session began; a change of the account
 	// since then ends the session.
-	Gen   int64  `json:"gen"`
+	Gen int64 `json:"gen"`
+	// Email is the user's Actor: the email of staff, "subscriber:<username>" of a
+	// subscriber.
 	Email string `json:"email"`
 	Role  Role   `json:"role"`
+	// SubscriberID is the subscriber a subscriber's session acts for (0 for staff).
+	SubscriberID int64 `json:"sid,omitempty"`
 	// CSRF is the token every form and unsafe API call of this session must carry.
 	CSRF string `json:"csrf"`
 	// Pending is true between a correct password and the TOTP code: such a session
@@ -85,7 +89,7 @@ func SessionEnded(sess *Session, u *User, now time.Time, max time.Duration) stri
 		return "the account is disabled"
 	case sess.Gen != u.SessionGen:
 		return "the account changed"
-	case sess.UserID != u.ID || sess.Role != u.Role:
+	case sess.UserID != u.ID || sess.Role != u.Role || sess.SubscriberID != u.SubscriberID:
 		return "the account changed"
 	case max > 0 && age > max:
 		return "the session reached its maximum lifetime"

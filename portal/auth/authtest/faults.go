@@ -73,6 +73,22 @@ func (u Users) FindUserByEmail(ctx context.Context, email string) (*auth.User, e
 	return u.UserStore.FindUserByEmail(ctx, email)
 }
 
+// FindUserByLogin fails or passes on.
+func (u Users) FindUserByLogin(ctx context.Context, login string) (*auth.User, error) {
+	if err := u.err("FindUserByLogin"); err != nil {
+		return nil, err
+	}
+	return u.UserStore.FindUserByLogin(ctx, login)
+}
+
+// SetSubscriberPassword fails or passes on.
+func (u Users) SetSubscriberPassword(ctx context.Context, subscriberID int64, phc string) (*auth.User, error) {
+	if err := u.err("SetSubscriberPassword"); err != nil {
+		return nil, err
+	}
+	return u.UserStore.SetSubscriberPassword(ctx, subscriberID, phc)
+}
+
 // FindUserByID fails or passes on.
 func (u Users) FindUserByID(ctx context.Context, id int64) (*auth.User, error) {
 	if err := u.err("FindUserByID"); err != nil {

@@ -1,5 +1,5 @@
-// Package postgres is the Postgres adapter of the portal's account domain: portal_users
-// and the append-only audit_log. Every query is a constant next to the method that scans
+// Package postgres is the Postgres adapter of the portal's account domain: portal_users,
+// the subscribers' one-time links (subscriber_links) and the append-only audit_log. Every query is a constant next to the method that scans
 // it, and methods run on a pg.DBTX, so one operation can span several stores in a single
 // transaction.
 package postgres
@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,19 +37,21 @@ func New(db pg.DBTX) *Store { return &Store{db: db} }
 // name given matched none.
 const resellerCheck = "portal_users_reseller"
 
-const userColumns = `u.id, u.email, u.password_hash, u.role, coalesce(u.reseller_id, 0), coalesce(r.name, ''),
-       u.totp_secret, u.totp_required, u.failed_logins, u.locked_until, u.disabled_at, u.session_gen, u.created_at`
+const userColumns = `u.id, coalesce(u.email, ''), u.password_hash, u.role, coalesce(u.reseller_id, 0), coalesce(r.name, ''),
+       u.totp_secret, u.totp_required, u.failed_logins, u.locked_until, u.disabled_at, u.session_gen, u.created_at,
+       coalesce(u.subscriber_id, 0), coalesce(sub.username, '')`
 
-// userFrom is the FROM clause of userColumns: the reseller's name is read through the
-// foreign key.
-const userFrom = ` FROM portal_users u LEFT JOIN resellers r ON r.id = u.reseller_id`
+// userFrom is the FROM clause of userColumns: the reseller's name and the subscriber's
+// username are read through the foreign keys.
+const userFrom = ` FROM portal_users u LEFT JOIN resellers r ON r.id = u.reseller_id LEFT JOIN subscribers sub ON sub.id = u.subscriber_id`
 
-func scanUser(row pgx.Row) (*auth.User, error) {
+// scanUser reads userColumns, and into extra the columns that follow them.
+func scanUser(row pgx.Row, extra ...any) (*auth.User, error) {
 	var u auth.User
 	var role string
 	var locked, disabled *time.Time
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &role, &u.ResellerID, &u.ResellerName, &u.TOTPSecret, &u.TOTPRequired,
-		&u.FailedLogins, &locked, &disabled, &u.SessionGen, &u.CreatedAt); err != nil {
+	if err := row.Scan(append([]any{&u.ID, &u.Email, &u.PasswordHash, &role, &u.ResellerID, &u.ResellerName, &u.TOTPSecret, &u.TOTPRequired,
+		&u.FailedLogins, &locked, &disabled, &u.SessionGen, &u.CreatedAt, &u.SubscriberID, &u.Username}, extra...)...); err != nil {
 		return nil, err
 	}
 	u.Role = auth.Role(role)
@@ -120,11 +123,76 @@ func (s *Store) FindUserByID(ctx context.Context, id int64) (*auth.User, error) 
 	return u, nil
 }
 
+// findUserByLoginSQL ranks the accounts a sign-in name may mean: a staff email (0), a
+// subscriber's username (1), a subscriber's email (2). The first two are unique; two
+// rows of rank 2 mean an email that several subscriber accounts share.
+const findUserByLoginSQL = `
+SELECT ` + userColumns + `,
+       CASE WHEN u.email = $2 THEN 0 WHEN sub.username = $1 THEN 1 ELSE 2 END AS rank
+` + userFrom + `
+WHERE u.email = $2 OR sub.username = $1 OR sub.email = $2
+ORDER BY rank
+LIMIT 2`
+
+// FindUserByLogin returns the account login names: a staff email, a subscriber's
+// username, or the email of exactly one subscriber account. ENOTFOUND.
+func (s *Store) FindUserByLogin(ctx context.Context, login string) (*auth.User, error) {
+	rows, err := s.db.Query(ctx, findUserByLoginSQL, login, strings.ToLower(login))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: find portal user by login: %w", err)
+	}
+	defer rows.Close()
+	var (
+		found []*auth.User
+		ranks []int
+	)
+	for rows.Next() {
+		var rank int
+		u, err := scanUser(rows, &rank)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: find portal user by login: %w", err)
+		}
+		found, ranks = append(found, u), append(ranks, rank)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: find portal user by login: %w", err)
+	}
+	if len(found) == 0 || len(found) == 2 && ranks[0] == ranks[1] {
+		return nil, radius.Errorf(radius.ENOTFOUND, "no portal user %q", login)
+	}
+	return found[0], nil
+}
+
+const setSubscriberPasswordSQL = `
+INSERT INTO portal_users (role, subscriber_id, password_hash)
+VALUES ('subscriber', $1, $2)
+ON CONFLICT (subscriber_id) DO UPDATE SET
+    password_hash = EXCLUDED.password_hash,
+    failed_logins = 0,
+    locked_until  = NULL,
+    session_gen   = portal_users.session_gen + 1
+RETURNING id`
+
+// SetSubscriberPassword gives the subscriber a portal account with the hash phc, or
+// replaces its hash, clears its failures and lock and bumps its session generation.
+// ENOTFOUND when there is no such subscriber.
+func (s *Store) SetSubscriberPassword(ctx context.Context, subscriberID int64, phc string) (*auth.User, error) {
+	var id int64
+	err := s.db.QueryRow(ctx, setSubscriberPasswordSQL, subscriberID, phc).Scan(&id)
+	switch {
+	case pg.IsForeignKey(err, ""):
+		return nil, radius.Errorf(radius.ENOTFOUND, "no subscriber %d", subscriberID)
+	case err != nil:
+		return nil, fmt.Errorf("postgres: set portal password of subscriber %d: %w", subscriberID, err)
+	}
+	return s.FindUserByID(ctx, id)
+}
+
 func notFound(id int64) error { return radius.Errorf(radius.ENOTFOUND, "no portal user %d", id) }
 
-const findUsersSQL = `SELECT ` + userColumns + userFrom + ` ORDER BY u.email`
+const findUsersSQL = `SELECT ` + userColumns + userFrom + ` WHERE u.role <> 'subscriber' ORDER BY u.email`
 
-// FindUsers lists every user, by email.
+// FindUsers lists every staff user, by email.
 func (s *Store) FindUsers(ctx context.Context) ([]*auth.User, error) {
 	rows, err := s.db.Query(ctx, findUsersSQL)
 	if err != nil {

@@ -1,0 +1,100 @@
+package billing
+
+import (
+	"context"
+	"time"
+)
+
+// Retention of the logs kept in monthly partitions (sessions, the auth log, and the
+// notification log when it comes): a month's partition is dropped whole once the month
+// ended RetentionMonths before now, and the rows of those months that sit in the
+// default partition (written while no monthly partition existed) are deleted. Money
+// records follow FinanceRetentionYears instead and are pseudonymised, not dropped,
+// before that (the erasure of issue 9 does it).
+
+// Defaults of TOLLGATE_RETENTION_MONTHS and TOLLGATE_FINANCE_RETENTION_YEARS.
+const (
+	DefaultRetentionMonths       = 12
+	DefaultFinanceRetentionYears = 7
+)
+
+// RetentionCutoff is the first instant that is kept at now: the start of the month,
+// in loc, that began months months before now's month. A partition whose range ends
+// at or before it is dropped; default-partition rows before it are deleted.
+func RetentionCutoff(now time.Time, months int, loc *time.Location) time.Time {
+	y, m, _ := now.In(loc).Date()
+	return time.Date(y, m-time.Month(months), 1, 0, 0, 0, 0, loc)
+}
+
+// PartitionExpired reports whether a partition holding [from, to) is past retention
+// at cutoff: its whole range is before it.
+func PartitionExpired(to, cutoff time.Time) bool { return !to.IsZero() && !to.After(cutoff) }
+
+// Partition is one monthly partition of a retained table.
+type Partition struct {
+	Table string    `json:"table"`
+	Name  string    `json:"partition"`
+	From  time.Time `json:"from"`
+	To    time.Time `json:"to"`
+}
+
+// RetentionStore drops what retention ends (Postgres). Its tables are the adapter's one
+// list of retained tables.
+type RetentionStore interface {
+	// FindPartitions lists the monthly partitions of every retained table (not the
+	// default ones), oldest first.
+	FindPartitions(ctx context.Context) ([]Partition, error)
+	// DropPartition drops p.
+	DropPartition(ctx context.Context, p Partition) error
+	// DeleteDefaultBefore deletes the rows before cutoff from the default partition of
+	// every retained table, and returns how many it deleted per table.
+	DeleteDefaultBefore(ctx context.Context, cutoff time.Time) (map[string]int64, error)
+}
+
+// Retention runs the retention pass. Months is TOLLGATE_RETENTION_MONTHS; Loc the
+// operator's time zone (time.Local when nil).
+type Retention struct {
+	Store  RetentionStore
+	Months int
+	Loc    *time.Location
+}
+
+// RetentionReport is what one pass did.
+type RetentionReport struct {
+	Now     time.Time        `json:"now"`
+	Cutoff  time.Time        `json:"cutoff"`
+	Months  int              `json:"months"`
+	Dropped []Partition      `json:"dropped"`
+	Deleted map[string]int64 `json:"deleted_from_default"`
+}
+
+// Run drops every partition past retention at now and deletes the default
+// partitions' rows before the cutoff. It is idempotent: a second run finds nothing.
+// EINVALID for Months below 1.
+func (r *Retention) Run(ctx context.Context, now time.Time) (*RetentionReport, error) {
+	if r.Months < 1 {
+		return nil, invalid("retention: months must be at least 1, not %d", r.Months)
+	}
+	loc := r.Loc
+	if loc == nil {
+		loc = time.Local
+	}
+	rep := &RetentionReport{Now: now, Months: r.Months, Cutoff: RetentionCutoff(now, r.Months, loc), Dropped: []Partition{}}
+	parts, err := r.Store.FindPartitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		if !PartitionExpired(p.To, rep.Cutoff) {
+			continue
+		}
+		if err := r.Store.DropPartition(ctx, p); err != nil {
+			return rep, err
+		}
+		rep.Dropped = append(rep.Dropped, p)
+	}
+	if rep.Deleted, err = r.Store.DeleteDefaultBefore(ctx, rep.Cutoff); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}

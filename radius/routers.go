@@ -25,6 +25,24 @@ type RouterStore interface {
 	RecordRouterPoll(ctx context.Context, h RouterHealth, downAfter int) (RouterState, RouterTransition, error)
 }
 
+// RouterEvent is one time a router went down or came back.
+type RouterEvent struct {
+	NASName string
+	At      time.Time
+	State   RouterTransition
+	Error   string // the poll's error that took it down
+}
+
+// RouterHealthReader reads the routers' heartbeats: each NAS's RouterOS health for the
+// dashboard and listings.
+type RouterHealthReader interface {
+	// FindRouterStates returns the state of every router polled so far, by NAS name.
+	FindRouterStates(ctx context.Context) ([]RouterState, error)
+	// FindRouterEvents returns the newest transitions first, of the NAS named name or
+	// ("") of every NAS: at most limit (default 100, at most 10000).
+	FindRouterEvents(ctx context.Context, name string, limit int) ([]RouterEvent, error)
+}
+
 // SessionCloser closes sessions on tollgate's own judgement (Postgres).
 type SessionCloser interface {
 	// CloseSessions closes those of sessions that are still open and were not updated

@@ -14,8 +14,9 @@ import (
 )
 
 var (
-	_ radius.RouterStore   = (*Store)(nil)
-	_ radius.SessionCloser = (*Store)(nil)
+	_ radius.RouterStore        = (*Store)(nil)
+	_ radius.SessionCloser      = (*Store)(nil)
+	_ radius.RouterHealthReader = (*Store)(nil)
 )
 
 // The RouterOS API settings live on the nas row but are read only here: the RADIUS
@@ -253,14 +254,6 @@ func (s *Store) FindRouterStates(ctx context.Context) ([]radius.RouterState, err
 	return list, nil
 }
 
-// RouterEvent is one time a router went down or came back.
-type RouterEvent struct {
-	NASName string
-	At      time.Time
-	State   radius.RouterTransition
-	Error   string
-}
-
 const findRouterEventsSQL = `
 SELECT n.name, e.at, e.state, e.error
 FROM router_events e
@@ -271,15 +264,15 @@ LIMIT $2`
 
 // FindRouterEvents returns the newest transitions first, of the NAS named name or ("")
 // of every NAS: at most limit (default 100, at most 10000).
-func (s *Store) FindRouterEvents(ctx context.Context, name string, limit int) ([]RouterEvent, error) {
+func (s *Store) FindRouterEvents(ctx context.Context, name string, limit int) ([]radius.RouterEvent, error) {
 	rows, err := s.db.Query(ctx, findRouterEventsSQL, name, clampLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find router events: %w", err)
 	}
 	defer rows.Close()
-	var list []RouterEvent
+	var list []radius.RouterEvent
 	for rows.Next() {
-		var e RouterEvent
+		var e radius.RouterEvent
 		var state string
 		if err := rows.Scan(&e.NASName, &e.At, &state, &e.Error); err != nil {
 			return nil, fmt.Errorf("postgres: find router events: %w", err)

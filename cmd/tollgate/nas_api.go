@@ -140,20 +140,38 @@ func (d *deps) routerPool() *routeros.Pool {
 func (d *deps) routers() *radius.Routers {
 	if d.rts == nil {
 		d.rts = &radius.Routers{Store: d.radius, Sessions: d.radius, Closer: d.radius, Live: d.live, Opener: d.sealer,
-			Dialer: d.routerPool(), Alerts: logAlerts{d.log}, DownAfter: d.downAfter, Now: time.Now, Log: d.log}
+			Dialer: d.routerPool(), Alerts: logAlerts{log: d.log}, DownAfter: d.downAfter, Now: time.Now, Log: d.log}
 	}
 	return d.rts
 }
 
-// logAlerts logs admin alerts until email alerts are wired in.
-type logAlerts struct{ log *slog.Logger }
+// logAlerts logs admin alerts, and hands them to next (the admins' email queue) when set.
+type logAlerts struct {
+	log  *slog.Logger
+	next radius.AdminAlerts
+}
 
 var _ radius.AdminAlerts = logAlerts{}
 
 // SendAdminAlert implements radius.AdminAlerts.
 func (a logAlerts) SendAdminAlert(ctx context.Context, subject, body string) error {
 	a.log.LogAttrs(ctx, slog.LevelWarn, "admin alert", slog.String("subject", subject), slog.String("body", body))
-	return nil
+	if a.next == nil {
+		return nil
+	}
+	return a.next.SendAdminAlert(ctx, subject, body)
+}
+
+// emailAlerts makes d's RouterOS service alert the admins by email too (the
+// notifications' queue, which sends nothing while the email channel is off), for the
+// processes that poll: serve's cron and `nas check`.
+func emailAlerts(d *deps, cfg *Config) {
+	n, err := d.notifier(cfg)
+	if err != nil { // the configuration was checked at load: not reached
+		d.log.Error("router alerts by email off", "err", err)
+		return
+	}
+	d.routers().Alerts = logAlerts{log: d.log, next: n}
 }
 
 type routerStateJSON struct {
@@ -207,6 +225,7 @@ func cmdNASCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	emailAlerts(d, e.cfg)
 	st, err := d.routers().Poll(ctx, t)
 	if err != nil {
 		return err

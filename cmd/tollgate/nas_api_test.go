@@ -343,3 +343,37 @@ func TestE2ERouterOS(t *testing.T) {
 		t.Fatalf("failed polls counted %v", v)
 	}
 }
+
+// TestRouterAlertEmail: a router that goes down and comes back is an email to each
+// enabled portal admin (through the notifications' queue), as well as a log line.
+func TestRouterAlertEmail(t *testing.T) {
+	s := mustNotifyStack(t)
+	t.Setenv("TOLLGATE_ROUTER_DOWN_AFTER", "1")
+	router := routerostest.MustRouter(t, "tollgate", "pw-api")
+	s.MustRun("nas", "add", "--name", "r1", "--address", "127.0.0.1", "--secret", "nas-secret-123")
+	s.MustRun("nas", "set", "--name", "r1", "--api-address", router.Addr(), "--api-user", "tollgate", "--api-password", "pw-api", "--api-tls=false")
+	if code, out, errs := s.runWithStdin("correct-horse-battery\n", "admin", "add", "--email", "ops@example.net"); code != 0 {
+		t.Fatalf("admin add: exit %d %s%s", code, out, errs)
+	}
+	router.SetDown(true)
+	if code, _, errs := s.run("nas", "check", "--name", "r1"); code != 1 || !strings.Contains(errs, "tollgate: router r1 is down") {
+		t.Fatalf("check while down: exit %d %s", code, errs)
+	}
+	router.SetDown(false)
+	s.MustRun("nas", "check", "--name", "r1")
+	s.MustRun("notify", "run")
+	got := map[string]bool{}
+	for _, m := range s.smtp.WaitMails(t, 2) {
+		if len(m.To) != 1 || m.To[0] != "ops@example.net" {
+			t.Fatalf("mail to %v:\n%s", m.To, m.Data)
+		}
+		for _, subject := range []string{"tollgate: router r1 is down", "tollgate: router r1 is up again"} {
+			if strings.Contains(string(m.Data), "Subject: "+subject+"\r\n") {
+				got[subject] = true
+			}
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("alerts mailed: %v", got)
+	}
+}

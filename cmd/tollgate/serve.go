@@ -274,6 +274,7 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 	}
 	// The routers' APIs: health, heartbeats and reconciliation, which waits like the
 	// reaper while accounting is spooled.
+	emailAlerts(d, e.cfg)
 	routers := d.routers()
 	routers.Backlog = enf.Backlog
 	if err := d.routerPool().Register(reg, routers.Down); err != nil {

@@ -264,7 +264,7 @@ type RouterSession struct {
 	RADIUS bool
 }
 
-// Router lists lists.
+// ListPPP and ListHotspot name a router's active lists (RouterSession.List).
 const (
 	ListPPP     = "ppp"
 	ListHotspot = "hotspot"

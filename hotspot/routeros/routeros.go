@@ -138,13 +138,16 @@ func (p *Pool) Empties() uint64 { return p.empties.Load() }
 // errPoolClosed is returned by the Routers of a closed Pool.
 var errPoolClosed = errors.New("routeros: pool closed")
 
-// Error is a failed API call; Kind is one of the poll results but "ok".
+// Error is a failed API call; Kind is one of the poll results but "ok" (metrics.go).
 type Error struct {
 	Kind string
 	Err  error
 }
 
+// Error returns the cause's message.
 func (e *Error) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // conn is one router's connection. mu serializes the commands: go-routeros's sync mode

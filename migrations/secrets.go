@@ -29,6 +29,7 @@ var sealedColumns = []struct{ table, column string }{
 	{"vouchers", "password"},
 	{"vouchers", "code_sealed"},
 	{"portal_users", "totp_secret"},
+	{"nas", "api_password"},
 }
 
 // unboundVersion is the first byte of a value sealed without associated data.

@@ -175,7 +175,8 @@ func (u *NASUpdate) Validate() error {
 	if u.SealedSecret != nil && len(u.SealedSecret) == 0 {
 		return Errorf(EINVALID, "secret: required")
 	}
-	if u.CoAPort != nil && (*u.CoAPort < 1 || *u.CoAPort > 65535) {
+	// 0: the router takes no Disconnect/CoA; sessions are removed through its API.
+	if u.CoAPort != nil && (*u.CoAPort < 0 || *u.CoAPort > 65535) {
 		return Errorf(EINVALID, "coa_port: %d is not a port", *u.CoAPort)
 	}
 	if u.LoginHosts != nil {

@@ -17,7 +17,10 @@ type NAS struct {
 	Prefix netip.Prefix
 	// Secret is the RADIUS shared secret in clear: only ever held in memory; it is
 	// sealed at rest.
-	Secret  []byte
+	Secret []byte
+	// CoAPort is the UDP port of the router's `/radius incoming` (Disconnect/CoA). A
+	// stored 0 means the router takes none: sessions are removed through its RouterOS
+	// API instead.
 	CoAPort int
 	// RequireMessageAuthenticator drops an Access-Request that lacks Message-Authenticator
 	// (BlastRADIUS, CVE-2024-3596). On by default, and always on for a range (see

@@ -38,6 +38,7 @@ const (
 	SealVoucherPassword    SealedColumn = "vouchers.password"
 	SealVoucherCode        SealedColumn = "vouchers.code_sealed"
 	SealTOTPSecret         SealedColumn = "portal_users.totp_secret"
+	SealNASAPIPassword     SealedColumn = "nas.api_password"
 )
 
 // AD returns the associated data that binds a value sealed in column c to row id.

@@ -45,6 +45,9 @@ type Config struct {
 	CronInterval time.Duration
 	// StaleGrace is added to two interim intervals before the reaper closes a session.
 	StaleGrace time.Duration
+	// RouterDownAfter is how many RouterOS API polls in a row a router may miss before
+	// it counts as down (and admins are alerted).
+	RouterDownAfter int
 	// OperatorName heads printed voucher cards; PublicURL is the portal's address that
 	// their QR codes open ("" for the address the print view was opened at).
 	OperatorName string
@@ -273,6 +276,14 @@ func loadConfig() (*Config, error) {
 			*d.dst = x
 		}
 	}
+	c.RouterDownAfter = radius.DefaultRouterDownAfter
+	if v := os.Getenv("TOLLGATE_ROUTER_DOWN_AFTER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, badVar("TOLLGATE_ROUTER_DOWN_AFTER", "%q is not a number of polls from 1 to 1000", v)
+		}
+		c.RouterDownAfter = n
+	}
 	if c.LogLevel, err = parseLogLevel(os.Getenv("LOG_LEVEL")); err != nil {
 		return nil, err
 	}
@@ -358,6 +369,7 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_SPOOL_DIR", c.SpoolDir},
 		{"TOLLGATE_CRON_INTERVAL", c.CronInterval.String()},
 		{"TOLLGATE_REAPER_GRACE", c.StaleGrace.String()},
+		{"TOLLGATE_ROUTER_DOWN_AFTER", strconv.Itoa(c.RouterDownAfter)},
 		{"TOLLGATE_OPERATOR_NAME", c.OperatorName},
 		{"TOLLGATE_PUBLIC_URL", c.PublicURL},
 		{"TOLLGATE_TRUSTED_PROXIES", strings.Join(c.TrustedProxies, ",")},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +15,7 @@ import (
 	billingpg "tollgate/billing/postgres"
 	"tollgate/hotspot"
 	hotspotpg "tollgate/hotspot/postgres"
+	"tollgate/hotspot/routeros"
 	"tollgate/migrations"
 	"tollgate/radius"
 	"tollgate/radius/pg"
@@ -36,6 +38,11 @@ type deps struct {
 	// acc is the one account reader of the process, so its cache-fallback state and
 	// counters are shared.
 	acc *radius.Accounts
+	// rpool and rts are the RouterOS API connections and service (nas_api.go), made on
+	// first use; downAfter is TOLLGATE_ROUTER_DOWN_AFTER.
+	rpool     *routeros.Pool
+	rts       *radius.Routers
+	downAfter int
 }
 
 // open loads the configuration and connects to Postgres and Redis.
@@ -51,7 +58,7 @@ func (e *env) open(ctx context.Context) (*deps, error) {
 		e.cfg = cfg
 	}
 	cfg := e.cfg
-	d := &deps{log: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))}
+	d := &deps{log: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: cfg.LogLevel})), downAfter: cfg.RouterDownAfter}
 	var err error
 	if d.sealer, err = seal.New(cfg.SecretKey); err != nil {
 		return nil, err
@@ -59,6 +66,11 @@ func (e *env) open(ctx context.Context) (*deps, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, badVar("DATABASE_URL", "not a valid Postgres URL")
+	}
+	// Every cron job holds a connection for its advisory lock while its queries take
+	// others: pgx's default (4 on a small machine) deadlocks once four jobs share a slot.
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
+		pc.MaxConns = max(pc.MaxConns, 16)
 	}
 	if d.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -107,6 +119,9 @@ func (e *env) open(ctx context.Context) (*deps, error) {
 func (e *env) close() {
 	if e.deps == nil {
 		return
+	}
+	if e.deps.rpool != nil {
+		e.deps.rpool.Close()
 	}
 	e.deps.cache.Close()
 	e.deps.live.Close()
@@ -255,7 +270,7 @@ func (d *deps) enforcer(nas func(int64) (radius.NAS, bool)) *radius.Enforcer {
 		Live:       d.live,
 		Usage:      d.radius,
 		UsageCache: d.cache,
-		Disconnect: &disconnector{coa: server.NewCoAClient(time.Second, 2, d.log), nas: nas, store: d.radius},
+		Disconnect: &disconnector{coa: server.NewCoAClient(time.Second, 2, d.log), nas: nas, store: d.radius, routers: d.routers()},
 		Grace:      radius.DefaultGrace(),
 		Now:        time.Now,
 		Log:        d.log,

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/jackc/pgx/v5"
+
 	"tollgate/radius"
 	"tollgate/radius/pg"
+	radiuspg "tollgate/radius/postgres"
 )
 
 type nasJSON struct {
@@ -21,6 +24,10 @@ type nasJSON struct {
 	CoAPort                     int      `json:"coa_port"`
 	RequireMessageAuthenticator bool     `json:"require_message_authenticator"`
 	LoginHosts                  []string `json:"login_hosts"`
+	// API is the RouterOS API (nil: none), Router its last heartbeat ("up", "down", or
+	// "" before the first poll); both in `nas list` and `nas set` only.
+	API    *nasAPIJSON `json:"api,omitempty"`
+	Router string      `json:"router,omitempty"`
 }
 
 func toNASJSON(n *radius.NAS) nasJSON {
@@ -182,10 +189,11 @@ func cmdNASSet(ctx context.Context, e *env, args []string) error {
 	name := fs.String("name", "", "the router to change, by its NAS name")
 	address := fs.String("address", "", "new source IP address, or a range of at most /24 (IPv4) or /56 (IPv6)")
 	secretFlags := addNASSecretFlags(fs)
-	coa := fs.Int("coa-port", 3799, "new UDP port for Disconnect/CoA on the router")
+	coa := fs.Int("coa-port", 3799, "new UDP port for Disconnect/CoA on the router; 0: none, disconnect through its RouterOS API")
 	reqMA := fs.Bool("require-message-authenticator", true, "drop Access-Requests without Message-Authenticator (always on for a range)")
 	var hostFlags listFlag
 	fs.Var(&hostFlags, "login-host", "host of the hotspot's link-login-only, repeatable: replaces the list (--login-host '' empties it)")
+	apiFlags := addNASAPIFlags(fs)
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -203,8 +211,8 @@ func cmdNASSet(ctx context.Context, e *env, args []string) error {
 		upd.Prefix = &p
 	}
 	if given["coa-port"] {
-		if *coa < 1 || *coa > 65535 {
-			return radius.Errorf(radius.EINVALID, "coa-port: %d is not 1-65535", *coa)
+		if *coa < 0 || *coa > 65535 {
+			return radius.Errorf(radius.EINVALID, "coa-port: %d is not 1-65535 (or 0: none)", *coa)
 		}
 		upd.CoAPort = coa
 	}
@@ -218,12 +226,19 @@ func cmdNASSet(ctx context.Context, e *env, args []string) error {
 		}
 		upd.LoginHosts = &hosts
 	}
+	if given["secret"] && given["api-password"] && fs.Lookup("secret").Value.String() == "-" && fs.Lookup("api-password").Value.String() == "-" {
+		return usagef("%s: only one of --secret and --api-password can read stdin; give the other in a file", fs.Name())
+	}
 	secret, secretSet, err := secretFlags.read(e, fs)
 	if err != nil {
 		return err
 	}
-	if upd.Empty() && !secretSet {
-		return usagef("%s: nothing to change: give --address, --secret, --secret-file, --coa-port, --require-message-authenticator or --login-host", fs.Name())
+	apiUpd, apiPassword, apiSet, err := apiFlags.read(e, fs, given)
+	if err != nil {
+		return err
+	}
+	if upd.Empty() && !secretSet && !apiSet {
+		return usagef("%s: nothing to change: give --address, --secret, --secret-file, --coa-port, --require-message-authenticator, --login-host or --api-*", fs.Name())
 	}
 	if err := upd.Validate(); err != nil {
 		return err
@@ -239,14 +254,46 @@ func cmdNASSet(ctx context.Context, e *env, args []string) error {
 	if secretSet {
 		upd.SealedSecret = sealNASSecret(d, n, secret)
 	}
-	if n, err = d.radius.UpdateNAS(ctx, *name, upd); err != nil {
+	if apiPassword != nil {
+		// Sealed to the NAS's row, like its secret.
+		apiUpd.SealedPassword = d.sealer.Seal(apiPassword, radius.SealNASAPIPassword.AD(n.ID))
+	}
+	var api *radius.RouterTarget
+	// The NAS and its API change together or not at all.
+	err = pg.WithTx(ctx, d.pool, func(tx pgx.Tx) error {
+		st := radiuspg.New(tx)
+		var err error
+		if !upd.Empty() || secretSet {
+			if n, err = st.UpdateNAS(ctx, *name, upd); err != nil {
+				return err
+			}
+		}
+		if apiSet {
+			api, err = st.UpdateRouterAPI(ctx, *name, apiUpd)
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	if err := pg.Notify(ctx, d.pool, "nas"); err != nil {
 		return err
 	}
-	return e.print(toNASJSON(n), func(w io.Writer) {
-		fmt.Fprintf(w, "updated NAS %q (id %d) at %s\n", n.Name, n.ID, n.Prefix)
+	if apiSet {
+		warnCleartextAPI(e, api)
+	} else if api, err = d.radius.FindRouterTarget(ctx, n.Name); radius.ErrorCode(err) == radius.ENOTFOUND {
+		api = nil
+	} else if err != nil {
+		return err
+	}
+	out := toNASJSON(n)
+	out.API = toNASAPIJSON(api)
+	return e.print(out, func(w io.Writer) {
+		fmt.Fprintf(w, "updated NAS %q (id %d) at %s", n.Name, n.ID, n.Prefix)
+		if out.API != nil {
+			fmt.Fprintf(w, ", RouterOS API %s as %s", out.API.text(), out.API.User)
+		}
+		fmt.Fprintln(w)
 	})
 }
 
@@ -263,19 +310,42 @@ func cmdNASList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	apis, err := d.radius.FindRouterTargets(ctx)
+	if err != nil {
+		return err
+	}
+	states, err := d.radius.FindRouterStates(ctx)
+	if err != nil {
+		return err
+	}
 	out := make([]nasJSON, 0, len(list))
 	for i := range list {
-		out = append(out, toNASJSON(&list[i]))
+		j := toNASJSON(&list[i])
+		for k := range apis {
+			if apis[k].NASID == j.ID {
+				j.API = toNASAPIJSON(&apis[k])
+			}
+		}
+		for _, st := range states {
+			if st.NASID == j.ID && j.API != nil {
+				j.Router = map[bool]string{false: "up", true: "down"}[st.Down]
+			}
+		}
+		out = append(out, j)
 	}
 	return e.print(out, func(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tADDRESS\tCOA PORT\tREQUIRE MA\tLOGIN HOSTS")
+		fmt.Fprintln(tw, "ID\tNAME\tADDRESS\tCOA PORT\tREQUIRE MA\tLOGIN HOSTS\tROUTEROS API\tROUTER")
 		for _, n := range out {
 			hosts := strings.Join(n.LoginHosts, ",")
 			if hosts == "" {
 				hosts = "-"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%v\t%s\n", n.ID, n.Name, n.Address, n.CoAPort, n.RequireMessageAuthenticator, hosts)
+			router := n.Router
+			if router == "" {
+				router = "-"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%v\t%s\t%s\t%s\n", n.ID, n.Name, n.Address, n.CoAPort, n.RequireMessageAuthenticator, hosts, n.API.text(), router)
 		}
 		tw.Flush()
 	})

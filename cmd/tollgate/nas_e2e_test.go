@@ -314,7 +314,7 @@ func TestNASCommands(t *testing.T) {
 		{"range turns MA off", []string{"--name", "a", "--require-message-authenticator=false"}, 1, "require_message_authenticator: "},
 		{"host becomes a range without MA", []string{"--name", "c", "--address", "10.0.5.0/24"}, 1, "require_message_authenticator: "},
 		{"weak secret", []string{"--name", "h", "--secret", "short"}, 1, "--allow-weak-secret"},
-		{"bad coa port", []string{"--name", "h", "--coa-port", "0"}, 1, "coa-port"},
+		{"bad coa port", []string{"--name", "h", "--coa-port", "65536"}, 1, "coa-port"},
 	} {
 		t.Run("set "+tc.name, func(t *testing.T) {
 			code, out, errs := s.run(append([]string{"nas", "set"}, tc.args...)...)

@@ -272,6 +272,14 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 	if err := server.RegisterEnforcer(reg, enf); err != nil {
 		log.Error("register reaper metrics", "err", err)
 	}
+	// The routers' APIs: health, heartbeats and reconciliation, which waits like the
+	// reaper while accounting is spooled.
+	emailAlerts(d, e.cfg)
+	routers := d.routers()
+	routers.Backlog = enf.Backlog
+	if err := d.routerPool().Register(reg, routers.Down); err != nil {
+		log.Error("register RouterOS metrics", "err", err)
+	}
 	every := e.cfg.CronInterval
 	notifications := billingpg.NewStore(d.pool)
 	crons := scheduleJobs(ctx, d, append([]job{
@@ -288,6 +296,7 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 		}},
 		{name: "vouchers", every: every, run: d.hotspot().ExpireVouchers},
 		{name: "retention", every: 24 * time.Hour, run: retentionJob(d, e.cfg.RetentionMonths)},
+		{name: "routers", every: every, run: routers.PollAll},
 	}, notifyJobs(d, e.cfg)...))
 	// Wait for running jobs, then for the disconnects of an enforcer of our own (the
 	// radius role waits for its own).
@@ -309,7 +318,7 @@ type lazyDisconnector struct {
 }
 
 func (l *lazyDisconnector) Disconnect(ctx context.Context, s radius.LiveSession, reason string) (radius.CoAResult, error) {
-	dis := &disconnector{coa: server.NewCoAClient(time.Second, 2, l.d.log), nas: l.table(ctx), store: l.d.radius}
+	dis := &disconnector{coa: server.NewCoAClient(time.Second, 2, l.d.log), nas: l.table(ctx), store: l.d.radius, routers: l.d.routers()}
 	return dis.Disconnect(ctx, s, reason)
 }
 

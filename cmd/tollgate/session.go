@@ -142,11 +142,15 @@ func cmdSessionDisconnect(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("session disconnect")
 	user := fs.String("user", "", "disconnect every open session of this user")
 	id := fs.String("id", "", "disconnect the open session with this Acct-Session-Id")
+	via := fs.String("via", viaAuto, "auto: Disconnect-Request, or the RouterOS API when the NAS has no CoA port or does not answer; coa: Disconnect-Request only; api: remove the session from the router's active list")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if (*user == "") == (*id == "") {
 		return usagef("session disconnect: give exactly one of --user or --id")
+	}
+	if *via != viaAuto && *via != viaCoA && *via != viaAPI {
+		return usagef("session disconnect: --via must be auto, coa or api")
 	}
 	d, err := e.open(ctx)
 	if err != nil {
@@ -156,6 +160,7 @@ func cmdSessionDisconnect(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	enf.Disconnect.(*disconnector).via = *via
 	var res []radius.CoAResult
 	if *user != "" {
 		res, err = enf.DisconnectUser(ctx, *user, "admin")
@@ -182,14 +187,26 @@ func cmdSessionDisconnect(ctx context.Context, e *env, args []string) error {
 	return e.print(out, func(w io.Writer) { printCoA(w, out) })
 }
 
-// disconnector sends Disconnect-Requests to the session's router (the address its
-// accounting came from, for a NAS that is a range) and records the outcome.
+// How a disconnect reaches the router (session disconnect --via).
+const (
+	viaAuto = "auto"
+	viaCoA  = "coa"
+	viaAPI  = "api"
+)
+
+// disconnector ends sessions on their router and records each outcome in the CoA log:
+// by Disconnect-Request to the session's router (the address its accounting came from,
+// for a NAS that is a range), or through the router's RouterOS API, which removes the
+// session from its active list. By default (via "" or "auto") the API is the fallback
+// for a NAS without a CoA port (0) and for a Disconnect-Request that timed out.
 type disconnector struct {
 	coa   *server.CoAClient
 	nas   func(id int64) (radius.NAS, bool)
 	store interface {
 		RecordCoA(ctx context.Context, r radius.CoAResult) error
 	}
+	routers *radius.Routers // nil: no API
+	via     string
 }
 
 var _ radius.Disconnector = (*disconnector)(nil)
@@ -200,14 +217,53 @@ func (d *disconnector) Disconnect(ctx context.Context, s radius.LiveSession, rea
 	if !ok {
 		return radius.CoAResult{}, radius.Errorf(radius.ENOTFOUND, "nas: no NAS with id %d", s.Key.NASID)
 	}
+	if d.via == viaAPI {
+		return d.byAPI(ctx, s, reason)
+	}
+	if n.CoAPort == 0 {
+		if d.via == viaCoA {
+			return radius.CoAResult{}, radius.Errorf(radius.EINVALID, "nas: NAS %q takes no Disconnect-Request (CoA port 0); use --via api", n.Name)
+		}
+		return d.byAPI(ctx, s, reason)
+	}
 	res, err := d.coa.Disconnect(ctx, server.CoATarget{NAS: n, Addr: s.NASAddr, Username: s.Username, SessionID: s.Key.SessionID, FramedIP: s.FramedIP})
 	res.Reason = reason
-	if res.Result != "" {
-		if rerr := d.store.RecordCoA(ctx, res); rerr != nil && err == nil {
-			err = rerr
+	d.record(ctx, res, &err)
+	if d.via == viaCoA || res.Result != "timeout" || d.routers == nil {
+		return res, err
+	}
+	// The router did not answer its Disconnect-Request: try its API, if it has one.
+	apiRes, apiErr := d.byAPI(ctx, s, reason)
+	if apiRes.Result == "" && radius.ErrorCode(apiErr) == radius.ENOTFOUND {
+		return res, err // no API: the timeout stands
+	}
+	return apiRes, apiErr
+}
+
+// byAPI removes the session through the NAS's RouterOS API and records the outcome.
+func (d *disconnector) byAPI(ctx context.Context, s radius.LiveSession, reason string) (radius.CoAResult, error) {
+	if d.routers == nil {
+		return radius.CoAResult{}, radius.Errorf(radius.ENOTFOUND, "nas: no RouterOS API to disconnect through")
+	}
+	res, err := d.routers.Disconnect(ctx, s, reason)
+	if res.Result == "" && radius.ErrorCode(err) == radius.ENOTFOUND {
+		if n, ok := d.nas(s.Key.NASID); ok && n.CoAPort == 0 {
+			err = radius.Errorf(radius.ENOTFOUND, "nas: NAS %q has neither a CoA port nor a RouterOS API: nothing can disconnect its sessions (tollgate nas set --api-address)", n.Name)
 		}
 	}
+	d.record(ctx, res, &err)
 	return res, err
+}
+
+// record writes an outcome to the CoA log; a failure to write it becomes err unless err
+// is set already.
+func (d *disconnector) record(ctx context.Context, res radius.CoAResult, err *error) {
+	if res.Result == "" {
+		return
+	}
+	if rerr := d.store.RecordCoA(ctx, res); rerr != nil && *err == nil {
+		*err = rerr
+	}
 }
 
 // coaRateLimit sends a CoA with the account's new rate limit to each of its open sessions.
@@ -221,6 +277,15 @@ func (d *disconnector) coaRateLimit(ctx context.Context, open []radius.Session, 
 		t := server.CoATarget{NAS: n, Addr: s.NASAddr, Username: s.Username, SessionID: s.SessionID, FramedIP: s.FramedIP}
 		var res radius.CoAResult
 		var err error
+		if n.CoAPort == 0 {
+			// No CoA on this router: reconnecting through its API gives the new plan.
+			res, err = d.byAPI(ctx, s.Live(), reason)
+			if err != nil && res.Result == "" {
+				return out, err
+			}
+			out = append(out, res)
+			continue
+		}
 		if a.RateLimit == "" {
 			// A CoA cannot remove a rate limit: reconnecting gives the session the new plan.
 			res, err = d.coa.Disconnect(ctx, t)

@@ -503,8 +503,11 @@ ON CONFLICT (nas_id, acct_session_id) DO NOTHING`
 // The one exception is a session the reaper closed (radius.CauseStale): the router may
 // only have been cut off from tollgate, so a record newer than its last update reopens
 // it (an Interim-Update: stopped_at back to NULL, the cause cleared), and a Stop
-// completes it with its own time and cause. Replaying what was already seen changes
-// nothing, and usage stays counted once since counters are the maximum.
+// completes it with its own time and cause. A session closed with
+// radius.CauseLostCarrier (reconciliation found it gone from the router) takes a Stop
+// too: the router sends one as it drops the session, and it may be written after
+// reconciliation ran. Replaying what was already seen changes nothing, and usage stays
+// counted once since counters are the maximum.
 // The pinned start is read with a LATERAL lookup so every record is one index probe: a
 // plain join let the cached generic plan hash a sequential scan of session_keys, whose
 // cost grows with every session ever recorded.
@@ -543,7 +546,8 @@ ON CONFLICT (nas_id, acct_session_id, started_at) DO UPDATE SET
     terminate_cause   = CASE WHEN EXCLUDED.stopped_at IS NULL THEN '' ELSE EXCLUDED.terminate_cause END
 WHERE s.stopped_at IS NULL
    OR (s.terminate_cause = '` + radius.CauseStale + `'
-       AND (EXCLUDED.stopped_at IS NOT NULL OR EXCLUDED.last_update > s.last_update))`
+       AND (EXCLUDED.stopped_at IS NOT NULL OR EXCLUDED.last_update > s.last_update))
+   OR (s.terminate_cause = '` + radius.CauseLostCarrier + `' AND EXCLUDED.stopped_at IS NOT NULL)`
 
 // Accounting-On/Off: the NAS restarted, so its sessions that started before are gone.
 // Sessions that started at or after the event are new ones, which also makes a replayed

@@ -213,7 +213,7 @@ func TestNASLimits(t *testing.T) {
 			{"bad login host", radius.NASUpdate{LoginHosts: &[]string{"http://10.5.50.1/login"}}, radius.EINVALID, "login_host: "},
 			{"ipv6 login host", radius.NASUpdate{LoginHosts: &[]string{"fe80::1"}}, radius.EINVALID, "login_host: "},
 			{"empty secret", radius.NASUpdate{SealedSecret: []byte{}}, radius.EINVALID, "secret: "},
-			{"bad port", radius.NASUpdate{CoAPort: ptr(0)}, radius.EINVALID, "coa_port: "},
+			{"bad port", radius.NASUpdate{CoAPort: ptr(65536)}, radius.EINVALID, "coa_port: "},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				_, err := s.UpdateNAS(ctx, "up", tt.upd)

@@ -159,7 +159,8 @@ func (s *Store) RecordRenewal(ctx context.Context, r *billing.Renewal) error {
 	err := s.db.QueryRow(ctx, recordRenewalSQL, r.SubscriptionID, r.PeriodStart, r.PeriodEnd, r.PlanID,
 		r.AmountCents, r.LedgerEntryID, r.InvoiceID).Scan(&r.ID, &r.At)
 	if err != nil {
-		if pg.IsUnique(err, "renewals_once_per_period") {
+		// renewals_once_per_period, or the entry or invoice of a renewal recorded before.
+		if pg.IsUnique(err, "") {
 			err = pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("subscription %d: the period from %s was renewed before",
 				r.SubscriptionID, r.PeriodStart.UTC().Format(time.RFC3339)))
 		}

@@ -135,7 +135,8 @@ func (s *Store) findInvoice(ctx context.Context, sql string, arg any, notFound s
 	return &inv, nil
 }
 
-// findInvoicesSQL filters on the arguments that are set ($1 = 0 and $2 = ” select all).
+// findInvoicesSQL filters on the arguments that are set (a zero subscriber and an empty
+// kind select all).
 const findInvoicesSQL = `
 SELECT ` + invoiceColumns + ` FROM invoices
 WHERE ($1 = 0 OR subscriber_id = $1) AND ($2 = '' OR kind = $2)

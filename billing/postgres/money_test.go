@@ -744,3 +744,50 @@ func TestBillingRaces(t *testing.T) {
 		mustInvariants(t, m.pool)
 	})
 }
+
+// TestPassLockIsCronsLock: while `billing run` holds the pass lock, cron's job lock for
+// the billing job is taken (cron skips the slot); and a second WithPassLock waits for
+// the first instead of running beside it.
+func TestPassLockIsCronsLock(t *testing.T) {
+	ctx := context.Background()
+	pool := mustRacePool(t)
+	held, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- postgres.WithPassLock(ctx, pool, func(context.Context) error {
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	ran, err := pg.WithJobLock(ctx, pool, postgres.PassJob, func(context.Context) error { return nil })
+	if err != nil || ran {
+		t.Fatalf("cron's job ran beside a billing run: ran=%v, %v", ran, err)
+	}
+	second, secondDone := make(chan struct{}), make(chan error, 1)
+	go func() {
+		secondDone <- postgres.WithPassLock(ctx, pool, func(context.Context) error { close(second); return nil })
+	}()
+	waitForLockWaiters(t, pool, 1)
+	select {
+	case <-second:
+		t.Fatal("a second pass ran beside the first")
+	default:
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-second:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second pass never ran")
+	}
+	if err := <-secondDone; err != nil {
+		t.Fatal(err)
+	}
+	if ran, err := pg.WithJobLock(ctx, pool, postgres.PassJob, func(context.Context) error { return nil }); err != nil || !ran {
+		t.Fatalf("cron's job after the passes: ran=%v, %v", ran, err)
+	}
+}

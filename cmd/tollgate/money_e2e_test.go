@@ -268,6 +268,12 @@ func TestE2EMoney(t *testing.T) {
 		t.Fatalf("events: %s", got)
 	}
 	mustMoneyInvariants(t, pool)
+	// Manual top-ups are audited, with the command line's user, each time.
+	var audited int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'wallet.credit'
+		AND actor LIKE 'cli%' AND target = $1 AND detail ? 'receipt'`, fmt.Sprintf("subscriber:%d", sub.ID)).Scan(&audited); err != nil || audited != 3 {
+		t.Fatalf("audited wallet credits: %d, %v; want 3 (the replay too)", audited, err)
+	}
 
 	// A plan change waits for the next renewal; --now switches at once.
 	s.MustRun("plan", "add", "--name", "Fast", "--kind", "pppoe", "--price", "30.00", "--period", "30d", "--rate-limit", "20M/20M")

@@ -124,13 +124,17 @@ type Rules struct {
 //   - An isolated subscription is only restored: when paid, its new period starts at the
 //     payment (the days spent isolated are not charged), anchored on that day.
 //
-// Suspended or disabled subscribers and cancelled subscriptions are left alone.
+// Suspended or disabled subscribers, cancelled subscriptions and plans no longer billed
+// (made free since) are left alone.
 func NextStep(b *Billable, now time.Time, force bool, r Rules) Step {
 	s := &b.Sub
 	if s.State == radius.SubscriptionCancelled || b.Subscriber.Status != radius.StatusActive {
 		return Step{}
 	}
 	plan := b.ChargePlan()
+	if !plan.Billed() {
+		return Step{} // the plan was made free (or not PPPoE) since: nothing to charge
+	}
 	covered := b.Wallet.AvailableCents() >= plan.PriceCents
 	pays := covered && (b.Subscriber.AutoRenew || force)
 	start := s.PeriodStart

@@ -137,6 +137,7 @@ func TestNextStep(t *testing.T) {
 			feb28.Add(-8 * 24 * time.Hour), false, Step{}},
 		{"suspended subscriber: left alone", func() Billable { b := owed(); b.Subscriber.Status = radius.StatusSuspended; return b }, jan31, true, Step{}},
 		{"cancelled: left alone", func() Billable { b := owed(); b.Sub.State = radius.SubscriptionCancelled; return b }, jan31, true, Step{}},
+		{"plan made free since: left alone", func() Billable { b := owed(); b.Plan.PriceCents = 0; return b }, jan31, true, Step{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

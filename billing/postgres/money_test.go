@@ -242,6 +242,11 @@ func TestSubscriptionLife(t *testing.T) {
 	}
 	alice := m.add(t, "alice", "Home")
 	m.rec.take()
+	// A change of the isolation plan reaches the cached accounts of Home's subscribers.
+	unpaid, _ := m.store.FindPlanByName(ctx, "Unpaid")
+	if users, err := m.store.FindPlanUsernames(ctx, unpaid.ID); err != nil || !slices.Equal(users, []string{"alice"}) {
+		t.Fatalf("users of the isolation plan %v, %v", users, err)
+	}
 	// The first period starts now, unpaid; the wallet is empty.
 	m.wantSub(t, "alice", radius.SubscriptionActive, false, "2027-01-31T10:00:00Z", "2027-02-28T10:00:00Z", 0)
 	if st := m.sub(t, "alice"); st.AnchorDay != 31 || st.RenewalCents != 2000 || st.RenewalPlan != "Home" || !st.NextRenewal.Equal(mustTime(t, "2027-01-31T10:00:00Z")) {

@@ -402,9 +402,14 @@ func (s *Store) FindSubscriberMACs(ctx context.Context, usernames []string) ([]s
 	return macs, nil
 }
 
-const findPlanUsernamesSQL = `SELECT username FROM subscribers WHERE plan_id = $1`
+// findPlanUsernamesSQL finds the subscribers on the plan, and those on a plan that
+// isolates with it: their cached accounts carry its attributes too.
+const findPlanUsernamesSQL = `
+SELECT username FROM subscribers
+WHERE plan_id = $1 OR plan_id IN (SELECT id FROM plans WHERE isolation_plan_id = $1)`
 
-// FindPlanUsernames returns the usernames of the subscribers on plan planID.
+// FindPlanUsernames returns the usernames of the subscribers on plan planID or on a
+// plan whose isolation plan it is.
 func (s *Store) FindPlanUsernames(ctx context.Context, planID int64) ([]string, error) {
 	rows, err := s.db.Query(ctx, findPlanUsernamesSQL, planID)
 	if err != nil {

@@ -117,3 +117,20 @@ func TestNewDocument(t *testing.T) {
 		t.Fatalf("receipt %+v", rct)
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly ten", 11, "exactly ten"},
+		{"a longer line", 10, "a longe..."},
+		{"ééééé", 8, "éé..."}, // 10 bytes; the cut falls inside the third é
+	} {
+		if got := truncate(tc.in, tc.n); got != tc.want || len(got) > tc.n {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

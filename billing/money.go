@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"tollgate/radius"
 )
@@ -461,9 +462,7 @@ func (s *SubscriberService) CreditIn(ctx context.Context, tx MoneyStore, req Cre
 			desc += ", ref " + req.Ref
 		}
 	}
-	if len(desc) > 200 {
-		desc = desc[:197] + "..."
-	}
+	desc = truncate(desc, 200)
 	rct := newDocument(KindReceipt, s.Config.TaxRules, now.In(s.loc()).Year(), now, desc, req.AmountCents)
 	rct.SubscriberID, rct.Username, rct.CustomerName, rct.LedgerEntryID = sub.ID, sub.Username, sub.Name, entry.ID
 	if err := tx.IssueInvoice(ctx, rct); err != nil {
@@ -743,4 +742,16 @@ func (s *SubscriberService) Invoice(ctx context.Context, number string) (*Invoic
 		return nil, err
 	}
 	return s.Store.FindInvoiceByNumber(ctx, InvoiceNumber(k, year, seq))
+}
+
+// truncate shortens s to at most n bytes on a rune boundary, marking the cut with "...".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

@@ -1,7 +1,10 @@
 // Package billing is tollgate's commercial domain: the plans an operator sells and the
-// subscribers who hold them, with the pure rules that validate them and a thin Service
-// that fetches, checks and persists. It imports only the standard library and radius;
-// the Postgres adapter is billing/postgres.
+// subscribers who hold them, resellers, the wallets and ledger both use, PPPoE
+// subscriptions renewed from the wallet, invoices and receipts, and the outbox of what
+// happened to a subscriber. The rules are pure functions (periods, tax, reminders, the
+// next step of a subscription); thin services (Service, ResellerService,
+// SubscriberService) fetch, check and persist. It imports only the standard library and
+// radius; the Postgres adapter is billing/postgres.
 package billing
 
 import (
@@ -37,6 +40,27 @@ type Plan struct {
 	// valid; empty means everywhere.
 	NASNames       []string
 	HotspotServers []string
+
+	// What a priced PPPoE plan's subscriptions use (see Billed).
+	Period Period        // one paid period; "" is DefaultPeriod
+	Grace  time.Duration // how long an unpaid subscriber keeps service before isolation
+	// IsolationPlanID is the plan whose rate limit, pool and address list an isolated
+	// subscriber gets (0: none; he is rejected as unpaid). IsolationPlan is its name, the
+	// input of Service.CreatePlan.
+	IsolationPlanID int64
+	IsolationPlan   string
+}
+
+// Billed reports whether subscribers of p have a subscription renewed from their
+// wallet: p is a PPPoE plan with a price.
+func (p *Plan) Billed() bool { return p.Kind == radius.KindPPPoE && p.PriceCents > 0 }
+
+// PeriodOrDefault returns p's period, DefaultPeriod when it names none.
+func (p *Plan) PeriodOrDefault() Period {
+	if p.Period == "" {
+		return DefaultPeriod
+	}
+	return p.Period
 }
 
 // ValidityFrom says when a voucher's validity starts: at its first login, or when it is
@@ -84,35 +108,53 @@ type Subscriber struct {
 	ValidUntil time.Time // zero: no end
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+
+	// Whether the subscription renews from the wallet by itself, and the messages the
+	// subscriber agreed to (reminders and notices by e-mail and by SMS, and marketing).
+	AutoRenew   bool
+	NotifyEmail bool
+	NotifySMS   bool
+	Marketing   bool
 }
 
 // NewSubscriber is the input of Service.AddSubscriber, as typed by an admin.
-// StaticIP and MAC are optional; MACLogin needs MAC and a hotspot plan.
+// StaticIP and MAC are optional; MACLogin needs MAC and a hotspot plan. Name, Email and
+// Phone are optional (see NormalizeEmail and NormalizePhone); AutoRenew nil means on.
 type NewSubscriber struct {
-	Username string
-	Password string
-	Plan     string
-	StaticIP string
-	MAC      string
-	MACLogin bool
-	// Name, Email and Phone are optional (NormalizeEmail, NormalizePhone).
-	Name  string
-	Email string
-	Phone string
+	Username  string
+	Password  string
+	Plan      string
+	StaticIP  string
+	MAC       string
+	MACLogin  bool
+	Name      string
+	Email     string
+	Phone     string
+	AutoRenew *bool
 }
 
 // SubscriberUpdate is the input of Service.UpdateSubscriber; nil fields stay unchanged.
-// An empty MAC unbinds the device (and ends MAC login).
+// An empty MAC unbinds the device (and ends MAC login); an empty Email or Phone clears
+// it. A new Plan for a subscriber with a subscription takes effect at the next renewal
+// (the paid period keeps its plan) unless PlanNow, which switches at once without
+// proration.
 type SubscriberUpdate struct {
-	Status   *radius.Status
-	Plan     *string
-	Password *string
-	MAC      *string
-	MACLogin *bool
+	Status    *radius.Status
+	Plan      *string
+	PlanNow   bool
+	Password  *string
+	MAC       *string
+	MACLogin  *bool
+	Name      *string
+	Email     *string
+	Phone     *string
+	AutoRenew *bool
 }
 
 // SubscriberChange is what Store.UpdateSubscriber writes; nil fields stay unchanged. A
-// non-nil zero ValidUntil clears the end of validity, a non-nil empty MAC unbinds it.
+// non-nil zero ValidUntil clears the end of validity, a non-nil empty MAC unbinds it, a
+// non-nil empty Email or Phone clears it. Subscription is written in the same
+// transaction.
 type SubscriberChange struct {
 	Status         *radius.Status
 	PlanID         *int64
@@ -120,6 +162,24 @@ type SubscriberChange struct {
 	SealedPassword []byte
 	MAC            *string
 	MACLogin       *bool
+	Name           *string
+	Email          *string
+	Phone          *string
+	AutoRenew      *bool
+	Subscription   *SubscriptionChange
+}
+
+// SubscriptionChange is what a subscriber change does to the subscription.
+type SubscriptionChange struct {
+	// Start creates the subscription, or restarts a cancelled one, with its fields
+	// (PlanID, State, Paid, AnchorDay, PeriodStart, PeriodEnd).
+	Start *Subscription
+	// NextPlanID schedules a plan for the next renewal (0 clears it).
+	NextPlanID *int64
+	// PlanID switches the plan of the current period now (and clears the schedule).
+	PlanID *int64
+	// Cancel ends billing: the subscriber moved to a plan that is not billed.
+	Cancel bool
 }
 
 // ImportRow is one subscriber of a bulk import, with its reserved ID and its password
@@ -157,24 +217,30 @@ type Store interface {
 	// NextSubscriberIDs reserves n subscriber IDs, so passwords can be sealed to their
 	// rows before the rows are stored.
 	NextSubscriberIDs(ctx context.Context, n int) ([]int64, error)
-	// CreateSubscriber inserts s with its reserved ID and its sealed password and sets
-	// PlanName, CreatedAt and UpdatedAt. ECONFLICT when the username or the MAC is taken,
-	// EINVALID when the plan does not exist.
-	CreateSubscriber(ctx context.Context, s *Subscriber, sealedPassword []byte) error
+	// CreateSubscriber inserts s with its reserved ID, its sealed password and an empty
+	// wallet, and the subscription sub unless nil, and sets PlanName, CreatedAt and
+	// UpdatedAt. ECONFLICT when the username or the MAC is taken, EINVALID when the plan
+	// does not exist.
+	CreateSubscriber(ctx context.Context, s *Subscriber, sealedPassword []byte, sub *Subscription) error
 	// FindSubscriberByUsername returns the subscriber called username. ENOTFOUND.
 	FindSubscriberByUsername(ctx context.Context, username string) (*Subscriber, error)
 	// FindSubscriberByID returns subscriber id. ENOTFOUND.
 	FindSubscriberByID(ctx context.Context, id int64) (*Subscriber, error)
 	// FindSubscribers lists the subscribers f selects, by ascending ID, at most f.Limit.
 	FindSubscribers(ctx context.Context, f SubscriberFilter) ([]Subscriber, error)
-	// UpdateSubscriber writes the non-nil fields of ch to subscriber id and returns it
-	// as stored. ENOTFOUND, EINVALID, ECONFLICT for a MAC bound to another subscriber.
+	// UpdateSubscriber writes the non-nil fields of ch to subscriber id (and ch's
+	// subscription change) in one transaction and returns the subscriber as stored.
+	// ENOTFOUND, EINVALID, ECONFLICT for a MAC bound to another subscriber.
 	UpdateSubscriber(ctx context.Context, id int64, ch SubscriberChange) (*Subscriber, error)
-	// ImportSubscribers inserts rows (with their reserved IDs) on plan planID, valid from
-	// now until validUntil (zero: no end), all or nothing, and returns how many it
-	// inserted. ECONFLICT naming the first username (in rows order) that already exists,
-	// EINVALID.
-	ImportSubscribers(ctx context.Context, planID int64, validUntil time.Time, rows []ImportRow) (int, error)
+	// ImportSubscribers inserts rows (with their reserved IDs) on plan planID (or each
+	// row's own plan), valid from now until validUntil (zero: no end), each with a wallet
+	// and, when subs holds its plan's ID, a subscription like subs[plan], all or nothing,
+	// and returns how many it inserted. ECONFLICT naming the first username (in rows
+	// order) that already exists, EINVALID.
+	ImportSubscribers(ctx context.Context, planID int64, validUntil time.Time, rows []ImportRow, subs map[int64]*Subscription) (int, error)
+	// FindSubscription returns the subscription of subscriber subscriberID (cancelled
+	// ones too) with its plans' names. ENOTFOUND when it never had one.
+	FindSubscription(ctx context.Context, subscriberID int64) (*Subscription, error)
 }
 
 // Sealer encrypts secrets that must be read back, such as PPPoE passwords for CHAP and

@@ -10,9 +10,11 @@ import (
 type EventKind string
 
 // The events of the money engine. The notification dispatcher maps each to a message.
+// Data is formatted for people: amounts with the currency ("20.00 KES"), dates as days
+// in the operator's time zone ("2027-02-28").
 const (
-	// EventReminder: the next renewal is due in Data["days"] days and the balance will
-	// not cover it (Data: "days", "due_date", "amount", "balance", "plan").
+	// EventReminder: the next renewal is due in Data["days"] days and will not be paid
+	// by itself (Data: "days", "due_date", "amount", "balance", "plan", "auto_renew").
 	EventReminder EventKind = "reminder"
 	// EventRenewed: a period was paid from the wallet (Data: "plan", "period_end",
 	// "amount", "invoice").

@@ -11,12 +11,14 @@ import (
 
 // Service manages plans and subscribers: it validates input with the pure rules of this
 // package, persists through Store and tells Changes after every commit. Now is the clock
-// (time.Now when nil); Changes may be nil when nothing caches accounts.
+// (time.Now when nil); Changes may be nil when nothing caches accounts. Location is
+// where calendar-month subscriptions count their months (nil: UTC).
 type Service struct {
-	Store   Store
-	Sealer  Sealer
-	Changes Changes
-	Now     func() time.Time
+	Store    Store
+	Sealer   Sealer
+	Changes  Changes
+	Now      func() time.Time
+	Location *time.Location
 }
 
 // now returns the clock's time at Postgres precision without a monotonic reading, so a
@@ -40,14 +42,31 @@ func validUntil(from time.Time, p *Plan) time.Time {
 
 // CreatePlan validates p (see ValidatePlan) and stores it. EINVALID, ECONFLICT when the
 // name is taken. ID and CreatedAt of p are ignored and set in the result; an empty
-// ValidityFrom becomes FromFirstLogin.
+// ValidityFrom becomes FromFirstLogin and an empty Period DefaultPeriod. IsolationPlan
+// names an existing PPPoE plan (IsolationPlanID is ignored and set).
 func (s *Service) CreatePlan(ctx context.Context, p Plan) (*Plan, error) {
 	if err := ValidatePlan(p); err != nil {
 		return nil, err
 	}
-	p.ID, p.CreatedAt = 0, time.Time{}
+	p.ID, p.CreatedAt, p.IsolationPlanID = 0, time.Time{}, 0
 	if p.ValidityFrom == "" {
 		p.ValidityFrom = FromFirstLogin
+	}
+	if p.Period == "" {
+		p.Period = DefaultPeriod
+	}
+	if p.IsolationPlan != "" {
+		iso, err := s.Store.FindPlanByName(ctx, p.IsolationPlan)
+		if radius.ErrorCode(err) == radius.ENOTFOUND {
+			return nil, invalid("isolation-plan: no plan named %q", p.IsolationPlan)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if iso.Kind != radius.KindPPPoE {
+			return nil, invalid("isolation-plan: %q is a %s plan; isolation needs a PPPoE plan", iso.Name, iso.Kind)
+		}
+		p.IsolationPlanID = iso.ID
 	}
 	if err := s.Store.CreatePlan(ctx, &p); err != nil {
 		return nil, err
@@ -86,10 +105,21 @@ func (s *Service) accountsChanged(ctx context.Context, usernames ...string) erro
 	return nil
 }
 
+// location returns where calendar months are counted.
+func (s *Service) location() *time.Location {
+	if s.Location != nil {
+		return s.Location
+	}
+	return time.UTC
+}
+
 // AddSubscriber validates in, seals the password and stores an active subscriber on the
-// named plan, valid from now for the plan's validity. EINVALID (including an unknown
-// plan), ECONFLICT when the username or the MAC is taken. When the subscriber was stored
-// but Changes failed, it returns both the subscriber and the error.
+// named plan, valid from now for the plan's validity, with an empty wallet. On a priced
+// PPPoE plan (Plan.Billed) the subscriber gets a subscription whose first period starts
+// now, unpaid: the next billing pass charges it from the wallet, or moves it to grace
+// and isolation like any unpaid renewal. EINVALID (including an unknown plan),
+// ECONFLICT when the username or the MAC is taken. When the subscriber was stored but
+// Changes failed, it returns both the subscriber and the error.
 func (s *Service) AddSubscriber(ctx context.Context, in NewSubscriber) (*Subscriber, error) {
 	ip, mac, err := checkNewSubscriber(in)
 	if err != nil {
@@ -125,20 +155,26 @@ func (s *Service) AddSubscriber(ctx context.Context, in NewSubscriber) (*Subscri
 		Phone:      phone,
 		ValidFrom:  now,
 		ValidUntil: validUntil(now, plan),
+		AutoRenew:  in.AutoRenew == nil || *in.AutoRenew,
+	}
+	var subscription *Subscription
+	if plan.Billed() {
+		subscription = NewSubscription(plan, now, s.location())
 	}
 	sealed := s.Sealer.Seal([]byte(in.Password), radius.SealSubscriberPassword.AD(sub.ID))
-	if err := s.Store.CreateSubscriber(ctx, sub, sealed); err != nil {
+	if err := s.Store.CreateSubscriber(ctx, sub, sealed, subscription); err != nil {
 		return nil, err
 	}
 	return sub, s.accountsChanged(ctx, sub.Username)
 }
 
-// UpdateSubscriber changes the status, the plan, the password, the bound MAC or MAC
-// login of the subscriber called username. A plan change starts a new validity period
-// of the new plan from now. MAC login needs a bound MAC and a hotspot plan. ENOTFOUND,
-// EINVALID (including an unknown plan), ECONFLICT for a MAC bound to another subscriber.
-// When the change was stored but Changes failed, it returns both the subscriber and the
-// error.
+// UpdateSubscriber changes the status, the plan, the password, the bound MAC, MAC login
+// or the profile of the subscriber called username. A plan change starts a new validity
+// period of the new plan from now; for a subscriber with a subscription it follows
+// planChange (scheduled for the next renewal unless upd.PlanNow). MAC login needs a
+// bound MAC and a hotspot plan. ENOTFOUND, EINVALID (including an unknown plan),
+// ECONFLICT for a MAC bound to another subscriber. When the change was stored but
+// Changes failed, it returns both the subscriber and the error.
 func (s *Service) UpdateSubscriber(ctx context.Context, username string, upd SubscriberUpdate) (*Subscriber, error) {
 	if upd.Status != nil && !upd.Status.Valid() {
 		return nil, invalid("status: %q is not a status; use %s, %s or %s",
@@ -160,6 +196,28 @@ func (s *Service) UpdateSubscriber(ctx context.Context, username string, upd Sub
 		}
 		ch.MAC = &mac
 	}
+	if upd.Name != nil {
+		name, _, _, err := checkProfile(*upd.Name, "", "")
+		if err != nil {
+			return nil, err
+		}
+		ch.Name = &name
+	}
+	if upd.Email != nil {
+		e, err := NormalizeEmail(*upd.Email)
+		if err != nil {
+			return nil, err
+		}
+		ch.Email = &e
+	}
+	if upd.Phone != nil {
+		p, err := NormalizePhone(*upd.Phone)
+		if err != nil {
+			return nil, err
+		}
+		ch.Phone = &p
+	}
+	ch.AutoRenew = upd.AutoRenew
 	sub, err := s.Store.FindSubscriberByUsername(ctx, username)
 	if err != nil {
 		return nil, err
@@ -173,8 +231,9 @@ func (s *Service) UpdateSubscriber(ctx context.Context, username string, upd Sub
 		if err != nil {
 			return nil, err
 		}
-		u := validUntil(s.now(), plan)
-		ch.PlanID, ch.ValidUntil, planName = &plan.ID, &u, plan.Name
+		if planName, err = s.planChange(ctx, sub, plan, upd.PlanNow, &ch); err != nil {
+			return nil, err
+		}
 	}
 	macLogin, mac := sub.MACLogin, sub.MAC
 	if upd.MACLogin != nil {
@@ -219,6 +278,52 @@ func (s *Service) UpdateSubscriber(ctx context.Context, username string, upd Sub
 		}
 	}
 	return sub, s.accountsChanged(ctx, sub.Username)
+}
+
+// planChange fills ch with the move of sub to plan and returns the plan sub is on
+// afterwards. Without a subscription the move is at once, with a new validity period
+// (and a subscription that starts now when plan is billed). With one:
+//
+//   - to another billed plan: scheduled for the next renewal (the paid period keeps its
+//     plan), or at once with now, without proration (nothing is refunded or charged; an
+//     owed period is then charged at the new price);
+//   - back to its own plan: the scheduled change is dropped;
+//   - to a plan that is not billed (free or hotspot): at once, and the subscription is
+//     cancelled (nothing is refunded).
+func (s *Service) planChange(ctx context.Context, sub *Subscriber, plan *Plan, now bool, ch *SubscriberChange) (string, error) {
+	cur, err := s.Store.FindSubscription(ctx, sub.ID)
+	switch {
+	case radius.ErrorCode(err) == radius.ENOTFOUND:
+		cur = nil
+	case err != nil:
+		return "", err
+	}
+	subscribed := cur != nil && cur.State != radius.SubscriptionCancelled
+	switchNow := func() {
+		u := validUntil(s.now(), plan)
+		ch.PlanID, ch.ValidUntil = &plan.ID, &u
+	}
+	switch {
+	case subscribed && plan.Billed() && plan.ID == cur.PlanID:
+		none := int64(0)
+		ch.Subscription = &SubscriptionChange{NextPlanID: &none}
+		return sub.PlanName, nil
+	case subscribed && plan.Billed() && !now:
+		ch.Subscription = &SubscriptionChange{NextPlanID: &plan.ID}
+		return sub.PlanName, nil
+	case subscribed && plan.Billed():
+		ch.PlanID = &plan.ID
+		ch.Subscription = &SubscriptionChange{PlanID: &plan.ID}
+	case subscribed:
+		switchNow()
+		ch.Subscription = &SubscriptionChange{Cancel: true}
+	case plan.Billed():
+		switchNow()
+		ch.Subscription = &SubscriptionChange{Start: NewSubscription(plan, s.now(), s.location())}
+	default:
+		switchNow()
+	}
+	return plan.Name, nil
 }
 
 // macChanged tells Changes that the account cached under mac is stale.
@@ -283,9 +388,25 @@ func (s *Service) ImportSubscribers(ctx context.Context, plan string, r io.Reade
 		}
 		usernames[i] = l.Username
 	}
-	n, err := s.Store.ImportSubscribers(ctx, p.ID, validUntil(now, p), rows)
+	// Subscribers of a billed plan start a subscription now, like those added one by one.
+	subs := map[int64]*Subscription{}
+	for _, lp := range append([]*Plan{p}, mapValues(plans)...) {
+		if lp.Billed() {
+			subs[lp.ID] = NewSubscription(lp, now, s.location())
+		}
+	}
+	n, err := s.Store.ImportSubscribers(ctx, p.ID, validUntil(now, p), rows, subs)
 	if err != nil {
 		return 0, err
 	}
 	return n, s.accountsChanged(ctx, usernames...)
+}
+
+// mapValues returns the values of m.
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }

@@ -132,3 +132,66 @@ func ParseSize(s string) (int64, error) {
 	}
 	return n.Int64(), nil
 }
+
+// DefaultCurrency is the currency of a server that names none (TOLLGATE_CURRENCY).
+const DefaultCurrency = "USD"
+
+// ValidateCurrency checks an ISO 4217 code: three upper-case letters such as USD, KES or
+// NGN. Amounts are kept in minor units and shown with two decimals. EINVALID.
+func ValidateCurrency(c string) error {
+	if len(c) != 3 || strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return invalid("currency: %q is not an ISO 4217 code like USD, KES or NGN", c)
+	}
+	return nil
+}
+
+// FormatMoney writes cents in the main unit followed by the currency: 2000, "USD" →
+// "20.00 USD". It is how money is shown to people (CLI text, events, documents); JSON
+// carries the amount (FormatCents) and the currency apart.
+func FormatMoney(cents int64, currency string) string {
+	return FormatCents(cents) + " " + currency
+}
+
+// MaxTaxRateBP is the highest tax rate, 100% in hundredths of a percent.
+const MaxTaxRateBP = 100_00
+
+// ParseTaxRate reads a tax rate in percent, "16", "7.5" or "0.25", into hundredths of a
+// percent (basis points): 1600, 750, 25. At most two decimals, 0 to 100. EINVALID.
+func ParseTaxRate(s string) (int, error) {
+	c, err := ParseCents(s) // the same grammar: digits, an optional point, two decimals
+	if err != nil || c > MaxTaxRateBP {
+		return 0, invalid("tax-rate: %q is not a percentage from 0 to 100 like 16 or 7.5", s)
+	}
+	return int(c), nil
+}
+
+// FormatTaxRate writes a rate in basis points as a percentage without trailing zeros:
+// 1600 → "16", 750 → "7.5", 725 → "7.25".
+func FormatTaxRate(bp int) string {
+	s := FormatCents(int64(bp))
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
+
+// SplitTax splits a tax-inclusive total at rate bp (hundredths of a percent) into its net
+// amount and its tax: net = total / (1 + rate) rounded to the nearest cent (halves away
+// from zero), and tax = total − net, so that net + tax is always the total charged.
+func SplitTax(totalCents int64, bp int) (net, tax int64) {
+	if bp <= 0 || totalCents == 0 {
+		return totalCents, 0
+	}
+	neg := totalCents < 0
+	t := totalCents
+	if neg {
+		t = -t
+	}
+	den := int64(MaxTaxRateBP + bp)
+	// round(t·10000 / den) = floor((2·t·10000 + den) / (2·den)); t ≤ MaxAmountCents keeps
+	// this far from overflow.
+	net = (2*t*MaxTaxRateBP + den) / (2 * den)
+	if neg {
+		net = -net
+		t = -t
+	}
+	return net, t - net
+}

@@ -71,7 +71,41 @@ func ValidatePlan(p Plan) error {
 	if err := validateRouterName("address-list", p.AddressList); err != nil {
 		return err
 	}
+	if err := validateSubscriptionFields(p); err != nil {
+		return err
+	}
 	return validateVoucherFields(p)
+}
+
+// MaxGrace bounds a plan's grace: an unpaid subscriber is isolated within 90 days.
+const MaxGrace = 90 * 24 * time.Hour
+
+// validateSubscriptionFields checks what a plan adds for PPPoE subscriptions: the
+// period, the grace and the isolation plan, which only mean something on PPPoE.
+func validateSubscriptionFields(p Plan) error {
+	if p.Period != "" && !p.Period.Valid() {
+		return invalid("period: %q is not month or a number of days like 30d", p.Period)
+	}
+	switch {
+	case p.Grace < 0 || p.Grace > MaxGrace:
+		return invalid("grace: must be 0 to 90 days (90d)")
+	case p.Grace%time.Second != 0:
+		return invalid("grace: must be whole seconds")
+	}
+	if p.Kind != radius.KindPPPoE {
+		switch {
+		case p.Period != "" && p.Period != DefaultPeriod:
+			return invalid("period: only for PPPoE plans")
+		case p.Grace != 0:
+			return invalid("grace: only for PPPoE plans")
+		case p.IsolationPlan != "" || p.IsolationPlanID != 0:
+			return invalid("isolation-plan: only for PPPoE plans")
+		}
+	}
+	if p.IsolationPlan != "" && p.IsolationPlan == p.Name {
+		return invalid("isolation-plan: a plan cannot be its own isolation plan")
+	}
+	return nil
 }
 
 // Limits of a plan's location lists.

@@ -13,40 +13,85 @@ import (
 // EntryKind says why money moved.
 type EntryKind string
 
-// The ledger entry kinds. Top-ups and refunds add money, purchases take it, and
-// adjustments (an admin's correction) go either way.
+// The ledger entry kinds. Top-ups (an admin's cash), payments (a provider's) and
+// refunds add money, purchases (vouchers) and renewals (a subscription's period) take
+// it, and adjustments (an admin's correction) go either way.
 const (
 	EntryTopup      EntryKind = "topup"
 	EntryPurchase   EntryKind = "purchase"
 	EntryRefund     EntryKind = "refund"
 	EntryAdjustment EntryKind = "adjustment"
+	EntryPayment    EntryKind = "payment"
+	EntryRenewal    EntryKind = "renewal"
 )
 
 // Valid reports whether k is a known kind.
 func (k EntryKind) Valid() bool {
 	switch k {
-	case EntryTopup, EntryPurchase, EntryRefund, EntryAdjustment:
+	case EntryTopup, EntryPurchase, EntryRefund, EntryAdjustment, EntryPayment, EntryRenewal:
 		return true
 	}
 	return false
 }
 
-// Wallet is a reseller's balance. It may go below zero down to −CreditLimitCents.
+// adds reports whether k only ever adds money, takes reports whether it only takes it.
+func (k EntryKind) adds() bool  { return k == EntryTopup || k == EntryRefund || k == EntryPayment }
+func (k EntryKind) takes() bool { return k == EntryPurchase || k == EntryRenewal }
+
+// Owner names whose wallet: a reseller's or a subscriber's, exactly one of the two IDs
+// set. Resellers and subscribers share one wallet engine (one table, one ledger).
+type Owner struct {
+	ResellerID   int64
+	SubscriberID int64
+}
+
+// ResellerOwner is the owner of reseller id's wallet.
+func ResellerOwner(id int64) Owner { return Owner{ResellerID: id} }
+
+// SubscriberOwner is the owner of subscriber id's wallet.
+func SubscriberOwner(id int64) Owner { return Owner{SubscriberID: id} }
+
+// Valid reports whether exactly one owner is set.
+func (o Owner) Valid() bool { return (o.ResellerID > 0) != (o.SubscriberID > 0) }
+
+// Kind returns "reseller" or "subscriber".
+func (o Owner) Kind() string {
+	if o.SubscriberID != 0 {
+		return "subscriber"
+	}
+	return "reseller"
+}
+
+// ID returns the owner's ID.
+func (o Owner) ID() int64 { return o.ResellerID + o.SubscriberID }
+
+// String returns e.g. "reseller 7".
+func (o Owner) String() string { return o.Kind() + " " + strconv.FormatInt(o.ID(), 10) }
+
+// Wallet is a reseller's or a subscriber's balance. It may go below zero down to
+// −CreditLimitCents (always 0 for a subscriber, who pays in advance).
 type Wallet struct {
-	ResellerID       int64
+	ID               int64
+	ResellerID       int64 // 0 for a subscriber's wallet
+	SubscriberID     int64 // 0 for a reseller's wallet
 	BalanceCents     int64
 	CreditLimitCents int64
 	UpdatedAt        time.Time
 }
 
+// Owner returns whose wallet w is.
+func (w Wallet) Owner() Owner { return Owner{ResellerID: w.ResellerID, SubscriberID: w.SubscriberID} }
+
 // AvailableCents is what the reseller can still spend: the balance plus the credit limit.
 func (w Wallet) AvailableCents() int64 { return w.BalanceCents + w.CreditLimitCents }
 
-// LedgerEntry is one money movement of a reseller's wallet, as stored: entries are never
-// changed or deleted. AmountCents is signed (+credit, −debit).
+// LedgerEntry is one money movement of a wallet, as stored: entries are never changed
+// or deleted. AmountCents is signed (+credit, −debit).
 type LedgerEntry struct {
 	ID                int64
-	ResellerID        int64
+	WalletID          int64
+	ResellerID        int64 // the wallet's owner: a reseller…
+	SubscriberID      int64 // …or a subscriber
 	At                time.Time
 	AmountCents       int64
 	BalanceAfterCents int64
@@ -54,15 +99,22 @@ type LedgerEntry struct {
 	Note              string
 	IdempotencyKey    string
 	Ref               string // what the movement is about, e.g. a voucher batch id; "" for none
-	Actor             string // the admin's e-mail, or "cli"
+	Actor             string // the admin's e-mail, "cli" or "cli:<user>", "billing"
 	// Replayed is true when an earlier request with the same idempotency key recorded
 	// this entry and this call changed nothing. It is not stored.
 	Replayed bool
 }
 
-// Movement is one change of a wallet, the input of WalletStore.Move.
+// Owner returns whose wallet e moved.
+func (e LedgerEntry) Owner() Owner {
+	return Owner{ResellerID: e.ResellerID, SubscriberID: e.SubscriberID}
+}
+
+// Movement is one change of a wallet, the input of WalletStore.Move. Exactly one of
+// ResellerID and SubscriberID names the wallet.
 type Movement struct {
 	ResellerID     int64
+	SubscriberID   int64
 	Kind           EntryKind
 	AmountCents    int64 // signed: +credit, −debit
 	Note           string
@@ -71,26 +123,33 @@ type Movement struct {
 	Actor          string
 }
 
-// WalletStore persists wallets and their ledger (Postgres). An implementation bound to a
-// caller's transaction lets a debit commit or roll back together with other writes, such
-// as the voucher batch a purchase pays for.
+// Owner returns whose wallet m moves.
+func (m Movement) Owner() Owner { return Owner{ResellerID: m.ResellerID, SubscriberID: m.SubscriberID} }
+
+// WalletStore persists wallets and their ledger (Postgres), for resellers and
+// subscribers alike. An implementation bound to a caller's transaction lets a movement
+// commit or roll back together with other writes, such as the voucher batch a purchase
+// pays for, or the invoice and the period of a renewal.
 type WalletStore interface {
-	// Move applies m atomically: it adds m.AmountCents to the wallet of m.ResellerID and
+	// Move applies m atomically: it adds m.AmountCents to the wallet of m's owner and
 	// appends a ledger entry holding the balance after it. Idempotency keys are scoped to
 	// the wallet: when m.IdempotencyKey was used before in this wallet for the same kind
 	// and amount, it changes nothing and returns the original entry with Replayed set; the
 	// same key in another wallet is a movement of its own. EQUOTA when a debit would take
 	// the balance below −credit limit (nothing is written), ECONFLICT when the key was used
-	// in this wallet for another kind or amount, ENOTFOUND when the reseller has no
-	// wallet, EINVALID.
+	// in this wallet for another kind or amount, ENOTFOUND when the owner has no wallet,
+	// EINVALID.
 	Move(ctx context.Context, m Movement) (LedgerEntry, error)
-	// FindWallet returns the wallet of reseller resellerID. ENOTFOUND.
-	FindWallet(ctx context.Context, resellerID int64) (*Wallet, error)
-	// FindLedgerEntries returns the latest limit entries of reseller resellerID, newest first.
-	FindLedgerEntries(ctx context.Context, resellerID int64, limit int) ([]LedgerEntry, error)
-	// FindLedgerEntryByKey returns the entry recorded in the wallet of reseller
-	// resellerID with idempotency key key. ENOTFOUND.
-	FindLedgerEntryByKey(ctx context.Context, resellerID int64, key string) (*LedgerEntry, error)
+	// FindWallet returns the wallet of o. ENOTFOUND.
+	FindWallet(ctx context.Context, o Owner) (*Wallet, error)
+	// FindLedgerEntries returns the latest limit entries of o's wallet, newest first.
+	FindLedgerEntries(ctx context.Context, o Owner, limit int) ([]LedgerEntry, error)
+	// FindLedgerEntriesBetween returns the entries of o's wallet recorded in [from, to),
+	// oldest first (at most limit), and the balance before the first of them.
+	FindLedgerEntriesBetween(ctx context.Context, o Owner, from, to time.Time, limit int) (opening int64, list []LedgerEntry, err error)
+	// FindLedgerEntryByKey returns the entry recorded in o's wallet with idempotency key
+	// key. ENOTFOUND.
+	FindLedgerEntryByKey(ctx context.Context, o Owner, key string) (*LedgerEntry, error)
 }
 
 // Limits of ledger input.
@@ -154,23 +213,23 @@ func FormatCents(c int64) string {
 	return sign + strconv.FormatUint(u/100, 10) + "." + f
 }
 
-// ValidateMovement checks m except for the reseller: the kind, an amount whose sign fits
+// ValidateMovement checks m except for the owner: the kind, an amount whose sign fits
 // the kind, a note where a person moves money by hand, the idempotency key and the actor.
 // It returns an EINVALID error whose message starts with the field's name ("amount: …").
 func ValidateMovement(m Movement) error {
 	if !m.Kind.Valid() {
-		return invalid("kind: %q is not an entry kind; use %s, %s, %s or %s",
-			m.Kind, EntryTopup, EntryPurchase, EntryRefund, EntryAdjustment)
+		return invalid("kind: %q is not an entry kind; use %s, %s, %s, %s, %s or %s",
+			m.Kind, EntryTopup, EntryPurchase, EntryRefund, EntryAdjustment, EntryPayment, EntryRenewal)
 	}
 	switch a := m.AmountCents; {
 	case a == 0:
 		return invalid("amount: must not be 0")
 	case a > MaxAmountCents || a < -MaxAmountCents:
 		return invalid("amount: must be at most %s", FormatCents(MaxAmountCents))
-	case a < 0 && (m.Kind == EntryTopup || m.Kind == EntryRefund):
+	case a < 0 && m.Kind.adds():
 		return invalid("amount: a %s adds money and must be positive", m.Kind)
-	case a > 0 && m.Kind == EntryPurchase:
-		return invalid("amount: a purchase takes money and must be negative")
+	case a > 0 && m.Kind.takes():
+		return invalid("amount: a %s takes money and must be negative", m.Kind)
 	}
 	if err := validateText("note", m.Note, MaxNoteLen); err != nil {
 		return err
@@ -218,23 +277,24 @@ func validateText(field, s string, max int) error {
 }
 
 // CheckReplay decides what a request m gets when its idempotency key already recorded
-// orig: orig itself, marked Replayed, when m asks for the same movement (reseller, kind
-// and amount; the note and ref of a retry may differ), and ECONFLICT otherwise, since
-// the key then names two different requests.
+// orig: orig itself, marked Replayed, when m asks for the same movement (owner, kind and
+// amount; the note and ref of a retry may differ), and ECONFLICT otherwise, since the
+// key then names two different requests.
 func CheckReplay(orig LedgerEntry, m Movement) (LedgerEntry, error) {
-	if orig.ResellerID != m.ResellerID || orig.Kind != m.Kind || orig.AmountCents != m.AmountCents {
+	if orig.Owner() != m.Owner() || orig.Kind != m.Kind || orig.AmountCents != m.AmountCents {
 		return LedgerEntry{}, radius.Errorf(radius.ECONFLICT,
-			"idempotency-key: %q was already used for another movement (a different reseller, kind or amount)", m.IdempotencyKey)
+			"idempotency-key: %q was already used for another movement (a different %s, kind or amount)", m.IdempotencyKey, m.Owner().Kind())
 	}
 	orig.Replayed = true
 	return orig, nil
 }
 
-// QuotaError is the EQUOTA error of a debit of amountCents (negative) that wallet w of
-// reseller cannot cover; a store sets Err to the driver's cause.
-func QuotaError(reseller string, w Wallet, amountCents int64) *radius.Error {
-	return radius.Errorf(radius.EQUOTA, "balance: reseller %q needs %s, available %s (balance %s, credit limit %s)",
-		reseller, FormatCents(-amountCents), FormatCents(w.AvailableCents()),
+// QuotaError is the EQUOTA error of a debit of amountCents (negative) that wallet w,
+// owned by the reseller or subscriber called name, cannot cover; a store sets Err to the
+// driver's cause.
+func QuotaError(name string, w Wallet, amountCents int64) *radius.Error {
+	return radius.Errorf(radius.EQUOTA, "balance: %s %q needs %s, available %s (balance %s, credit limit %s)",
+		w.Owner().Kind(), name, FormatCents(-amountCents), FormatCents(w.AvailableCents()),
 		FormatCents(w.BalanceCents), FormatCents(w.CreditLimitCents))
 }
 
@@ -289,7 +349,7 @@ func (s *ResellerService) Post(ctx context.Context, ws WalletStore, reseller str
 	if ws == nil {
 		ws = s.Wallets
 	}
-	m.ResellerID = r.ID
+	m.ResellerID, m.SubscriberID = r.ID, 0
 	return ws.Move(ctx, m)
 }
 
@@ -299,7 +359,7 @@ func (s *ResellerService) Balance(ctx context.Context, reseller string) (*Wallet
 	if err != nil {
 		return nil, err
 	}
-	return s.Wallets.FindWallet(ctx, r.ID)
+	return s.Wallets.FindWallet(ctx, ResellerOwner(r.ID))
 }
 
 // Ledger returns the latest limit entries of reseller, newest first; limit 0 means
@@ -315,5 +375,5 @@ func (s *ResellerService) Ledger(ctx context.Context, reseller string, limit int
 	if err != nil {
 		return nil, err
 	}
-	return s.Wallets.FindLedgerEntries(ctx, r.ID, limit)
+	return s.Wallets.FindLedgerEntries(ctx, ResellerOwner(r.ID), limit)
 }

@@ -177,25 +177,29 @@ func TestQuotaError(t *testing.T) {
 // walletStoreFake is a function-field fake of WalletStore.
 type walletStoreFake struct {
 	MoveFn                 func(ctx context.Context, m Movement) (LedgerEntry, error)
-	FindWalletFn           func(ctx context.Context, resellerID int64) (*Wallet, error)
-	FindLedgerEntriesFn    func(ctx context.Context, resellerID int64, limit int) ([]LedgerEntry, error)
-	FindLedgerEntryByKeyFn func(ctx context.Context, resellerID int64, key string) (*LedgerEntry, error)
+	FindWalletFn           func(ctx context.Context, o Owner) (*Wallet, error)
+	FindLedgerEntriesFn    func(ctx context.Context, o Owner, limit int) ([]LedgerEntry, error)
+	FindLedgerEntryByKeyFn func(ctx context.Context, o Owner, key string) (*LedgerEntry, error)
 }
 
 func (f *walletStoreFake) Move(ctx context.Context, m Movement) (LedgerEntry, error) {
 	return f.MoveFn(ctx, m)
 }
 
-func (f *walletStoreFake) FindWallet(ctx context.Context, resellerID int64) (*Wallet, error) {
-	return f.FindWalletFn(ctx, resellerID)
+func (f *walletStoreFake) FindWallet(ctx context.Context, o Owner) (*Wallet, error) {
+	return f.FindWalletFn(ctx, o)
 }
 
-func (f *walletStoreFake) FindLedgerEntries(ctx context.Context, resellerID int64, limit int) ([]LedgerEntry, error) {
-	return f.FindLedgerEntriesFn(ctx, resellerID, limit)
+func (f *walletStoreFake) FindLedgerEntries(ctx context.Context, o Owner, limit int) ([]LedgerEntry, error) {
+	return f.FindLedgerEntriesFn(ctx, o, limit)
 }
 
-func (f *walletStoreFake) FindLedgerEntryByKey(ctx context.Context, resellerID int64, key string) (*LedgerEntry, error) {
-	return f.FindLedgerEntryByKeyFn(ctx, resellerID, key)
+func (f *walletStoreFake) FindLedgerEntriesBetween(ctx context.Context, o Owner, from, to time.Time, limit int) (int64, []LedgerEntry, error) {
+	panic("not used")
+}
+
+func (f *walletStoreFake) FindLedgerEntryByKey(ctx context.Context, o Owner, key string) (*LedgerEntry, error) {
+	return f.FindLedgerEntryByKeyFn(ctx, o, key)
 }
 
 // walletEnv is a ResellerService on fakes that records the movements each store saw.
@@ -227,12 +231,12 @@ func newWalletEnv() *walletEnv {
 	}
 	e.svc = &ResellerService{Store: store, Wallets: &walletStoreFake{
 		MoveFn: move(&e.moves),
-		FindWalletFn: func(_ context.Context, id int64) (*Wallet, error) {
-			return &Wallet{ResellerID: id, BalanceCents: 700, CreditLimitCents: 100, UpdatedAt: time.Unix(0, 0)}, nil
+		FindWalletFn: func(_ context.Context, o Owner) (*Wallet, error) {
+			return &Wallet{ResellerID: o.ResellerID, BalanceCents: 700, CreditLimitCents: 100, UpdatedAt: time.Unix(0, 0)}, nil
 		},
-		FindLedgerEntriesFn: func(_ context.Context, id int64, limit int) ([]LedgerEntry, error) {
+		FindLedgerEntriesFn: func(_ context.Context, o Owner, limit int) ([]LedgerEntry, error) {
 			e.lastLimit = limit
-			return []LedgerEntry{{ID: 1, ResellerID: id}}, nil
+			return []LedgerEntry{{ID: 1, ResellerID: o.ResellerID}}, nil
 		},
 	}}
 	e.tx = &walletStoreFake{MoveFn: move(&e.txMoves)}

@@ -44,7 +44,7 @@ func TestBrowserResellerBuys(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM vouchers v JOIN voucher_batches b ON b.id = v.batch_id WHERE b.reseller = $1`, name); n != 3 {
 		t.Errorf("%d vouchers for %s; want 3", n, name)
 	}
-	if n := h.count(`SELECT count(*) FROM ledger_entries l JOIN resellers r ON r.id = l.reseller_id WHERE r.name = $1 AND l.kind = 'purchase'`, name); n != 1 {
+	if n := h.count(`SELECT count(*) FROM ledger_entries l JOIN wallets w ON w.id = l.wallet_id JOIN resellers r ON r.id = w.reseller_id WHERE r.name = $1 AND l.kind = 'purchase'`, name); n != 1 {
 		t.Errorf("%d purchases in the ledger; want 1", n)
 	}
 	if b := h.balance(); b != 2_00 {

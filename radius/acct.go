@@ -123,9 +123,10 @@ func StaleAfter(interim uint32, grace time.Duration) time.Duration {
 	return 2*time.Duration(interim)*time.Second + grace
 }
 
-// LimitReached reports whether an open session of a must be cut now: validity ended,
-// the usage reached the uptime or data limit, or the voucher was revoked, expired or
-// exhausted. It returns the reason.
+// LimitReached reports whether an open session of a must be cut now: validity ended
+// (a subscription's state replaces the validity window; an isolated one without an
+// isolation plan is cut), the usage reached the uptime or data limit, or the voucher
+// was revoked, expired or exhausted. It returns the reason.
 func LimitReached(a *Account, u Usage, now time.Time) (Reason, bool) {
 	switch {
 	case a.Status == StatusSuspended:
@@ -135,7 +136,10 @@ func LimitReached(a *Account, u Usage, now time.Time) (Reason, bool) {
 	case a.VoucherState != "" && !a.VoucherState.Usable():
 		r, _ := voucherStateReason(a, u)
 		return r, true
-	case !a.ValidUntil.IsZero() && !now.Before(a.ValidUntil):
+	case a.Subscription == SubscriptionIsolated && a.IsolationPlanID == 0:
+		// Unpaid with no isolation plan: no service at all, even if a Disconnect was lost.
+		return ReasonUnpaid, true
+	case !a.Subscribed() && !a.ValidUntil.IsZero() && !now.Before(a.ValidUntil):
 		return ReasonExpired, true
 	case a.UptimeLimit > 0 && u.Uptime >= a.UptimeLimit:
 		return ReasonUptimeExhausted, true

@@ -32,6 +32,8 @@ const (
 	// Added with the hardening of issue 7.
 	ReasonMalformed // a User-Password that does not decode: never read as empty
 	ReasonThrottled // too many failed voucher logins from the device or the NAS
+	// Added with the money engine of issue 8.
+	ReasonUnpaid // a subscription isolated for non-payment, and no isolation plan
 	reasonCount
 )
 
@@ -39,7 +41,7 @@ var reasonCodes = [reasonCount]string{
 	"ok", "unknown_user", "bad_password", "suspended", "disabled", "not_yet_valid", "expired",
 	"mac_mismatch", "wrong_service", "unsupported_method", "too_many_sessions",
 	"uptime_exhausted", "data_exhausted", "internal", "revoked", "wrong_location",
-	"malformed", "throttled",
+	"malformed", "throttled", "unpaid",
 }
 
 // Reply-Messages are short and say nothing an attacker could use to tell users apart:
@@ -52,6 +54,7 @@ var reasonMessages = [reasonCount]string{
 	"Time limit reached", "Data limit reached", "Temporary failure, try again",
 	"Voucher revoked", "Not valid at this location",
 	"Invalid username or password", "Too many failed attempts, try again later",
+	"Payment due",
 }
 
 // String returns the reason's stable code, e.g. "bad_password".
@@ -119,8 +122,20 @@ func Reject(r Reason) Decision { return Decision{Reason: r} }
 // maxSessionTimeout caps Session-Timeout at 10 years so it fits 32 bits with room to spare.
 const maxSessionTimeout = 10 * 365 * 24 * time.Hour
 
+// IsolationSessionTimeout is the Session-Timeout of an isolated subscriber's session: a
+// fixed 10 minutes, so that a router that missed the Disconnect sent after a payment
+// still brings the subscriber back to the paid plan soon (the session ends, the router
+// redials and the new Accept carries the paid plan).
+const IsolationSessionTimeout = 10 * time.Minute
+
 // Decide authorizes an account whose credential the caller already verified. It is pure:
 // everything it needs is in its arguments, and time comes from now.
+//
+// A subscriber with a subscription (Account.Subscribed) is served by its state, not by
+// a validity window: active and grace get the plan; isolated gets the isolation plan's
+// rate limit, pool and address list with IsolationSessionTimeout, or a reject with
+// ReasonUnpaid when the plan names no isolation plan. The billing pass moves the state;
+// the RADIUS path only reads it, so a subscription does not run out between passes.
 func Decide(req *AuthRequest, a *Account, u Usage, now time.Time) Decision {
 	switch a.Status {
 	case StatusActive:
@@ -134,11 +149,18 @@ func Decide(req *AuthRequest, a *Account, u Usage, now time.Time) Decision {
 	if r, ok := voucherStateReason(a, u); ok {
 		return Reject(r)
 	}
-	if !a.ValidFrom.IsZero() && now.Before(a.ValidFrom) {
-		return Reject(ReasonNotYetValid)
+	subscribed := a.Subscribed()
+	isolated := a.Subscription == SubscriptionIsolated
+	if isolated && a.IsolationPlanID == 0 {
+		return Reject(ReasonUnpaid)
 	}
-	if !a.ValidUntil.IsZero() && !now.Before(a.ValidUntil) {
-		return Reject(ReasonExpired)
+	if !subscribed {
+		if !a.ValidFrom.IsZero() && now.Before(a.ValidFrom) {
+			return Reject(ReasonNotYetValid)
+		}
+		if !a.ValidUntil.IsZero() && !now.Before(a.ValidUntil) {
+			return Reject(ReasonExpired)
+		}
 	}
 	if a.MAC != "" && req.CallingStationID != a.MAC {
 		return Reject(ReasonMACMismatch)
@@ -160,9 +182,12 @@ func Decide(req *AuthRequest, a *Account, u Usage, now time.Time) Decision {
 	if a.SharedUsers > 0 && u.Online >= a.SharedUsers {
 		return Reject(ReasonTooManySessions)
 	}
+	if isolated {
+		return isolation(a)
+	}
 	left := maxSessionTimeout
 	limited := false
-	if !a.ValidUntil.IsZero() {
+	if !subscribed && !a.ValidUntil.IsZero() {
 		left, limited = min(a.ValidUntil.Sub(now), maxSessionTimeout), true
 	}
 	if a.UptimeLimit > 0 {
@@ -201,6 +226,30 @@ func Decide(req *AuthRequest, a *Account, u Usage, now time.Time) Decision {
 	if limited {
 		// Round up so a user with 0.4 s left is not told "0 = no limit".
 		d.SessionTimeout = uint32((left + time.Second - 1) / time.Second)
+	}
+	if a.Interim > 0 {
+		d.Interim = uint32(a.Interim / time.Second)
+	}
+	return d
+}
+
+// isolation is the Accept of an isolated subscriber: the isolation plan's attributes
+// and a short Session-Timeout; no quota applies. The static address is kept unless the
+// isolation plan names a pool, which then decides the address (the router's firewall
+// matches the isolation pool or address list).
+func isolation(a *Account) Decision {
+	d := Decision{
+		Accept:         true,
+		Reason:         ReasonOK,
+		SessionTimeout: uint32(IsolationSessionTimeout / time.Second),
+		RateLimit:      a.IsolationRateLimit,
+		Pool:           a.IsolationPool,
+		AddressList:    a.IsolationAddressList,
+		Class:          "tg:" + strconv.FormatInt(a.ID, 10),
+		UserName:       a.Username,
+	}
+	if a.IsolationPool == "" {
+		d.FramedIP = a.StaticIP
 	}
 	if a.Interim > 0 {
 		d.Interim = uint32(a.Interim / time.Second)

@@ -78,6 +78,54 @@ func TestDecide(t *testing.T) {
 					t.Fatalf("FramedIP = %v", d.FramedIP)
 				}
 			}},
+		// Subscriptions: the state decides, not the validity window.
+		{name: "subscription active ignores an ended validity", req: ppp, edit: func(a *Account) {
+			a.Subscription, a.ValidFrom, a.ValidUntil = SubscriptionActive, now.Add(time.Hour), now.Add(-time.Hour)
+		}, reason: ReasonOK, check: func(t *testing.T, d Decision) {
+			if d.RateLimit != "2M/4M" || d.Pool != "pool1" || d.SessionTimeout != 0 {
+				t.Fatalf("decision %+v", d)
+			}
+		}},
+		{name: "subscription in grace is normal service", req: ppp, edit: func(a *Account) {
+			a.Subscription, a.ValidUntil = SubscriptionGrace, now.Add(-time.Hour)
+			a.IsolationPlanID, a.IsolationRateLimit = 3, "128k/128k"
+		}, reason: ReasonOK, check: func(t *testing.T, d Decision) {
+			if d.RateLimit != "2M/4M" || d.AddressList != "subs" {
+				t.Fatalf("decision %+v", d)
+			}
+		}},
+		{name: "cancelled subscription falls back to validity", req: ppp, edit: func(a *Account) {
+			a.Subscription, a.ValidUntil = SubscriptionCancelled, now
+		}, reason: ReasonExpired},
+		{name: "isolated without isolation plan", req: ppp, edit: func(a *Account) { a.Subscription = SubscriptionIsolated }, reason: ReasonUnpaid},
+		{name: "isolated but suspended says suspended", req: ppp, edit: func(a *Account) {
+			a.Subscription, a.Status = SubscriptionIsolated, StatusSuspended
+		}, reason: ReasonSuspended},
+		{name: "isolated with isolation plan", req: ppp, edit: func(a *Account) {
+			a.Subscription, a.ValidUntil = SubscriptionIsolated, now.Add(-time.Hour)
+			a.IsolationPlanID, a.IsolationRateLimit, a.IsolationPool, a.IsolationAddressList = 3, "256k/256k", "expired-pool", "tollgate-isolated"
+			a.StaticIP, a.DataLimit, a.UptimeLimit = netip.MustParseAddr("10.0.0.9"), 100, time.Minute
+		}, usage: Usage{Bytes: 1000, Uptime: time.Hour}, reason: ReasonOK, check: func(t *testing.T, d Decision) {
+			want := Decision{Accept: true, Reason: ReasonOK, SessionTimeout: 600, Interim: 300, RateLimit: "256k/256k",
+				Pool: "expired-pool", AddressList: "tollgate-isolated", Class: "tg:7", UserName: "alice"}
+			if d != want {
+				t.Fatalf("decision %+v\nwant     %+v", d, want)
+			}
+		}},
+		{name: "isolated keeps the static address without an isolation pool", req: ppp, edit: func(a *Account) {
+			a.Subscription, a.IsolationPlanID, a.IsolationAddressList = SubscriptionIsolated, 3, "tollgate-isolated"
+			a.StaticIP = netip.MustParseAddr("10.0.0.9")
+		}, reason: ReasonOK, check: func(t *testing.T, d Decision) {
+			if d.FramedIP != netip.MustParseAddr("10.0.0.9") || d.Pool != "" || d.RateLimit != "" || d.AddressList != "tollgate-isolated" || d.SessionTimeout != 600 {
+				t.Fatalf("decision %+v", d)
+			}
+		}},
+		{name: "isolated still checks the device", req: ppp, edit: func(a *Account) {
+			a.Subscription, a.IsolationPlanID, a.MAC = SubscriptionIsolated, 3, "AA:BB:CC:DD:EE:00"
+		}, reason: ReasonMACMismatch},
+		{name: "isolated still checks shared users", req: ppp, edit: func(a *Account) {
+			a.Subscription, a.IsolationPlanID = SubscriptionIsolated, 3
+		}, usage: Usage{Online: 1}, reason: ReasonTooManySessions},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,6 +155,9 @@ func TestReasons(t *testing.T) {
 		if back, ok := ParseReason(code); !ok || back != r {
 			t.Fatalf("ParseReason(%q) = %v, %v", code, back, ok)
 		}
+	}
+	if ReasonUnpaid.String() != "unpaid" || ReasonUnpaid.Message() != "Payment due" || ReasonUnpaid != ReasonThrottled+1 {
+		t.Fatalf("unpaid: %d %q %q; want the reason after throttled", ReasonUnpaid, ReasonUnpaid, ReasonUnpaid.Message())
 	}
 	if ReasonUnknownUser.Message() != ReasonBadPassword.Message() {
 		t.Fatalf("unknown user and bad password must read the same to the user")
@@ -180,6 +231,35 @@ func TestValidateRateLimit(t *testing.T) {
 			}
 			if err != nil && ErrorCode(err) != EINVALID {
 				t.Fatalf("code %q", ErrorCode(err))
+			}
+		})
+	}
+}
+
+// TestLimitReachedSubscription: an open session of a subscribed account is not cut at
+// the end of a validity window (the billing pass decides), but an isolated one without
+// an isolation plan is cut, even if the pass's Disconnect was lost.
+func TestLimitReachedSubscription(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name   string
+		edit   func(a *Account)
+		reason Reason
+		cut    bool
+	}{
+		{"no subscription, validity ended", func(a *Account) {}, ReasonExpired, true},
+		{"active subscription, validity ended", func(a *Account) { a.Subscription = SubscriptionActive }, ReasonOK, false},
+		{"grace", func(a *Account) { a.Subscription = SubscriptionGrace }, ReasonOK, false},
+		{"cancelled", func(a *Account) { a.Subscription = SubscriptionCancelled }, ReasonExpired, true},
+		{"isolated with isolation plan", func(a *Account) { a.Subscription, a.IsolationPlanID = SubscriptionIsolated, 4 }, ReasonOK, false},
+		{"isolated without isolation plan", func(a *Account) { a.Subscription = SubscriptionIsolated }, ReasonUnpaid, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &Account{Status: StatusActive, Kind: KindPPPoE, ValidUntil: now.Add(-time.Minute)}
+			tc.edit(a)
+			if r, cut := LimitReached(a, Usage{}, now); r != tc.reason || cut != tc.cut {
+				t.Fatalf("LimitReached = %v, %v; want %v, %v", r, cut, tc.reason, tc.cut)
 			}
 		})
 	}

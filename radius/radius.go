@@ -59,6 +59,29 @@ func (s Status) Valid() bool {
 	return s == StatusActive || s == StatusSuspended || s == StatusDisabled
 }
 
+// SubscriptionState is where a subscriber's PPPoE subscription stands: active (paid, or
+// its first period not yet charged), grace (unpaid, service goes on until the grace
+// ends), isolated (unpaid after the grace: the isolation plan, or no service) or
+// cancelled (no longer billed).
+type SubscriptionState string
+
+// Subscription states.
+const (
+	SubscriptionActive    SubscriptionState = "active"
+	SubscriptionGrace     SubscriptionState = "grace"
+	SubscriptionIsolated  SubscriptionState = "isolated"
+	SubscriptionCancelled SubscriptionState = "cancelled"
+)
+
+// Valid reports whether s is a known state.
+func (s SubscriptionState) Valid() bool {
+	switch s {
+	case SubscriptionActive, SubscriptionGrace, SubscriptionIsolated, SubscriptionCancelled:
+		return true
+	}
+	return false
+}
+
 // Account is what the RADIUS path needs to authorize one user: the credential and the
 // entitlement of the plan, flattened so that one cache read holds all of it.
 type Account struct {
@@ -103,6 +126,23 @@ type Account struct {
 	// MACLogin lets a subscriber on a hotspot plan log in by the MAC it is bound to
 	// (the router sends the MAC as User-Name, and no password or the MAC as password).
 	MACLogin bool
+
+	// Subscription is the state of the subscriber's subscription, "" for an account
+	// without one (a voucher, a subscriber on a free or hotspot plan, or a cancelled
+	// subscription). With one, the state decides the service and the validity window
+	// does not apply (see Decide).
+	Subscription SubscriptionState
+	// IsolationPlanID is the plan an isolated subscriber gets (0: none, he is rejected
+	// as unpaid), with its rate limit, pool and address list.
+	IsolationPlanID      int64
+	IsolationRateLimit   string
+	IsolationPool        string
+	IsolationAddressList string
+}
+
+// Subscribed reports whether the account's service follows a subscription's state.
+func (a *Account) Subscribed() bool {
+	return a.Subscription != "" && a.Subscription != SubscriptionCancelled
 }
 
 // Method is the way a request proves its credential.

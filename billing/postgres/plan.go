@@ -16,9 +16,11 @@ import (
 const createPlanSQL = `
 INSERT INTO plans (name, kind, price_cents, rate_limit, validity_seconds, uptime_limit_seconds,
                    data_limit_bytes, shared_users, interim_seconds, pool, address_list,
-                   reseller_price_cents, validity_from, lock_mac, nas_names, hotspot_servers)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce(nullif($13, ''), 'first_login'), $14, $15, $16)
-RETURNING id, created_at`
+                   reseller_price_cents, validity_from, lock_mac, nas_names, hotspot_servers,
+                   period, grace_seconds, isolation_plan_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce(nullif($13, ''), 'first_login'), $14, $15, $16,
+        coalesce(nullif($17, ''), '30d'), $18, $19)
+RETURNING id, created_at, period`
 
 // CreatePlan inserts p and sets its ID and CreatedAt. Durations are stored in whole
 // seconds. ECONFLICT when the name is taken, EINVALID.
@@ -28,12 +30,18 @@ func (s *Store) CreatePlan(ctx context.Context, p *billing.Plan) error {
 		int64(p.Validity/time.Second), int64(p.UptimeLimit/time.Second),
 		p.DataLimit, p.SharedUsers, int64(p.Interim/time.Second), p.Pool, p.AddressList,
 		p.ResellerPriceCents, string(p.ValidityFrom), p.LockMAC, textArray(p.NASNames), textArray(p.HotspotServers),
-	).Scan(&p.ID, &p.CreatedAt)
+		string(p.Period), int64(p.Grace/time.Second), nullID(p.IsolationPlanID),
+	).Scan(&p.ID, &p.CreatedAt, &p.Period)
 	if err != nil {
-		if pg.IsUnique(err, "") {
+		switch {
+		case pg.IsForeignKey(err, ""):
+			err = pg.Translate(err, radius.EINVALID, "isolation-plan: no such plan")
+		case pg.IsUnique(err, ""):
 			err = pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("name: a plan named %q exists", p.Name))
-		} else if cerr := pg.CheckField(err, checkFields); cerr != nil {
-			err = cerr
+		default:
+			if cerr := pg.CheckField(err, checkFields); cerr != nil {
+				err = cerr
+			}
 		}
 		return fmt.Errorf("postgres: create plan %q: %w", p.Name, err)
 	}
@@ -42,7 +50,9 @@ func (s *Store) CreatePlan(ctx context.Context, p *billing.Plan) error {
 
 const planColumns = `id, name, kind, price_cents, rate_limit, validity_seconds, uptime_limit_seconds,
        data_limit_bytes, shared_users, interim_seconds, pool, address_list, created_at,
-       reseller_price_cents, validity_from, lock_mac, nas_names, hotspot_servers`
+       reseller_price_cents, validity_from, lock_mac, nas_names, hotspot_servers,
+       period, grace_seconds, coalesce(isolation_plan_id, 0),
+       coalesce((SELECT i.name FROM plans i WHERE i.id = plans.isolation_plan_id), '')`
 
 const findPlanByNameSQL = `SELECT ` + planColumns + ` FROM plans WHERE name = $1`
 
@@ -83,14 +93,17 @@ func (s *Store) ListPlans(ctx context.Context) ([]billing.Plan, error) {
 
 // scanPlan scans planColumns into p.
 func scanPlan(row pgx.Row, p *billing.Plan) error {
-	var kind, from string
-	var validity, uptime, interim int64
+	var kind, from, period string
+	var validity, uptime, interim, grace int64
 	err := row.Scan(&p.ID, &p.Name, &kind, &p.PriceCents, &p.RateLimit, &validity, &uptime,
 		&p.DataLimit, &p.SharedUsers, &interim, &p.Pool, &p.AddressList, &p.CreatedAt,
-		&p.ResellerPriceCents, &from, &p.LockMAC, &p.NASNames, &p.HotspotServers)
+		&p.ResellerPriceCents, &from, &p.LockMAC, &p.NASNames, &p.HotspotServers,
+		&period, &grace, &p.IsolationPlanID, &p.IsolationPlan)
 	if err != nil {
 		return err
 	}
+	p.Period = billing.Period(period)
+	p.Grace = time.Duration(grace) * time.Second
 	p.ValidityFrom = billing.ValidityFrom(from)
 	if len(p.NASNames) == 0 {
 		p.NASNames = nil
@@ -103,6 +116,14 @@ func scanPlan(row pgx.Row, p *billing.Plan) error {
 	p.UptimeLimit = time.Duration(uptime) * time.Second
 	p.Interim = time.Duration(interim) * time.Second
 	return nil
+}
+
+// nullID maps 0 (none) to SQL NULL.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }
 
 // textArray maps a nil list to an empty array: the columns are NOT NULL.

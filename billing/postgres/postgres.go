@@ -33,9 +33,15 @@ var checkFields = map[string]string{
 	"plans_interim_seconds_check":      "interim",
 	"plans_reseller_price_cents_check": "reseller-price",
 	"plans_validity_from_check":        "validity-from",
+	"plans_period_check":               "period",
+	"plans_grace_seconds_check":        "grace",
+	"plans_isolation_not_self":         "isolation-plan",
 	"subscribers_username_check":       "username",
 	"subscribers_status_check":         "status",
 	"subscribers_mac_check":            "mac",
+	"subscribers_name_check":           "name",
+	"subscribers_email_check":          "email",
+	"subscribers_phone_check":          "phone",
 }
 
 // nullTime maps a zero time to SQL NULL.

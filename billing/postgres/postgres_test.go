@@ -192,7 +192,7 @@ func TestPlans(t *testing.T) {
 		t.Fatalf("CreatedAt = %v, want %v", found.CreatedAt, created.CreatedAt)
 	}
 	want := in
-	want.ID, want.CreatedAt, want.ValidityFrom = created.ID, found.CreatedAt, billing.FromFirstLogin
+	want.ID, want.CreatedAt, want.ValidityFrom, want.Period = created.ID, found.CreatedAt, billing.FromFirstLogin, billing.DefaultPeriod
 	if !reflect.DeepEqual(*found, want) {
 		t.Fatalf("found  %+v\nwant %+v", *found, want)
 	}
@@ -209,7 +209,7 @@ func TestPlans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.ID, hs.CreatedAt = gotHS.ID, gotHS.CreatedAt
+	hs.ID, hs.CreatedAt, hs.Period = gotHS.ID, gotHS.CreatedAt, billing.DefaultPeriod
 	if !reflect.DeepEqual(*gotHS, hs) {
 		t.Fatalf("hotspot plan %+v\nwant %+v", *gotHS, hs)
 	}
@@ -336,7 +336,7 @@ func TestSubscribers(t *testing.T) {
 	}
 
 	t.Run("store: unknown plan id", func(t *testing.T) {
-		err := e.store.CreateSubscriber(ctx, &billing.Subscriber{ID: mustIDs(t, e.store, 1)[0], Username: "dave", PlanID: 999999}, []byte("x"))
+		err := e.store.CreateSubscriber(ctx, &billing.Subscriber{ID: mustIDs(t, e.store, 1)[0], Username: "dave", PlanID: 999999}, []byte("x"), nil)
 		wantErr(t, err, radius.EINVALID, "plan: no such plan")
 	})
 
@@ -507,7 +507,7 @@ func TestImportSubscribersAllOrNothing(t *testing.T) {
 		plan, _ := e.store.FindPlanByName(ctx, "Home")
 		ids := mustIDs(t, e.store, 2)
 		rows := []billing.ImportRow{{ID: ids[0], Username: "x1", Sealed: []byte("a")}, {ID: ids[1], Username: "x1", Sealed: []byte("b")}}
-		_, err := e.store.ImportSubscribers(ctx, plan.ID, time.Time{}, rows)
+		_, err := e.store.ImportSubscribers(ctx, plan.ID, time.Time{}, rows, nil)
 		wantErr(t, err, radius.ECONFLICT, `username: "x1" is taken`)
 		if e.count(t) != 1 {
 			t.Fatalf("stored %d, want 1", e.count(t))
@@ -529,13 +529,13 @@ func TestStoreInTransaction(t *testing.T) {
 	store := postgres.NewStore(tx)
 	for i, name := range []string{"a", "b"} {
 		rows := []billing.ImportRow{{ID: mustIDs(t, store, 1)[0], Username: name, Sealed: []byte("s"), Line: 1}}
-		if n, err := store.ImportSubscribers(ctx, plan.ID, time.Time{}, rows); err != nil || n != 1 {
+		if n, err := store.ImportSubscribers(ctx, plan.ID, time.Time{}, rows, nil); err != nil || n != 1 {
 			t.Fatalf("import %d = %d, %v", i, n, err)
 		}
 	}
 	ids := mustIDs(t, store, 2)
 	rows := []billing.ImportRow{{ID: ids[0], Username: "c", Sealed: []byte("s"), Line: 1}, {ID: ids[1], Username: "a", Sealed: []byte("s"), Line: 2}}
-	_, err = store.ImportSubscribers(ctx, plan.ID, time.Time{}, rows)
+	_, err = store.ImportSubscribers(ctx, plan.ID, time.Time{}, rows, nil)
 	wantErr(t, err, radius.ECONFLICT, `line 2: username: "a" is taken`)
 	if _, err := store.FindSubscriberByUsername(ctx, "b"); err != nil {
 		t.Fatalf("find in tx after a failed import: %v", err)

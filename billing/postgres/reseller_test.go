@@ -54,7 +54,7 @@ func (e *walletEnv) mustCredit(tb testing.TB, name string, cents int64) billing.
 func (e *walletEnv) state(tb testing.TB, id int64) (balance int64, entries int) {
 	tb.Helper()
 	err := e.pool.QueryRow(context.Background(),
-		`SELECT w.balance_cents, (SELECT count(*) FROM ledger_entries l WHERE l.reseller_id = w.reseller_id)
+		`SELECT w.balance_cents, (SELECT count(*) FROM ledger_entries l WHERE l.wallet_id = w.id)
 		 FROM wallets w WHERE w.reseller_id = $1`, id).Scan(&balance, &entries)
 	if err != nil {
 		tb.Fatalf("state of reseller %d: %v", id, err)

@@ -38,20 +38,22 @@ func subscriberError(err error, username, mac string) error {
 
 // subscriberColumns are the columns of the CTE "s" joined with its plan "p".
 const subscriberColumns = `s.id, s.username, s.plan_id, p.name, s.status, s.static_ip, s.mac,
-       s.mac_login, s.valid_from, s.valid_until, s.created_at, s.updated_at, s.name, s.email, s.phone`
+       s.mac_login, s.valid_from, s.valid_until, s.created_at, s.updated_at,
+       s.name, coalesce(s.email, ''), coalesce(s.phone, ''), s.auto_renew, s.notify_email, s.notify_sms, s.marketing`
 
 // returningSubscriber is what a write returns for the CTE "s".
 const returningSubscriber = `RETURNING id, username, plan_id, status, static_ip, mac,
-              mac_login, valid_from, valid_until, created_at, updated_at, name, email, phone`
+              mac_login, valid_from, valid_until, created_at, updated_at,
+              name, email, phone, auto_renew, notify_email, notify_sms, marketing`
 
-// scanSubscriber scans subscriberColumns into sub.
-func scanSubscriber(row pgx.Row, sub *billing.Subscriber) error {
+// scanSubscriber scans subscriberColumns (and more) into sub.
+func scanSubscriber(row pgx.Row, sub *billing.Subscriber, more ...any) error {
 	var status string
 	var mac *string
 	var from, until *time.Time
-	var email, phone *string
-	err := row.Scan(&sub.ID, &sub.Username, &sub.PlanID, &sub.PlanName, &status, &sub.StaticIP,
-		&mac, &sub.MACLogin, &from, &until, &sub.CreatedAt, &sub.UpdatedAt, &sub.Name, &email, &phone)
+	err := row.Scan(append([]any{&sub.ID, &sub.Username, &sub.PlanID, &sub.PlanName, &status, &sub.StaticIP,
+		&mac, &sub.MACLogin, &from, &until, &sub.CreatedAt, &sub.UpdatedAt,
+		&sub.Name, &sub.Email, &sub.Phone, &sub.AutoRenew, &sub.NotifyEmail, &sub.NotifySMS, &sub.Marketing}, more...)...)
 	if err != nil {
 		return err
 	}
@@ -61,13 +63,6 @@ func scanSubscriber(row pgx.Row, sub *billing.Subscriber) error {
 		sub.MAC = *mac
 	}
 	sub.ValidFrom, sub.ValidUntil = timeOrZero(from), timeOrZero(until)
-	sub.Email, sub.Phone = "", ""
-	if email != nil {
-		sub.Email = *email
-	}
-	if phone != nil {
-		sub.Phone = *phone
-	}
 	return nil
 }
 
@@ -87,20 +82,40 @@ func (s *Store) NextSubscriberIDs(ctx context.Context, n int) ([]int64, error) {
 	return ids, nil
 }
 
+// createSubscriberSQL inserts the subscriber and, when $15 (the first period's start)
+// is not NULL, its subscription, in one statement: both or neither. The wallet comes
+// with the row (the subscribers_wallet trigger).
 const createSubscriberSQL = `
 WITH s AS (
     INSERT INTO subscribers (id, username, password, plan_id, status, static_ip, mac, mac_login, valid_from, valid_until,
-                             name, email, phone)
+                             name, email, phone, auto_renew)
     OVERRIDING SYSTEM VALUE
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
     ` + returningSubscriber + `
+), sub AS (
+    INSERT INTO subscriptions (subscriber_id, plan_id, state, paid, anchor_day, period_start, period_end)
+    SELECT s.id, s.plan_id, $17, $18, $19, $15, $16 FROM s WHERE $15::timestamptz IS NOT NULL
 )
 SELECT ` + subscriberColumns + ` FROM s JOIN plans p ON p.id = s.plan_id`
 
-// CreateSubscriber inserts sub with its reserved ID (NextSubscriberIDs) and its sealed
-// password, and sets every field to what was stored. ECONFLICT when the username or the
-// MAC is taken, EINVALID when the plan does not exist or the ID was not reserved.
-func (s *Store) CreateSubscriber(ctx context.Context, sub *billing.Subscriber, sealedPassword []byte) error {
+// subscriptionArgs are the arguments of a new subscription: its period, state, paid flag
+// and anchor day, NULL for none.
+func subscriptionArgs(sub *billing.Subscription) []any {
+	if sub == nil {
+		return []any{nil, nil, "active", false, 1}
+	}
+	state := sub.State
+	if state == "" {
+		state = radius.SubscriptionActive
+	}
+	return []any{sub.PeriodStart, sub.PeriodEnd, string(state), sub.Paid, sub.AnchorDay}
+}
+
+// CreateSubscriber inserts sub with its reserved ID (NextSubscriberIDs), its sealed
+// password and a wallet, and the subscription subscription unless nil, and sets every
+// field to what was stored. ECONFLICT when the username or the MAC is taken, EINVALID
+// when the plan does not exist or the ID was not reserved.
+func (s *Store) CreateSubscriber(ctx context.Context, sub *billing.Subscriber, sealedPassword []byte, subscription *billing.Subscription) error {
 	if sub.ID <= 0 {
 		return radius.Errorf(radius.EINVALID, "subscriber: no reserved id (NextSubscriberIDs)")
 	}
@@ -108,11 +123,12 @@ func (s *Store) CreateSubscriber(ctx context.Context, sub *billing.Subscriber, s
 	if status == "" {
 		status = radius.StatusActive
 	}
-	err := scanSubscriber(s.db.QueryRow(ctx, createSubscriberSQL,
+	args := append([]any{
 		sub.ID, sub.Username, sealedPassword, sub.PlanID, string(status), sub.StaticIP,
 		nullString(sub.MAC), sub.MACLogin, nullTime(sub.ValidFrom), nullTime(sub.ValidUntil),
-		sub.Name, nullString(sub.Email), nullString(sub.Phone),
-	), sub)
+		sub.Name, nullString(sub.Email), nullString(sub.Phone), sub.AutoRenew,
+	}, subscriptionArgs(subscription)...)
+	err := scanSubscriber(s.db.QueryRow(ctx, createSubscriberSQL, args...), sub)
 	if err != nil {
 		return fmt.Errorf("postgres: create subscriber %q: %w", sub.Username, subscriberError(err, sub.Username, sub.MAC))
 	}
@@ -137,7 +153,8 @@ func (s *Store) FindSubscriberByUsername(ctx context.Context, username string) (
 }
 
 // updateSubscriberSQL changes the non-NULL arguments; $4 says whether to set valid_until
-// to $5, which may be NULL (no end), and $7 whether to set mac to $8 (NULL unbinds).
+// to $5, which may be NULL (no end), $7 whether to set mac to $8 (NULL unbinds), $11
+// whether to set email to $12 and $13 whether to set phone to $14 (NULL clears).
 const updateSubscriberSQL = `
 WITH s AS (
     UPDATE subscribers SET
@@ -147,16 +164,63 @@ WITH s AS (
         password    = COALESCE($6, password),
         mac         = CASE WHEN $7 THEN $8 ELSE mac END,
         mac_login   = COALESCE($9, mac_login),
+        name        = COALESCE($10, name),
+        email       = CASE WHEN $11 THEN $12 ELSE email END,
+        phone       = CASE WHEN $13 THEN $14 ELSE phone END,
+        auto_renew  = COALESCE($15, auto_renew),
         updated_at  = now()
     WHERE id = $1
     ` + returningSubscriber + `
 )
 SELECT ` + subscriberColumns + ` FROM s JOIN plans p ON p.id = s.plan_id`
 
-// UpdateSubscriber writes the non-nil fields of ch to subscriber id and returns it as
-// stored. ENOTFOUND, EINVALID, ECONFLICT for a MAC bound to another subscriber.
+// The subscription changes of a subscriber change.
+const (
+	// startSubscriptionSQL creates the subscription or restarts a cancelled one.
+	startSubscriptionSQL = `
+INSERT INTO subscriptions (subscriber_id, plan_id, period_start, period_end, state, paid, anchor_day)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (subscriber_id) DO UPDATE SET
+    plan_id = EXCLUDED.plan_id, next_plan_id = NULL, state = EXCLUDED.state, paid = EXCLUDED.paid,
+    anchor_day = EXCLUDED.anchor_day, period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end,
+    grace_until = NULL, updated_at = now()`
+	scheduleSubscriptionSQL = `
+UPDATE subscriptions SET next_plan_id = nullif($2, 0), updated_at = now()
+WHERE subscriber_id = $1 AND state <> 'cancelled'`
+	switchSubscriptionSQL = `
+UPDATE subscriptions SET plan_id = $2, next_plan_id = NULL, updated_at = now()
+WHERE subscriber_id = $1 AND state <> 'cancelled'`
+	cancelSubscriptionSQL = `
+UPDATE subscriptions SET state = 'cancelled', next_plan_id = NULL, grace_until = NULL, updated_at = now()
+WHERE subscriber_id = $1`
+)
+
+// changeSubscription applies ch to the subscription of subscriber id on db.
+func changeSubscription(ctx context.Context, db pg.DBTX, id int64, ch *billing.SubscriptionChange) error {
+	var err error
+	switch {
+	case ch.Start != nil:
+		a := subscriptionArgs(ch.Start)
+		_, err = db.Exec(ctx, startSubscriptionSQL, id, ch.Start.PlanID, a[0], a[1], a[2], a[3], a[4])
+	case ch.Cancel:
+		_, err = db.Exec(ctx, cancelSubscriptionSQL, id)
+	case ch.PlanID != nil:
+		_, err = db.Exec(ctx, switchSubscriptionSQL, id, *ch.PlanID)
+	case ch.NextPlanID != nil:
+		_, err = db.Exec(ctx, scheduleSubscriptionSQL, id, *ch.NextPlanID)
+	}
+	if err != nil {
+		return fmt.Errorf("subscription: %w", err)
+	}
+	return nil
+}
+
+// UpdateSubscriber writes the non-nil fields of ch to subscriber id, and ch's
+// subscription change, in one transaction (a savepoint on the caller's), and returns
+// the subscriber as stored. ENOTFOUND, EINVALID, ECONFLICT for a MAC bound to another
+// subscriber.
 func (s *Store) UpdateSubscriber(ctx context.Context, id int64, ch billing.SubscriberChange) (*billing.Subscriber, error) {
-	var st, until, mac any
+	var st, until, mac, email, phone any
 	if ch.Status != nil {
 		st = string(*ch.Status)
 	}
@@ -166,9 +230,27 @@ func (s *Store) UpdateSubscriber(ctx context.Context, id int64, ch billing.Subsc
 	if ch.MAC != nil {
 		mac = nullString(*ch.MAC)
 	}
+	if ch.Email != nil {
+		email = nullString(*ch.Email)
+	}
+	if ch.Phone != nil {
+		phone = nullString(*ch.Phone)
+	}
 	var sub billing.Subscriber
-	err := scanSubscriber(s.db.QueryRow(ctx, updateSubscriberSQL,
-		id, st, ch.PlanID, ch.ValidUntil != nil, until, ch.SealedPassword, ch.MAC != nil, mac, ch.MACLogin), &sub)
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: update subscriber %d: %w", id, err)
+	}
+	defer tx.Rollback(ctx) // a no-op after Commit
+	err = scanSubscriber(tx.QueryRow(ctx, updateSubscriberSQL,
+		id, st, ch.PlanID, ch.ValidUntil != nil, until, ch.SealedPassword, ch.MAC != nil, mac, ch.MACLogin,
+		ch.Name, ch.Email != nil, email, ch.Phone != nil, phone, ch.AutoRenew), &sub)
+	if err == nil && ch.Subscription != nil {
+		err = changeSubscription(ctx, tx, id, ch.Subscription)
+	}
+	if err == nil {
+		err = tx.Commit(ctx)
+	}
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = pg.Translate(err, radius.ENOTFOUND, fmt.Sprintf("subscriber: no subscriber with id %d", id))
@@ -216,6 +298,14 @@ SELECT id, username, password, coalesce(plan_id, $1), now(),
 FROM billing_import
 ORDER BY n`
 
+	// importSubscriptionsSQL starts the subscriptions of the rows on plan $1 (their own
+	// plan, else the import's, $7).
+	importSubscriptionsSQL = `
+INSERT INTO subscriptions (subscriber_id, plan_id, period_start, period_end, state, paid, anchor_day)
+SELECT id, $1, $2, $3, $4, $5, $6
+FROM billing_import
+WHERE coalesce(plan_id, $7) = $1`
+
 	// dropImportSQL lets a caller's transaction run a second import: ON COMMIT DROP
 	// would only drop the table at the caller's commit.
 	dropImportSQL = `DROP TABLE billing_import`
@@ -223,22 +313,23 @@ ORDER BY n`
 
 var importColumns = []string{"n", "id", "username", "password", "plan_id", "valid_until", "name", "email", "phone", "mac", "static_ip"}
 
-// ImportSubscribers inserts rows on plan planID, active, valid from the transaction's
-// start until validUntil (zero: no end), in one transaction: all or nothing. It returns
-// how many rows it inserted. ECONFLICT naming the first username (in rows order, with
-// its line) that already exists, EINVALID when the plan does not exist.
-func (s *Store) ImportSubscribers(ctx context.Context, planID int64, validUntil time.Time, rows []billing.ImportRow) (int, error) {
+// ImportSubscribers inserts rows on plan planID (or a row's own plan), active, valid
+// from the transaction's start until validUntil (zero: no end), each with a wallet and,
+// when subs holds its plan's ID, a subscription like subs[plan], in one transaction: all
+// or nothing. It returns how many rows it inserted. ECONFLICT naming the first username (in rows order, with its line) that
+// already exists, EINVALID when the plan does not exist.
+func (s *Store) ImportSubscribers(ctx context.Context, planID int64, validUntil time.Time, rows []billing.ImportRow, subs map[int64]*billing.Subscription) (int, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	n, err := s.importSubscribers(ctx, planID, validUntil, rows)
+	n, err := s.importSubscribers(ctx, planID, validUntil, rows, subs)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: import %d subscribers: %w", len(rows), err)
 	}
 	return n, nil
 }
 
-func (s *Store) importSubscribers(ctx context.Context, planID int64, validUntil time.Time, rows []billing.ImportRow) (int, error) {
+func (s *Store) importSubscribers(ctx context.Context, planID int64, validUntil time.Time, rows []billing.ImportRow, subs map[int64]*billing.Subscription) (int, error) {
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return 0, err
@@ -280,6 +371,12 @@ func (s *Store) importSubscribers(ctx context.Context, planID int64, validUntil 
 		// A duplicate inside rows, or a subscriber added since the check.
 		return 0, subscriberError(err, "", "")
 	}
+	for plan, sub := range subs {
+		a := subscriptionArgs(sub)
+		if _, err := tx.Exec(ctx, importSubscriptionsSQL, plan, a[0], a[1], a[2], a[3], a[4], planID); err != nil {
+			return 0, fmt.Errorf("subscriptions: %w", err)
+		}
+	}
 	if _, err := tx.Exec(ctx, dropImportSQL); err != nil {
 		return 0, err
 	}
@@ -305,9 +402,14 @@ func (s *Store) FindSubscriberMACs(ctx context.Context, usernames []string) ([]s
 	return macs, nil
 }
 
-const findPlanUsernamesSQL = `SELECT username FROM subscribers WHERE plan_id = $1`
+// findPlanUsernamesSQL finds the subscribers on the plan, and those on a plan that
+// isolates with it: their cached accounts carry its attributes too.
+const findPlanUsernamesSQL = `
+SELECT username FROM subscribers
+WHERE plan_id = $1 OR plan_id IN (SELECT id FROM plans WHERE isolation_plan_id = $1)`
 
-// FindPlanUsernames returns the usernames of the subscribers on plan planID.
+// FindPlanUsernames returns the usernames of the subscribers on plan planID or on a
+// plan whose isolation plan it is.
 func (s *Store) FindPlanUsernames(ctx context.Context, planID int64) ([]string, error) {
 	rows, err := s.db.Query(ctx, findPlanUsernamesSQL, planID)
 	if err != nil {

@@ -58,14 +58,14 @@ func TestWalletCreditDebitBalance(t *testing.T) {
 	if got, err := e.svc.Ledger(ctx, "shop", 1); err != nil || len(got) != 1 || got[0].ID != refund.ID {
 		t.Fatalf("ledger limit 1 = %+v, %v", got, err)
 	}
-	if got, err := e.store.FindLedgerEntryByKey(ctx, shop.ID, "buy-1"); err != nil || got.ID != buy.ID {
+	if got, err := e.store.FindLedgerEntryByKey(ctx, billing.ResellerOwner(shop.ID), "buy-1"); err != nil || got.ID != buy.ID {
 		t.Fatalf("find by key = %+v, %v", got, err)
 	}
-	_, err = e.store.FindLedgerEntryByKey(ctx, shop.ID, "nope")
+	_, err = e.store.FindLedgerEntryByKey(ctx, billing.ResellerOwner(shop.ID), "nope")
 	wantErr(t, err, radius.ENOTFOUND, fmt.Sprintf(`idempotency-key: no entry with key "nope" for reseller %d`, shop.ID))
-	_, err = e.store.FindLedgerEntryByKey(ctx, shop.ID+1, "buy-1")
+	_, err = e.store.FindLedgerEntryByKey(ctx, billing.ResellerOwner(shop.ID+1), "buy-1")
 	wantErr(t, err, radius.ENOTFOUND, fmt.Sprintf(`idempotency-key: no entry with key "buy-1" for reseller %d`, shop.ID+1))
-	_, err = e.store.FindWallet(ctx, 999)
+	_, err = e.store.FindWallet(ctx, billing.ResellerOwner(999))
 	wantErr(t, err, radius.ENOTFOUND, "reseller: no wallet for reseller 999")
 	_, err = e.store.Move(ctx, billing.Movement{ResellerID: 999, Kind: billing.EntryTopup, AmountCents: 1, Note: "x", IdempotencyKey: "k-999", Actor: "cli"})
 	wantErr(t, err, radius.ENOTFOUND, "reseller: no wallet for reseller 999")
@@ -288,7 +288,7 @@ func TestWalletIdempotencyPerWallet(t *testing.T) {
 		if err != nil || !again.Replayed || again.ID != tc.want.ID {
 			t.Fatalf("%s retry = %+v, %v; want the first entry replayed", tc.name, again, err)
 		}
-		got, err := e.store.FindLedgerEntryByKey(ctx, tc.want.ResellerID, "receipt-7")
+		got, err := e.store.FindLedgerEntryByKey(ctx, billing.ResellerOwner(tc.want.ResellerID), "receipt-7")
 		if err != nil || got.ID != tc.want.ID {
 			t.Fatalf("%s find by key = %+v, %v", tc.name, got, err)
 		}
@@ -299,9 +299,9 @@ func TestWalletIdempotencyPerWallet(t *testing.T) {
 	e.wantState(t, shop.ID, 1000, 1)
 	e.wantState(t, other.ID, 400, 1)
 	// The schema holds it, not only the store.
-	_, err = e.pool.Exec(ctx, `INSERT INTO ledger_entries (reseller_id, amount_cents, balance_after_cents, kind, idempotency_key, actor)
-		VALUES ($1, 1, 401, 'topup', 'receipt-7', 'sql')`, other.ID)
-	if err == nil || !strings.Contains(err.Error(), "ledger_entries_reseller_idempotency_key") {
+	_, err = e.pool.Exec(ctx, `INSERT INTO ledger_entries (wallet_id, amount_cents, balance_after_cents, kind, idempotency_key, actor)
+		SELECT id, 1, 401, 'topup', 'receipt-7', 'sql' FROM wallets WHERE reseller_id = $1`, other.ID)
+	if err == nil || !strings.Contains(err.Error(), "ledger_entries_wallet_idempotency_key") {
 		t.Fatalf("a second row of one key in one wallet by SQL: %v", err)
 	}
 }
@@ -391,7 +391,7 @@ func TestWalletInTransaction(t *testing.T) {
 			t.Fatalf("err = %v, want ECONFLICT", err)
 		}
 		e.wantState(t, shop.ID, 600, 2)
-		if _, err := e.store.FindLedgerEntryByKey(ctx, shop.ID, "p-3"); radius.ErrorCode(err) != radius.ENOTFOUND {
+		if _, err := e.store.FindLedgerEntryByKey(ctx, billing.ResellerOwner(shop.ID), "p-3"); radius.ErrorCode(err) != radius.ENOTFOUND {
 			t.Fatalf("entry p-3 after rollback: %v", err)
 		}
 	})

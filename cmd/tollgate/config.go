@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // TOLLGATE_TIMEZONE works on hosts without a time zone database
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"tollgate/billing"
 	"tollgate/billing/sms"
 	"tollgate/billing/smtp"
 	"tollgate/radius"
@@ -63,6 +65,25 @@ type Config struct {
 	// "What is kept").
 	RetentionMonths       int
 	FinanceRetentionYears int
+
+	// Money: the currency every amount is in (ISO 4217), the tax included in prices
+	// (hundredths of a percent) and its name on invoices, where calendar months and
+	// invoice years are counted, the days before a renewal on which reminders are due,
+	// and how often cron runs the billing pass.
+	Currency        string
+	TaxRateBP       int
+	TaxName         string
+	Location        *time.Location
+	RemindDays      []int
+	BillingInterval time.Duration
+}
+
+// money returns the money engine's settings.
+func (c *Config) money() billing.MoneyConfig {
+	return billing.MoneyConfig{
+		TaxRules: billing.TaxRules{Currency: c.Currency, TaxRateBP: c.TaxRateBP, TaxName: c.TaxName},
+		Rules:    billing.Rules{Location: c.Location, RemindDays: c.RemindDays},
+	}
 }
 
 // NotifyConfig is TOLLGATE_NOTIFY_INTERVAL, TOLLGATE_SMTP_* / TOLLGATE_MAIL_FROM and
@@ -293,7 +314,60 @@ func loadConfig() (*Config, error) {
 	if err := loadRetention(c); err != nil {
 		return nil, err
 	}
+	if err := c.loadMoney(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// loadMoney reads the money settings.
+func (c *Config) loadMoney() error {
+	c.Currency = os.Getenv("TOLLGATE_CURRENCY")
+	if c.Currency == "" {
+		c.Currency = billing.DefaultCurrency
+	}
+	if err := billing.ValidateCurrency(c.Currency); err != nil {
+		return badVar("TOLLGATE_CURRENCY", "%q is not an ISO 4217 code like USD, KES or NGN", c.Currency)
+	}
+	if v := os.Getenv("TOLLGATE_TAX_RATE"); v != "" {
+		bp, err := billing.ParseTaxRate(v)
+		if err != nil {
+			return badVar("TOLLGATE_TAX_RATE", "%q is not a percentage from 0 to 100 like 16 or 7.5", v)
+		}
+		c.TaxRateBP = bp
+	}
+	c.TaxName = os.Getenv("TOLLGATE_TAX_NAME")
+	if c.TaxName == "" {
+		c.TaxName = billing.DefaultTaxName
+	}
+	if len(c.TaxName) > 32 || strings.ContainsFunc(c.TaxName, func(r rune) bool { return r < ' ' }) {
+		return badVar("TOLLGATE_TAX_NAME", "must be at most 32 characters, e.g. VAT")
+	}
+	c.Location = time.UTC
+	if v := os.Getenv("TOLLGATE_TIMEZONE"); v != "" {
+		loc, err := time.LoadLocation(v)
+		if err != nil {
+			return badVar("TOLLGATE_TIMEZONE", "%q is not a time zone like Africa/Nairobi or UTC", v)
+		}
+		c.Location = loc
+	}
+	c.RemindDays = billing.DefaultRemindDays
+	if v, ok := os.LookupEnv("TOLLGATE_REMIND_DAYS"); ok {
+		days, err := billing.ParseRemindDays(v)
+		if err != nil {
+			return badVar("TOLLGATE_REMIND_DAYS", "%q is not a list of days from 1 to %d like 7,3,1 (0 for none)", v, billing.MaxRemindDays)
+		}
+		c.RemindDays = days
+	}
+	c.BillingInterval = time.Hour
+	if v := os.Getenv("TOLLGATE_BILLING_INTERVAL"); v != "" {
+		x, err := time.ParseDuration(v)
+		if err != nil || x < time.Second || x > 24*time.Hour {
+			return badVar("TOLLGATE_BILLING_INTERVAL", "%q is not a duration from 1s to 24h (e.g. 1h)", v)
+		}
+		c.BillingInterval = x
+	}
+	return nil
 }
 
 // parseLogLevel reads LOG_LEVEL with slog's own parser (debug, info, warn, error, any
@@ -373,6 +447,12 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_OPERATOR_NAME", c.OperatorName},
 		{"TOLLGATE_PUBLIC_URL", c.PublicURL},
 		{"TOLLGATE_TRUSTED_PROXIES", strings.Join(c.TrustedProxies, ",")},
+		{"TOLLGATE_CURRENCY", c.Currency},
+		{"TOLLGATE_TAX_RATE", billing.FormatTaxRate(c.TaxRateBP)},
+		{"TOLLGATE_TAX_NAME", c.TaxName},
+		{"TOLLGATE_TIMEZONE", c.Location.String()},
+		{"TOLLGATE_REMIND_DAYS", joinInts(c.RemindDays)},
+		{"TOLLGATE_BILLING_INTERVAL", c.BillingInterval.String()},
 		{"TOLLGATE_NOTIFY_INTERVAL", c.Notify.Interval.String()},
 		{"TOLLGATE_SMTP_URL", redactURL(c.Notify.smtpURL)},
 		{"TOLLGATE_MAIL_FROM", c.Notify.mailFrom()},
@@ -414,4 +494,16 @@ func redactHeader(name, v string) string {
 		return ""
 	}
 	return name + ": *****"
+}
+
+// joinInts writes a list of numbers as "7,3,1" ("0" for none).
+func joinInts(l []int) string {
+	if len(l) == 0 {
+		return "0"
+	}
+	s := make([]string, len(l))
+	for i, n := range l {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
 }

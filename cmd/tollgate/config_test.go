@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRedactURL(t *testing.T) {
@@ -78,6 +79,71 @@ func TestParseLogLevel(t *testing.T) {
 				t.Fatalf("parseLogLevel(%q) = %v, %v; want an error naming LOG_LEVEL", tc.in, got, err)
 			case !tc.wantErr && (err != nil || got != tc.want):
 				t.Fatalf("parseLogLevel(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestConfigMoney: the money settings' defaults, accepted values, and a refusal naming
+// the variable for each bad one.
+func TestConfigMoney(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tollgate")
+	t.Setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+	t.Setenv("TOLLGATE_SECRET_KEY", testKey)
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Currency != "USD" || c.TaxRateBP != 0 || c.TaxName != "Tax" || c.Location.String() != "UTC" ||
+		joinInts(c.RemindDays) != "7,3,1" || c.BillingInterval != time.Hour {
+		t.Fatalf("defaults: %+v", c)
+	}
+	t.Run("set", func(t *testing.T) {
+		t.Setenv("TOLLGATE_CURRENCY", "KES")
+		t.Setenv("TOLLGATE_TAX_RATE", "7.5")
+		t.Setenv("TOLLGATE_TAX_NAME", "VAT")
+		t.Setenv("TOLLGATE_TIMEZONE", "Africa/Nairobi")
+		t.Setenv("TOLLGATE_REMIND_DAYS", "1,5")
+		t.Setenv("TOLLGATE_BILLING_INTERVAL", "15m")
+		c, err := loadConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := c.money()
+		if m.Currency != "KES" || m.TaxRateBP != 750 || m.TaxName != "VAT" || m.Location.String() != "Africa/Nairobi" ||
+			joinInts(m.RemindDays) != "5,1" || c.BillingInterval != 15*time.Minute {
+			t.Fatalf("config %+v", c)
+		}
+		got := map[string]string{}
+		for _, kv := range c.redacted() {
+			got[kv[0]] = kv[1]
+		}
+		if got["TOLLGATE_TAX_RATE"] != "7.5" || got["TOLLGATE_REMIND_DAYS"] != "5,1" || got["TOLLGATE_TIMEZONE"] != "Africa/Nairobi" {
+			t.Fatalf("printed %v", got)
+		}
+	})
+	t.Run("reminders off", func(t *testing.T) {
+		t.Setenv("TOLLGATE_REMIND_DAYS", "0")
+		if c, err := loadConfig(); err != nil || c.RemindDays != nil {
+			t.Fatalf("%v, %v", c.RemindDays, err)
+		}
+	})
+	for _, tc := range []struct{ name, value string }{
+		{"TOLLGATE_CURRENCY", "usd"},
+		{"TOLLGATE_CURRENCY", "DOLLAR"},
+		{"TOLLGATE_TAX_RATE", "16%"},
+		{"TOLLGATE_TAX_RATE", "101"},
+		{"TOLLGATE_TAX_NAME", strings.Repeat("x", 33)},
+		{"TOLLGATE_TIMEZONE", "Mars/Olympus"},
+		{"TOLLGATE_REMIND_DAYS", "7,x"},
+		{"TOLLGATE_REMIND_DAYS", "90"},
+		{"TOLLGATE_BILLING_INTERVAL", "0s"},
+		{"TOLLGATE_BILLING_INTERVAL", "2d"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			t.Setenv(tc.name, tc.value)
+			if _, err := loadConfig(); err == nil || !strings.HasPrefix(err.Error(), tc.name+": ") {
+				t.Fatalf("loadConfig = %v; want an error naming %s", err, tc.name)
 			}
 		})
 	}

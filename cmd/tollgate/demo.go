@@ -56,13 +56,20 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// home-10M is a priced PPPoE plan: the demo subscriber pays for a year in advance,
+	// or the first billing pass would isolate him. The key makes a second demo a replay.
+	_, err = d.money(nil).Credit(ctx, billing.CreditRequest{Username: demoUser, AmountCents: 12 * 2000, Note: "demo",
+		IdempotencyKey: "demo-wallet", Actor: auditActor()})
+	if err != nil {
+		return err
+	}
 	port := "1812"
 	if i := strings.LastIndex(e.cfg.RadiusAuthAddr, ":"); i >= 0 && e.cfg.RadiusAuthAddr[i+1:] != "" {
 		port = e.cfg.RadiusAuthAddr[i+1:]
 	}
 	line := fmt.Sprintf("echo 'User-Name=%s,User-Password=%s,Service-Type=Framed-User,Framed-Protocol=PPP,Message-Authenticator=0x00' | radclient -x 127.0.0.1:%s auth %s", demoUser, demoPassword, port, demoSecret)
 	return e.print(map[string]string{"nas": demoNAS, "user": demoUser, "radclient": line}, func(w io.Writer) {
-		fmt.Fprintf(w, "demo loaded: NAS %q (127.0.0.1), plans home-10M (pppoe) and hotspot-1h (hotspot), subscriber %q\n", demoNAS, demoUser)
+		fmt.Fprintf(w, "demo loaded: NAS %q (127.0.0.1), plans home-10M (pppoe) and hotspot-1h (hotspot), subscriber %q (a year paid from the wallet)\n", demoNAS, demoUser)
 		fmt.Fprintf(w, "log the demo subscriber in (needs freeradius-utils):\n  %s\n", line)
 	})
 }

@@ -35,6 +35,7 @@ type deps struct {
 	cache   *radiusredis.Cache
 	live    *radiusredis.Live
 	billing *billing.Service
+	cfg     *Config
 	// acc is the one account reader of the process, so its cache-fallback state and
 	// counters are shared.
 	acc *radius.Accounts
@@ -107,13 +108,40 @@ func (e *env) open(ctx context.Context) (*deps, error) {
 	d.live = radiusredis.NewLive(d.rdb, cfg.RedisPrefix)
 	subscribers := billingpg.NewStore(d.pool)
 	d.billing = &billing.Service{
-		Store:   subscribers,
-		Sealer:  d.sealer,
-		Changes: &changes{subscribers: subscribers, cache: d.cache},
-		Now:     time.Now,
+		Store:    subscribers,
+		Sealer:   d.sealer,
+		Changes:  &changes{subscribers: subscribers, cache: d.cache},
+		Now:      time.Now,
+		Location: cfg.Location,
 	}
+	d.cfg = cfg
 	e.deps = d
 	return d, nil
+}
+
+// money is the subscribers' money engine over this process's pool: wallets,
+// subscriptions, invoices. dis ends the sessions of isolated and restored subscribers
+// (nil: none are ended).
+func (d *deps) money(dis billing.Disconnector) *billing.SubscriberService {
+	st := billingpg.NewStore(d.pool)
+	return &billing.SubscriberService{
+		Store:      st,
+		InTx:       billingpg.InTx(d.pool),
+		Changes:    d.billing.Changes,
+		Disconnect: dis,
+		Config:     d.cfg.money(),
+		Now:        time.Now,
+	}
+}
+
+// cliMoney is the money engine of a command-line process: it disconnects through an
+// enforcer that loads the NAS table.
+func (d *deps) cliMoney(ctx context.Context) (*billing.SubscriberService, error) {
+	enf, err := d.cliEnforcer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.money(enf), nil
 }
 
 func (e *env) close() {

@@ -31,6 +31,10 @@ type planJSON struct {
 	LockMAC            bool     `json:"lock_mac"`
 	NAS                []string `json:"nas"`
 	HotspotServers     []string `json:"hotspot_servers"`
+	Period             string   `json:"period"`
+	GraceSeconds       int64    `json:"grace_seconds"`
+	IsolationPlan      string   `json:"isolation_plan"`
+	Billed             bool     `json:"billed"`
 }
 
 func toPlanJSON(p *billing.Plan) planJSON {
@@ -41,6 +45,8 @@ func toPlanJSON(p *billing.Plan) planJSON {
 		Pool: p.Pool, AddressList: p.AddressList,
 		ResellerPriceCents: p.ResellerPriceCents, ValidityFrom: string(p.ValidityFrom), LockMAC: p.LockMAC,
 		NAS: orEmpty(p.NASNames), HotspotServers: orEmpty(p.HotspotServers),
+		Period: string(p.PeriodOrDefault()), GraceSeconds: int64(p.Grace / time.Second), IsolationPlan: p.IsolationPlan,
+		Billed: p.Billed(),
 	}
 }
 
@@ -92,6 +98,9 @@ func cmdPlanAdd(ctx context.Context, e *env, args []string) error {
 	resellerPrice := fs.String("reseller-price", "0", "what a reseller pays per voucher, e.g. 0.80")
 	validFrom := fs.String("validity-from", "first-login", "when a voucher's validity starts: first-login or sale")
 	lockMAC := fs.Bool("lock-mac", false, "a voucher works only on the device of its first login (hotspot)")
+	period := fs.String("period", "", "PPPoE subscriptions: a paid period, month (calendar, keeps the day) or days like 30d (default 30d)")
+	grace := fs.String("grace", "0", "PPPoE subscriptions: service kept after an unpaid renewal before isolation, e.g. 3d")
+	isolation := fs.String("isolation-plan", "", "PPPoE subscriptions: the plan (rate limit, pool, address list) an unpaid subscriber gets; none rejects him")
 	var nas, servers listFlag
 	fs.Var(&nas, "nas", "NAS `NAME` the plan is valid on (repeatable or a comma list; none = every NAS)")
 	fs.Var(&servers, "hotspot-server", "hotspot server `NAME` (Called-Station-Id) the plan is valid on (repeatable or a comma list; none = all)")
@@ -102,8 +111,13 @@ func cmdPlanAdd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	p := billing.Plan{Name: *name, Kind: radius.PlanKind(*kind), RateLimit: *rate, SharedUsers: *shared, Pool: *pool, AddressList: *alist,
-		LockMAC: *lockMAC, NASNames: nas, HotspotServers: servers}
+		LockMAC: *lockMAC, NASNames: nas, HotspotServers: servers, IsolationPlan: *isolation}
 	var err error
+	if *period != "" {
+		if p.Period, err = billing.ParsePeriod(*period); err != nil {
+			return err
+		}
+	}
 	if p.PriceCents, err = parsePrice(*price); err != nil {
 		return err
 	}
@@ -117,7 +131,7 @@ func cmdPlanAdd(ctx context.Context, e *env, args []string) error {
 		name string
 		in   string
 		dst  *time.Duration
-	}{{"validity", *validity, &p.Validity}, {"uptime-limit", *uptime, &p.UptimeLimit}, {"interim", *interim, &p.Interim}} {
+	}{{"validity", *validity, &p.Validity}, {"uptime-limit", *uptime, &p.UptimeLimit}, {"interim", *interim, &p.Interim}, {"grace", *grace, &p.Grace}} {
 		if *f.dst, err = billing.ParseDuration(f.in); err != nil {
 			return radius.Errorf(radius.EINVALID, "%s: %v", f.name, err)
 		}
@@ -135,6 +149,14 @@ func cmdPlanAdd(ctx context.Context, e *env, args []string) error {
 	}
 	return e.print(toPlanJSON(created), func(w io.Writer) {
 		fmt.Fprintf(w, "added plan %q (id %d, %s)\n", created.Name, created.ID, created.Kind)
+		if created.Billed() {
+			iso := "none: unpaid subscribers are rejected"
+			if created.IsolationPlan != "" {
+				iso = created.IsolationPlan
+			}
+			fmt.Fprintf(w, "subscriptions: %s every %s from the wallet, grace %s, isolation plan %s\n",
+				billing.FormatMoney(created.PriceCents, e.cfg.Currency), created.PeriodOrDefault(), created.Grace, iso)
+		}
 	})
 }
 
@@ -157,10 +179,15 @@ func cmdPlanList(ctx context.Context, e *env, args []string) error {
 	}
 	return e.print(out, func(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tKIND\tPRICE\tRATE LIMIT\tVALIDITY\tUPTIME\tDATA\tSHARED")
-		for i, p := range plans {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d.%02d\t%s\t%s\t%s\t%d\t%d\n", p.ID, p.Name, p.Kind, out[i].PriceCents/100, out[i].PriceCents%100,
-				p.RateLimit, p.Validity, p.UptimeLimit, p.DataLimit, p.SharedUsers)
+		fmt.Fprintln(tw, "ID\tNAME\tKIND\tPRICE\tRATE LIMIT\tVALIDITY\tUPTIME\tDATA\tSHARED\tPERIOD\tGRACE\tISOLATION")
+		for _, p := range plans {
+			period, grace := "-", "-"
+			if p.Billed() {
+				period, grace = string(p.PeriodOrDefault()), p.Grace.String()
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", p.ID, p.Name, p.Kind,
+				billing.FormatMoney(p.PriceCents, e.cfg.Currency), p.RateLimit, p.Validity, p.UptimeLimit, p.DataLimit, p.SharedUsers,
+				period, grace, p.IsolationPlan)
 		}
 		tw.Flush()
 	})

@@ -100,7 +100,7 @@ func cmdResellerAdd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return e.print(toResellerJSON(r), func(w io.Writer) {
-		fmt.Fprintf(w, "added reseller %q (id %d), credit limit %s\n", r.Name, r.ID, billing.FormatCents(r.CreditLimitCents))
+		fmt.Fprintf(w, "added reseller %q (id %d), credit limit %s\n", r.Name, r.ID, billing.FormatMoney(r.CreditLimitCents, e.cfg.Currency))
 	})
 }
 
@@ -123,7 +123,7 @@ func cmdResellerList(ctx context.Context, e *env, args []string) error {
 	}
 	return e.print(out, func(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tBALANCE\tCREDIT LIMIT\tEMAIL")
+		fmt.Fprintf(tw, "ID\tNAME\tSTATUS\tBALANCE (%s)\tCREDIT LIMIT\tEMAIL\n", e.cfg.Currency)
 		for _, r := range list {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Status,
 				billing.FormatCents(r.BalanceCents), billing.FormatCents(r.CreditLimitCents), r.Email)
@@ -165,7 +165,8 @@ func cmdResellerCredit(ctx context.Context, e *env, args []string) error {
 			verb = "already credited (nothing changed):"
 		}
 		fmt.Fprintf(w, "%s %s to %q, balance %s (entry %d)\nidempotency key: %s\n", verb,
-			billing.FormatCents(entry.AmountCents), *name, billing.FormatCents(entry.BalanceAfterCents), entry.ID, entry.IdempotencyKey)
+			billing.FormatMoney(entry.AmountCents, e.cfg.Currency), *name, billing.FormatMoney(entry.BalanceAfterCents, e.cfg.Currency),
+			entry.ID, entry.IdempotencyKey)
 	})
 }
 
@@ -197,7 +198,7 @@ func cmdResellerLedger(ctx context.Context, e *env, args []string) error {
 	}
 	return e.print(out, func(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tAT\tKIND\tAMOUNT\tBALANCE\tREF\tACTOR\tNOTE")
+		fmt.Fprintf(tw, "ID\tAT\tKIND\tAMOUNT (%s)\tBALANCE\tREF\tACTOR\tNOTE\n", e.cfg.Currency)
 		for _, l := range list {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.At.UTC().Format(time.RFC3339), l.Kind,
 				billing.FormatCents(l.AmountCents), billing.FormatCents(l.BalanceAfterCents), l.Ref, l.Actor, l.Note)

@@ -42,7 +42,7 @@ func TestResellerCLI(t *testing.T) {
 		t.Fatalf("repeated credit = %+v, first %+v", again, first)
 	}
 	out := s.MustRun("reseller", "credit", "--name", "Corner Shop", "--amount", "12.50", "--note", "cash", "--idempotency-key", "receipt-1")
-	if !strings.Contains(out, "already credited (nothing changed): 12.50") {
+	if !strings.Contains(out, "already credited (nothing changed): 12.50 USD") {
 		t.Fatalf("repeated credit says %q", out)
 	}
 
@@ -50,7 +50,7 @@ func TestResellerCLI(t *testing.T) {
 	out = s.MustRun("reseller", "credit", "--name", "Corner Shop", "--amount", "7.5", "--note", "bank transfer")
 	_, key, ok := strings.Cut(out, "idempotency key: ")
 	key = strings.TrimSpace(key)
-	if !ok || !uuidV4.MatchString(key) || !strings.Contains(out, `credited 7.50 to "Corner Shop", balance 20.00`) {
+	if !ok || !uuidV4.MatchString(key) || !strings.Contains(out, `credited 7.50 USD to "Corner Shop", balance 20.00 USD`) {
 		t.Fatalf("credit without a key printed %q", out)
 	}
 	var third ledgerEntryJSON

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"tollgate/billing"
 	billingpg "tollgate/billing/postgres"
 	"tollgate/hotspot"
 	hotspotpg "tollgate/hotspot/postgres"
@@ -297,6 +298,9 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 		{name: "vouchers", every: every, run: d.hotspot().ExpireVouchers},
 		{name: "retention", every: 24 * time.Hour, run: retentionJob(d, e.cfg.RetentionMonths)},
 		{name: "routers", every: every, run: routers.PollAll},
+		// Renewals, grace, isolation and reminders; the job's lock is the one `billing
+		// run` waits for, so a pass by hand and cron's never overlap.
+		{name: billingpg.PassJob, every: e.cfg.BillingInterval, run: billingPass(d.money(enf), log)},
 	}, notifyJobs(d, e.cfg)...))
 	// Wait for running jobs, then for the disconnects of an enforcer of our own (the
 	// radius role waits for its own).
@@ -308,6 +312,24 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 		if own {
 			enf.Wait()
 		}
+	}
+}
+
+// billingPass is cron's billing job: a pass as of now, its work logged.
+func billingPass(money *billing.SubscriberService, log *slog.Logger) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		rep, err := money.RunPass(ctx, time.Now())
+		if err != nil {
+			return err
+		}
+		if len(rep.Outcomes) > 0 {
+			log.Info("billing pass", "renewed", rep.Renewed, "restored", rep.Restored, "grace", rep.Grace,
+				"isolated", rep.Isolated, "reminders", rep.Reminders)
+		}
+		if len(rep.Errors) > 0 {
+			return fmt.Errorf("billing pass: %d failed: %s", len(rep.Errors), strings.Join(rep.Errors, "; "))
+		}
+		return nil
 	}
 }
 

@@ -22,10 +22,17 @@ type subscriberJSON struct {
 	MAC        string     `json:"mac,omitempty"`
 	MACLogin   bool       `json:"mac_login"`
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
+	Name       string     `json:"name"`
+	Email      string     `json:"email"`
+	Phone      string     `json:"phone"`
+	AutoRenew  bool       `json:"auto_renew"`
+	// NextPlan is a plan change waiting for the next renewal.
+	NextPlan string `json:"next_plan,omitempty"`
 }
 
 func toSubscriberJSON(s *billing.Subscriber) subscriberJSON {
-	out := subscriberJSON{ID: s.ID, Username: s.Username, Plan: s.PlanName, Status: string(s.Status), MAC: s.MAC, MACLogin: s.MACLogin}
+	out := subscriberJSON{ID: s.ID, Username: s.Username, Plan: s.PlanName, Status: string(s.Status), MAC: s.MAC, MACLogin: s.MACLogin,
+		Name: s.Name, Email: s.Email, Phone: s.Phone, AutoRenew: s.AutoRenew}
 	if s.StaticIP.IsValid() {
 		out.StaticIP = s.StaticIP.String()
 	}
@@ -46,12 +53,16 @@ func cmdSubscriberAdd(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&in.StaticIP, "static-ip", "", "fixed IP address (Framed-IP-Address)")
 	fs.StringVar(&in.MAC, "mac", "", "bind to this device MAC")
 	fs.BoolVar(&in.MACLogin, "mac-login", false, "let the router log this subscriber in by its MAC (hotspot plans only; needs --mac)")
+	profileFlags(fs)
+	autoRenew := fs.Bool("auto-renew", true, "renew the subscription from the wallet by itself (priced PPPoE plans)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "username"); err != nil {
 		return err
 	}
+	in.Name, in.Email, in.Phone = flagValue(fs, "name"), flagValue(fs, "email"), flagValue(fs, "phone")
+	in.AutoRenew = autoRenew
 	pw, set, err := secretFlag(e, fs, "password")
 	if err != nil {
 		return err
@@ -73,14 +84,32 @@ func cmdSubscriberAdd(ctx context.Context, e *env, args []string) error {
 	}
 	return e.print(toSubscriberJSON(s), func(w io.Writer) {
 		fmt.Fprintf(w, "added subscriber %q (id %d) on plan %q\n", s.Username, s.ID, s.PlanName)
+		if st, err := d.money(nil).Subscription(ctx, s.Username); err == nil {
+			fmt.Fprintf(w, "subscription: first period %s to %s, charged from the wallet by the next billing pass (balance %s)\n",
+				st.PeriodStart.In(e.cfg.Location).Format(time.DateTime), st.PeriodEnd.In(e.cfg.Location).Format(time.DateTime),
+				billing.FormatMoney(st.BalanceCents, e.cfg.Currency))
+		}
 	})
 }
+
+// profileFlags declares the profile flags of subscriber add and set.
+func profileFlags(fs *flag.FlagSet) {
+	fs.String("name", "", "the subscriber's name")
+	fs.String("email", "", `e-mail address for notices ("" clears it)`)
+	fs.String("phone", "", `phone number for SMS, international: +254712345678 or 00254 712 345 678 ("" clears it)`)
+}
+
+// flagValue returns the value of flag name.
+func flagValue(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
 
 func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("subscriber set")
 	username := fs.String("username", "", "login name")
 	status := fs.String("status", "", "active, suspended or disabled")
-	plan := fs.String("plan", "", "move to this plan")
+	plan := fs.String("plan", "", "move to this plan (a subscriber with a subscription moves at the next renewal, see --now)")
+	planNow := fs.Bool("now", false, "with --plan: switch a subscription's plan at once, without proration")
+	profileFlags(fs)
+	autoRenew := fs.Bool("auto-renew", true, "renew the subscription from the wallet by itself")
 	fs.String("password", "", "new password; - reads it from stdin")
 	fs.String("password-file", "", "read the new password from the first line of this file")
 	mac := fs.String("mac", "", `bind to this device MAC ("" unbinds it)`)
@@ -115,6 +144,22 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 	if set["mac-login"] {
 		upd.MACLogin = macLogin
 	}
+	for _, f := range []struct {
+		name string
+		dst  **string
+	}{{"name", &upd.Name}, {"email", &upd.Email}, {"phone", &upd.Phone}} {
+		if set[f.name] {
+			v := flagValue(fs, f.name)
+			*f.dst = &v
+		}
+	}
+	if set["auto-renew"] {
+		upd.AutoRenew = autoRenew
+	}
+	if set["now"] && !set["plan"] {
+		return usagef("subscriber set: --now goes with --plan")
+	}
+	upd.PlanNow = *planNow
 	if set["portal-password-file"] {
 		if err := setPortalPassword(ctx, e, *username, *portalPassword, upd == (billing.SubscriberUpdate{})); err != nil {
 			return err
@@ -124,7 +169,7 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if upd == (billing.SubscriberUpdate{}) {
-		return usagef("subscriber set: nothing to change: give --status, --plan, --password, --password-file, --mac, --mac-login or --portal-password-file")
+		return usagef("subscriber set: nothing to change: give --status, --plan, --password, --password-file, --mac, --mac-login, --name, --email, --phone, --auto-renew or --portal-password-file")
 	}
 	d, err := e.open(ctx)
 	if err != nil {
@@ -146,7 +191,7 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 		if coa, err = enf.DisconnectUser(ctx, s.Username, string(*upd.Status)); err != nil {
 			return err
 		}
-	case upd.Plan != nil && s.Status == radius.StatusActive:
+	case upd.Plan != nil && s.PlanName == *upd.Plan && s.Status == radius.StatusActive:
 		if coa, err = d.planCoA(ctx, s.Username); err != nil {
 			return err
 		}
@@ -155,8 +200,14 @@ func cmdSubscriberSet(ctx context.Context, e *env, args []string) error {
 		subscriberJSON
 		Sessions []coaJSON `json:"sessions"`
 	}{toSubscriberJSON(s), toCoAJSON(coa)}
+	if st, err := d.money(nil).Subscription(ctx, s.Username); err == nil && st.State != radius.SubscriptionCancelled {
+		out.NextPlan = st.NextPlanName
+	}
 	return e.print(out, func(w io.Writer) {
 		fmt.Fprintf(w, "updated subscriber %q: plan %q, status %s\n", s.Username, s.PlanName, s.Status)
+		if out.NextPlan != "" {
+			fmt.Fprintf(w, "plan %q takes effect at the next renewal (subscription show --username %s)\n", out.NextPlan, s.Username)
+		}
 		if len(coa) > 0 {
 			printCoA(w, out.Sessions)
 		}

@@ -53,7 +53,7 @@ WITH v AS (
     SELECT date_trunc('day', activated_at AT TIME ZONE 'UTC'), 0, 1, 0 FROM v WHERE activated_at IS NOT NULL
     UNION ALL
     SELECT date_trunc('day', l.at AT TIME ZONE 'UTC'), 0, 0, -l.amount_cents
-    FROM ledger_entries l JOIN resellers r ON r.id = l.reseller_id
+    FROM ledger_entries l JOIN wallets w ON w.id = l.wallet_id JOIN resellers r ON r.id = w.reseller_id
     WHERE r.name = $1 AND l.kind = 'purchase'
 )
 SELECT day, sum(sold)::int, sum(activated)::int, sum(cents)::bigint

@@ -15,23 +15,30 @@ import (
 
 // The lookups are constants, so pgx keeps one prepared statement per connection for
 // each. Subscribers and vouchers share a column list: a subscriber has no voucher fields,
-// a voucher no status, static IP or lower validity bound of its own.
+// a voucher no status, static IP, lower validity bound or subscription of its own. A
+// subscriber's subscription (unless cancelled) and its plan's isolation plan come with
+// two index lookups.
 const (
 	subscriberAccountSQL = `
 SELECT s.id, s.username, s.password, s.status, s.mac, s.static_ip, s.valid_from, s.valid_until,
        p.id, p.name, p.kind, p.rate_limit, p.uptime_limit_seconds, p.data_limit_bytes,
        p.shared_users, p.interim_seconds, p.pool, p.address_list,
        0::bigint AS voucher_id, ''::text, NULL::timestamptz, false, p.nas_names, p.hotspot_servers,
-       NULL::bytea, s.mac_login AND p.kind = 'hotspot'
+       NULL::bytea, s.mac_login AND p.kind = 'hotspot',
+       coalesce(sub.state, ''), coalesce(ip.id, 0), coalesce(ip.rate_limit, ''), coalesce(ip.pool, ''),
+       coalesce(ip.address_list, '')
 FROM subscribers s
-JOIN plans p ON p.id = s.plan_id`
+JOIN plans p ON p.id = s.plan_id
+LEFT JOIN subscriptions sub ON sub.subscriber_id = s.id AND sub.state <> 'cancelled'
+LEFT JOIN plans ip ON ip.id = p.isolation_plan_id`
 
 	voucherAccountSQL = `
 SELECT v.id, v.username, v.password, 'active', v.mac, NULL::inet, NULL::timestamptz, v.valid_until,
        p.id, p.name, p.kind, p.rate_limit, p.uptime_limit_seconds, p.data_limit_bytes,
        p.shared_users, p.interim_seconds, p.pool, p.address_list,
        v.id, v.state, v.activated_at, p.lock_mac, p.nas_names, p.hotspot_servers,
-       v.code_hash, false
+       v.code_hash, false,
+       ''::text, 0::bigint, ''::text, ''::text, ''::text
 FROM vouchers v
 JOIN plans p ON p.id = v.plan_id`
 
@@ -78,6 +85,7 @@ func (s *Store) findAccount(ctx context.Context, sql, arg string, args ...any) (
 		uptime                int64
 		interim               int32
 		voucherState          string
+		subscription          string
 	)
 	err := s.db.QueryRow(ctx, sql, append([]any{arg}, args...)...).Scan(
 		&a.ID, &a.Username, &a.Password, &status, &mac, &staticIP, &validFrom, &validUntil,
@@ -85,6 +93,7 @@ func (s *Store) findAccount(ctx context.Context, sql, arg string, args ...any) (
 		&a.SharedUsers, &interim, &a.Pool, &a.AddressList,
 		&a.VoucherID, &voucherState, &activatedAt, &a.LockMAC, &a.AllowedNAS, &a.AllowedServers,
 		&a.CodeHash, &a.MACLogin,
+		&subscription, &a.IsolationPlanID, &a.IsolationRateLimit, &a.IsolationPool, &a.IsolationAddressList,
 	)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -101,6 +110,7 @@ func (s *Store) findAccount(ctx context.Context, sql, arg string, args ...any) (
 	a.UptimeLimit = time.Duration(uptime) * time.Second
 	a.Interim = time.Duration(interim) * time.Second
 	a.VoucherState = radius.VoucherState(voucherState)
+	a.Subscription = radius.SubscriptionState(subscription)
 	if activatedAt.Valid {
 		a.ActivatedAt = activatedAt.Time
 	}

@@ -123,3 +123,51 @@ func MustEqualAccount(tb testing.TB, got, want *radius.Account) {
 		tb.Fatalf("account =\n%+v\nwant\n%+v", g, w)
 	}
 }
+
+// TestFindAccountSubscription: a subscriber's account carries the state of its
+// subscription (none when cancelled) and the isolation plan of its plan.
+func TestFindAccountSubscription(t *testing.T) {
+	ctx := context.Background()
+	s, pool := MustStore(t)
+	iso := MustCount(t, pool, `INSERT INTO plans (name, kind, rate_limit, pool, address_list)
+VALUES ('Unpaid', 'pppoe', '256k/256k', 'expired-pool', 'tollgate-isolated') RETURNING id`)
+	home := MustCount(t, pool, `INSERT INTO plans (name, kind, price_cents, isolation_plan_id)
+VALUES ('Home', 'pppoe', 2000, $1) RETURNING id`, iso)
+	bare := MustCount(t, pool, `INSERT INTO plans (name, kind, price_cents) VALUES ('Bare', 'pppoe', 2000) RETURNING id`)
+	sub := func(name string, plan int64, state string) {
+		t.Helper()
+		id := MustCount(t, pool, `INSERT INTO subscribers (username, password, plan_id) VALUES ($1, 'x', $2) RETURNING id`, name, plan)
+		if state != "" {
+			MustCount(t, pool, `INSERT INTO subscriptions (subscriber_id, plan_id, state, anchor_day, period_start, period_end)
+VALUES ($1, $2, $3, 1, now(), now() + interval '30 days') RETURNING id`, id, plan, state)
+		}
+	}
+	sub("isolated", home, "isolated")
+	sub("grace", bare, "grace")
+	sub("cancelled", home, "cancelled")
+	sub("none", home, "")
+	tests := []struct {
+		user  string
+		state radius.SubscriptionState
+		iso   int64
+	}{
+		{"isolated", radius.SubscriptionIsolated, iso},
+		{"grace", radius.SubscriptionGrace, 0},
+		{"cancelled", "", iso},
+		{"none", "", iso},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user, func(t *testing.T) {
+			a, err := s.FindAccountByUsername(ctx, tt.user, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Subscription != tt.state || a.IsolationPlanID != tt.iso {
+				t.Fatalf("subscription %q, isolation plan %d; want %q, %d", a.Subscription, a.IsolationPlanID, tt.state, tt.iso)
+			}
+			if tt.iso != 0 && (a.IsolationRateLimit != "256k/256k" || a.IsolationPool != "expired-pool" || a.IsolationAddressList != "tollgate-isolated") {
+				t.Fatalf("isolation attributes %+v", a)
+			}
+		})
+	}
+}

@@ -23,10 +23,14 @@ const (
 	// length + netip.Addr.MarshalBinary (length 0 = no address), booleans as one byte
 	// (0 or 1), string lists as a uvarint count + strings.
 	formatV2 byte = 2
-	// formatV3 is formatV2 followed by the code hash (bytes) and MAC login (boolean).
-	// Every stored value (this and formatNone) is followed by the authentication tag
-	// Cache.sealValue appends.
+	// formatV3 was formatV2 followed by the code hash (bytes) and MAC login (boolean);
+	// it now reads as a miss.
 	formatV3 byte = 3
+	// formatV4 is formatV3 followed by the subscription state (string), the isolation
+	// plan's ID (varint), rate limit, pool and address list (strings). Every stored value
+	// (this and formatNone) is followed by the authentication tag Cache.sealValue
+	// appends.
+	formatV4 byte = 4
 )
 
 // negativeValue is the cached value of formatNone.
@@ -40,9 +44,9 @@ var (
 	errBool      = errors.New("bad boolean")
 )
 
-// appendAccount appends the formatV3 encoding of a to b.
+// appendAccount appends the formatV4 encoding of a to b.
 func appendAccount(b []byte, a *radius.Account) []byte {
-	b = append(b, formatV3)
+	b = append(b, formatV4)
 	b = binary.AppendVarint(b, a.ID)
 	b = appendString(b, a.Username)
 	b = binary.AppendUvarint(b, uint64(len(a.Password)))
@@ -71,6 +75,11 @@ func appendAccount(b []byte, a *radius.Account) []byte {
 	b = binary.AppendUvarint(b, uint64(len(a.CodeHash)))
 	b = append(b, a.CodeHash...)
 	b = appendBool(b, a.MACLogin)
+	b = appendString(b, string(a.Subscription))
+	b = binary.AppendVarint(b, a.IsolationPlanID)
+	b = appendString(b, a.IsolationRateLimit)
+	b = appendString(b, a.IsolationPool)
+	b = appendString(b, a.IsolationAddressList)
 	return b
 }
 
@@ -134,14 +143,14 @@ func timeNanos(t time.Time) int64 {
 	return 1
 }
 
-// decodeAccount decodes a formatV3 value into a. String fields share the memory of s
+// decodeAccount decodes a formatV4 value into a. String fields share the memory of s
 // (strings are immutable, so this is safe); only Password and the non-empty string
 // lists (a slice each) are allocated.
 func decodeAccount(s string, a *radius.Account) error {
 	if len(s) == 0 {
 		return errTruncated
 	}
-	if s[0] != formatV3 {
+	if s[0] != formatV4 {
 		return errFormat
 	}
 	d := decoder{s: s[1:]}
@@ -179,6 +188,11 @@ func decodeAccount(s string, a *radius.Account) error {
 		a.CodeHash = nil
 	}
 	a.MACLogin = d.bool()
+	a.Subscription = radius.SubscriptionState(d.string())
+	a.IsolationPlanID = d.varint()
+	a.IsolationRateLimit = d.string()
+	a.IsolationPool = d.string()
+	a.IsolationAddressList = d.string()
 	if d.err == nil && len(d.s) != 0 {
 		d.err = errTrailing
 	}

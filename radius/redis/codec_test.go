@@ -40,6 +40,12 @@ func fullAccount() *radius.Account {
 		LockMAC:        true,
 		AllowedNAS:     []string{"r1", "r2"},
 		AllowedServers: []string{"hotspot1"},
+		// Subscription fields (formatV4).
+		Subscription:         radius.SubscriptionIsolated,
+		IsolationPlanID:      12,
+		IsolationRateLimit:   "256k/256k",
+		IsolationPool:        "expired-pool",
+		IsolationAddressList: "tollgate-isolated",
 	}
 }
 
@@ -104,6 +110,9 @@ func TestAccountRoundTrip(t *testing.T) {
 			a.RateLimit = string(make([]byte, 300))
 		})},
 		{name: "subscriber", in: subscriberAccount()},
+		{name: "subscription without isolation plan", in: with(func(a *radius.Account) {
+			a.Subscription, a.IsolationPlanID, a.IsolationRateLimit, a.IsolationPool, a.IsolationAddressList = radius.SubscriptionGrace, 0, "", "", ""
+		})},
 		{name: "voucher, new, no lists", in: with(func(a *radius.Account) {
 			a.VoucherState, a.ActivatedAt, a.LockMAC, a.AllowedNAS, a.AllowedServers = radius.VoucherNew, time.Time{}, false, nil, nil
 		})},
@@ -155,6 +164,7 @@ func TestDecodeAccountErrors(t *testing.T) {
 		{"varint overflow", []byte{formatV2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
 		{"length past end", []byte{formatV2, 0, 0x7f}},
 		{"previous format", append([]byte{formatV1}, full[1:]...)},
+		{"format before subscriptions", append([]byte{formatV3}, full[1:]...)},
 		{"boolean not 0 or 1", boolAt(full, 2)},
 		{"list count past end", listCountPastEnd()},
 	}
@@ -192,8 +202,12 @@ func boolAt(full []byte, v byte) []byte {
 
 // listCountPastEnd is a valid subscriber encoding whose last list claims 5 strings.
 func listCountPastEnd() []byte {
-	b := appendAccount(nil, subscriberAccount())
-	b[len(b)-1] = 5
+	a := subscriberAccount()
+	a.Subscription, a.IsolationPlanID, a.IsolationRateLimit, a.IsolationPool, a.IsolationAddressList = "", 0, "", "", ""
+	b := appendAccount(nil, a)
+	// After the list's count: the code hash's length, MAC login, the subscription state,
+	// the isolation plan's ID and its three strings, one byte each.
+	b[len(b)-8] = 5
 	return b
 }
 

@@ -66,8 +66,12 @@ type Config struct {
 	// APIRateLimit is how many requests a minute one API token may make, counted in
 	// Redis across replicas (default 600).
 	APIRateLimit int64
-	// Currency is the ISO 4217 code the API gives with every amount ("" leaves it out).
+	// Currency is the ISO 4217 code the API gives with every amount ("" leaves it out)
+	// and the pages write after every amount (format.go; "" is billing.DefaultCurrency).
 	Currency string
+	// Location is the operator's time zone (TOLLGATE_TIMEZONE), the one the pages write
+	// dates in (nil: UTC).
+	Location *time.Location
 }
 
 // Deps are what the portal calls. Health reports whether the stores answer; Metrics serves
@@ -209,7 +213,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	if cfg.APIRateLimit <= 0 {
 		cfg.APIRateLimit = 600
 	}
-	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(), metrics: newMetrics(),
+	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(newFormats(cfg).funcs()), metrics: newMetrics(),
 		loginHosts: newLoginHostCache(deps.LoginHosts)}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)

@@ -28,6 +28,8 @@ import (
 //	datetime      the same with the time of day → "3 Mar 2026 14:05"
 //	dateInput     the day as an <input type="date"> value → "2026-03-03" ("" for zero)
 //	percent       hundredths of a percent → "16%", "7.5%"
+//	period        a plan's billing period → "month", "30 days"
+//	currency      the operator's currency → "USD"
 
 // formats writes values for people in the operator's currency and time zone.
 type formats struct {
@@ -64,6 +66,8 @@ func (f formats) funcs() template.FuncMap {
 		"datetime":      f.datetime,
 		"dateInput":     f.dateInput,
 		"percent":       percent,
+		"period":        period,
+		"currency":      func() string { return f.currency },
 	}
 }
 
@@ -210,3 +214,15 @@ func bytesAny(f func(int64) string) func(any) string {
 
 // percent writes hundredths of a percent as a percentage: 1600 → "16%", 750 → "7.5%".
 func percent(bp int) string { return billing.FormatTaxRate(bp) + "%" }
+
+// period writes a plan's billing period: "month" for a calendar month, "30 days" for
+// "30d" (the default period for "").
+func period(p billing.Period) string {
+	if p == "" {
+		p = billing.DefaultPeriod
+	}
+	if n, err := strconv.Atoi(strings.TrimSuffix(string(p), "d")); err == nil && p != billing.PeriodMonth {
+		return plural(int64(n), "day")
+	}
+	return string(p)
+}

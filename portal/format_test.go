@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"tollgate/billing"
 )
 
 // TestFormats: durations, sizes, money and dates are written as people read them.
@@ -54,6 +56,10 @@ func TestFormats(t *testing.T) {
 		{"UTC by default", newFormats(Config{}).datetime(at), "3 Mar 2026 21:05"},
 		{"percent", percent(1600), "16%"},
 		{"fractional percent", percent(750), "7.5%"},
+		{"a month", period(billing.PeriodMonth), "month"},
+		{"days", period("30d"), "30 days"},
+		{"a day", period("1d"), "1 day"},
+		{"the default period", period(""), "30 days"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s: %q; want %q", tc.name, tc.got, tc.want)

@@ -106,6 +106,9 @@ type Deps struct {
 	// My runs the subscribers' pages (/my, /api/v1/my, password links, /privacy); nil
 	// leaves them out.
 	My *My
+	// Subscribers runs the admin's subscriber pages, invoices and statements
+	// (admin_subscribers.go); nil leaves them out.
+	Subscribers *Subscribers
 }
 
 // access is what a route admits.
@@ -261,6 +264,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	p.registerPrint()
 	p.registerVouchers()
 	p.registerMy()
+	p.registerSubscribers()
 
 	// The guest pages: public, GET only (the login form posts to the router, not to us).
 	p.handle("GET", "/hotspot/login", accessPublic, p.hotspotLogin)

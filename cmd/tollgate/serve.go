@@ -379,6 +379,8 @@ func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 		Tokens:     d.tokens(),
 		API:        portalAPI(d),
 		My:         portalMy(d, accounts),
+		// The admin's subscriber pages, invoices and statements.
+		Subscribers: portalSubscribers(d),
 	})
 	if err != nil {
 		return nil, err

@@ -447,8 +447,11 @@ func subscriberForm(s *billing.Subscriber, typed map[string]string) map[string]s
 }
 
 // adminSubscriberUpdate applies the edit form. Every field is written as the form
-// holds it, but the plan only when it is not the plan shown (the current one, or the
-// one scheduled for the next period), and the password only when typed or generated.
+// holds it, but the plan only when it changes: "now" with another plan than the
+// current one switches at once; otherwise a plan other than the one shown (the
+// current one, or the one scheduled for the next period) is scheduled, or drops the
+// schedule when it is the current one. The password is written only when typed or
+// generated.
 // Suspending or disabling cuts the open sessions. Bad fields come back named.
 func (p *Portal) adminSubscriberUpdate(c *fiber.Ctx) error {
 	s, err := p.subscriberParam(c)
@@ -488,8 +491,12 @@ func (p *Portal) adminSubscriberUpdate(c *fiber.Ctx) error {
 	if sub, err := p.deps.Subscribers.Money.Subscription(c.UserContext(), s.Username); err == nil && sub.NextPlanName != "" {
 		shown = sub.NextPlanName
 	}
-	if f["plan"] != "" && f["plan"] != shown {
-		upd.Plan, upd.PlanNow = ptr(f["plan"]), f["plan_when"] == "now"
+	switch plan := f["plan"]; {
+	case plan == "":
+	case f["plan_when"] == "now" && plan != s.PlanName:
+		upd.Plan, upd.PlanNow = &plan, true // the scheduled plan too, at once
+	case plan != shown:
+		upd.Plan = &plan // scheduled, or back to the current plan (the schedule goes)
 	}
 	if f["password"] != "" {
 		upd.Password = ptr(f["password"])
@@ -562,7 +569,7 @@ func (p *Portal) adminSubscriberTopup(c *fiber.Ctx) error {
 		return err
 	}
 	f := formFields(c, "amount", "note", "key")
-	errs := map[string]string{}
+	errs, status := map[string]string{}, fiber.StatusUnprocessableEntity
 	amount, err := billing.ParseCents(f["amount"])
 	if err != nil || amount <= 0 {
 		errs["amount"] = "an amount like 20.00, more than 0"
@@ -584,7 +591,7 @@ func (p *Portal) adminSubscriberTopup(c *fiber.Ctx) error {
 			if field == "" || field == "idempotency_key" {
 				field = "amount"
 			}
-			errs[field] = msg
+			errs[field], status = msg, httpStatus(err, true)
 		}
 	}
 	if len(errs) > 0 {
@@ -593,7 +600,7 @@ func (p *Portal) adminSubscriberTopup(c *fiber.Ctx) error {
 		// (ECONFLICT: used for another amount) must not come back.
 		v.Form, v.Topup, v.TopupErrors = subscriberForm(s, nil), f, errs
 		v.Error = errorSummary(errs, []string{"amount", "note"})
-		return p.renderSubscriber(c, fiber.StatusUnprocessableEntity, s, read, v)
+		return p.renderSubscriber(c, status, s, read, v)
 	}
 	detail := map[string]any{"amount_cents": amount, "note": f["note"], "entry": res.Entry.ID, "replayed": res.Entry.Replayed}
 	number := ""

@@ -101,9 +101,11 @@ type SubscriberRow struct {
 	PlanName string
 	Status   radius.Status
 	// State is the subscription's, "" without one; NextRenewal when it is next
-	// charged (zero without one).
+	// charged (zero without one), Paid whether the current period is paid (if not,
+	// NextRenewal is when it was due).
 	State       radius.SubscriptionState
 	NextRenewal time.Time
+	Paid        bool
 	// BalanceCents is the wallet's balance.
 	BalanceCents int64
 	Restricted   bool

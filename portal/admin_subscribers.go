@@ -146,6 +146,10 @@ type subscriberView struct {
 	From, To string
 	// Password is a password just generated, shown this once.
 	Password string
+	// The profile form's and the top-up form's own messages, shown in their cards (the
+	// forms post to their card's anchor, so the answer opens there).
+	FormError, FormNotice   string
+	TopupError, TopupNotice string
 
 	// The reason form: where it goes after.
 	Next string
@@ -267,17 +271,17 @@ func (p *Portal) adminSubscriber(c *fiber.Ctx) error {
 	v.Form = subscriberForm(s, nil)
 	switch c.Query("done") {
 	case "saved":
-		v.Notice = "Changes saved."
+		v.FormNotice = "Changes saved."
 		if n, _ := strconv.Atoi(c.Query("cut")); n > 0 {
-			v.Notice += " " + plural(int64(n), "open session") + " disconnected."
+			v.FormNotice += " " + plural(int64(n), "open session") + " disconnected."
 		}
 	case "created":
-		v.Notice = "Subscriber added."
+		v.FormNotice = "Subscriber added."
 	case "credited", "replayed":
 		if num := c.Query("receipt"); validNumber(num) {
-			v.Notice = "Top-up credited: receipt " + num + "."
+			v.TopupNotice = "Top-up credited: receipt " + num + "."
 			if c.Query("done") == "replayed" {
-				v.Notice = "This top-up was already credited (receipt " + num + "); nothing was credited again."
+				v.TopupNotice = "This top-up was already credited (receipt " + num + "); nothing was credited again."
 			}
 		}
 	}
@@ -417,10 +421,10 @@ func (p *Portal) adminSubscriberCreate(c *fiber.Ctx) error {
 		return err
 	}
 	if generated == "" {
-		return c.Redirect(subscriberURL(s.ID)+"?done=created", fiber.StatusSeeOther)
+		return c.Redirect(subscriberURL(s.ID)+"?done=created#profile", fiber.StatusSeeOther)
 	}
 	v := p.newSubscriberView(c, "")
-	v.Form, v.Password, v.Notice = subscriberForm(s, nil), generated, "Subscriber added."
+	v.Form, v.Password, v.FormNotice = subscriberForm(s, nil), generated, "Subscriber added."
 	return p.renderSubscriber(c, fiber.StatusCreated, s, &staffRead{}, v)
 }
 
@@ -475,7 +479,7 @@ func (p *Portal) adminSubscriberUpdate(c *fiber.Ctx) error {
 	refuse := func(status int, errs map[string]string) error {
 		f["password"], f["generate"] = "", ""
 		v := p.newSubscriberView(c, "")
-		v.Form, v.Errors, v.Error = f, errs, errorSummary(errs, subscriberFieldOrder)
+		v.Form, v.Errors, v.FormError = f, errs, errorSummary(errs, subscriberFieldOrder)
 		return p.renderSubscriber(c, status, s, read, v)
 	}
 	if len(errs) > 0 {
@@ -526,14 +530,14 @@ func (p *Portal) adminSubscriberUpdate(c *fiber.Ctx) error {
 	}
 	if generated != "" {
 		v := p.newSubscriberView(c, "")
-		v.Form, v.Password, v.Notice = subscriberForm(changed, nil), generated, "Changes saved."
+		v.Form, v.Password, v.FormNotice = subscriberForm(changed, nil), generated, "Changes saved."
 		return p.renderSubscriber(c, fiber.StatusOK, changed, read, v)
 	}
 	u := subscriberURL(s.ID) + "?done=saved"
 	if cut > 0 {
 		u += "&cut=" + strconv.Itoa(cut)
 	}
-	return c.Redirect(u, fiber.StatusSeeOther)
+	return c.Redirect(u+"#profile", fiber.StatusSeeOther)
 }
 
 // cutSessions sends a Disconnect-Request for every open session of username and
@@ -599,7 +603,7 @@ func (p *Portal) adminSubscriberTopup(c *fiber.Ctx) error {
 		// A new key: the refused form moved nothing, and a key the engine refused
 		// (ECONFLICT: used for another amount) must not come back.
 		v.Form, v.Topup, v.TopupErrors = subscriberForm(s, nil), f, errs
-		v.Error = errorSummary(errs, []string{"amount", "note"})
+		v.TopupError = errorSummary(errs, []string{"amount", "note"})
 		return p.renderSubscriber(c, status, s, read, v)
 	}
 	detail := map[string]any{"amount_cents": amount, "note": f["note"], "entry": res.Entry.ID, "replayed": res.Entry.Replayed}
@@ -618,7 +622,7 @@ func (p *Portal) adminSubscriberTopup(c *fiber.Ctx) error {
 	if res.Entry.Replayed {
 		done = "replayed"
 	}
-	return c.Redirect(subscriberURL(s.ID)+"?done="+done+"&receipt="+url.QueryEscape(number), fiber.StatusSeeOther)
+	return c.Redirect(subscriberURL(s.ID)+"?done="+done+"&receipt="+url.QueryEscape(number)+"#wallet", fiber.StatusSeeOther)
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -636,3 +640,9 @@ func (v *subscriberView) SubscriptionStates() []string {
 	return []string{string(radius.SubscriptionActive), string(radius.SubscriptionGrace), string(radius.SubscriptionIsolated),
 		string(radius.SubscriptionCancelled), string(billing.StateNone)}
 }
+
+// Kind names a ledger entry's kind for people.
+func (v *subscriberView) Kind(k billing.EntryKind) string { return entryKind(k) }
+
+// Decision writes an auth log reason code for people: "bad password".
+func (v *subscriberView) Decision(reason string) string { return strings.ReplaceAll(reason, "_", " ") }

@@ -46,7 +46,10 @@ type documentView struct {
 }
 
 // EntryKind names a ledger entry's kind on a statement.
-func (v *documentView) EntryKind(k billing.EntryKind) string {
+func (v *documentView) EntryKind(k billing.EntryKind) string { return entryKind(k) }
+
+// entryKind names a ledger entry's kind for people: "Top-up", "Renewal".
+func entryKind(k billing.EntryKind) string {
 	switch k {
 	case billing.EntryTopup:
 		return "Top-up"

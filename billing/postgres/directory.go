@@ -95,7 +95,7 @@ func (s *Store) FindSubscriberRows(ctx context.Context, q billing.SubscriberQuer
 		r.Status, r.State = radius.Status(status), radius.SubscriptionState(state)
 		if paid != nil && start != nil && end != nil && r.State != radius.SubscriptionCancelled {
 			sub := billing.Subscription{Paid: *paid, PeriodStart: *start, PeriodEnd: *end}
-			r.NextRenewal = sub.NextRenewal()
+			r.NextRenewal, r.Paid = sub.NextRenewal(), *paid
 		}
 		return r, err
 	})

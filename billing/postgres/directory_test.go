@@ -80,7 +80,7 @@ func TestDirectory(t *testing.T) {
 	a := page.Rows[0]
 	if a.ID != alice.ID || a.Name != name || a.Email != email || a.Phone != phone || a.MAC != "AA:BB:CC:00:11:22" ||
 		a.PlanName != "Home 10M" || a.State != radius.SubscriptionActive || a.BalanceCents != 3000 ||
-		!a.NextRenewal.Equal(mustTime(t, "2027-02-28T10:00:00Z")) {
+		!a.NextRenewal.Equal(mustTime(t, "2027-02-28T10:00:00Z")) || !a.Paid {
 		t.Errorf("alice's row %+v", a)
 	}
 	if c := page.Rows[2]; c.State != "" || !c.NextRenewal.IsZero() {

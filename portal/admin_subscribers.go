@@ -236,7 +236,14 @@ func (p *Portal) adminSubscribers(c *fiber.Ctx) error {
 	if v.List.Page < v.List.Pages() {
 		v.NextURL = lq.url(v.List.Page + 1)
 	}
-	detail := map[string]any{"count": len(v.List.Rows), "total": v.List.Total, "page": v.List.Page}
+	// Whose data the page showed: the ids of its rows (a restricted one's shows none).
+	shown := make([]int64, 0, len(v.List.Rows))
+	for _, r := range v.List.Rows {
+		if !r.Restricted {
+			shown = append(shown, r.ID)
+		}
+	}
+	detail := map[string]any{"count": len(v.List.Rows), "total": v.List.Total, "page": v.List.Page, "shown": shown}
 	if lq.Search != "" {
 		detail["search"] = true // what was searched for may itself be personal data
 	}

@@ -24,6 +24,11 @@ func TestBrowserSubscribers(t *testing.T) {
 	for _, u := range []string{"bob", "carol", "dan"} {
 		h.mustCustomer(u, strings.ToUpper(u[:1])+u[1:]+" Otieno", u+"@example.org", "")
 	}
+	var bob int64
+	if err := h.pool.QueryRow(context.Background(), `SELECT id FROM subscribers WHERE username = 'bob'`).Scan(&bob); err != nil {
+		t.Fatal(err)
+	}
+	h.restrict(bob)
 	now := h.clock.Now()
 	h.mustSession("alice", "s-old", now.Add(-26*time.Hour), now.Add(-24*time.Hour), 3<<20, 1<<30)
 	h.mustSession("alice", "s-live", now.Add(-90*time.Minute), time.Time{}, 5<<20, 3<<29)
@@ -34,7 +39,7 @@ func TestBrowserSubscribers(t *testing.T) {
 		shots = t.TempDir()
 	}
 	mustRunE2E(t, node, chromium, "subscribers.mjs", []string{"http://" + h.p.Addr().String()},
-		[]string{"E2E_EMAIL=" + h.admin.Email, "E2E_PASSWORD=password-" + h.admin.Email, "E2E_USER=alice", "E2E_SCREENSHOTS=" + shots},
+		[]string{"E2E_EMAIL=" + h.admin.Email, "E2E_PASSWORD=password-" + h.admin.Email, "E2E_USER=alice", "E2E_RESTRICTED=bob", "E2E_SCREENSHOTS=" + shots},
 		"ok the admin menu has Subscribers",
 		"ok searching finds alice",
 		"ok the directory fits a 390px phone",
@@ -47,6 +52,10 @@ func TestBrowserSubscribers(t *testing.T) {
 		"ok the receipt is for 25.00 USD",
 		"ok printing leaves the navigation out",
 		"ok the statement opens at 0.00 USD and closes at 5.00 USD",
+		"ok the restricted row hides the name",
+		"ok the restricted page asks for a reason",
+		"ok with a reason the page shows",
+		"ok the add form fits a 390px phone",
 		"OK found, edited, topped up once, printed the receipt",
 	)
 	var topups int
@@ -59,13 +68,14 @@ WHERE w.subscriber_id = $1 AND l.kind = 'topup'`, alice.ID).Scan(&topups); err !
 		actions = append(actions, a.Action)
 	}
 	got := strings.Join(actions, ",")
-	for _, want := range []string{"subscriber.list", "subscriber.view", "subscriber.update", "wallet.credit", "invoice.view"} {
+	for _, want := range []string{"subscriber.list", "subscriber.view", "subscriber.update", "wallet.credit", "invoice.view", "subscriber.statement", "subscriber.reason"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("audit log %s has no %s", got, want)
 		}
 	}
 	for name, width := range map[string]int{"subscribers-390.png": 390, "subscriber-390.png": 390, "subscriber-errors-390.png": 390,
-		"subscriber-1280.png": 1280, "subscribers-1280.png": 1280, "receipt-1280.png": 1280} {
+		"subscriber-1280.png": 1280, "subscribers-1280.png": 1280, "receipt-1280.png": 1280, "statement-1280.png": 1280,
+		"reason-390.png": 390, "new-390.png": 390} {
 		f, err := os.Open(filepath.Join(shots, name))
 		if err != nil {
 			t.Fatal(err)

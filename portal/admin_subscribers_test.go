@@ -226,8 +226,9 @@ func TestAdminSubscriberList(t *testing.T) {
 	}
 	_, body := admin.get("/admin/subscribers?q=alice%40")
 	wantBody(t, "alice's row", body, "Alice Wanjiru", "alice@example.com", "254712345678", "Fibre 20", "0.00 USD", `href="/admin/subscribers/`+itoa64(alice.ID)+`"`)
-	if a := h.lastAudit(); a.Action != "subscriber.list" || !strings.Contains(a.Detail, `"search": true`) || strings.Contains(a.Detail, "alice") {
-		t.Errorf("audit %+v: the listing, not what was searched for", a)
+	if a := h.lastAudit(); a.Action != "subscriber.list" || !strings.Contains(a.Detail, `"search": true`) || strings.Contains(a.Detail, "alice") ||
+		!strings.Contains(a.Detail, `"shown": [`+itoa64(alice.ID)+`]`) {
+		t.Errorf("audit %+v: the listing with whose data it showed, not what was searched for", a)
 	}
 
 	// A bad filter is named, and the page still lists.
@@ -241,6 +242,9 @@ func TestAdminSubscriberList(t *testing.T) {
 	_, body = admin.get("/admin/subscribers?q=carol")
 	if rowsOf(body)[0] != "carol" || strings.Contains(body, "Carol Njeri") || strings.Contains(body, "carol@example.com") || !strings.Contains(body, "restricted") {
 		t.Errorf("restricted row shows personal data: %.2000s", body)
+	}
+	if a := h.lastAudit(); !strings.Contains(a.Detail, `"shown": []`) {
+		t.Errorf("audit %+v: a restricted row's data was not shown", a)
 	}
 
 	// Paging: 50 more subscribers make two pages of 50 with the filters kept.

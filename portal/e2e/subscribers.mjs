@@ -1,23 +1,25 @@
 // subscribers.mjs URL — an admin finds a subscriber in headless Chromium and works on
 // it: the directory (menu → search), the subscriber's page, the profile form refused
 // with each bad field named and then saved, a manual top-up double-clicked (credited
-// once), and the receipt's A4 page. Run by portal/admin_subscribers_browser_test.go.
+// once), the receipt's and the statement's A4 pages; then a restricted subscriber, whose
+// page opens only after a reason, and the add form. Run by portal/admin_subscribers_browser_test.go.
 //
 // On a 390px phone first, then at 1280px; each page must never scroll sideways.
 //
 // Environment: E2E_EMAIL, E2E_PASSWORD (an admin without TOTP), E2E_USER (a subscriber
-// named "Alice Wanjiru" with a wallet at 0.00), CHROMIUM (default /usr/bin/chromium),
+// named "Alice Wanjiru" with a wallet at 0.00), E2E_RESTRICTED (a subscriber named
+// "… Otieno" who restricted processing), CHROMIUM (default /usr/bin/chromium),
 // E2E_SCREENSHOTS (a directory for subscribers-390.png, subscriber-390.png,
 // subscriber-errors-390.png, subscriber-1280.png, subscribers-1280.png and
-// receipt-1280.png, statement-1280.png). Prints one "ok ..." line per check and exits 0, or prints
+// receipt-1280.png, statement-1280.png, reason-390.png and new-390.png). Prints one "ok ..." line per check and exits 0, or prints
 // "FAIL: ..." and exits 1.
 import { join } from 'node:path';
 import { run, check, signIn, phone } from './browser.mjs';
 
 const base = process.argv[2];
-const { E2E_EMAIL: email, E2E_PASSWORD: password, E2E_USER: user, E2E_SCREENSHOTS: shots } = process.env;
-if (!base || !email || !password || !user) {
-  console.log('FAIL: usage: E2E_EMAIL=… E2E_PASSWORD=… E2E_USER=… node subscribers.mjs URL');
+const { E2E_EMAIL: email, E2E_PASSWORD: password, E2E_USER: user, E2E_RESTRICTED: restricted, E2E_SCREENSHOTS: shots } = process.env;
+if (!base || !email || !password || !user || !restricted) {
+  console.log('FAIL: usage: E2E_EMAIL=… E2E_PASSWORD=… E2E_USER=… E2E_RESTRICTED=… node subscribers.mjs URL');
   process.exit(2);
 }
 
@@ -116,5 +118,23 @@ await run(phone, async (page) => {
   await page.goto(base + '/admin/subscribers');
   check(await noSideScroll(page), 'the directory fits 1280px');
   await shot(page, 'subscribers-1280');
+
+  // A restricted subscriber: the row hides the name, the page asks for a reason first.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(base + '/admin/subscribers?q=' + restricted);
+  const rrow = page.locator(`tr.subscriber[data-username="${restricted}"]`);
+  check((await text(rrow)).includes('restricted') && !(await text(rrow)).includes('Otieno'), 'the restricted row hides the name');
+  await Promise.all([page.waitForURL('**/admin/subscribers/*'), rrow.locator('a').first().click()]);
+  check((await text(page.locator('h1'))) === 'Reason needed', 'the restricted page asks for a reason');
+  check(await noSideScroll(page), 'the reason form fits a 390px phone');
+  await shot(page, 'reason-390');
+  await page.fill('input[name=reason]', 'customer called about a payment');
+  await Promise.all([page.waitForURL('**/admin/subscribers/*'), page.click('#reason-form button[type=submit]')]);
+  check((await text(page.locator('h1'))).includes('Otieno'), 'with a reason the page shows');
+  check((await text(page.locator('#restricted'))).includes('customer called about a payment'), 'the page says what it was opened for');
+
+  await page.goto(base + '/admin/subscribers/new');
+  check(await noSideScroll(page), 'the add form fits a 390px phone');
+  await shot(page, 'new-390');
   console.log('OK found, edited, topped up once, printed the receipt');
 });

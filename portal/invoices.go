@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"bytes"
 	"embed"
 	"html/template"
 	"strings"
@@ -24,10 +25,11 @@ import (
 var documentFS embed.FS
 
 // parseDocuments parses the documents with the portal's template functions into
-// p.pages ("invoice", "statement").
+// p.prints ("invoice", "statement").
 func (p *Portal) parseDocuments() {
+	p.prints = pages{}
 	for _, name := range []string{"invoice", "statement"} {
-		p.pages[name] = template.Must(template.New(name+".html").Funcs(p.format().funcs()).
+		p.prints[name] = template.Must(template.New(name+".html").Funcs(p.format().funcs()).
 			ParseFS(documentFS, "templates/print/"+name+".html"))
 	}
 }
@@ -106,7 +108,7 @@ func (p *Portal) adminInvoice(c *fiber.Ctx) error {
 	}
 	v := &documentView{Title: title + " " + inv.Number, Operator: p.cfg.OperatorName, Back: subscriberURL(inv.SubscriberID),
 		Invoice: inv, Printed: p.deps.Auth.Now()}
-	return p.renderData(c, fiber.StatusOK, "invoice", v)
+	return p.renderDocument(c, "invoice", v)
 }
 
 // statementRange reads ?from= and ?to= (days, YYYY-MM-DD, in the operator's time zone;
@@ -163,7 +165,18 @@ func (p *Portal) adminStatement(c *fiber.Ctx) error {
 	}
 	v := &documentView{Title: "Statement of account", Operator: p.cfg.OperatorName, Back: subscriberURL(s.ID),
 		Statement: st, LastDay: end.AddDate(0, 0, -1), Printed: p.deps.Auth.Now()}
-	return p.renderData(c, fiber.StatusOK, "statement", v)
+	return p.renderDocument(c, "statement", v)
+}
+
+// renderDocument executes the document name with v and sends it, never cached.
+func (p *Portal) renderDocument(c *fiber.Ctx, name string, v *documentView) error {
+	var buf bytes.Buffer
+	if err := p.prints[name].Execute(&buf, v); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Type("html", "utf-8")
+	return c.Status(fiber.StatusOK).Send(buf.Bytes())
 }
 
 // Neg is -c, for the statement's money-out column.

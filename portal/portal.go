@@ -190,6 +190,9 @@ type Portal struct {
 	adminLn     net.Listener
 	// loginHosts caches Deps.LoginHosts for the captive login page.
 	loginHosts *loginHostCache
+	// prints are the printed documents, pages of their own without the layout
+	// (invoices.go).
+	prints pages
 }
 
 // New builds the app and its routes. It fails on a TrustedProxies entry that is not an

@@ -134,8 +134,8 @@ type NewSubscriber struct {
 }
 
 // SubscriberUpdate is the input of Service.UpdateSubscriber; nil fields stay unchanged.
-// An empty MAC unbinds the device (and ends MAC login); an empty Email or Phone clears
-// it. A new Plan for a subscriber with a subscription takes effect at the next renewal
+// An empty MAC unbinds the device (and ends MAC login); an empty Email, Phone or StaticIP
+// clears it (the pool assigns the address again). A new Plan for a subscriber with a subscription takes effect at the next renewal
 // (the paid period keeps its plan) unless PlanNow, which switches at once without
 // proration.
 type SubscriberUpdate struct {
@@ -149,12 +149,13 @@ type SubscriberUpdate struct {
 	Email     *string
 	Phone     *string
 	AutoRenew *bool
+	StaticIP  *string
 }
 
 // SubscriberChange is what Store.UpdateSubscriber writes; nil fields stay unchanged. A
 // non-nil zero ValidUntil clears the end of validity, a non-nil empty MAC unbinds it, a
-// non-nil empty Email or Phone clears it. Subscription is written in the same
-// transaction.
+// non-nil empty Email or Phone clears it, a non-nil zero StaticIP clears the address.
+// Subscription is written in the same transaction.
 type SubscriberChange struct {
 	Status         *radius.Status
 	PlanID         *int64
@@ -166,6 +167,7 @@ type SubscriberChange struct {
 	Email          *string
 	Phone          *string
 	AutoRenew      *bool
+	StaticIP       *netip.Addr
 	Subscription   *SubscriptionChange
 }
 

@@ -168,8 +168,8 @@ func (s *Service) AddSubscriber(ctx context.Context, in NewSubscriber) (*Subscri
 	return sub, s.accountsChanged(ctx, sub.Username)
 }
 
-// UpdateSubscriber changes the status, the plan, the password, the bound MAC, MAC login
-// or the profile of the subscriber called username. A plan change starts a new validity
+// UpdateSubscriber changes the status, the plan, the password, the bound MAC, MAC login,
+// the static address or the profile of the subscriber called username. A plan change starts a new validity
 // period of the new plan from now; for a subscriber with a subscription it follows
 // planChange (scheduled for the next renewal unless upd.PlanNow). MAC login needs a
 // bound MAC and a hotspot plan. ENOTFOUND, EINVALID (including an unknown plan),
@@ -218,6 +218,13 @@ func (s *Service) UpdateSubscriber(ctx context.Context, username string, upd Sub
 		ch.Phone = &p
 	}
 	ch.AutoRenew = upd.AutoRenew
+	if upd.StaticIP != nil {
+		ip, err := ParseStaticIP(*upd.StaticIP)
+		if err != nil {
+			return nil, err
+		}
+		ch.StaticIP = &ip
+	}
 	sub, err := s.Store.FindSubscriberByUsername(ctx, username)
 	if err != nil {
 		return nil, err

@@ -264,16 +264,9 @@ func checkNewSubscriber(in NewSubscriber) (netip.Addr, string, error) {
 	if in.Plan == "" {
 		return netip.Addr{}, "", invalid("plan: required")
 	}
-	var ip netip.Addr
-	if in.StaticIP != "" {
-		a, err := netip.ParseAddr(in.StaticIP)
-		if err != nil || a.Zone() != "" {
-			return netip.Addr{}, "", invalid("static-ip: %q is not an IPv4 or IPv6 address", in.StaticIP)
-		}
-		if a.IsUnspecified() || a.IsMulticast() {
-			return netip.Addr{}, "", invalid("static-ip: %q cannot be assigned to a subscriber", in.StaticIP)
-		}
-		ip = a.Unmap()
+	ip, err := ParseStaticIP(in.StaticIP)
+	if err != nil {
+		return netip.Addr{}, "", err
 	}
 	mac, err := ParseMAC(in.MAC)
 	if err != nil {
@@ -283,6 +276,23 @@ func checkNewSubscriber(in NewSubscriber) (netip.Addr, string, error) {
 		return netip.Addr{}, "", invalid("mac-login: needs --mac, the device that logs in by its MAC")
 	}
 	return ip, mac, nil
+}
+
+// ParseStaticIP reads a subscriber's static address: an IPv4 or IPv6 address that can be
+// assigned (not unspecified or multicast), the zero Addr for "" (the pool assigns one).
+// EINVALID starting with "static-ip:".
+func ParseStaticIP(s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, invalid("static-ip: %q is not an IPv4 or IPv6 address", s)
+	}
+	if a.IsUnspecified() || a.IsMulticast() {
+		return netip.Addr{}, invalid("static-ip: %q cannot be assigned to a subscriber", s)
+	}
+	return a.Unmap(), nil
 }
 
 // ParseMAC reads a MAC as typed ("" for none) and returns it normalized. EINVALID.

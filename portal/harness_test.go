@@ -133,6 +133,8 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 		Tokens:   tokens,
 		API:      api,
 		My:       mustMy(t, pool, svc),
+		// The admin's subscriber pages (admin_subscribers_test.go).
+		Subscribers: mustSubscribers(t, pool, sealer, svc.Now, disconnects),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -78,6 +78,10 @@ func renderPage(t *testing.T, h *harness, name string) string {
 	if subscriberPages[name] {
 		data = &myView{view: v, Profile: &billing.Profile{Username: "alice"}, Graph: newUsageGraph(nil)} // renderMy
 	}
+	if strings.HasPrefix(name, "admin-subscriber") { // the admin's subscriber pages (renderSubscriber)
+		data = &subscriberView{view: v, F: h.p.format(), Sub: &billing.Subscriber{Username: "alice"}, List: &billing.SubscriberPage{},
+			Wallet: &billing.Wallet{}}
+	}
 	var b strings.Builder
 	if err := h.p.pages[name].Execute(&b, data); err != nil {
 		t.Fatalf("page %s: %v", name, err)

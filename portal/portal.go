@@ -66,8 +66,12 @@ type Config struct {
 	// APIRateLimit is how many requests a minute one API token may make, counted in
 	// Redis across replicas (default 600).
 	APIRateLimit int64
-	// Currency is the ISO 4217 code the API gives with every amount ("" leaves it out).
+	// Currency is the ISO 4217 code the API gives with every amount ("" leaves it out)
+	// and the pages write after every amount (format.go; "" is billing.DefaultCurrency).
 	Currency string
+	// Location is the operator's time zone (TOLLGATE_TIMEZONE), the one the pages write
+	// dates in (nil: UTC).
+	Location *time.Location
 }
 
 // Deps are what the portal calls. Health reports whether the stores answer; Metrics serves
@@ -102,6 +106,9 @@ type Deps struct {
 	// My runs the subscribers' pages (/my, /api/v1/my, password links, /privacy); nil
 	// leaves them out.
 	My *My
+	// Subscribers runs the admin's subscriber pages, invoices and statements
+	// (admin_subscribers.go); nil leaves them out.
+	Subscribers *Subscribers
 }
 
 // access is what a route admits.
@@ -183,6 +190,9 @@ type Portal struct {
 	adminLn     net.Listener
 	// loginHosts caches Deps.LoginHosts for the captive login page.
 	loginHosts *loginHostCache
+	// prints are the printed documents, pages of their own without the layout
+	// (invoices.go).
+	prints pages
 }
 
 // New builds the app and its routes. It fails on a TrustedProxies entry that is not an
@@ -209,7 +219,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	if cfg.APIRateLimit <= 0 {
 		cfg.APIRateLimit = 600
 	}
-	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(), metrics: newMetrics(),
+	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(newFormats(cfg).funcs()), metrics: newMetrics(),
 		loginHosts: newLoginHostCache(deps.LoginHosts)}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -257,6 +267,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	p.registerPrint()
 	p.registerVouchers()
 	p.registerMy()
+	p.registerSubscribers()
 
 	// The guest pages: public, GET only (the login form posts to the router, not to us).
 	p.handle("GET", "/hotspot/login", accessPublic, p.hotspotLogin)

@@ -24,9 +24,9 @@ var staticFS embed.FS
 // pages are the parsed page templates by name; each is the layout plus one page file.
 type pages map[string]*template.Template
 
-// mustParsePages parses every template at startup (an error is a bug in an embedded
-// file, caught by any test).
-func mustParsePages() pages {
+// mustParsePages parses every template at startup with the template functions funcs
+// (format.go); an error is a bug in an embedded file, caught by any test.
+func mustParsePages(funcs template.FuncMap) pages {
 	names, _ := fs.Glob(templateFS, "templates/*.html") // fails only for a bad pattern
 	ps := pages{}
 	for _, n := range names {
@@ -34,7 +34,7 @@ func mustParsePages() pages {
 		if base == "layout.html" {
 			continue
 		}
-		t := template.Must(template.New("layout.html").ParseFS(templateFS, "templates/layout.html", n))
+		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
 		ps[strings.TrimSuffix(base, ".html")] = t
 	}
 	return ps

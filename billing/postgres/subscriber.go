@@ -154,7 +154,8 @@ func (s *Store) FindSubscriberByUsername(ctx context.Context, username string) (
 
 // updateSubscriberSQL changes the non-NULL arguments; $4 says whether to set valid_until
 // to $5, which may be NULL (no end), $7 whether to set mac to $8 (NULL unbinds), $11
-// whether to set email to $12 and $13 whether to set phone to $14 (NULL clears).
+// whether to set email to $12, $13 whether to set phone to $14 and $16 whether to set
+// static_ip to $17 (NULL clears).
 const updateSubscriberSQL = `
 WITH s AS (
     UPDATE subscribers SET
@@ -168,6 +169,7 @@ WITH s AS (
         email       = CASE WHEN $11 THEN $12 ELSE email END,
         phone       = CASE WHEN $13 THEN $14 ELSE phone END,
         auto_renew  = COALESCE($15, auto_renew),
+        static_ip   = CASE WHEN $16 THEN $17 ELSE static_ip END,
         updated_at  = now()
     WHERE id = $1
     ` + returningSubscriber + `
@@ -220,7 +222,7 @@ func changeSubscription(ctx context.Context, db pg.DBTX, id int64, ch *billing.S
 // the subscriber as stored. ENOTFOUND, EINVALID, ECONFLICT for a MAC bound to another
 // subscriber.
 func (s *Store) UpdateSubscriber(ctx context.Context, id int64, ch billing.SubscriberChange) (*billing.Subscriber, error) {
-	var st, until, mac, email, phone any
+	var st, until, mac, email, phone, ip any
 	if ch.Status != nil {
 		st = string(*ch.Status)
 	}
@@ -236,6 +238,9 @@ func (s *Store) UpdateSubscriber(ctx context.Context, id int64, ch billing.Subsc
 	if ch.Phone != nil {
 		phone = nullString(*ch.Phone)
 	}
+	if ch.StaticIP != nil && ch.StaticIP.IsValid() {
+		ip = *ch.StaticIP
+	}
 	var sub billing.Subscriber
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
@@ -244,7 +249,7 @@ func (s *Store) UpdateSubscriber(ctx context.Context, id int64, ch billing.Subsc
 	defer tx.Rollback(ctx) // a no-op after Commit
 	err = scanSubscriber(tx.QueryRow(ctx, updateSubscriberSQL,
 		id, st, ch.PlanID, ch.ValidUntil != nil, until, ch.SealedPassword, ch.MAC != nil, mac, ch.MACLogin,
-		ch.Name, ch.Email != nil, email, ch.Phone != nil, phone, ch.AutoRenew), &sub)
+		ch.Name, ch.Email != nil, email, ch.Phone != nil, phone, ch.AutoRenew, ch.StaticIP != nil, ip), &sub)
 	if err == nil && ch.Subscription != nil {
 		err = changeSubscription(ctx, tx, id, ch.Subscription)
 	}

@@ -349,7 +349,8 @@ func (l *lazyDisconnector) Disconnect(ctx context.Context, s radius.LiveSession,
 func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 	accounts, sessions, audit := portalStores(d, e.cfg)
 	web, err := portal.New(portal.Config{Addr: e.cfg.HTTPAddr, AdminAddr: e.cfg.AdminAddr, OperatorName: e.cfg.OperatorName, PublicURL: e.cfg.PublicURL,
-		TrustedProxies: e.cfg.TrustedProxies, APIRateLimit: e.cfg.APIRateLimit}, portal.Deps{
+		TrustedProxies: e.cfg.TrustedProxies, APIRateLimit: e.cfg.APIRateLimit,
+		Currency: e.cfg.Currency, Location: e.cfg.Location}, portal.Deps{
 		Health: func(ctx context.Context) error {
 			if err := d.pool.Ping(ctx); err != nil {
 				return errors.New("postgres unreachable")
@@ -378,6 +379,8 @@ func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 		Tokens:     d.tokens(),
 		API:        portalAPI(d),
 		My:         portalMy(d, accounts),
+		// The admin's subscriber pages, invoices and statements.
+		Subscribers: portalSubscribers(d),
 	})
 	if err != nil {
 		return nil, err

@@ -147,10 +147,10 @@ CREATE TRIGGER payment_reviews_no_change BEFORE UPDATE OR DELETE ON payment_revi
 -- Standard Webhooks deliveries seen (webhook-id), so a redelivered message is answered
 -- without running again. Kept 7 days: far beyond the 5 minutes a signed timestamp is
 -- accepted for, so a replay is refused by one or the other.
-CREATE TABLE webhook_deliveries (
+CREATE TABLE payment_deliveries (
     provider    text NOT NULL,
     delivery_id text NOT NULL CHECK (length(delivery_id) BETWEEN 1 AND 200),
     received_at timestamptz NOT NULL,
     PRIMARY KEY (provider, delivery_id)
 );
-CREATE INDEX webhook_deliveries_received ON webhook_deliveries (received_at);
+CREATE INDEX payment_deliveries_received ON payment_deliveries (received_at);

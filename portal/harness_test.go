@@ -133,6 +133,8 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 		Tokens:   tokens,
 		API:      api,
 		My:       mustMy(t, pool, svc),
+		// The payment webhooks and the review queue (webhooks_test.go).
+		Payments: mustPayments(t, pool),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -65,6 +65,10 @@ func TestStaticAndLayout(t *testing.T) {
 	}
 }
 
+// pageData gives the pages with a view of their own their data for renderPage, keyed
+// by page name (filled by the test files of those pages).
+var pageData = map[string]func(v *view) any{}
+
 // renderPage renders one page with a signed-in admin's view.
 func renderPage(t *testing.T, h *harness, name string) string {
 	t.Helper()
@@ -77,6 +81,9 @@ func renderPage(t *testing.T, h *harness, name string) string {
 	}
 	if subscriberPages[name] {
 		data = &myView{view: v, Profile: &billing.Profile{Username: "alice"}, Graph: newUsageGraph(nil)} // renderMy
+	}
+	if f := pageData[name]; f != nil {
+		data = f(v)
 	}
 	var b strings.Builder
 	if err := h.p.pages[name].Execute(&b, data); err != nil {

@@ -151,6 +151,9 @@ type Review struct {
 	LedgerEntryID int64
 	// TopUpReference is the reference of the payment's top-up, when it had one.
 	TopUpReference string
+	// PaymentUsername is the subscriber the payment points at (its top-up's, or the one
+	// its account names), "" when none: what an admin most likely credits.
+	PaymentUsername string
 }
 
 // ReviewFilter selects reviews: by state ("" for all), newest first.

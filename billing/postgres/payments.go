@@ -177,7 +177,7 @@ func (s *Store) ExpireTopUps(ctx context.Context, now time.Time) (int, error) {
 }
 
 const recordDeliverySQL = `
-INSERT INTO webhook_deliveries (provider, delivery_id, received_at) VALUES ($1, $2, $3)
+INSERT INTO payment_deliveries (provider, delivery_id, received_at) VALUES ($1, $2, $3)
 ON CONFLICT (provider, delivery_id) DO NOTHING
 RETURNING true`
 
@@ -196,7 +196,7 @@ func (s *Store) RecordDelivery(ctx context.Context, provider payments.Provider, 
 	return fresh, nil
 }
 
-const purgeDeliveriesSQL = `DELETE FROM webhook_deliveries WHERE received_at < $1`
+const purgeDeliveriesSQL = `DELETE FROM payment_deliveries WHERE received_at < $1`
 
 // PurgeDeliveries forgets deliveries received before before.
 func (s *Store) PurgeDeliveries(ctx context.Context, before time.Time) (int, error) {
@@ -260,10 +260,12 @@ func (s *Store) CreateReview(ctx context.Context, r *payments.Review) error {
 	return nil
 }
 
-// reviewColumns are the columns of a review "r" with its payment "p", its top-up "t"
-// and the subscriber it was credited to "s" (LEFT JOINs).
+// reviewColumns are the columns of a review "r" with its payment "p", its top-up "t",
+// the subscriber it was credited to "s" and the one the payment points at "ps" (LEFT
+// JOINs).
 const reviewColumns = `r.id, r.reason, r.raw, r.created_at, r.state, r.resolved_at, r.resolved_by, r.note,
        coalesce(r.subscriber_id, 0), coalesce(s.username, ''), coalesce(r.ledger_entry_id, 0), coalesce(t.reference, ''),
+       coalesce(ps.username, ''),
        p.id, p.provider, p.provider_id, p.reference, p.account, p.amount_cents, p.currency, p.received_at,
        coalesce(p.outcome, ''), coalesce(p.topup_id, 0), coalesce(p.subscriber_id, 0), coalesce(p.ledger_entry_id, 0)`
 
@@ -271,7 +273,8 @@ const reviewFrom = `
 FROM payment_reviews r
 JOIN payments p ON p.id = r.payment_id
 LEFT JOIN topups t ON t.id = p.topup_id
-LEFT JOIN subscribers s ON s.id = r.subscriber_id`
+LEFT JOIN subscribers s ON s.id = r.subscriber_id
+LEFT JOIN subscribers ps ON ps.id = p.subscriber_id`
 
 func scanReview(row pgx.Row, r *payments.Review) error {
 	var reason, state, provider string
@@ -279,7 +282,7 @@ func scanReview(row pgx.Row, r *payments.Review) error {
 	var resolved *time.Time
 	p := &r.Payment
 	err := row.Scan(&r.ID, &reason, &raw, &r.CreatedAt, &state, &resolved, &r.ResolvedBy, &r.Note,
-		&r.SubscriberID, &r.Username, &r.LedgerEntryID, &r.TopUpReference,
+		&r.SubscriberID, &r.Username, &r.LedgerEntryID, &r.TopUpReference, &r.PaymentUsername,
 		&p.ID, &provider, &p.ProviderID, &p.Reference, &p.Account, &p.AmountCents, &p.Currency, &p.ReceivedAt,
 		&p.Outcome, &p.TopUpID, &p.SubscriberID, &p.LedgerEntryID)
 	if err != nil {

@@ -446,7 +446,7 @@ func TestStandardWebhooks(t *testing.T) {
 		wantReceived(t, r, err, payments.ResultIgnored, "")
 	})
 	t.Run("refused deliveries record nothing", func(t *testing.T) {
-		before := p.count(t, `SELECT count(*) FROM webhook_deliveries`)
+		before := p.count(t, `SELECT count(*) FROM payment_deliveries`)
 		b := body("mp-9", "account", "frank", "1.00", "KES")
 		ts := p.now.Add(-6 * time.Minute).Unix()
 		_, err := p.pay.Standard(ctx, payments.StandardHeaders{ID: "msg_9", Timestamp: strconv.FormatInt(ts, 10),
@@ -462,7 +462,7 @@ func TestStandardWebhooks(t *testing.T) {
 		if _, err := p.standard("msg_9", `{"type":"payment.succeeded","data":`); radius.ErrorCode(err) != radius.EINVALID {
 			t.Fatalf("malformed = %v", err)
 		}
-		if after := p.count(t, `SELECT count(*) FROM webhook_deliveries`); after != before {
+		if after := p.count(t, `SELECT count(*) FROM payment_deliveries`); after != before {
 			t.Fatalf("deliveries %d → %d", before, after)
 		}
 	})

@@ -349,6 +349,7 @@ func TestPaymentRacingExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 12
+	credited := 0
 	for i := range n {
 		tu, _, err := p.pay.StartTopUp(ctx, "erin", 500, "paystack")
 		if err != nil {
@@ -365,15 +366,17 @@ func TestPaymentRacingExpiry(t *testing.T) {
 			t.Fatalf("webhook %v, pass %v", werr, perr)
 		}
 		got := p.topUp(t, tu.Reference)
-		credited := p.count(t, `SELECT count(*) FROM ledger_entries WHERE idempotency_key = $1`, "topup:"+tu.Reference)
+		credits := p.count(t, `SELECT count(*) FROM ledger_entries WHERE idempotency_key = $1`, "topup:"+tu.Reference)
 		reviews := p.count(t, `SELECT count(*) FROM payment_reviews r JOIN payments x ON x.id = r.payment_id WHERE x.topup_id = $1`, tu.ID)
 		switch {
-		case res.Result == payments.ResultCredited && got.State == payments.Paid && credited == 1 && reviews == 0:
-		case res.Result == payments.ResultReview && res.Reason == payments.ReasonExpired && got.State == payments.Expired && credited == 0 && reviews == 1:
+		case res.Result == payments.ResultCredited && got.State == payments.Paid && credits == 1 && reviews == 0:
+			credited++
+		case res.Result == payments.ResultReview && res.Reason == payments.ReasonExpired && got.State == payments.Expired && credits == 0 && reviews == 1:
 		default:
-			t.Fatalf("round %d: %+v, top-up %s, %d credits, %d reviews", i, res, got.State, credited, reviews)
+			t.Fatalf("round %d: %+v, top-up %s, %d credits, %d reviews", i, res, got.State, credits, reviews)
 		}
 	}
+	t.Logf("%d of %d credited before the pass expired them", credited, n)
 	mustInvariants(t, p.pool)
 }
 

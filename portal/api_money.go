@@ -134,6 +134,20 @@ func toInvoiceJSON(inv *billing.Invoice) invoiceJSON {
 	return out
 }
 
+// newestFirst makes a page of at most limit rows of list (read newest first, one more
+// than limit when there is another page), its cursor the id of the last row shown.
+func newestFirst[T, J any](list []T, limit int, id func(*T) int64, conv func(*T) J) page[J] {
+	out := page[J]{Data: []J{}}
+	for i := range list {
+		if len(out.Data) == limit {
+			out.NextCursor = makeCursor(idCursor{ID: id(&list[i-1])})
+			break
+		}
+		out.Data = append(out.Data, conv(&list[i]))
+	}
+	return out
+}
+
 func (p *Portal) registerAPIMoney() {
 	a := p.deps.API
 	if a.Money == nil || a.MoneyPages == nil || a.Subscribers == nil {
@@ -195,14 +209,7 @@ func (p *Portal) apiWalletEntries(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := page[ledgerEntryJSON]{Data: []ledgerEntryJSON{}}
-	for i := range list {
-		if len(out.Data) == limit {
-			out.NextCursor = makeCursor(idCursor{ID: list[i-1].ID})
-			break
-		}
-		out.Data = append(out.Data, toLedgerEntryJSON(&list[i]))
-	}
+	out := newestFirst(list, limit, func(e *billing.LedgerEntry) int64 { return e.ID }, toLedgerEntryJSON)
 	if err := p.audit(c, "wallet.entries", subscriberTarget(s), map[string]any{"count": len(out.Data)}); err != nil {
 		return err
 	}
@@ -290,14 +297,7 @@ func (p *Portal) apiInvoices(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := page[invoiceJSON]{Data: []invoiceJSON{}}
-	for i := range list {
-		if len(out.Data) == limit {
-			out.NextCursor = makeCursor(idCursor{ID: list[i-1].ID})
-			break
-		}
-		out.Data = append(out.Data, toInvoiceJSON(&list[i]))
-	}
+	out := newestFirst(list, limit, func(inv *billing.Invoice) int64 { return inv.ID }, toInvoiceJSON)
 	target := ""
 	if f.SubscriberID != 0 {
 		target = "subscriber:" + strconv.FormatInt(f.SubscriberID, 10)

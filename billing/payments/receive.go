@@ -187,10 +187,7 @@ func (s *Service) payTopUp(ctx context.Context, st Store, money billing.MoneySto
 		}
 		return s.review(ctx, st, ev, p, reason, now, res)
 	}
-	cr, err := s.Money.CreditIn(ctx, money, billing.CreditRequest{
-		Username: t.Username, AmountCents: p.AmountCents, Kind: billing.EntryPayment, Provider: string(p.Provider),
-		Ref: t.Reference, IdempotencyKey: "topup:" + t.Reference, Actor: actor(p.Provider),
-	})
+	cr, err := s.credit(ctx, st, money, p, t.Username, t.Reference, "topup:"+t.Reference, res)
 	if err != nil {
 		return err
 	}
@@ -198,11 +195,6 @@ func (s *Service) payTopUp(ctx context.Context, st Store, money billing.MoneySto
 		return err
 	}
 	t.State, t.ClosedAt, t.LedgerEntryID = Paid, now, cr.Entry.ID
-	p.Outcome, p.LedgerEntryID = OutcomeCredited, cr.Entry.ID
-	if err := st.SetPaymentOutcome(ctx, p); err != nil {
-		return err
-	}
-	res.Result, res.Credit = ResultCredited, cr
 	return nil
 }
 
@@ -220,19 +212,26 @@ func (s *Service) payAccount(ctx context.Context, st Store, money billing.MoneyS
 	if p.Currency != s.Config.Currency {
 		return s.review(ctx, st, ev, p, ReasonCurrencyMismatch, now, res)
 	}
+	_, err = s.credit(ctx, st, money, p, sub.Username, p.ProviderID, "payment:"+string(p.Provider)+":"+p.ProviderID, res)
+	return err
+}
+
+// credit credits p to username's wallet (a payment entry with ref and the idempotency
+// key, a receipt, what is due settled) and records p as credited.
+func (s *Service) credit(ctx context.Context, st Store, money billing.MoneyStore, p *Payment, username, ref, key string, res *Received) (*billing.CreditResult, error) {
 	cr, err := s.Money.CreditIn(ctx, money, billing.CreditRequest{
-		Username: sub.Username, AmountCents: p.AmountCents, Kind: billing.EntryPayment, Provider: string(p.Provider),
-		Ref: p.ProviderID, IdempotencyKey: "payment:" + string(p.Provider) + ":" + p.ProviderID, Actor: actor(p.Provider),
+		Username: username, AmountCents: p.AmountCents, Kind: billing.EntryPayment, Provider: string(p.Provider),
+		Ref: ref, IdempotencyKey: key, Actor: actor(p.Provider),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p.Outcome, p.LedgerEntryID = OutcomeCredited, cr.Entry.ID
 	if err := st.SetPaymentOutcome(ctx, p); err != nil {
-		return err
+		return nil, err
 	}
 	res.Result, res.Credit = ResultCredited, cr
-	return nil
+	return cr, nil
 }
 
 // review records p for an admin, with the event as received.

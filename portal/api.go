@@ -54,6 +54,10 @@ type API struct {
 	Vouchers    VoucherAPI
 	// Disconnect sends RFC 5176 Disconnect-Requests to a session's router.
 	Disconnect radius.Disconnector
+	// Money and MoneyPages run the wallets and invoices (api_money.go); nil leaves them
+	// out.
+	Money      MoneyAPI
+	MoneyPages MoneyPages
 }
 
 // PlanAPI is billing.Service's plan side.
@@ -356,9 +360,8 @@ func (p *Portal) registerAPI() {
 	p.registerAPISubscribers()
 	p.registerAPISessions()
 	p.registerAPIVouchers()
-	// Wallets (credit) and invoices belong to the money engine: each is one more
-	// register function here over a field of API, its routes declared with p.api, which
-	// puts them under the token scopes, the rate limit, the audit and the OpenAPI
-	// document (its walk test then checks them). Outgoing webhooks read billing's event
-	// outbox and need no route here.
+	// Wallets (credit) and invoices: declared with p.api like the others, so they are
+	// under the token scopes, the rate limit, the audit and the OpenAPI document.
+	p.registerAPIMoney()
+	// Outgoing webhooks read billing's event outbox and need no route here.
 }

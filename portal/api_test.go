@@ -56,6 +56,8 @@ func mustAPI(tb testing.TB, pool *pgxpool.Pool, sealer *seal.Sealer) (*API, *fak
 		Sessions:    rs,
 		Vouchers:    &hotspot.Service{Store: hotspotpg.NewStore(pool), Plans: bs, Sealer: sealer, Codes: sealer, Usage: rs},
 		Disconnect:  dis,
+		Money:       mustMoney(pool), // api_money_test.go
+		MoneyPages:  bs,
 	}, dis
 }
 

@@ -135,6 +135,8 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 		My:       mustMy(t, pool, svc),
 		// The admin's subscriber pages (admin_subscribers_test.go).
 		Subscribers: mustSubscribers(t, pool, sealer, svc.Now, disconnects),
+		// The payment webhooks and the review queue (webhooks_test.go).
+		Payments: mustPayments(t, pool),
 	})
 	if err != nil {
 		t.Fatal(err)

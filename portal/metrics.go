@@ -9,6 +9,10 @@ type metrics struct {
 	csrf   prometheus.Counter
 	// apiLimited counts API requests refused by their token's rate limit.
 	apiLimited prometheus.Counter
+	// webhooks counts the payment webhooks' answers: provider (paystack, generic) and
+	// result (credited, duplicate, review, failed, ignored, bad_signature, stale,
+	// malformed, too_large, rate_limited, disabled, error).
+	webhooks *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -29,12 +33,16 @@ func newMetrics() *metrics {
 			Namespace: "tollgate", Subsystem: "portal", Name: "api_rate_limited_total",
 			Help: "API requests refused by their token's rate limit.",
 		}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tollgate", Subsystem: "portal", Name: "webhooks_total",
+			Help: "Payment webhooks by provider and result (credited, duplicate, review, bad_signature, stale, malformed, ...).",
+		}, []string{"provider", "result"}),
 	}
 }
 
 // Register adds the portal's metrics to reg.
 func (p *Portal) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{p.metrics.logins, p.metrics.errors, p.metrics.csrf, p.metrics.apiLimited} {
+	for _, c := range []prometheus.Collector{p.metrics.logins, p.metrics.errors, p.metrics.csrf, p.metrics.apiLimited, p.metrics.webhooks} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

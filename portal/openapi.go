@@ -113,8 +113,8 @@ func (p *Portal) openAPIDocument() map[string]any {
 			params = append(params, param(m[1], "path", pr.Type, pr.Desc, true))
 		}
 		for _, pr := range d.Params {
-			if pr.In == "query" {
-				params = append(params, param(pr.Name, "query", pr.Type, pr.Desc, false))
+			if pr.In == "query" || pr.In == "header" {
+				params = append(params, param(pr.Name, pr.In, pr.Type, pr.Desc, false))
 			}
 		}
 		if params != nil {
@@ -161,7 +161,7 @@ func (p *Portal) openAPIDocument() map[string]any {
 		"info": map[string]any{
 			"title":   "tollgate API",
 			"version": "1",
-			"description": "Plans, subscribers, NAS, sessions and vouchers. Authenticate with `Authorization: Bearer <token>` " +
+			"description": "Plans, subscribers, NAS, sessions, vouchers, wallets and invoices. Authenticate with `Authorization: Bearer <token>` " +
 				"(tollgate token add) or an admin's session cookie (unsafe requests then carry X-CSRF-Token). Lists take " +
 				"?limit= (1-1000, default 100) and ?cursor= and answer {data, next_cursor}; errors are {code, message, field}.",
 		},

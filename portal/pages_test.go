@@ -65,6 +65,10 @@ func TestStaticAndLayout(t *testing.T) {
 	}
 }
 
+// pageData gives the pages with a view of their own their data for renderPage, keyed
+// by page name (filled by the test files of those pages).
+var pageData = map[string]func(v *view) any{}
+
 // renderPage renders one page with a signed-in admin's view.
 func renderPage(t *testing.T, h *harness, name string) string {
 	t.Helper()
@@ -81,6 +85,8 @@ func renderPage(t *testing.T, h *harness, name string) string {
 	if strings.HasPrefix(name, "admin-subscriber") { // the admin's subscriber pages (renderSubscriber)
 		data = &subscriberView{view: v, F: h.p.format(), Sub: &billing.Subscriber{Username: "alice"}, List: &billing.SubscriberPage{},
 			Wallet: &billing.Wallet{}}
+	} else if f := pageData[name]; f != nil {
+		data = f(v)
 	}
 	var b strings.Builder
 	if err := h.p.pages[name].Execute(&b, data); err != nil {

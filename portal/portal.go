@@ -109,6 +109,9 @@ type Deps struct {
 	// Subscribers runs the admin's subscriber pages, invoices and statements
 	// (admin_subscribers.go); nil leaves them out.
 	Subscribers *Subscribers
+	// Payments runs the payment webhooks (/webhooks/…) and the admin's review queue
+	// (/admin/payments/reviews); nil leaves them out.
+	Payments PaymentService
 }
 
 // access is what a route admits.
@@ -147,15 +150,16 @@ const (
 	surfaceBoth  = surfaceStaff | surfaceGuest
 )
 
-// surfaceOf is where path is served when Config.AdminAddr is set: /hotspot/ on the
-// guests' listener only, /healthz, /static/ and the public privacy policy on both,
+// surfaceOf is where path is served when Config.AdminAddr is set: /hotspot/ and the
+// payment providers' /webhooks/ on the guests' listener only, /healthz, /static/ and
+// the public privacy policy on both,
 // anything else on the staff's only. The guests' listener needs no staff sign-in, so /login, /account and /api/v1
 // are staff routes too.
 func surfaceOf(path string) surface {
 	switch {
 	case path == "/healthz", strings.HasPrefix(path, "/static/"), path == "/privacy":
 		return surfaceBoth
-	case strings.HasPrefix(path, "/hotspot/"):
+	case strings.HasPrefix(path, "/hotspot/"), strings.HasPrefix(path, webhookPrefix):
 		return surfaceGuest
 	}
 	return surfaceStaff
@@ -268,6 +272,8 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	p.registerVouchers()
 	p.registerMy()
 	p.registerSubscribers()
+	p.registerWebhooks()
+	p.registerPayments()
 
 	// The guest pages: public, GET only (the login form posts to the router, not to us).
 	p.handle("GET", "/hotspot/login", accessPublic, p.hotspotLogin)

@@ -1,7 +1,7 @@
-// Package billingtest holds the real parts that billing's notification tests talk to:
-// an SMTP server (emersion/go-smtp) and an SMS gateway (net/http/httptest), both in
-// process on the loopback, recording what they receive. Import it from _test.go files
-// only.
+// Package billingtest holds the real parts that billing's tests talk to: an SMTP
+// server (emersion/go-smtp), an SMS gateway and a fake of Paystack's API
+// (net/http/httptest), all in process on the loopback, recording what they receive.
+// Import it from _test.go files only.
 package billingtest
 
 import (

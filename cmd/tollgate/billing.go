@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tollgate/billing"
+	"tollgate/billing/payments"
 	billingpg "tollgate/billing/postgres"
 	"tollgate/radius"
 )
@@ -86,15 +87,15 @@ type passJSON struct {
 	Grace     int       `json:"grace"`
 	Isolated  int       `json:"isolated"`
 	Reminders int       `json:"reminders"`
-	// ExpiredCheckouts is null: unpaid checkouts (top-ups) do not exist yet.
-	ExpiredCheckouts *int          `json:"expired_checkouts"`
+	// ExpiredCheckouts are the online top-ups that expired unpaid.
+	ExpiredCheckouts int           `json:"expired_checkouts"`
 	Outcomes         []outcomeJSON `json:"outcomes"`
 	Errors           []string      `json:"errors"`
 }
 
-func toPassJSON(r *billing.PassReport) passJSON {
+func toPassJSON(r *billing.PassReport, p *payments.PassReport) passJSON {
 	out := passJSON{At: r.At.UTC(), Renewed: r.Renewed, Restored: r.Restored, Grace: r.Grace, Isolated: r.Isolated,
-		Reminders: r.Reminders, Outcomes: []outcomeJSON{}, Errors: r.Errors}
+		Reminders: r.Reminders, ExpiredCheckouts: p.Expired, Outcomes: []outcomeJSON{}, Errors: r.Errors}
 	for i := range r.Outcomes {
 		out.Outcomes = append(out.Outcomes, toOutcomeJSON(&r.Outcomes[i]))
 	}
@@ -129,19 +130,20 @@ func cmdBillingRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	var rep *billing.PassReport
+	var prep *payments.PassReport
 	err = billingpg.WithPassLock(ctx, d.pool, func(ctx context.Context) error {
 		var err error
-		rep, err = money.RunPass(ctx, now)
+		rep, prep, err = billingPassRun(ctx, money, d.payments(money), now)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	out := toPassJSON(rep)
+	out := toPassJSON(rep, prep)
 	if err := e.print(out, func(w io.Writer) {
 		fmt.Fprintf(w, "billing pass as of %s: %d renewed (%d restored), %d in grace, %d isolated, %d reminders\n",
 			rep.At.In(e.cfg.Location).Format(time.RFC3339), rep.Renewed, rep.Restored, rep.Grace, rep.Isolated, rep.Reminders)
-		fmt.Fprintln(w, "expired checkouts: none (online top-ups are not there yet)")
+		fmt.Fprintf(w, "expired checkouts: %d (online top-ups not paid within TOLLGATE_TOPUP_TTL)\n", prep.Expired)
 		printOutcomes(w, e.cfg.Currency, e.cfg.Location, out.Outcomes)
 		for _, msg := range rep.Errors {
 			fmt.Fprintf(w, "  error: %s\n", msg)

@@ -18,6 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tollgate/billing"
+	"tollgate/billing/payments"
+	"tollgate/billing/payments/paystack"
 	"tollgate/billing/sms"
 	"tollgate/billing/smtp"
 	"tollgate/radius"
@@ -76,6 +78,15 @@ type Config struct {
 	Location        *time.Location
 	RemindDays      []int
 	BillingInterval time.Duration
+
+	// Payments: Paystack's secret key (its API's Bearer token, and the key of its
+	// webhooks' signatures; "" leaves Paystack off) and its API's address, the generic
+	// provider's Standard Webhooks secrets (nil leaves /webhooks/payments off), and how
+	// long a top-up may be paid.
+	PaystackSecretKey string
+	PaystackBaseURL   string
+	WebhookSecrets    [][]byte
+	TopUpTTL          time.Duration
 }
 
 // money returns the money engine's settings.
@@ -317,7 +328,47 @@ func loadConfig() (*Config, error) {
 	if err := c.loadMoney(); err != nil {
 		return nil, err
 	}
+	if err := c.loadPayments(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// loadPayments reads the payment settings.
+func (c *Config) loadPayments() error {
+	var err error
+	if c.PaystackSecretKey, err = getenv("TOLLGATE_PAYSTACK_SECRET_KEY"); err != nil {
+		return err
+	}
+	if k := c.PaystackSecretKey; k != "" && (len(k) < 8 || len(k) > 200 || strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r > '~' })) {
+		return badVar("TOLLGATE_PAYSTACK_SECRET_KEY", "not a Paystack secret key (sk_live_… or sk_test_…, from the dashboard's API keys)")
+	}
+	c.PaystackBaseURL = strings.TrimSuffix(os.Getenv("TOLLGATE_PAYSTACK_BASE_URL"), "/")
+	if c.PaystackBaseURL == "" {
+		c.PaystackBaseURL = paystack.DefaultBaseURL
+	}
+	if u, err := url.Parse(c.PaystackBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return badVar("TOLLGATE_PAYSTACK_BASE_URL", "%q: want http(s)://host[:port][/path]", c.PaystackBaseURL)
+	}
+	secret, err := getenv("TOLLGATE_WEBHOOK_SECRET")
+	if err != nil {
+		return err
+	}
+	if secret != "" {
+		if c.WebhookSecrets, err = payments.ParseWebhookSecrets(secret); err != nil {
+			return badVar("TOLLGATE_WEBHOOK_SECRET", "%s (e.g. whsec_ and the base64 of 32 random bytes; several separated by spaces while rotating)",
+				strings.TrimPrefix(radius.ErrorMessage(err), "secret: "))
+		}
+	}
+	c.TopUpTTL = payments.DefaultTTL
+	if v := os.Getenv("TOLLGATE_TOPUP_TTL"); v != "" {
+		x, err := billing.ParseDuration(v)
+		if err != nil || x < time.Minute || x > 30*24*time.Hour {
+			return badVar("TOLLGATE_TOPUP_TTL", "%q is not a duration from 1m to 30d (e.g. 1h)", v)
+		}
+		c.TopUpTTL = x
+	}
+	return nil
 }
 
 // loadMoney reads the money settings.
@@ -453,6 +504,10 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_TIMEZONE", c.Location.String()},
 		{"TOLLGATE_REMIND_DAYS", joinInts(c.RemindDays)},
 		{"TOLLGATE_BILLING_INTERVAL", c.BillingInterval.String()},
+		{"TOLLGATE_PAYSTACK_SECRET_KEY", redactSet(c.PaystackSecretKey)},
+		{"TOLLGATE_PAYSTACK_BASE_URL", c.PaystackBaseURL},
+		{"TOLLGATE_WEBHOOK_SECRET", redactSecrets(len(c.WebhookSecrets))},
+		{"TOLLGATE_TOPUP_TTL", c.TopUpTTL.String()},
 		{"TOLLGATE_NOTIFY_INTERVAL", c.Notify.Interval.String()},
 		{"TOLLGATE_SMTP_URL", redactURL(c.Notify.smtpURL)},
 		{"TOLLGATE_MAIL_FROM", c.Notify.mailFrom()},
@@ -486,6 +541,17 @@ func redactSet(v string) string {
 		return ""
 	}
 	return "***** (set)"
+}
+
+// redactSecrets hides n secrets, saying how many are set.
+func redactSecrets(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "***** (set)"
+	}
+	return "***** (" + strconv.Itoa(n) + " set)"
 }
 
 // redactHeader shows a header's name and hides its value.

@@ -102,6 +102,11 @@ func commands() map[string]command {
 		"billing run":        {"run one billing pass: renewals, grace, isolation, reminders [--now RFC3339]", cmdBillingRun},
 		"invoice list":       {"list invoices and receipts, newest first [--subscriber U] [--kind invoice|receipt] [--limit 100]", cmdInvoiceList},
 		"invoice show":       {"show an invoice or receipt with its lines: NUMBER", cmdInvoiceShow},
+		"topup create":       {"start an online top-up and print the checkout URL: --subscriber U --amount 20.00 [--provider paystack|generic]", cmdTopUpCreate},
+		"topup list":         {"list online top-ups, newest first [--subscriber U] [--state pending|paid|failed|expired] [--limit 50]", cmdTopUpList},
+		"topup show":         {"show an online top-up: REFERENCE", cmdTopUpShow},
+		"payment reviews":    {"list payments waiting for review, with the event as received [--state open|credited|dismissed|all]", cmdPaymentReviews},
+		"payment resolve":    {"resolve a payment review once: --id N (--credit USER | --dismiss) [--note TEXT]", cmdPaymentResolve},
 
 		"hotspot router-files": {"write a router's hotspot login.html and setup.rsc: --nas NAME --out DIR [--portal-url URL] [--radius-address IP]", cmdHotspotRouterFiles},
 	}

@@ -137,7 +137,7 @@ func TestE2EMoney(t *testing.T) {
 	// 31 January: alice is charged her first month; bob (no money, no grace, no
 	// isolation plan) is isolated and rejected.
 	p := s.pass("2027-01-31T10:00:00Z")
-	if p.Renewed != 1 || p.Isolated != 1 || p.ExpiredCheckouts != nil {
+	if p.Renewed != 1 || p.Isolated != 1 || p.ExpiredCheckouts != 0 {
 		t.Fatalf("pass %+v", p)
 	}
 	mustContain(t, auth("alice", "pw-alice"), normal...)

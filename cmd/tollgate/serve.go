@@ -300,7 +300,7 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 		{name: "routers", every: every, run: routers.PollAll},
 		// Renewals, grace, isolation and reminders; the job's lock is the one `billing
 		// run` waits for, so a pass by hand and cron's never overlap.
-		{name: billingpg.PassJob, every: e.cfg.BillingInterval, run: billingPass(d.money(enf), log)},
+		{name: billingpg.PassJob, every: e.cfg.BillingInterval, run: billingPass(d, d.money(enf), log)},
 	}, notifyJobs(d, e.cfg)...))
 	// Wait for running jobs, then for the disconnects of an enforcer of our own (the
 	// radius role waits for its own).
@@ -315,16 +315,18 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 	}
 }
 
-// billingPass is cron's billing job: a pass as of now, its work logged.
-func billingPass(money *billing.SubscriberService, log *slog.Logger) func(ctx context.Context) error {
+// billingPass is cron's billing job: a pass as of now (unpaid top-ups expire, then the
+// subscriptions), its work logged.
+func billingPass(d *deps, money *billing.SubscriberService, log *slog.Logger) func(ctx context.Context) error {
+	pay := d.payments(money)
 	return func(ctx context.Context) error {
-		rep, err := money.RunPass(ctx, time.Now())
+		rep, prep, err := billingPassRun(ctx, money, pay, time.Now())
 		if err != nil {
 			return err
 		}
-		if len(rep.Outcomes) > 0 {
+		if len(rep.Outcomes) > 0 || prep.Expired > 0 {
 			log.Info("billing pass", "renewed", rep.Renewed, "restored", rep.Restored, "grace", rep.Grace,
-				"isolated", rep.Isolated, "reminders", rep.Reminders)
+				"isolated", rep.Isolated, "reminders", rep.Reminders, "expired_checkouts", prep.Expired)
 		}
 		if len(rep.Errors) > 0 {
 			return fmt.Errorf("billing pass: %d failed: %s", len(rep.Errors), strings.Join(rep.Errors, "; "))
@@ -348,6 +350,7 @@ func (l *lazyDisconnector) Disconnect(ctx context.Context, s radius.LiveSession,
 // pages on TOLLGATE_ADMIN_ADDR when set), serving /metrics from reg.
 func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 	accounts, sessions, audit := portalStores(d, e.cfg)
+	pay := portalPayments(d)
 	web, err := portal.New(portal.Config{Addr: e.cfg.HTTPAddr, AdminAddr: e.cfg.AdminAddr, OperatorName: e.cfg.OperatorName, PublicURL: e.cfg.PublicURL,
 		TrustedProxies: e.cfg.TrustedProxies, APIRateLimit: e.cfg.APIRateLimit,
 		Currency: e.cfg.Currency, Location: e.cfg.Location}, portal.Deps{
@@ -381,14 +384,19 @@ func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 		My:         portalMy(d, accounts),
 		// The admin's subscriber pages, invoices and statements.
 		Subscribers: portalSubscribers(d),
+		// The payment webhooks and the review queue; credits' after-work on its workers.
+		Payments: pay,
 	})
 	if err != nil {
+		_ = pay.Shutdown(context.Background())
 		return nil, err
 	}
 	if err := web.Register(reg); err != nil {
+		_ = pay.Shutdown(context.Background())
 		return nil, err
 	}
 	if err := web.Start(); err != nil {
+		_ = pay.Shutdown(context.Background())
 		return nil, fmt.Errorf("portal: listen %s: %w", e.cfg.HTTPAddr, err)
 	}
 	if a := web.AdminAddr(); a != nil {
@@ -396,7 +404,8 @@ func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 	} else {
 		d.log.Info("portal listening", "addr", web.Addr().String())
 	}
-	return func(ctx context.Context) { _ = web.Shutdown(ctx) }, nil
+	// No more requests, then the credits' after-work still queued.
+	return func(ctx context.Context) { _ = web.Shutdown(ctx); _ = pay.Shutdown(ctx) }, nil
 }
 
 // portalVouchers is what the portal's NAS, plan, voucher and reseller pages call. A

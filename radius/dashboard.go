@@ -50,8 +50,12 @@ type ActivityStore interface {
 // SessionQuery selects sessions for the admin's session pages. Zero fields do not
 // filter.
 type SessionQuery struct {
-	Online  bool
-	NASName string
+	Online    bool
+	NASName   string
+	SessionID string // Acct-Session-Id
+	// RatePlanID selects the sessions whose rate limit comes from this plan: its
+	// accounts' unless isolated, and the isolated ones of the plans it isolates.
+	RatePlanID int64
 	// Search is a username, a MAC or an IP address, matched exactly; a username that
 	// ends in "*" matches the usernames that start with the rest.
 	Search string

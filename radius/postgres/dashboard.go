@@ -191,6 +191,12 @@ func (s *Store) FindSessionViews(ctx context.Context, q radius.SessionQuery) ([]
 	if q.NASName != "" {
 		where = append(where, "n.name = "+arg(q.NASName))
 	}
+	if q.SessionID != "" {
+		where = append(where, "s.acct_session_id = "+arg(q.SessionID))
+	}
+	if q.RatePlanID != 0 {
+		where = append(where, "CASE WHEN sc.state = 'isolated' THEN ip.id ELSE p.id END = "+arg(q.RatePlanID))
+	}
 	if term := strings.TrimSpace(q.Search); term != "" {
 		where = append(where, searchClause(term, arg))
 	}

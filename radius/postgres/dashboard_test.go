@@ -193,6 +193,9 @@ SELECT id, plan_id, 'isolated', 1, now() - interval '40 days', now() - interval 
 		{"MAC in any spelling", radius.SessionQuery{Search: "aa-bb-cc-00-00-02"}, []string{"edge/b1"}},
 		{"IP", radius.SessionQuery{Search: "100.64.0.2"}, []string{"core/a2"}},
 		{"online on a NAS by prefix", radius.SessionQuery{Online: true, NASName: "core", Search: "al*"}, []string{"core/a2"}},
+		{"session id", radius.SessionQuery{SessionID: "a1"}, []string{"core/a1"}},
+		{"rate from the plan", radius.SessionQuery{Online: true, RatePlanID: gold}, []string{"core/a2"}},
+		{"rate from the isolation plan", radius.SessionQuery{Online: true, RatePlanID: iso}, []string{"edge/b1"}},
 		{"page", radius.SessionQuery{Limit: 2, After: &radius.SessionPos{StartedAt: now.Add(-time.Hour), NASID: edge.ID, SessionID: "b1"}}, []string{"core/a2", "core/a1"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

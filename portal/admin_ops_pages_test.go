@@ -204,11 +204,11 @@ func TestSessionsPage(t *testing.T) {
 		t.Error("a closed session is online")
 	}
 	for q, want := range map[string][]string{
-		"?q=alice":             {"core/a1"},
-		"?q=AA-BB-CC-00-00-02": {"core/b1"},
-		"?q=100.64.0.4":        {"core/d1"},
-		"?q=b*":                {"core/b1"},
-		"?nas=core&q=nobody":   nil,
+		"?q=alice":              {"core/a1"},
+		"?q=AA-BB-CC-00-00-02":  {"core/b1"},
+		"?q=100.64.0.4":         {"core/d1"},
+		"?q=b*":                 {"core/b1"},
+		"?nas=core&q=nobody":    nil,
 		"?view=history&q=alice": {"core/a1", "core/a-old"},
 	} {
 		_, page := w.admin.get("/admin/sessions" + q)

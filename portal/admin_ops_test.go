@@ -229,14 +229,22 @@ func init() {
 	unaudited["GET /admin/dashboard.json"] = "polled by static/dashboard.js; totals only, and the page is audited"
 	id := func(n int64) string { return strconv.FormatInt(n, 10) }
 	fixtures := map[string]func(h *harness, s *opsSeed) (string, url.Values){
-		"GET /admin/nas/:name":         func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/nas/" + s.nas, nil },
-		"POST /admin/nas/:name":        func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/nas/" + s.nas, url.Values{"address": {"10.99.0.1"}, "coa_port": {"3799"}, "require_ma": {"on"}} },
-		"POST /admin/nas/:name/delete": func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/nas/walk-del/delete", url.Values{"confirm": {"walk-del"}} },
-		"GET /admin/plans/:id":         func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/plans/" + id(s.plan), nil },
-		"POST /admin/plans/:id":        func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/plans/" + id(s.plan), url.Values{"name": {"walk-plan"}, "rate_limit": {"1M/1M"}} },
-		"GET /admin/plans/:id/coa":     func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/plans/" + id(s.plan) + "/coa", nil },
-		"POST /admin/plans/:id/coa":    func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/plans/" + id(s.plan) + "/coa", url.Values{} },
-		"GET /admin/resellers/:id":     func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/resellers/" + id(s.reseller), nil },
+		"GET /admin/nas/:name": func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/nas/" + s.nas, nil },
+		"POST /admin/nas/:name": func(h *harness, s *opsSeed) (string, url.Values) {
+			return "/admin/nas/" + s.nas, url.Values{"address": {"10.99.0.1"}, "coa_port": {"3799"}, "require_ma": {"on"}}
+		},
+		"POST /admin/nas/:name/delete": func(h *harness, s *opsSeed) (string, url.Values) {
+			return "/admin/nas/walk-del/delete", url.Values{"confirm": {"walk-del"}}
+		},
+		"GET /admin/plans/:id": func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/plans/" + id(s.plan), nil },
+		"POST /admin/plans/:id": func(h *harness, s *opsSeed) (string, url.Values) {
+			return "/admin/plans/" + id(s.plan), url.Values{"name": {"walk-plan"}, "rate_limit": {"1M/1M"}}
+		},
+		"GET /admin/plans/:id/coa": func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/plans/" + id(s.plan) + "/coa", nil },
+		"POST /admin/plans/:id/coa": func(h *harness, s *opsSeed) (string, url.Values) {
+			return "/admin/plans/" + id(s.plan) + "/coa", url.Values{}
+		},
+		"GET /admin/resellers/:id": func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/resellers/" + id(s.reseller), nil },
 		"POST /admin/resellers/:id": func(h *harness, s *opsSeed) (string, url.Values) {
 			return "/admin/resellers/" + id(s.reseller), url.Values{"email": {"shop@example.com"}, "credit_limit": {"0"}, "status": {"active"}}
 		},
@@ -250,8 +258,12 @@ func init() {
 		"POST /admin/webhooks": func(h *harness, s *opsSeed) (string, url.Values) {
 			return "/admin/webhooks", url.Values{"url": {"https://hooks.example.com/" + nextWalk()}, "event:session.stop": {"on"}}
 		},
-		"GET /admin/webhooks/deliveries/:id":        func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/webhooks/deliveries/" + id(s.delivery), nil },
-		"POST /admin/webhooks/deliveries/:id/retry": func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/webhooks/deliveries/" + id(s.delivery) + "/retry", url.Values{} },
+		"GET /admin/webhooks/deliveries/:id": func(h *harness, s *opsSeed) (string, url.Values) {
+			return "/admin/webhooks/deliveries/" + id(s.delivery), nil
+		},
+		"POST /admin/webhooks/deliveries/:id/retry": func(h *harness, s *opsSeed) (string, url.Values) {
+			return "/admin/webhooks/deliveries/" + id(s.delivery) + "/retry", url.Values{}
+		},
 	}
 	for _, a := range []string{"enable", "disable", "test"} {
 		fixtures["POST /admin/webhooks/:id/"+a] = func(h *harness, s *opsSeed) (string, url.Values) {

@@ -44,6 +44,9 @@ type deps struct {
 	rpool     *routeros.Pool
 	rts       *radius.Routers
 	downAfter int
+	// srv is the radius role's server when this process runs one: the portal's NAS
+	// pages read its per-NAS counters.
+	srv *server.Server
 }
 
 // open loads the configuration and connects to Postgres and Redis.

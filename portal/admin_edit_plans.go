@@ -51,10 +51,9 @@ type plansView struct {
 	// Plan is the plan being edited (nil on the list).
 	Plan *billing.Plan
 	// The CoA offer and its results.
-	Online   int
-	OldRate  string
-	Results  []coaRow
-	Currency string
+	Online  int
+	OldRate string
+	Results []coaRow
 }
 
 // coaRow is one session's CoA as the results page shows it.

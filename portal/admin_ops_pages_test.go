@@ -29,9 +29,12 @@ type opsWorld struct {
 	now   time.Time
 }
 
-func mustOpsWorld(t *testing.T) *opsWorld {
+func mustOpsWorld(t *testing.T) *opsWorld { return mustOpsWorldWith(t, Config{}) }
+
+// mustOpsWorldWith is mustOpsWorld with the portal's cfg.
+func mustOpsWorldWith(t *testing.T, cfg Config) *opsWorld {
 	t.Helper()
-	h := mustHarness(t, Config{})
+	h := mustHarness(t, cfg)
 	w := &opsWorld{h: h, admin: h.client().mustLogin(h.admin), fake: radiustest.MustCoANAS(t, "coa-secret-core"), now: time.Now()}
 	w.core = h.mustNAS("core", "127.0.0.1", w.fake.Port())
 	ctx := context.Background()

@@ -464,3 +464,21 @@ func TestWebhooksPage(t *testing.T) {
 		t.Fatal("the deleted endpoint's queue stays")
 	}
 }
+
+// TestVoucherBatchSearch narrows the vouchers page's batches to one reseller's.
+func TestVoucherBatchSearch(t *testing.T) {
+	w := mustOpsWorld(t)
+	h := w.h
+	h.exec(`INSERT INTO plans (name, kind) VALUES ('day', 'hotspot')`)
+	h.exec(`INSERT INTO resellers (name) VALUES ('Kiosk')`)
+	h.exec(`INSERT INTO voucher_batches (plan_id, mode, count, reseller) SELECT id, 'code', 5, 'Corner Shop' FROM plans WHERE name = 'day'`)
+	h.exec(`INSERT INTO voucher_batches (plan_id, mode, count, reseller) SELECT id, 'code', 7, 'Kiosk' FROM plans WHERE name = 'day'`)
+	_, page := w.admin.get("/admin/vouchers?reseller=Kiosk")
+	rows := byID(t, page, "batches")
+	if !strings.Contains(rows, "Kiosk") || strings.Contains(rows, "Corner Shop") {
+		t.Fatalf("Kiosk's batches: %s", rows)
+	}
+	if _, page = w.admin.get("/admin/vouchers"); !strings.Contains(byID(t, page, "batches"), "Corner Shop") {
+		t.Fatal("all batches lack Corner Shop's")
+	}
+}

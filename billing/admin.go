@@ -26,6 +26,15 @@ type PlanUpdate struct {
 	Pool               *string
 	AddressList        *string
 	LockMAC            *bool
+	ValidityFrom       *ValidityFrom
+	NASNames           *[]string
+	HotspotServers     *[]string
+	// What a priced PPPoE plan's subscriptions use: the period (a change applies from
+	// each subscription's next renewal), the grace, and the isolation plan by name
+	// ("" for none).
+	Period        *Period
+	Grace         *time.Duration
+	IsolationPlan *string
 }
 
 // SubscriberFilter selects subscribers for a listing. Zero fields do not filter.
@@ -71,6 +80,27 @@ func (s *Service) UpdatePlan(ctx context.Context, id int64, upd PlanUpdate) (*Pl
 	setIf(&p.Pool, upd.Pool)
 	setIf(&p.AddressList, upd.AddressList)
 	setIf(&p.LockMAC, upd.LockMAC)
+	setIf(&p.ValidityFrom, upd.ValidityFrom)
+	setIf(&p.NASNames, upd.NASNames)
+	setIf(&p.HotspotServers, upd.HotspotServers)
+	setIf(&p.Period, upd.Period)
+	setIf(&p.Grace, upd.Grace)
+	if upd.IsolationPlan != nil && *upd.IsolationPlan != p.IsolationPlan {
+		p.IsolationPlan, p.IsolationPlanID = *upd.IsolationPlan, 0
+		if p.IsolationPlan != "" && p.IsolationPlan != p.Name {
+			iso, err := s.Store.FindPlanByName(ctx, p.IsolationPlan)
+			if radius.ErrorCode(err) == radius.ENOTFOUND {
+				return nil, invalid("isolation-plan: no plan named %q", p.IsolationPlan)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if iso.Kind != radius.KindPPPoE {
+				return nil, invalid("isolation-plan: %q is a %s plan; isolation needs a PPPoE plan", iso.Name, iso.Kind)
+			}
+			p.IsolationPlanID = iso.ID
+		}
+	}
 	if err := ValidatePlan(*p); err != nil {
 		return nil, err
 	}

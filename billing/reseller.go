@@ -50,6 +50,10 @@ type ResellerStore interface {
 	FindResellerByName(ctx context.Context, name string) (*Reseller, error)
 	// ListResellers returns every reseller with its balance, by name.
 	ListResellers(ctx context.Context) ([]Reseller, error)
+	// UpdateReseller writes the fields upd sets to the reseller called name and returns
+	// it with its balance. ENOTFOUND, EINVALID for a credit limit below the wallet's
+	// debt.
+	UpdateReseller(ctx context.Context, name string, upd ResellerUpdate) (*Reseller, error)
 }
 
 // Limits of reseller and wallet input.

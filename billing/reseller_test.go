@@ -52,6 +52,11 @@ type resellerStoreFake struct {
 	CreateResellerFn     func(ctx context.Context, r *Reseller) error
 	FindResellerByNameFn func(ctx context.Context, name string) (*Reseller, error)
 	ListResellersFn      func(ctx context.Context) ([]Reseller, error)
+	UpdateResellerFn     func(ctx context.Context, name string, upd ResellerUpdate) (*Reseller, error)
+}
+
+func (f *resellerStoreFake) UpdateReseller(ctx context.Context, name string, upd ResellerUpdate) (*Reseller, error) {
+	return f.UpdateResellerFn(ctx, name, upd)
 }
 
 func (f *resellerStoreFake) CreateReseller(ctx context.Context, r *Reseller) error {

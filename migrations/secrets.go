@@ -30,6 +30,7 @@ var sealedColumns = []struct{ table, column string }{
 	{"vouchers", "code_sealed"},
 	{"portal_users", "totp_secret"},
 	{"nas", "api_password"},
+	{"webhook_endpoints", "secret"},
 }
 
 // unboundVersion is the first byte of a value sealed without associated data.

@@ -11,13 +11,6 @@ import (
 // The admin pages. Every handler here writes the audit log (p.audit) before it answers:
 // reads of personal data as much as changes.
 
-func (p *Portal) adminDashboard(c *fiber.Ctx) error {
-	if err := p.audit(c, "admin.dashboard", "", nil); err != nil {
-		return err
-	}
-	return p.render(c, fiber.StatusOK, "admin", p.view(c, "Dashboard"))
-}
-
 func (p *Portal) adminUsers(c *fiber.Ctx) error {
 	users, err := p.deps.Auth.Users.FindUsers(c.UserContext())
 	if err != nil {

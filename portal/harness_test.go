@@ -137,6 +137,7 @@ func mustHarness(t *testing.T, cfg Config) *harness {
 		Subscribers: mustSubscribers(t, pool, sealer, svc.Now, disconnects),
 		// The payment webhooks and the review queue (webhooks_test.go).
 		Payments: mustPayments(t, pool),
+		Ops:      mustOps(t, pool, sealer, vouchers),
 	})
 	if err != nil {
 		t.Fatal(err)

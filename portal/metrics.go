@@ -1,6 +1,10 @@
 package portal
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"tollgate/radius"
+)
 
 // metrics are the portal's counters, with bounded labels (never an email or an IP).
 type metrics struct {
@@ -40,8 +44,15 @@ func newMetrics() *metrics {
 	}
 }
 
-// Register adds the portal's metrics to reg.
+// Register adds the portal's metrics to reg, each label value it can take present from
+// the start (at zero), so a dashboard's rate() has a series before the first event.
 func (p *Portal) Register(reg prometheus.Registerer) error {
+	for _, r := range []string{"success", "failure", "locked", "limited", "invalid"} {
+		p.metrics.logins.WithLabelValues(r)
+	}
+	for _, c := range []string{radius.EINVALID, radius.ENOTFOUND, radius.ECONFLICT, radius.EUNAUTHORIZED, radius.EQUOTA, radius.EEXPIRED, radius.EINTERNAL} {
+		p.metrics.errors.WithLabelValues(c)
+	}
 	for _, c := range []prometheus.Collector{p.metrics.logins, p.metrics.errors, p.metrics.csrf, p.metrics.apiLimited, p.metrics.webhooks} {
 		if err := reg.Register(c); err != nil {
 			return err

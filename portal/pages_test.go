@@ -87,6 +87,8 @@ func renderPage(t *testing.T, h *harness, name string) string {
 			Wallet: &billing.Wallet{}}
 	} else if f := pageData[name]; f != nil {
 		data = f(v)
+	} else if f := opsPages[name]; f != nil {
+		data = f(v) // the operator's pages (renderAny)
 	}
 	var b strings.Builder
 	if err := h.p.pages[name].Execute(&b, data); err != nil {

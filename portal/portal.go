@@ -69,6 +69,9 @@ type Config struct {
 	// Currency is the ISO 4217 code the API gives with every amount ("" leaves it out)
 	// and the pages write after every amount (format.go; "" is billing.DefaultCurrency).
 	Currency string
+	// DashboardRefresh is how often the dashboard's live parts are fetched again
+	// (default 10s).
+	DashboardRefresh time.Duration
 	// Location is the operator's time zone (TOLLGATE_TIMEZONE), the one the pages write
 	// dates in (nil: UTC).
 	Location *time.Location
@@ -112,6 +115,9 @@ type Deps struct {
 	// Payments runs the payment webhooks (/webhooks/…) and the admin's review queue
 	// (/admin/payments/reviews); nil leaves them out.
 	Payments PaymentService
+	// Ops runs the operator's pages: the live dashboard, sessions, editing NAS, plans,
+	// resellers and users, webhooks (admin_dashboard.go); nil leaves them out.
+	Ops *Ops
 }
 
 // access is what a route admits.
@@ -223,6 +229,9 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	if cfg.APIRateLimit <= 0 {
 		cfg.APIRateLimit = 600
 	}
+	if cfg.DashboardRefresh <= 0 {
+		cfg.DashboardRefresh = 10 * time.Second
+	}
 	p := &Portal{cfg: cfg, deps: deps, log: deps.Log, pages: mustParsePages(newFormats(cfg).funcs()), metrics: newMetrics(),
 		loginHosts: newLoginHostCache(deps.LoginHosts)}
 	if p.log == nil {
@@ -274,6 +283,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	p.registerSubscribers()
 	p.registerWebhooks()
 	p.registerPayments()
+	p.registerOps()
 
 	// The guest pages: public, GET only (the login form posts to the router, not to us).
 	p.handle("GET", "/hotspot/login", accessPublic, p.hotspotLogin)

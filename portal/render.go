@@ -62,6 +62,22 @@ func (p *Portal) view(c *fiber.Ctx, title string) *view {
 	return &view{Title: title, Session: session(c), CSRF: p.csrfToken(c)}
 }
 
+// renderAny executes page with data, a page's own view type embedding *view, as
+// render does.
+func (p *Portal) renderAny(c *fiber.Ctx, status int, page string, data any) error {
+	t, ok := p.pages[page]
+	if !ok {
+		return fiber.NewError(fiber.StatusInternalServerError, "no page "+page)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Type("html", "utf-8")
+	return c.Status(status).Send(buf.Bytes())
+}
+
 // render executes page with v and sends it with status. Pages that show a session or a
 // form are never cached.
 func (p *Portal) render(c *fiber.Ctx, status int, page string, v *view) error {

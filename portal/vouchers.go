@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,6 +98,8 @@ type pageView struct {
 	Printable bool
 	// Key is the idempotency key of the forms that move money, made as the page renders.
 	Key string
+	// BatchReseller narrows the vouchers page's batches to one reseller's.
+	BatchReseller string
 	// The API token page (api_tokens.go): the tokens, and one just made in clear.
 	Tokens      []tokenRow
 	Token, Made string
@@ -128,192 +129,13 @@ func formFields(c *fiber.Ctx, names ...string) map[string]string {
 	return m
 }
 
-func (p *Portal) adminNAS(c *fiber.Ctx) error {
-	return p.nasPage(c, fiber.StatusOK, nil, "")
-}
-
-func (p *Portal) nasPage(c *fiber.Ctx, status int, f map[string]string, msg string) error {
-	list, err := p.deps.Vouchers.NAS.ListNAS(c.UserContext())
-	if err != nil {
-		return err
-	}
-	if status == fiber.StatusOK {
-		if err := p.audit(c, "nas.list", "", map[string]any{"count": len(list)}); err != nil {
-			return err
-		}
-	}
-	v := &pageView{view: p.view(c, "NAS"), NAS: list, Form: f}
-	v.Error = msg
-	return p.renderPage(c, status, "admin-nas", v)
-}
-
-// adminNASCreate adds a NAS: name, address (an IP or CIDR), secret, coa_port and
-// require_ma ("on" when checked). A refused form comes back with its message.
-func (p *Portal) adminNASCreate(c *fiber.Ctx) error {
-	f := formFields(c, "name", "address", "secret", "coa_port", "require_ma", "login_hosts")
-	n, err := parseNAS(f)
-	if err == nil {
-		n.ID, err = p.deps.Vouchers.NAS.NextNASID(c.UserContext())
-	}
-	if err == nil {
-		err = p.deps.Vouchers.NAS.CreateNAS(c.UserContext(), n, p.deps.Vouchers.Sealer.Seal(n.Secret, radius.SealNASSecret.AD(n.ID)))
-	}
-	if code := radius.ErrorCode(err); code == radius.EINVALID || code == radius.ECONFLICT {
-		f["secret"] = ""
-		return p.nasPage(c, httpStatus(err, true), f, radius.ErrorMessage(err))
-	}
-	if err != nil {
-		return err
-	}
-	if p.deps.Vouchers.Notify != nil {
-		if err := p.deps.Vouchers.Notify(c.UserContext(), "nas"); err != nil {
-			return err
-		}
-	}
-	if err := p.audit(c, "nas.create", "nas:"+n.Name, map[string]any{"address": n.Prefix.String(), "require_ma": n.RequireMessageAuthenticator}); err != nil {
-		return err
-	}
-	return c.Redirect("/admin/nas", fiber.StatusSeeOther)
-}
-
-// parseNAS reads the NAS form. EINVALID naming the field.
-func parseNAS(f map[string]string) (*radius.NAS, error) {
-	n := &radius.NAS{Name: f["name"], Secret: []byte(f["secret"]), RequireMessageAuthenticator: f["require_ma"] != ""}
-	if n.Name == "" {
-		return nil, radius.Errorf(radius.EINVALID, "name: required")
-	}
-	pfx, err := parsePrefix(f["address"])
-	if err != nil {
-		return nil, radius.Errorf(radius.EINVALID, "address: %q is not an IP address or CIDR", f["address"])
-	}
-	n.Prefix = pfx.Masked()
-	if err := radius.CheckNASSecret(n.Secret, false); err != nil {
-		return nil, err
-	}
-	if f["coa_port"] != "" {
-		if n.CoAPort, err = strconv.Atoi(f["coa_port"]); err != nil || n.CoAPort < 1 || n.CoAPort > 65535 {
-			return nil, radius.Errorf(radius.EINVALID, "coa port: 1 to 65535")
-		}
-	}
-	// The hotspot's login hosts, separated by commas or spaces.
-	for _, h := range strings.FieldsFunc(f["login_hosts"], func(r rune) bool { return r == ',' || r == ' ' }) {
-		h, err := radius.ParseLoginHost(h)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(n.LoginHosts, h) {
-			n.LoginHosts = append(n.LoginHosts, h)
-		}
-	}
-	return n, nil
-}
-
-func (p *Portal) adminPlans(c *fiber.Ctx) error {
-	return p.plansPage(c, fiber.StatusOK, nil, "")
-}
-
-func (p *Portal) plansPage(c *fiber.Ctx, status int, f map[string]string, msg string) error {
-	plans, err := p.deps.Vouchers.Plans.ListPlans(c.UserContext())
-	if err != nil {
-		return err
-	}
-	if status == fiber.StatusOK {
-		if err := p.audit(c, "plan.list", "", map[string]any{"count": len(plans)}); err != nil {
-			return err
-		}
-	}
-	v := &pageView{view: p.view(c, "Plans"), Plans: plans, Form: f}
-	v.Error = msg
-	return p.renderPage(c, status, "admin-plans", v)
-}
-
-var planFields = []string{"name", "kind", "price", "reseller_price", "rate_limit", "validity", "uptime_limit", "data_limit", "shared_users", "validity_from", "lock_mac"}
-
-// adminPlanCreate adds a plan from the plan form, hotspot fields included.
-func (p *Portal) adminPlanCreate(c *fiber.Ctx) error {
-	f := formFields(c, planFields...)
-	pl, err := parsePlan(f)
-	if err == nil {
-		pl, err = p.deps.Vouchers.Plans.CreatePlan(c.UserContext(), *pl)
-	}
-	if code := radius.ErrorCode(err); code == radius.EINVALID || code == radius.ECONFLICT {
-		return p.plansPage(c, httpStatus(err, true), f, radius.ErrorMessage(err))
-	}
-	if err != nil {
-		return err
-	}
-	if err := p.audit(c, "plan.create", "plan:"+pl.Name, map[string]any{"kind": string(pl.Kind), "price_cents": pl.PriceCents, "reseller_price_cents": pl.ResellerPriceCents}); err != nil {
-		return err
-	}
-	return c.Redirect("/admin/plans", fiber.StatusSeeOther)
-}
-
-// parsePlan reads the plan form; empty fields are zero. EINVALID naming the field.
-func parsePlan(f map[string]string) (*billing.Plan, error) {
-	pl := &billing.Plan{Name: f["name"], Kind: radius.PlanKind(f["kind"]), RateLimit: f["rate_limit"], LockMAC: f["lock_mac"] != ""}
-	if pl.Kind == "" {
-		pl.Kind = radius.KindHotspot
-	}
-	var err error
-	cents := func(field, s string) (int64, error) {
-		if s == "" {
-			return 0, nil
-		}
-		v, err := billing.ParseCents(s)
-		if err != nil {
-			return 0, radius.Errorf(radius.EINVALID, "%s: %s", field, radius.ErrorMessage(err))
-		}
-		return v, nil
-	}
-	dur := func(field, s string) (time.Duration, error) {
-		if s == "" {
-			return 0, nil
-		}
-		v, err := billing.ParseDuration(s)
-		if err != nil {
-			return 0, radius.Errorf(radius.EINVALID, "%s: %s", field, radius.ErrorMessage(err))
-		}
-		return v, nil
-	}
-	if pl.PriceCents, err = cents("price", f["price"]); err != nil {
-		return nil, err
-	}
-	if pl.ResellerPriceCents, err = cents("reseller price", f["reseller_price"]); err != nil {
-		return nil, err
-	}
-	if pl.Validity, err = dur("validity", f["validity"]); err != nil {
-		return nil, err
-	}
-	if pl.UptimeLimit, err = dur("uptime limit", f["uptime_limit"]); err != nil {
-		return nil, err
-	}
-	if f["data_limit"] != "" {
-		if pl.DataLimit, err = billing.ParseSize(f["data_limit"]); err != nil {
-			return nil, radius.Errorf(radius.EINVALID, "data limit: %s", radius.ErrorMessage(err))
-		}
-	}
-	if f["shared_users"] != "" {
-		if pl.SharedUsers, err = strconv.Atoi(f["shared_users"]); err != nil || pl.SharedUsers < 0 {
-			return nil, radius.Errorf(radius.EINVALID, "shared users: a number from 0")
-		}
-	}
-	if pl.Kind == radius.KindHotspot {
-		pl.ValidityFrom = billing.FromFirstLogin
-		if f["validity_from"] != "" {
-			if pl.ValidityFrom, err = billing.ParseValidityFrom(f["validity_from"]); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return pl, nil
-}
-
 // adminVouchers is the generate form, the latest batches and, with ?code=, one
 // voucher with its auth log.
 func (p *Portal) adminVouchers(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	d := p.deps.Vouchers
-	v := &pageView{view: p.view(c, "Vouchers"), Code: strings.TrimSpace(strings.Clone(c.Query("code")))}
+	v := &pageView{view: p.view(c, "Vouchers"), Code: strings.TrimSpace(strings.Clone(c.Query("code"))),
+		BatchReseller: strings.TrimSpace(strings.Clone(c.Query("reseller")))}
 	var err error
 	if v.Plans, err = d.Plans.ListPlans(ctx); err != nil {
 		return err
@@ -321,7 +143,7 @@ func (p *Portal) adminVouchers(c *fiber.Ctx) error {
 	if v.Resellers, err = d.Resellers.ListResellers(ctx); err != nil {
 		return err
 	}
-	if v.Batches, err = d.Reports.FindBatches(ctx, "", 20); err != nil {
+	if v.Batches, err = d.Reports.FindBatches(ctx, v.BatchReseller, 50); err != nil {
 		return err
 	}
 	status := fiber.StatusOK

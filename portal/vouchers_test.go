@@ -194,7 +194,7 @@ func TestAdminNASAndPlans(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("add NAS with login hosts = %d: %.300s", resp.StatusCode, body)
 	}
-	if _, body = admin.get("/admin/nas"); !strings.Contains(body, "<td>hotspot.example.net, 10.5.50.1</td>") {
+	if _, body = admin.get("/admin/nas"); !strings.Contains(body, `<td data-label="Login hosts">hotspot.example.net, 10.5.50.1</td>`) {
 		t.Fatalf("NAS list lacks the login hosts: %.800s", body)
 	}
 	if h.count(`SELECT count(*) FROM nas WHERE name = 'core' AND secret <> 's3cret-s3cret'::bytea`) != 1 {

@@ -3,6 +3,7 @@ package radius
 import (
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Limits on what a NAS may be configured with.
@@ -183,4 +184,20 @@ func (u *NASUpdate) Validate() error {
 		return CheckLoginHosts(*u.LoginHosts)
 	}
 	return nil
+}
+
+// NASActivity is what one RADIUS server process received from a NAS since it started:
+// the requests (every datagram: auth, accounting, Status-Server, retransmits), the
+// Access-Accepts and Access-Rejects sent, the Accounting-Requests recorded, the
+// datagrams dropped unanswered (malformed, bad authenticator, overload, a store
+// failure), and when the latest arrived.
+type NASActivity struct {
+	NASID      int64
+	NASName    string
+	LastSeen   time.Time // zero: nothing yet
+	Requests   uint64
+	Accepts    uint64
+	Rejects    uint64
+	Accounting uint64
+	Drops      uint64
 }

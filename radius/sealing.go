@@ -39,6 +39,7 @@ const (
 	SealVoucherCode        SealedColumn = "vouchers.code_sealed"
 	SealTOTPSecret         SealedColumn = "portal_users.totp_secret"
 	SealNASAPIPassword     SealedColumn = "nas.api_password"
+	SealWebhookSecret      SealedColumn = "webhook_endpoints.secret"
 )
 
 // AD returns the associated data that binds a value sealed in column c to row id.

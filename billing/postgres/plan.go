@@ -152,7 +152,8 @@ const updatePlanSQL = `
 UPDATE plans SET name = $2, price_cents = $3, rate_limit = $4, validity_seconds = $5,
     uptime_limit_seconds = $6, data_limit_bytes = $7, shared_users = $8, interim_seconds = $9,
     pool = $10, address_list = $11, reseller_price_cents = $12, validity_from = $13,
-    lock_mac = $14, nas_names = $15, hotspot_servers = $16
+    lock_mac = $14, nas_names = $15, hotspot_servers = $16,
+    period = coalesce(nullif($17, ''), period), grace_seconds = $18, isolation_plan_id = $19
 WHERE id = $1`
 
 // UpdatePlan writes every field of p but its kind to plan p.ID. ENOTFOUND, ECONFLICT
@@ -161,8 +162,11 @@ func (s *Store) UpdatePlan(ctx context.Context, p *billing.Plan) error {
 	tag, err := s.db.Exec(ctx, updatePlanSQL, p.ID,
 		p.Name, p.PriceCents, p.RateLimit, int64(p.Validity/time.Second), int64(p.UptimeLimit/time.Second),
 		p.DataLimit, p.SharedUsers, int64(p.Interim/time.Second), p.Pool, p.AddressList,
-		p.ResellerPriceCents, string(p.ValidityFrom), p.LockMAC, textArray(p.NASNames), textArray(p.HotspotServers))
+		p.ResellerPriceCents, string(p.ValidityFrom), p.LockMAC, textArray(p.NASNames), textArray(p.HotspotServers),
+		string(p.Period), int64(p.Grace/time.Second), nullID(p.IsolationPlanID))
 	switch {
+	case pg.IsForeignKey(err, ""):
+		err = pg.Translate(err, radius.EINVALID, "isolation-plan: no such plan")
 	case pg.IsUnique(err, ""):
 		err = pg.Translate(err, radius.ECONFLICT, fmt.Sprintf("name: a plan named %q exists", p.Name))
 	case err != nil:

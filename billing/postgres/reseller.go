@@ -105,3 +105,42 @@ func (s *Store) ListResellers(ctx context.Context) ([]billing.Reseller, error) {
 	}
 	return list, nil
 }
+
+// updateResellerSQL changes the reseller; a new credit limit reaches the wallet's copy
+// through the foreign key's ON UPDATE CASCADE, where the wallet's CHECK refuses a limit
+// below its debt.
+const updateResellerSQL = `
+WITH r AS (
+    UPDATE resellers SET
+        email = coalesce($2, email),
+        credit_limit_cents = coalesce($3, credit_limit_cents),
+        status = coalesce($4, status)
+    WHERE name = $1
+    RETURNING id, name, email, credit_limit_cents, status, created_at
+)
+SELECT r.id, r.name, r.email, r.credit_limit_cents, r.status, w.balance_cents, r.created_at
+FROM r JOIN wallets w ON w.reseller_id = r.id`
+
+// UpdateReseller writes the fields upd sets to the reseller called name. ENOTFOUND,
+// EINVALID naming the field (a credit limit below the wallet's debt).
+func (s *Store) UpdateReseller(ctx context.Context, name string, upd billing.ResellerUpdate) (*billing.Reseller, error) {
+	var status *string
+	if upd.Status != nil {
+		st := string(*upd.Status)
+		status = &st
+	}
+	var r billing.Reseller
+	err := scanReseller(s.db.QueryRow(ctx, updateResellerSQL, name, upd.Email, upd.CreditLimitCents, status), &r)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, radius.Errorf(radius.ENOTFOUND, "reseller: no reseller named %q", name)
+	case pg.IsCheck(err, "wallets_balance_within_credit_limit"):
+		return nil, pg.Translate(err, radius.EINVALID, "credit-limit: the wallet owes more than that; a limit must cover its debt")
+	case err != nil:
+		if cerr := pg.CheckField(err, resellerChecks); cerr != nil {
+			err = cerr
+		}
+		return nil, fmt.Errorf("postgres: update reseller %q: %w", name, err)
+	}
+	return &r, nil
+}

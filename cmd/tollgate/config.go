@@ -15,7 +15,6 @@ import (
 	_ "time/tzdata" // TOLLGATE_TIMEZONE works on hosts without a time zone database
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"tollgate/billing"
 	"tollgate/billing/payments"
@@ -208,7 +207,7 @@ func loadConfig() (*Config, error) {
 	if c.RedisURL == "" {
 		return nil, badVar("REDIS_URL", "not set (e.g. redis://127.0.0.1:6379/0)")
 	}
-	if _, err := redis.ParseURL(c.RedisURL); err != nil {
+	if _, err := parseRedisURL(c.RedisURL); err != nil {
 		return nil, badVar("REDIS_URL", "not a valid Redis URL: %v", err)
 	}
 	c.RedisPrefix = os.Getenv("TOLLGATE_REDIS_PREFIX")

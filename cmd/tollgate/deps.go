@@ -44,6 +44,9 @@ type deps struct {
 	rpool     *routeros.Pool
 	rts       *radius.Routers
 	downAfter int
+	// srv is the radius role's server when this process runs one: the portal's NAS
+	// pages read its per-NAS counters.
+	srv *server.Server
 }
 
 // open loads the configuration and connects to Postgres and Redis.
@@ -82,17 +85,13 @@ func (e *env) open(ctx context.Context) (*deps, error) {
 		d.pool.Close()
 		return nil, fmt.Errorf("postgres: cannot reach DATABASE_URL: %w", err)
 	}
-	ro, err := goredis.ParseURL(cfg.RedisURL)
+	// One Redis, or one behind Sentinel (redis.go).
+	target, err := parseRedisURL(cfg.RedisURL)
 	if err != nil {
 		d.pool.Close()
 		return nil, badVar("REDIS_URL", "not a valid Redis URL: %v", err)
 	}
-	ro.PoolSize = 64
-	ro.ContextTimeoutEnabled = true // every call honours its ctx deadline
-	// A short dial and read timeout: with Redis gone, a request falls back to Postgres
-	// (radius.Accounts) instead of waiting out the packet's deadline.
-	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout = time.Second, time.Second, time.Second
-	d.rdb = goredis.NewClient(ro)
+	d.rdb = target.client()
 	if err := d.rdb.Ping(pctx).Err(); err != nil {
 		// Postgres holds the truth: RADIUS answers from it until Redis is back, so an
 		// outage of Redis must not keep tollgate from starting.

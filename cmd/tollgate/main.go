@@ -109,6 +109,11 @@ func commands() map[string]command {
 		"payment resolve":    {"resolve a payment review once: --id N (--credit USER | --dismiss) [--note TEXT]", cmdPaymentResolve},
 
 		"hotspot router-files": {"write a router's hotspot login.html and setup.rsc: --nas NAME --out DIR [--portal-url URL] [--radius-address IP]", cmdHotspotRouterFiles},
+
+		"webhook add":        {"add a webhook endpoint; its signing secret is shown once: --url URL --events T1,T2 [--description D]", cmdWebhookAdd},
+		"webhook list":       {"list webhook endpoints (never their secrets)", cmdWebhookList},
+		"webhook remove":     {"remove a webhook endpoint with its queue: --id N", cmdWebhookRemove},
+		"webhook deliveries": {"show the webhook delivery log, newest first [--endpoint N] [--state queued|delivered|failed] [--limit N]", cmdWebhookDeliveries},
 	}
 }
 

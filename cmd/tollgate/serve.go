@@ -125,6 +125,7 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 		authlog  *radiuspg.AuthLog
 		acctPool *pgxpool.Pool
 		acctw    *radiuspg.AcctWriter
+		feed     = d.sessionFeed()
 	)
 	// Stop taking packets, then flush the writers (after the enforcer's disconnects),
 	// then close the accounting pool.
@@ -137,6 +138,7 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 				log.LogAttrs(ctx, slog.LevelWarn, "accounting flush", slog.String("err", err.Error()))
 			}
 		}
+		feed.Close(ctx)
 		if enf != nil {
 			enf.Wait()
 		}
@@ -180,7 +182,13 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 	enf = d.enforcer(srv.NASByID)
 	enf.Grace = e.cfg.StaleGrace
 	enf.Backlog = acctw.Backlog // no reaping while acknowledged records wait in the spool
-	srv.SetAccounting(acctw, enf.AfterAccounting)
+	// After the answer: the live index and enforcement, then the webhooks' session
+	// feed, which never blocks the worker.
+	feed.Start(ctx)
+	srv.SetAccounting(acctw, func(ctx context.Context, r *radius.AcctRecord, a *radius.Account) {
+		enf.AfterAccounting(ctx, r, a)
+		feed.Observe(r)
+	})
 	srv.SetActivator(d.accounts()) // vouchers start at their first accepted login
 	// Failed voucher logins are counted per device and NAS in Redis, for all replicas.
 	srv.SetThrottle(radiusredis.NewThrottle(d.rdb, e.cfg.RedisPrefix, d.sealer.Key("throttle"), radiusredis.ThrottleOptions{}))
@@ -220,6 +228,7 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 			}
 		}
 	}()
+	d.srv = srv
 	log.Info("radius listening", "auth", srv.AuthAddr().String(), "acct", srv.AcctAddr().String())
 	return enf, stop, nil
 }
@@ -301,7 +310,11 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 		// Renewals, grace, isolation and reminders; the job's lock is the one `billing
 		// run` waits for, so a pass by hand and cron's never overlap.
 		{name: billingpg.PassJob, every: e.cfg.BillingInterval, run: billingPass(d, d.money(enf), log)},
+		{name: "webhooks-prune", every: 24 * time.Hour, run: d.webhooks().Prune},
 	}, notifyJobs(d, e.cfg)...))
+	// The webhooks' outbox reading and deliveries run every few seconds on every
+	// replica: deliveries are claimed one by one, so replicas share the queue.
+	stopWebhooks := startWebhooks(ctx, d)
 	// Wait for running jobs, then for the disconnects of an enforcer of our own (the
 	// radius role waits for its own).
 	return func(ctx context.Context) {
@@ -309,6 +322,7 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 		case <-crons.Stop().Done():
 		case <-ctx.Done():
 		}
+		stopWebhooks(ctx)
 		if own {
 			enf.Wait()
 		}
@@ -386,6 +400,8 @@ func startPortal(e *env, d *deps, reg *prometheus.Registry) (stopFunc, error) {
 		Subscribers: portalSubscribers(d),
 		// The payment webhooks and the review queue; credits' after-work on its workers.
 		Payments: pay,
+		// The operator's pages; the NAS pages read the radius role's counters.
+		Ops: portalOps(d, d.srv),
 	})
 	if err != nil {
 		_ = pay.Shutdown(context.Background())

@@ -49,26 +49,26 @@ func verifyAcctAuthenticator(e *nasEntry, b []byte, off int) bool {
 // sent.
 func (s *Server) accounting(ctx context.Context, e *nasEntry, src netip.Addr, b []byte) ([]byte, func(context.Context)) {
 	if s.accounter == nil {
-		s.stats.UnknownCode.Add(1)
+		s.drop(e, &s.stats.UnknownCode)
 		return nil, nil
 	}
 	maOff := findMA(b)
 	switch {
 	case maOff == -2:
-		s.stats.Malformed.Add(1)
+		s.drop(e, &s.stats.Malformed)
 		return nil, nil
 	case !verifyAcctAuthenticator(e, b, maOff):
-		s.stats.BadAuthenticator.Add(1)
+		s.drop(e, &s.stats.BadAuthenticator)
 		return nil, nil
 	}
 	req, err := radius.Parse(b, e.Secret)
 	if err != nil {
-		s.stats.Malformed.Add(1)
+		s.drop(e, &s.stats.Malformed)
 		return nil, nil
 	}
 	rec, ok := s.acctRecord(e, req)
 	if !ok {
-		s.stats.Malformed.Add(1)
+		s.drop(e, &s.stats.Malformed)
 		return nil, nil
 	}
 	// The router itself: for a NAS entry that is a range, Disconnect and CoA go here.
@@ -102,11 +102,12 @@ func (s *Server) accounting(ctx context.Context, e *nasEntry, src netip.Addr, b 
 		}
 	}
 	if err := s.accounter.Record(ctx, &rec); err != nil {
-		s.stats.Internal.Add(1)
+		s.drop(e, &s.stats.Internal)
 		s.logInternal(ctx, e, logName(acct, rec.Username), err)
 		return nil, nil // not durable: no answer, the NAS retransmits
 	}
 	s.stats.AcctRecorded.Add(1)
+	e.counts.acct.Add(1)
 	mode := maNone
 	if maOff >= 0 {
 		mode = maZeroAuth // answer in kind: Message-Authenticator only to a request that had one

@@ -37,7 +37,7 @@ func (s *Server) handle(ctx context.Context, e *nasEntry, src netip.Addr, b []by
 	case code == radius.CodeStatusServer:
 		return s.status(e, b, acctPort), nil
 	default:
-		s.stats.UnknownCode.Add(1)
+		s.drop(e, &s.stats.UnknownCode)
 		return nil, nil
 	}
 }
@@ -78,12 +78,12 @@ func verifyMA(e *nasEntry, b []byte, off int) bool {
 func (s *Server) status(e *nasEntry, b []byte, acctPort bool) []byte {
 	off := findMA(b)
 	if off < 0 || !verifyMA(e, b, off) {
-		s.stats.BadAuthenticator.Add(1)
+		s.drop(e, &s.stats.BadAuthenticator)
 		return nil
 	}
 	req, err := radius.Parse(b, e.Secret)
 	if err != nil {
-		s.stats.Malformed.Add(1)
+		s.drop(e, &s.stats.Malformed)
 		return nil
 	}
 	s.stats.StatusServer.Add(1)
@@ -98,27 +98,27 @@ func (s *Server) status(e *nasEntry, b []byte, acctPort bool) []byte {
 func (s *Server) access(ctx context.Context, e *nasEntry, b []byte) []byte {
 	switch off := findMA(b); {
 	case off == -2:
-		s.stats.Malformed.Add(1)
+		s.drop(e, &s.stats.Malformed)
 		return nil
 	case off == -1:
 		if e.requireMA {
-			s.stats.MissingMA.Add(1)
+			s.drop(e, &s.stats.MissingMA)
 			return nil
 		}
 	default:
 		if !verifyMA(e, b, off) {
-			s.stats.BadAuthenticator.Add(1)
+			s.drop(e, &s.stats.BadAuthenticator)
 			return nil
 		}
 	}
 	req, err := radius.Parse(b, e.Secret)
 	if err != nil {
-		s.stats.Malformed.Add(1)
+		s.drop(e, &s.stats.Malformed)
 		return nil
 	}
 	username := rfc2865.UserName_GetString(req)
 	if username == "" {
-		s.stats.Malformed.Add(1)
+		s.drop(e, &s.stats.Malformed)
 		return nil
 	}
 	ar := tg.AuthRequest{NASID: e.ID, NASName: e.Name, Username: username, Service: service(req)}
@@ -134,7 +134,8 @@ func (s *Server) access(ctx context.Context, e *nasEntry, b []byte) []byte {
 
 	d, extra, acct := s.authorize(ctx, e, req, &ar, &c)
 	if d.Reason == tg.ReasonInternal {
-		return nil // no answer: the NAS retries or fails over to its next server
+		e.counts.drops.Add(1) // counted in stats.Internal where it failed
+		return nil            // no answer: the NAS retries or fails over to its next server
 	}
 	if s.authlog != nil {
 		s.authlog.Log(tg.AuthLogEntry{At: s.now().UnixNano(), NASID: e.ID, Username: logName(acct, username), MAC: ar.CallingStationID, Method: ar.Method, Reason: d.Reason})
@@ -142,6 +143,7 @@ func (s *Server) access(ctx context.Context, e *nasEntry, b []byte) []byte {
 	s.stats.reasons[d.Reason%maxReasons].Add(1)
 	if !d.Accept {
 		s.stats.Rejects.Add(1)
+		e.counts.rejects.Add(1)
 		resp := req.Response(radius.CodeAccessReject)
 		rfc2865.ReplyMessage_SetString(resp, d.Reason.Message())
 		if extra != nil {
@@ -150,6 +152,7 @@ func (s *Server) access(ctx context.Context, e *nasEntry, b []byte) []byte {
 		return s.encode(e, req, resp)
 	}
 	s.stats.Accepts.Add(1)
+	e.counts.accepts.Add(1)
 	resp := req.Response(radius.CodeAccessAccept)
 	addAccept(resp, &d)
 	if extra != nil {
@@ -568,7 +571,7 @@ func (s *Server) encodeMA(e *nasEntry, req, resp *radius.Packet, mode maMode) []
 	resp.Attributes = attrs
 	b, err := resp.MarshalBinary() // header carries the Request Authenticator (Response copies it)
 	if err != nil {
-		s.stats.Internal.Add(1)
+		s.drop(e, &s.stats.Internal)
 		return nil
 	}
 	switch mode {

@@ -43,6 +43,9 @@ func (s *Server) Register(reg prometheus.Registerer) error {
 	}, func() float64 { return float64(len(s.nas.Load().unusable)) })); err != nil {
 		return err
 	}
+	if err := reg.Register(nasCollector{s}); err != nil {
+		return err
+	}
 	for _, r := range tg.Reasons() {
 		r := r
 		if err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -73,4 +76,44 @@ func RegisterEnforcer(reg prometheus.Registerer, e *tg.Enforcer) error {
 		}
 	}
 	return nil
+}
+
+// The per-NAS series: labelled with the NAS's name, a bounded label (the NASes an admin
+// configured). A NAS that leaves the snapshot leaves the series with it.
+var (
+	nasRequestsDesc = prometheus.NewDesc("tollgate_radius_nas_requests_total",
+		"Datagrams received from the NAS (auth, accounting, Status-Server, retransmits).", []string{"nas"}, nil)
+	nasAcceptsDesc = prometheus.NewDesc("tollgate_radius_nas_accepts_total",
+		"Access-Accepts sent to the NAS.", []string{"nas"}, nil)
+	nasRejectsDesc = prometheus.NewDesc("tollgate_radius_nas_rejects_total",
+		"Access-Rejects sent to the NAS.", []string{"nas"}, nil)
+	nasAcctDesc = prometheus.NewDesc("tollgate_radius_nas_accounting_total",
+		"Accounting-Requests of the NAS made durable and answered.", []string{"nas"}, nil)
+	nasDropsDesc = prometheus.NewDesc("tollgate_radius_nas_drops_total",
+		"Datagrams of the NAS left unanswered: malformed, bad authenticator, overload, a store failure.", []string{"nas"}, nil)
+	nasLastSeenDesc = prometheus.NewDesc("tollgate_radius_nas_last_request_timestamp_seconds",
+		"When the latest datagram of the NAS arrived (Unix time; absent until one did).", []string{"nas"}, nil)
+)
+
+// nasCollector reads the counters of the NASes in the current snapshot at each scrape.
+type nasCollector struct{ s *Server }
+
+func (c nasCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{nasRequestsDesc, nasAcceptsDesc, nasRejectsDesc, nasAcctDesc, nasDropsDesc, nasLastSeenDesc} {
+		ch <- d
+	}
+}
+
+func (c nasCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, a := range c.s.NASActivity() {
+		for _, m := range []struct {
+			d *prometheus.Desc
+			v uint64
+		}{{nasRequestsDesc, a.Requests}, {nasAcceptsDesc, a.Accepts}, {nasRejectsDesc, a.Rejects}, {nasAcctDesc, a.Accounting}, {nasDropsDesc, a.Drops}} {
+			ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v), a.NASName)
+		}
+		if !a.LastSeen.IsZero() {
+			ch <- prometheus.MustNewConstMetric(nasLastSeenDesc, prometheus.GaugeValue, float64(a.LastSeen.UnixNano())/1e9, a.NASName)
+		}
+	}
 }

@@ -7,24 +7,55 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"tollgate/radius"
 )
 
 // nasEntry is one NAS in the snapshot, with a pool of HMAC-MD5 states keyed with its
-// secret so Message-Authenticator costs no key schedule per packet.
+// secret so Message-Authenticator costs no key schedule per packet, and its activity
+// counters.
 type nasEntry struct {
 	radius.NAS
 	// requireMA is n.RequiresMessageAuthenticator(), worked out once.
 	requireMA bool
 	hmacs     sync.Pool
+	// counts are the NAS's activity. The same counters pass from snapshot to snapshot
+	// while the NAS keeps its ID, so a reload (every admin change, every 30 seconds)
+	// loses no count.
+	counts *nasCounts
 }
 
-func newNASEntry(n radius.NAS) *nasEntry {
-	e := &nasEntry{NAS: n, requireMA: n.RequiresMessageAuthenticator()}
+// nasCounts is what one NAS sent and what became of it: atomic adds on the hot path,
+// nothing allocated. Requests counts every datagram from the NAS (auth, accounting,
+// Status-Server, retransmits); Drops those left unanswered for a fault of the packet,
+// a store or an overload (not the retransmits answered from the reply cache).
+type nasCounts struct {
+	requests, accepts, rejects, acct, drops atomic.Uint64
+	// lastSeen is the arrival of the latest datagram, in Unix nanoseconds (0: none).
+	lastSeen atomic.Int64
+}
+
+func newNASEntry(n radius.NAS, counts *nasCounts) *nasEntry {
+	if counts == nil {
+		counts = &nasCounts{}
+	}
+	e := &nasEntry{NAS: n, requireMA: n.RequiresMessageAuthenticator(), counts: counts}
 	secret := n.Secret
 	e.hmacs.New = func() any { return hmac.New(md5.New, secret) }
 	return e
+}
+
+// activity returns the entry's counters as the domain reads them.
+func (e *nasEntry) activity() radius.NASActivity {
+	a := radius.NASActivity{NASID: e.ID, NASName: e.Name,
+		Requests: e.counts.requests.Load(), Accepts: e.counts.accepts.Load(), Rejects: e.counts.rejects.Load(),
+		Accounting: e.counts.acct.Load(), Drops: e.counts.drops.Load()}
+	if ns := e.counts.lastSeen.Load(); ns != 0 {
+		a.LastSeen = time.Unix(0, ns)
+	}
+	return a
 }
 
 func (e *nasEntry) mac(parts ...[]byte) [16]byte {
@@ -49,14 +80,22 @@ type snapshot struct {
 	unusable []string
 }
 
-func newSnapshot(list []radius.NAS) *snapshot {
+// newSnapshot indexes list; the NASes that prev (nil: none) held under the same ID keep
+// their counters.
+func newSnapshot(list []radius.NAS, prev *snapshot) *snapshot {
 	s := &snapshot{exact: make(map[netip.Addr]*nasEntry, len(list)), byID: make(map[int64]*nasEntry, len(list))}
 	for _, n := range list {
 		if len(n.Secret) == 0 {
 			s.unusable = append(s.unusable, n.Name)
 			continue
 		}
-		e := newNASEntry(n)
+		var counts *nasCounts
+		if prev != nil {
+			if old, ok := prev.byID[n.ID]; ok {
+				counts = old.counts
+			}
+		}
+		e := newNASEntry(n, counts)
 		s.byID[n.ID] = e
 		p := n.Prefix.Masked()
 		if p.IsSingleIP() {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,7 +111,7 @@ func New(cfg Config, accounts Accounts, authlog radius.AuthLogger, log *slog.Log
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, accounts: accounts, authlog: authlog, log: log, now: time.Now, replies: newReplyCache()}
-	s.nas.Store(newSnapshot(nil))
+	s.nas.Store(newSnapshot(nil, nil))
 	return s
 }
 
@@ -119,7 +120,21 @@ func New(cfg Config, accounts Accounts, authlog radius.AuthLogger, log *slog.Log
 // dropped and counted as from an unknown source, and it is named by UnusableNAS and
 // counted by the nas_unusable gauge. Safe at any time, from any goroutine.
 func (s *Server) SetNAS(list []radius.NAS) {
-	s.nas.Store(newSnapshot(list))
+	s.mu.Lock() // one swap at a time, so that no reload carries over stale counters
+	defer s.mu.Unlock()
+	s.nas.Store(newSnapshot(list, s.nas.Load()))
+}
+
+// NASActivity returns the counters of every NAS in the snapshot, by name: what this
+// process received from each since it started.
+func (s *Server) NASActivity() []radius.NASActivity {
+	snap := s.nas.Load()
+	out := make([]radius.NASActivity, 0, len(snap.byID))
+	for _, e := range snap.byID {
+		out = append(out, e.activity())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].NASName < out[j].NASName })
+	return out
 }
 
 // UnusableNAS returns the names of the NASes the last SetNAS left out, sorted.
@@ -294,14 +309,17 @@ func (s *Server) accept(conn *net.UDPConn, bp *[]byte, n int, src netip.AddrPort
 		s.stats.UnknownNAS.Add(1)
 		return false
 	}
+	now := s.now()
+	e.counts.requests.Add(1)
+	e.counts.lastSeen.Store(now.UnixNano())
 	if n > maxPacket || n < 20 || int(b[2])<<8|int(b[3]) < 20 || int(b[2])<<8|int(b[3]) > n {
-		s.stats.Malformed.Add(1)
+		s.drop(e, &s.stats.Malformed)
 		return false
 	}
 	j := job{conn: conn, buf: bp, n: int(b[2])<<8 | int(b[3]), src: src, nas: e}
 	j.key = cacheKey{src: src, code: b[0], id: b[1]}
 	copy(j.key.auth[:], b[4:20])
-	reply, inFlight := s.replies.begin(&j.key, s.now(), s.cfg.ReplyTTL)
+	reply, inFlight := s.replies.begin(&j.key, now, s.cfg.ReplyTTL)
 	switch {
 	case reply != nil:
 		s.stats.Duplicates.Add(1)
@@ -316,7 +334,7 @@ func (s *Server) accept(conn *net.UDPConn, bp *[]byte, n int, src netip.AddrPort
 		return true
 	default:
 		s.replies.finish(&j.key, nil)
-		s.stats.Shed.Add(1)
+		s.drop(e, &s.stats.Shed)
 		return false
 	}
 }
@@ -329,12 +347,18 @@ func (s *Server) worker() {
 	}
 }
 
+// drop counts a datagram from e left unanswered, in the server's counter c and in e's.
+func (s *Server) drop(e *nasEntry, c *atomic.Uint64) {
+	c.Add(1)
+	e.counts.drops.Add(1)
+}
+
 // serve handles one packet with a deadline and a recover; a panic drops the packet.
 func (s *Server) serve(j job) {
 	finished := false
 	defer func() {
 		if r := recover(); r != nil {
-			s.stats.Internal.Add(1)
+			s.drop(j.nas, &s.stats.Internal)
 			s.log.LogAttrs(context.Background(), slog.LevelError, "radius: panic", slog.String("nas", j.nas.Name), slog.Any("panic", r))
 		}
 		if !finished {

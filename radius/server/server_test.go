@@ -144,7 +144,7 @@ func TestMessageAuthenticator(t *testing.T) {
 
 // resign recomputes the Message-Authenticator at offset off of an Access-Request.
 func resign(b []byte, off int) []byte {
-	e := newNASEntry(testNAS(true))
+	e := newNASEntry(testNAS(true), nil)
 	clear(b[off : off+16])
 	mac := e.mac(b)
 	copy(b[off:], mac[:])

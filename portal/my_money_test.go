@@ -41,7 +41,9 @@ func (h *harness) mustPaying(username string, credit int64) sub {
 	return sub{ID: s.ID, Username: username, Email: username + "@example.net"}
 }
 
-func (h *harness) money() *billing.SubscriberService { return h.p.deps.My.Money.(*billing.SubscriberService) }
+func (h *harness) money() *billing.SubscriberService {
+	return h.p.deps.My.Money.(*billing.SubscriberService)
+}
 
 // TestMyMoney: /my shows the plan, the subscription's state and period end, the balance
 // and the newest documents; GET /api/v1/my has the same; /my/invoices and
@@ -147,7 +149,7 @@ func TestMyRenew(t *testing.T) {
 		t.Fatalf("renew a paid period = %d; want 409", resp.StatusCode)
 	}
 
-	h.advance(31 * 24 * time.Hour) // the period ended; no billing pass ran
+	h.advance(31 * 24 * time.Hour)          // the period ended; no billing pass ran
 	c = h.client().mustLoginSubscriber(fay) // the session's lifetime is over too
 	resp, page := c.get("/my")
 	if resp.StatusCode != 200 || !strings.Contains(page, `href="/my/renew"`) {

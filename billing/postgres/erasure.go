@@ -67,8 +67,12 @@ const markErasureSQL = `SELECT set_config('tollgate.erasure', 'on', true)`
 // The statements of an erasure: $1 is the subscriber, $2 the pseudonym, $3 the
 // identifiers to scrub; each names its further parameters.
 const (
-	// $3 the time, $4 the sealed random PPPoE password.
+	// $3 the time, $4 the sealed random PPPoE password. The subscription ends: the
+	// billing pass charges an erased account no more.
 	eraseSubscriberSQL = `
+WITH c AS (
+    UPDATE subscriptions SET state = 'cancelled', next_plan_id = NULL, updated_at = $3 WHERE subscriber_id = $1
+)
 UPDATE subscribers SET username = $2, name = '', email = NULL, phone = NULL, mac = NULL, mac_login = false,
     static_ip = NULL, password = $4, status = 'disabled', auto_renew = false, notify_email = false,
     notify_sms = false, marketing = false, restricted = false, updated_at = $3

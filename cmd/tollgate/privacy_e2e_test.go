@@ -465,6 +465,10 @@ func TestE2EErasure(t *testing.T) {
 			t.Errorf("invoice %s: %s → %s", n, v, invoicesAfter[n])
 		}
 	}
+	var state string
+	if err := pool.QueryRow(ctx, `SELECT u.state FROM subscriptions u JOIN subscribers s ON s.id = u.subscriber_id WHERE s.username = $1`, pseudonym).Scan(&state); err != nil || state != "cancelled" {
+		t.Fatalf("the erased subscription is %q, %v; want cancelled", state, err)
+	}
 	var pseudonymous int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM invoices WHERE username = $1 AND customer_name = ''`, pseudonym).Scan(&pseudonymous); err != nil || pseudonymous != 2 {
 		t.Fatalf("%d invoices under the pseudonym, %v", pseudonymous, err)

@@ -24,30 +24,33 @@ type Export struct {
 	// Sources are the tables the document was read from.
 	Sources []string `json:"sources"`
 
-	Profile            ExportProfile        `json:"profile"`
-	Consents           Consents             `json:"consents"`
-	Restricted         bool                 `json:"restricted"`
-	ConsentHistory     []ConsentChange      `json:"consent_history"`
-	RestrictionHistory []RestrictionChange  `json:"restriction_history"`
-	PortalAccount      *ExportPortalAccount `json:"portal_account"`
-	PasswordLinks      []ExportLink         `json:"password_links"`
-	EmailChanges       []ExportEmailChange  `json:"email_changes"`
-	PolicyAcceptances  []ExportAcceptance   `json:"policy_acceptances"`
-	Subscription       *ExportSubscription  `json:"subscription"`
-	Renewals           []ExportRenewal      `json:"renewals"`
-	Wallet             ExportWallet         `json:"wallet"`
-	Invoices           []ExportInvoice      `json:"invoices"`
-	Sessions           []ExportSession      `json:"sessions"`
-	AuthLog            []ExportAuthAttempt  `json:"auth_log"`
-	Disconnects        []ExportDisconnect   `json:"disconnects"`
-	Events             []ExportEvent        `json:"events"`
-	Notifications      []ExportNotification `json:"notifications"`
-	NotificationLog    []ExportAttempt      `json:"notification_log"`
-	Requests           []DataRequest        `json:"requests"`
-	Audit              []ExportAudit        `json:"audit"`
+	Profile            ExportProfile         `json:"profile"`
+	Consents           Consents              `json:"consents"`
+	Restricted         bool                  `json:"restricted"`
+	ConsentHistory     []ConsentChange       `json:"consent_history"`
+	RestrictionHistory []RestrictionChange   `json:"restriction_history"`
+	PortalAccount      *ExportPortalAccount  `json:"portal_account"`
+	PasswordLinks      []ExportLink          `json:"password_links"`
+	EmailChanges       []ExportEmailChange   `json:"email_changes"`
+	PolicyAcceptances  []ExportAcceptance    `json:"policy_acceptances"`
+	Subscription       *ExportSubscription   `json:"subscription"`
+	Renewals           []ExportRenewal       `json:"renewals"`
+	Wallet             ExportWallet          `json:"wallet"`
+	Invoices           []ExportInvoice       `json:"invoices"`
+	TopUps             []ExportTopUp         `json:"top_ups"`
+	Payments           []ExportPayment       `json:"payments"`
+	PaymentReviews     []ExportPaymentReview `json:"payment_reviews"`
+	Sessions           []ExportSession       `json:"sessions"`
+	AuthLog            []ExportAuthAttempt   `json:"auth_log"`
+	Disconnects        []ExportDisconnect    `json:"disconnects"`
+	Events             []ExportEvent         `json:"events"`
+	Notifications      []ExportNotification  `json:"notifications"`
+	NotificationLog    []ExportAttempt       `json:"notification_log"`
+	Requests           []DataRequest         `json:"requests"`
+	Audit              []ExportAudit         `json:"audit"`
 	// Extensions are the sections of stores that read the subscriber's data outside
-	// this package's tables, by name (ExportSection): the extension point for tables
-	// added beside billing's (payment top-ups, say) until their section joins the store.
+	// this package's tables, by name (ExportSection): the extension point for a table
+	// added beside billing's until its section joins the store.
 	Extensions map[string]json.RawMessage `json:"extensions,omitempty"`
 }
 
@@ -162,6 +165,43 @@ type ExportInvoice struct {
 type ExportPeriod struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
+}
+
+// ExportTopUp is an online top-up the subscriber started (topups).
+type ExportTopUp struct {
+	Reference   string     `json:"reference"`
+	Provider    string     `json:"provider"`
+	AmountCents int64      `json:"amount_cents"`
+	Currency    string     `json:"currency"`
+	State       string     `json:"state"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	ClosedAt    *time.Time `json:"closed_at"`
+	Note        string     `json:"note"`
+}
+
+// ExportPayment is a payment a provider reported for the subscriber (payments).
+type ExportPayment struct {
+	Provider    string    `json:"provider"`
+	ProviderID  string    `json:"provider_id"`
+	Reference   string    `json:"reference"`
+	Account     string    `json:"account"`
+	AmountCents int64     `json:"amount_cents"`
+	Currency    string    `json:"currency"`
+	ReceivedAt  time.Time `json:"received_at"`
+	Outcome     string    `json:"outcome"`
+}
+
+// ExportPaymentReview is a payment of the subscriber's that staff reviewed
+// (payment_reviews), with the provider's event as received until it is cleared.
+type ExportPaymentReview struct {
+	ProviderID string     `json:"provider_id"`
+	Reason     string     `json:"reason"`
+	CreatedAt  time.Time  `json:"created_at"`
+	State      string     `json:"state"`
+	ResolvedAt *time.Time `json:"resolved_at"`
+	Note       string     `json:"note"`
+	Raw        *string    `json:"raw"`
 }
 
 // ExportSession is one accounting session (sessions).

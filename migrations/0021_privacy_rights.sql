@@ -139,3 +139,65 @@ BEGIN
         RETURN j;
     END CASE;
 END $$;
+
+-- The payments' tables (0019) keep what names a person likewise: a top-up's note and
+-- checkout address, the account a payer typed and the reference sent, a review's raw
+-- event, note and resolver. An erasure may rewrite those, and nothing else.
+CREATE OR REPLACE FUNCTION topups_forward_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND current_setting('tollgate.erasure', true) = 'on'
+       AND (to_jsonb(NEW) - 'note' - 'authorization_url') = (to_jsonb(OLD) - 'note' - 'authorization_url') THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'top-ups are kept: DELETE refused' USING ERRCODE = 'restrict_violation';
+    END IF;
+    IF OLD.state <> 'pending' THEN
+        RAISE EXCEPTION 'top-up % is %: it never changes again', OLD.reference, OLD.state
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    IF (NEW.reference, NEW.subscriber_id, NEW.provider, NEW.amount_cents, NEW.currency, NEW.created_at, NEW.expires_at)
+       IS DISTINCT FROM
+       (OLD.reference, OLD.subscriber_id, OLD.provider, OLD.amount_cents, OLD.currency, OLD.created_at, OLD.expires_at) THEN
+        RAISE EXCEPTION 'top-up %: only its state moves', OLD.reference
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION payments_outcome_once() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND current_setting('tollgate.erasure', true) = 'on'
+       AND (to_jsonb(NEW) - 'account' - 'reference') = (to_jsonb(OLD) - 'account' - 'reference') THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.outcome IS NULL
+       AND (to_jsonb(NEW) - 'outcome' - 'topup_id' - 'subscriber_id' - 'ledger_entry_id')
+         = (to_jsonb(OLD) - 'outcome' - 'topup_id' - 'subscriber_id' - 'ledger_entry_id') THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'payments are facts once recorded: % refused', TG_OP
+        USING ERRCODE = 'restrict_violation';
+END $$;
+
+CREATE OR REPLACE FUNCTION payment_reviews_resolve_once() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND current_setting('tollgate.erasure', true) = 'on'
+       AND (to_jsonb(NEW) - 'raw' - 'note' - 'resolved_by') = (to_jsonb(OLD) - 'raw' - 'note' - 'resolved_by') THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.state = 'open'
+       AND (to_jsonb(NEW) - 'state' - 'resolved_at' - 'resolved_by' - 'note' - 'subscriber_id' - 'ledger_entry_id')
+         = (to_jsonb(OLD) - 'state' - 'resolved_at' - 'resolved_by' - 'note' - 'subscriber_id' - 'ledger_entry_id') THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.state <> 'open' AND NEW.raw IS NULL
+       AND (to_jsonb(NEW) - 'raw' - 'raw_cleared_at') = (to_jsonb(OLD) - 'raw' - 'raw_cleared_at') THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'payment review %: resolved once, never changed: % refused', OLD.id, TG_OP
+        USING ERRCODE = 'restrict_violation';
+END $$;

@@ -135,14 +135,13 @@ func (c *client) mustLoginSubscriber(s sub) *client {
 var subscriberPages = map[string]bool{"my": true, "my-privacy": true, "my-policy": true, "privacy": true, "forgot": true, "password": true,
 	"email-confirm": true}
 
-// pageData makes the data of the pages rendered with a view of their own, for
-// renderPage.
-var pageData = map[string]func(v *view) any{
-	"my-renew":    func(v *view) any { return &myMoneyPage{view: v, Money: &moneyView{}} },
-	"my-invoices": func(v *view) any { return &myMoneyPage{view: v, Money: &moneyView{}} },
-	"my-topup":    func(v *view) any { return &myMoneyPage{view: v, Money: &moneyView{}, Paybill: "Pay to paybill 1"} },
-	"my-invoice": func(v *view) any {
+func init() {
+	// The data of the money and rights pages, for renderPage.
+	pageData["my-renew"] = func(v *view) any { return &myMoneyPage{view: v, Money: &moneyView{}} }
+	pageData["my-invoices"] = func(v *view) any { return &myMoneyPage{view: v, Money: &moneyView{}} }
+	pageData["my-topup"] = func(v *view) any { return &myMoneyPage{view: v, Money: &moneyView{}, Paybill: "Pay to paybill 1"} }
+	pageData["my-invoice"] = func(v *view) any {
 		return &myMoneyPage{view: v, Invoice: &billing.Invoice{Number: "INV-2026-000001", Kind: billing.KindInvoice}}
-	},
-	"admin-requests": func(v *view) any { return &requestsView{view: v, Queue: &billing.Queue{}} },
+	}
+	pageData["admin-requests"] = func(v *view) any { return &requestsView{view: v, Queue: &billing.Queue{}} }
 }

@@ -256,6 +256,10 @@ type myMoneyPage struct {
 	Paybill   string
 	Amount    string
 	Suggested string
+	// Checkout is the provider's page of a top-up just started, and CheckoutAmount
+	// what it pays.
+	Checkout       string
+	CheckoutAmount string
 }
 
 type renewedRow struct {
@@ -498,6 +502,9 @@ func (p *Portal) startTopUp(c *fiber.Ctx, amount string) (string, error) {
 	return u, p.audit(c, "topup.start", target(c), map[string]any{"amount_cents": cents})
 }
 
+// myTopUpSubmit starts a checkout and answers with the link to the provider's page:
+// not a redirect, since the portal's Content-Security-Policy lets a form lead to the
+// portal alone (form-action 'self'), and the payer sees where the link goes.
 func (p *Portal) myTopUpSubmit(c *fiber.Ctx) error {
 	amount := strings.Clone(c.FormValue("amount"))
 	u, err := p.startTopUp(c, amount)
@@ -515,7 +522,13 @@ func (p *Portal) myTopUpSubmit(c *fiber.Ctx) error {
 		p.metrics.errors.WithLabelValues(errorCode(err, status)).Inc()
 		return p.renderData(c, status, "my-topup", v)
 	}
-	return c.Redirect(u, fiber.StatusSeeOther)
+	v, err := p.topUpPage(c)
+	if err != nil {
+		return err
+	}
+	cents, _ := billing.ParseCents(strings.TrimSpace(amount)) // startTopUp checked it
+	v.Checkout, v.CheckoutAmount = u, p.formatMoney(cents)
+	return p.renderData(c, fiber.StatusOK, "my-topup", v)
 }
 
 func (p *Portal) apiMyTopUpInfo(c *fiber.Ctx) error {

@@ -8,6 +8,10 @@ import (
 	"testing"
 
 	"tollgate/billing"
+	"tollgate/billing/billingtest"
+	"tollgate/billing/payments"
+	"tollgate/billing/payments/paystack"
+	billingpg "tollgate/billing/postgres"
 )
 
 // TestBrowserMyRights: in headless Chromium a subscriber with a paid subscription sees
@@ -57,31 +61,39 @@ func TestBrowserMyRights(t *testing.T) {
 	}
 }
 
-// TestBrowserTopUpProvider: with a payment provider, /my/topup asks for an amount and
-// sends the payer to the provider's checkout (a fake page here).
+// TestBrowserTopUpProvider: with Paystack configured (the payments service against a
+// local fake of Paystack's API), /my/topup asks for an amount and sends the payer to the
+// checkout page Paystack answered (which the browser is given by the test, as the fake's
+// host does not exist): a pending top-up of that amount exists, and Paystack was asked
+// with the subscriber's email.
 func TestBrowserTopUpProvider(t *testing.T) {
 	node, chromium := mustBrowser(t)
 	h := mustHarness(t, Config{Addr: "127.0.0.1:0", TrustedProxies: []string{"127.0.0.1"}, PublicURL: myConfig.PublicURL})
 	h.mustServe(t)
 	h.mustPaying("quin", 5000)
-	fake := &fakeTopUp{}
-	h.p.deps.My.TopUp = fake
-	// The fake checkout is the portal's own status page, so the browser lands somewhere.
-	checkout := "http://" + h.p.Addr().String() + "/hotspot/status"
+	const key = "sk_test_browser_1"
+	fake := billingtest.MustPaystack(t, key)
+	pay := &payments.Service{Store: billingpg.NewStore(h.pool), InTx: billingpg.PaymentsInTx(h.pool), Money: h.money(),
+		Gateways: map[payments.Provider]payments.Gateway{payments.Paystack: &paystack.Client{BaseURL: fake.URL, SecretKey: key}},
+		Config:   payments.Config{Currency: "KES", PaystackSecret: []byte(key)}}
 	h.p.deps.My.TopUp = topUpFunc(func(ctx context.Context, username string, cents int64) (string, error) {
-		if _, err := fake.StartTopUp(ctx, username, cents); err != nil {
-			return "", err
-		}
-		return checkout + "?paid=" + username, nil
+		_, url, err := pay.StartTopUp(ctx, username, cents, string(payments.Paystack))
+		return url, err
 	})
 	mustRunE2E(t, node, chromium, "rights.mjs", []string{"http://" + h.p.Addr().String()},
-		[]string{"E2E_USER=quin", "E2E_PASSWORD=password-quin", "E2E_PROVIDER=" + checkout, "E2E_SCREENSHOTS=" + t.TempDir()},
+		[]string{"E2E_USER=quin", "E2E_PASSWORD=password-quin", "E2E_PROVIDER=https://checkout.paystack.test/", "E2E_SCREENSHOTS=" + t.TempDir()},
 		"ok the top-up asks for an amount",
 		"ok the checkout starts at the provider",
+		"ok the provider's page shows",
 		"OK money, top-up, consent, erasure and its cancel",
 	)
-	if len(fake.calls) != 1 || fake.calls[0] != "quin:15.00" {
-		t.Fatalf("checkouts %v", fake.calls)
+	inits := fake.Inits()
+	if len(inits) != 1 || inits[0].Amount != 1500 || inits[0].Email != "quin@example.net" || inits[0].Currency != "KES" {
+		t.Fatalf("Paystack was asked %+v", inits)
+	}
+	tops, err := pay.TopUps(context.Background(), "quin", payments.Pending, 10)
+	if err != nil || len(tops) != 1 || tops[0].AmountCents != 1500 || tops[0].Reference != inits[0].Reference {
+		t.Fatalf("pending top-ups %+v, %v", tops, err)
 	}
 }
 

@@ -82,9 +82,6 @@ func renderPage(t *testing.T, h *harness, name string) string {
 	if subscriberPages[name] {
 		data = &myView{view: v, Profile: &billing.Profile{Username: "alice"}, Graph: newUsageGraph(nil), Rights: &rightsView{}} // renderMy
 	}
-	if f := pageData[name]; f != nil {
-		data = f(v)
-	}
 	if strings.HasPrefix(name, "admin-subscriber") { // the admin's subscriber pages (renderSubscriber)
 		data = &subscriberView{view: v, F: h.p.format(), Sub: &billing.Subscriber{Username: "alice"}, List: &billing.SubscriberPage{},
 			Wallet: &billing.Wallet{}}

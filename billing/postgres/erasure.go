@@ -133,6 +133,31 @@ WHERE a.target = 'subscriber:' || $1::bigint
    OR a.target IN (SELECT 'privacy_request:' || r.id FROM privacy_requests r WHERE r.subscriber_id = $1)
    OR lower(a.actor) = ANY($5) OR lower(a.target) = ANY($5)
    OR a.actor ILIKE ANY($4) OR a.target ILIKE ANY($4) OR a.detail::text ILIKE ANY($4)`
+	// The payments (migration 0019): a pending top-up fails (an erased account takes no
+	// more payments; one that comes goes to review), and the account a payer typed, the
+	// reference, notes and a review's raw event lose the identifiers ($4: their LIKE
+	// patterns, for the payments and reviews that name the subscriber without pointing
+	// at it). $2 of eraseTopUpsSQL is the time.
+	eraseTopUpsSQL = `
+UPDATE topups SET state = 'failed', closed_at = $2, note = 'erased' WHERE subscriber_id = $1 AND state = 'pending'`
+	scrubTopUpsSQL = `
+UPDATE topups SET note = erasure_scrub(note, $3, $2), authorization_url = erasure_scrub(authorization_url, $3, $2)
+WHERE subscriber_id = $1
+  AND (note, authorization_url) IS DISTINCT FROM (erasure_scrub(note, $3, $2), erasure_scrub(authorization_url, $3, $2))`
+	scrubPaymentsSQL = `
+UPDATE payments p SET account = erasure_scrub(p.account, $3, $2), reference = erasure_scrub(p.reference, $3, $2)
+WHERE (p.subscriber_id = $1 OR p.topup_id IN (SELECT id FROM topups WHERE subscriber_id = $1)
+       OR p.account ILIKE ANY($4) OR p.reference ILIKE ANY($4))
+  AND (p.account, p.reference) IS DISTINCT FROM (erasure_scrub(p.account, $3, $2), erasure_scrub(p.reference, $3, $2))`
+	scrubPaymentReviewsSQL = `
+UPDATE payment_reviews r SET raw = erasure_scrub(r.raw, $3, $2), note = erasure_scrub(r.note, $3, $2),
+    resolved_by = erasure_scrub(r.resolved_by, $3, $2)
+WHERE (r.subscriber_id = $1
+       OR r.payment_id IN (SELECT p.id FROM payments p WHERE p.subscriber_id = $1
+                           OR p.topup_id IN (SELECT id FROM topups WHERE subscriber_id = $1))
+       OR r.raw ILIKE ANY($4) OR r.note ILIKE ANY($4))
+  AND (r.raw, r.note, r.resolved_by) IS DISTINCT FROM
+      (erasure_scrub(r.raw, $3, $2), erasure_scrub(r.note, $3, $2), erasure_scrub(r.resolved_by, $3, $2))`
 	// $1 the pseudonym, $2 the time.
 	recordErasureSQL = `INSERT INTO erasures (pseudonym, erased_at) VALUES ($1, $2)`
 )
@@ -168,6 +193,10 @@ func (s *Store) EraseSubscriber(ctx context.Context, x *billing.ErasureSubject, 
 		{"ledger", eraseLedgerSQL, nil},
 		{"requests", eraseRequestsSQL, nil},
 		{"audit log", eraseAuditSQL, []any{x.SubscriberID, pseudonym, ids, patterns, actors}},
+		{"pending top-ups", eraseTopUpsSQL, []any{x.SubscriberID, at}},
+		{"top-ups", scrubTopUpsSQL, nil},
+		{"payments", scrubPaymentsSQL, []any{x.SubscriberID, pseudonym, ids, patterns}},
+		{"payment reviews", scrubPaymentReviewsSQL, []any{x.SubscriberID, pseudonym, ids, patterns}},
 	}
 	for _, st := range steps {
 		args := st.args

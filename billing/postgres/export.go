@@ -24,7 +24,7 @@ var _ billing.ExportStore = (*Store)(nil)
 var exportSources = []string{
 	"subscribers", "plans", "consent_history", "restriction_history", "portal_users", "subscriber_links",
 	"email_confirmations", "policy_acceptances", "subscriptions", "renewals", "wallets", "ledger_entries",
-	"invoices", "invoice_lines", "sessions", "nas", "auth_log", "coa_log", "billing_events", "notifications",
+	"invoices", "invoice_lines", "topups", "payments", "payment_reviews", "sessions", "nas", "auth_log", "coa_log", "billing_events", "notifications",
 	"notification_log", "privacy_requests", "audit_log",
 }
 
@@ -63,6 +63,20 @@ FROM invoices i WHERE i.subscriber_id = $1 ORDER BY i.id`
 	exportInvoiceLinesSQL = `
 SELECT l.invoice_id, l.line, l.description, l.quantity, l.unit_cents, l.net_cents, l.tax_cents, l.total_cents
 FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE i.subscriber_id = $1 ORDER BY l.invoice_id, l.line`
+	exportTopUpsSQL = `
+SELECT reference, provider, amount_cents, currency, state, created_at, expires_at, closed_at, note
+FROM topups WHERE subscriber_id = $1 ORDER BY id`
+	// The subscriber's payments: credited to it, or paying one of its top-ups.
+	exportPaymentsSQL = `
+SELECT p.provider, p.provider_id, p.reference, p.account, p.amount_cents, p.currency, p.received_at, COALESCE(p.outcome, '')
+FROM payments p
+WHERE p.subscriber_id = $1 OR p.topup_id IN (SELECT id FROM topups WHERE subscriber_id = $1)
+ORDER BY p.id`
+	exportPaymentReviewsSQL = `
+SELECT p.provider_id, r.reason, r.created_at, r.state, r.resolved_at, r.note, r.raw
+FROM payment_reviews r JOIN payments p ON p.id = r.payment_id
+WHERE r.subscriber_id = $1 OR p.subscriber_id = $1 OR p.topup_id IN (SELECT id FROM topups WHERE subscriber_id = $1)
+ORDER BY r.id`
 	exportSessionsSQL = `
 SELECT COALESCE(n.name, ''), x.acct_session_id, x.started_at, x.stopped_at, x.last_update, COALESCE(host(x.framed_ip), ''),
        x.mac, x.called_station_id, x.session_time, x.output_octets, x.input_octets, x.terminate_cause
@@ -275,6 +289,9 @@ func exportMoney(ctx context.Context, tx pgx.Tx, id int64, doc *billing.Export) 
 	}); err != nil {
 		return err
 	}
+	if err := exportPayments(ctx, tx, id, doc); err != nil {
+		return err
+	}
 	rows, err := tx.Query(ctx, exportInvoiceLinesSQL, id)
 	if err != nil {
 		return err
@@ -291,6 +308,35 @@ func exportMoney(ctx context.Context, tx pgx.Tx, id int64, doc *billing.Export) 
 		}
 	}
 	return rows.Err()
+}
+
+// exportPayments reads the online top-ups, the payments and their reviews.
+func exportPayments(ctx context.Context, tx pgx.Tx, id int64, doc *billing.Export) error {
+	var err error
+	if doc.TopUps, err = collect(ctx, tx, exportTopUpsSQL, id, func(r pgx.CollectableRow) (billing.ExportTopUp, error) {
+		var t billing.ExportTopUp
+		var closed *time.Time
+		err := r.Scan(&t.Reference, &t.Provider, &t.AmountCents, &t.Currency, &t.State, &t.CreatedAt, &t.ExpiresAt, &closed, &t.Note)
+		t.ClosedAt = timePtr(closed)
+		return t, err
+	}); err != nil {
+		return err
+	}
+	if doc.Payments, err = collect(ctx, tx, exportPaymentsSQL, id, func(r pgx.CollectableRow) (billing.ExportPayment, error) {
+		var p billing.ExportPayment
+		err := r.Scan(&p.Provider, &p.ProviderID, &p.Reference, &p.Account, &p.AmountCents, &p.Currency, &p.ReceivedAt, &p.Outcome)
+		return p, err
+	}); err != nil {
+		return err
+	}
+	doc.PaymentReviews, err = collect(ctx, tx, exportPaymentReviewsSQL, id, func(r pgx.CollectableRow) (billing.ExportPaymentReview, error) {
+		var x billing.ExportPaymentReview
+		var resolved *time.Time
+		err := r.Scan(&x.ProviderID, &x.Reason, &x.CreatedAt, &x.State, &resolved, &x.Note, &x.Raw)
+		x.ResolvedAt = timePtr(resolved)
+		return x, err
+	})
+	return err
 }
 
 // exportLogs reads the sessions, the auth log and the CoA log under the subscriber's

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tollgate/billing"
+	"tollgate/billing/payments"
 	billingpg "tollgate/billing/postgres"
 	"tollgate/portal"
 	"tollgate/portal/auth"
@@ -181,9 +182,23 @@ func privacyRights(d *deps, m *portal.My) {
 	}
 }
 
-// topUpStarter is the payment provider's checkout for /my/topup: the extension point
-// the payments service (issue 6) fills; nil shows TOLLGATE_PAYBILL_TEXT instead.
-func topUpStarter(*deps) portal.TopUpStarter { return nil }
+// topUpStarter is the payment provider's checkout for /my/topup: Paystack's, through
+// the payments service, when TOLLGATE_PAYSTACK_SECRET_KEY is set; nil otherwise, which
+// shows TOLLGATE_PAYBILL_TEXT instead.
+func topUpStarter(d *deps) portal.TopUpStarter {
+	if d.cfg.PaystackSecretKey == "" {
+		return nil
+	}
+	return paystackTopUp{pay: d.payments(d.money(d.lazyEnforcer()))}
+}
+
+// paystackTopUp starts a subscriber's Paystack checkout.
+type paystackTopUp struct{ pay *payments.Service }
+
+func (p paystackTopUp) StartTopUp(ctx context.Context, username string, amountCents int64) (string, error) {
+	_, url, err := p.pay.StartTopUp(ctx, username, amountCents, string(payments.Paystack))
+	return url, err
+}
 
 // privacyJob is cron's job of the erasures that are due, under the job lock that
 // `privacy run` also takes.

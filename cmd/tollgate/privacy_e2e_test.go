@@ -95,6 +95,12 @@ func TestE2EExportComplete(t *testing.T) {
 		`INSERT INTO privacy_requests (kind, subscriber_id, source, requested_by, created_at, due_at, decision, decision_ref, message)
 		 VALUES ('review', $1, 'web', 'subscriber:exporter', now(), now() + interval '30 days', 'x', 'event:1', 'EXP-REQUEST')`,
 		`INSERT INTO audit_log (actor, action, target, detail) VALUES ('admin@example.com', 'subscriber.show', 'subscriber:' || $1::bigint, '{"mark":"EXP-AUDIT"}')`,
+		`INSERT INTO topups (reference, subscriber_id, provider, amount_cents, currency, created_at, expires_at)
+		 VALUES ('tg-EXPTOPUP0000000000000001', $1, 'paystack', 1000, 'USD', now(), now() + interval '1 hour')`,
+		`INSERT INTO payments (provider, provider_id, account, amount_cents, currency, received_at, outcome, subscriber_id)
+		 VALUES ('generic', 'EXP-PAY', 'exporter', 500, 'EUR', now(), 'review', $1)`,
+		`INSERT INTO payment_reviews (payment_id, reason, raw, created_at)
+		 SELECT id, 'currency_mismatch', '{"mark":"EXP-RAW"}', now() FROM payments WHERE provider_id = 'EXP-PAY' AND $1::bigint IS NOT NULL`,
 	} {
 		mustExec(t, pool, q, id)
 	}
@@ -132,6 +138,9 @@ func TestE2EExportComplete(t *testing.T) {
 		"notification_log":    len(doc.NotificationLog) == 1 && doc.NotificationLog[0].Error == "EXP-ATTEMPT",
 		"privacy_requests":    strings.Contains(text, "EXP-REQUEST"),
 		"audit_log":           strings.Contains(text, "EXP-AUDIT"),
+		"topups":              len(doc.TopUps) == 1 && doc.TopUps[0].Reference == "tg-EXPTOPUP0000000000000001",
+		"payments":            len(doc.Payments) == 1 && doc.Payments[0].Account == "exporter" && doc.Payments[0].ProviderID == "EXP-PAY",
+		"payment_reviews":     len(doc.PaymentReviews) == 1 && doc.PaymentReviews[0].Raw != nil && strings.Contains(*doc.PaymentReviews[0].Raw, "EXP-RAW"),
 	}
 	rows, err := pool.Query(ctx, subscriberTablesSQL)
 	if err != nil {
@@ -313,7 +322,7 @@ func TestE2EErasure(t *testing.T) {
 		}
 		t.Skip("pg_dump not installed")
 	}
-	s := MustStack(t, true)
+	s, paystack := paymentsStack(t)
 	smtpSrv := billingtest.MustSMTP(t, billingtest.SMTPOptions{})
 	t.Setenv("TOLLGATE_OPERATOR_NAME", "Example ISP")
 	t.Setenv("TOLLGATE_SMTP_URL", "smtp://"+smtpSrv.Addr())
@@ -368,6 +377,33 @@ func TestE2EErasure(t *testing.T) {
 	if st, body := api.do("GET", "/api/v1/my", ""); st != 200 || !strings.Contains(body, `"balance":"30.00"`) {
 		t.Fatalf("GET /api/v1/my = %d %s", st, body)
 	}
+	// Money through the providers: a Paystack top-up started on the portal and paid, a
+	// second one left pending, and a payment by account that goes to review (its raw
+	// event names the subscriber).
+	var checkout struct {
+		URL string `json:"checkout_url"`
+	}
+	if st, body := api.do("POST", "/api/v1/my/topup", `{"amount":"20.00"}`); st != 200 || json.Unmarshal([]byte(body), &checkout) != nil ||
+		!strings.HasPrefix(checkout.URL, "https://checkout.paystack.test/") {
+		t.Fatalf("top-up = %d %s", st, body)
+	}
+	inits := paystack.Inits()
+	if len(inits) != 1 || inits[0].Email != email || inits[0].Amount != 2000 {
+		t.Fatalf("Paystack initialize %+v", inits)
+	}
+	if st, body, _ := s.paystackWebhook(e2ePaystackKey, 55001, inits[0].Reference, 2000, "KES"); st != 200 {
+		t.Fatalf("Paystack webhook = %d %s", st, body)
+	}
+	if st, body := api.do("POST", "/api/v1/my/topup", `{"amount":"5.00"}`); st != 200 {
+		t.Fatalf("second top-up = %d %s", st, body)
+	}
+	if st, body, _ := s.standardWebhook("msg-z1", time.Now(), fmt.Sprintf(`{"type":"payment.succeeded","data":{"id":"mp-z1","account":%q,"amount":"7.00","currency":"USD","payer":%q}}`, user, phone)); st >= 300 {
+		t.Fatalf("generic webhook = %d %s", st, body)
+	}
+	var reviews int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM payment_reviews WHERE raw LIKE '%' || $1 || '%'`, user).Scan(&reviews); err != nil || reviews != 1 {
+		t.Fatalf("%d payment reviews naming the subscriber, %v", reviews, err)
+	}
 	if st, body := api.do("POST", "/api/v1/my/erasure", fmt.Sprintf(`{"password":%q}`, portalPW)); st != http.StatusAccepted {
 		t.Fatalf("erasure request = %d %s", st, body)
 	}
@@ -378,7 +414,7 @@ func TestE2EErasure(t *testing.T) {
 		t.Fatalf("Redis before the erasure lacks the name or the MACs:\n%s", before)
 	}
 	ledgerBefore, invoicesBefore := ledgerSums(t, pool), invoiceTotals(t, pool)
-	if len(invoicesBefore) != 4 {
+	if len(invoicesBefore) != 5 {
 		t.Fatalf("invoices before: %v", invoicesBefore)
 	}
 	mails := len(smtpSrv.Mails())
@@ -465,12 +501,16 @@ func TestE2EErasure(t *testing.T) {
 			t.Errorf("invoice %s: %s → %s", n, v, invoicesAfter[n])
 		}
 	}
+	var pending int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM topups WHERE state = 'pending'`).Scan(&pending); err != nil || pending != 0 {
+		t.Fatalf("%d top-ups still pending after the erasure, %v", pending, err)
+	}
 	var state string
 	if err := pool.QueryRow(ctx, `SELECT u.state FROM subscriptions u JOIN subscribers s ON s.id = u.subscriber_id WHERE s.username = $1`, pseudonym).Scan(&state); err != nil || state != "cancelled" {
 		t.Fatalf("the erased subscription is %q, %v; want cancelled", state, err)
 	}
 	var pseudonymous int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM invoices WHERE username = $1 AND customer_name = ''`, pseudonym).Scan(&pseudonymous); err != nil || pseudonymous != 2 {
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM invoices WHERE username = $1 AND customer_name = ''`, pseudonym).Scan(&pseudonymous); err != nil || pseudonymous != 3 {
 		t.Fatalf("%d invoices under the pseudonym, %v", pseudonymous, err)
 	}
 	// The other subscriber is untouched, online and in the logs.

@@ -51,10 +51,15 @@ await run(phone, async (page) => {
 
   await page.goto(base + '/my/topup');
   if (provider) {
+    // The provider's checkout page, as a fake the browser is given.
+    await page.route(provider + '**', (route) => route.fulfill({ contentType: 'text/html', body: '<h1>Fake checkout</h1>' }));
     check(await page.locator('#topup input[name=amount]').count() === 1, 'the top-up asks for an amount');
     await page.fill('#topup input[name=amount]', '15.00');
-    await Promise.all([page.waitForURL(provider + '**'), page.click('#topup button[type=submit]')]);
+    await Promise.all([page.waitForLoadState('load'), page.click('#topup button[type=submit]')]);
+    check((await page.locator('#checkout-card h2').textContent()).includes('15.00'), 'the checkout is ready');
+    await Promise.all([page.waitForURL(provider + '**'), page.click('#checkout')]);
     check(page.url().startsWith(provider), 'the checkout starts at the provider: ' + page.url());
+    check((await page.locator('h1').textContent()) === 'Fake checkout', "the provider's page shows");
     await page.goto(base + '/my/topup');
   } else {
     check((await page.locator('.paybill-text').textContent()).includes('paybill 123456'), 'the paybill instructions are shown');

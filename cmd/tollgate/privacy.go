@@ -138,6 +138,7 @@ type forgetter struct {
 	auth     *auth.Service
 }
 
+// Forget implements billing.Forgetter: every step is tried, and the errors are joined.
 func (f *forgetter) Forget(ctx context.Context, s *billing.ErasureSubject) error {
 	keys := []string{radius.AccountKey(s.Username)}
 	for _, m := range s.MACs {
@@ -195,6 +196,7 @@ func topUpStarter(d *deps) portal.TopUpStarter {
 // paystackTopUp starts a subscriber's Paystack checkout.
 type paystackTopUp struct{ pay *payments.Service }
 
+// StartTopUp implements portal.TopUpStarter.
 func (p paystackTopUp) StartTopUp(ctx context.Context, username string, amountCents int64) (string, error) {
 	_, url, err := p.pay.StartTopUp(ctx, username, amountCents, string(payments.Paystack))
 	return url, err

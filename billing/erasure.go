@@ -86,6 +86,16 @@ func (s *ErasureSubject) Identifiers() []string {
 	return out
 }
 
+// Distinctive returns the identifiers that name the subscriber alone wherever they
+// appear: the username, email, phone, MACs and the other addresses (not the name,
+// which another person may share). An erasure looks for these in records that are not
+// the subscriber's own.
+func (s *ErasureSubject) Distinctive() []string {
+	t := *s
+	t.Name = ""
+	return t.Identifiers()
+}
+
 // PseudonymPrefix starts every pseudonym.
 const PseudonymPrefix = "erased-"
 

@@ -121,23 +121,27 @@ UPDATE privacy_requests SET message = erasure_scrub(message, $3, $2), note = era
     decision = erasure_scrub(decision, $3, $2), requested_by = erasure_scrub(requested_by, $3, $2),
     closed_by = erasure_scrub(closed_by, $3, $2)
 WHERE subscriber_id = $1`
-	// The audit log: entries about the subscriber or its requests, by the subscriber,
-	// or that name one of its identifiers ($4: LIKE patterns of them; $5: the
-	// identifiers lower-cased, as actors). The subscriber's own addresses go; staff's
-	// stay.
+	// The audit log. Entries about the subscriber or its requests, or by it ($4: the
+	// distinctive identifiers lower-cased, as an actor is written), are scrubbed of every
+	// identifier ($3), and lose the subscriber's own addresses. Other entries that name
+	// it are scrubbed of the distinctive identifiers alone: never of a name, which
+	// another person may share.
 	eraseAuditSQL = `
 UPDATE audit_log a SET actor = erasure_scrub(a.actor, $3, $2), target = erasure_scrub(a.target, $3, $2),
-    detail = erasure_scrub_jsonb(a.detail, $3, $2),
-    ip = CASE WHEN lower(a.actor) = ANY($5) THEN NULL ELSE a.ip END
+    detail = erasure_scrub_jsonb(a.detail, $3, $2), ip = CASE WHEN lower(a.actor) = ANY($4) THEN NULL ELSE a.ip END
 WHERE a.target = 'subscriber:' || $1::bigint
    OR a.target IN (SELECT 'privacy_request:' || r.id FROM privacy_requests r WHERE r.subscriber_id = $1)
-   OR lower(a.actor) = ANY($5) OR lower(a.target) = ANY($5)
-   OR a.actor ILIKE ANY($4) OR a.target ILIKE ANY($4) OR a.detail::text ILIKE ANY($4)`
+   OR lower(a.actor) = ANY($4)`
+	// $1 the pseudonym, $2 the patterns, $3 the actors, $4 the distinctive identifiers.
+	eraseAuditNamedSQL = `
+UPDATE audit_log a SET actor = erasure_scrub(a.actor, $4, $1), target = erasure_scrub(a.target, $4, $1),
+    detail = erasure_scrub_jsonb(a.detail, $4, $1)
+WHERE lower(a.target) = ANY($3) OR a.actor ILIKE ANY($2) OR a.target ILIKE ANY($2) OR a.detail::text ILIKE ANY($2)`
 	// The payments (migration 0019): a pending top-up fails (an erased account takes no
-	// more payments; one that comes goes to review), and the account a payer typed, the
-	// reference, notes and a review's raw event lose the identifiers ($4: their LIKE
-	// patterns, for the payments and reviews that name the subscriber without pointing
-	// at it). $2 of eraseTopUpsSQL is the time.
+	// more payments; one that comes goes to review); the account a payer typed, the
+	// reference, notes and a review's raw event lose the identifiers: every one in the
+	// subscriber's own rows ($3), the distinctive ones ($6) in the rows that name it
+	// ($4, $5 as for the audit log). $2 of eraseTopUpsSQL is the time.
 	eraseTopUpsSQL = `
 UPDATE topups SET state = 'failed', closed_at = $2, note = 'erased' WHERE subscriber_id = $1 AND state = 'pending'`
 	scrubTopUpsSQL = `
@@ -145,19 +149,31 @@ UPDATE topups SET note = erasure_scrub(note, $3, $2), authorization_url = erasur
 WHERE subscriber_id = $1
   AND (note, authorization_url) IS DISTINCT FROM (erasure_scrub(note, $3, $2), erasure_scrub(authorization_url, $3, $2))`
 	scrubPaymentsSQL = `
-UPDATE payments p SET account = erasure_scrub(p.account, $3, $2), reference = erasure_scrub(p.reference, $3, $2)
-WHERE (p.subscriber_id = $1 OR p.topup_id IN (SELECT id FROM topups WHERE subscriber_id = $1)
-       OR p.account ILIKE ANY($4) OR p.reference ILIKE ANY($4))
-  AND (p.account, p.reference) IS DISTINCT FROM (erasure_scrub(p.account, $3, $2), erasure_scrub(p.reference, $3, $2))`
+WITH own AS (
+    SELECT p.id FROM payments p
+    WHERE p.subscriber_id = $1 OR p.topup_id IN (SELECT id FROM topups WHERE subscriber_id = $1)
+), ids AS (
+    SELECT p.id, CASE WHEN p.id IN (SELECT id FROM own) THEN $3::text[] ELSE $6::text[] END AS olds
+    FROM payments p
+    WHERE p.id IN (SELECT id FROM own) OR lower(p.account) = ANY($5) OR p.account ILIKE ANY($4) OR p.reference ILIKE ANY($4)
+)
+UPDATE payments p SET account = erasure_scrub(p.account, ids.olds, $2), reference = erasure_scrub(p.reference, ids.olds, $2)
+FROM ids WHERE ids.id = p.id
+  AND (p.account, p.reference) IS DISTINCT FROM (erasure_scrub(p.account, ids.olds, $2), erasure_scrub(p.reference, ids.olds, $2))`
 	scrubPaymentReviewsSQL = `
-UPDATE payment_reviews r SET raw = erasure_scrub(r.raw, $3, $2), note = erasure_scrub(r.note, $3, $2),
-    resolved_by = erasure_scrub(r.resolved_by, $3, $2)
-WHERE (r.subscriber_id = $1
-       OR r.payment_id IN (SELECT p.id FROM payments p WHERE p.subscriber_id = $1
-                           OR p.topup_id IN (SELECT id FROM topups WHERE subscriber_id = $1))
-       OR r.raw ILIKE ANY($4) OR r.note ILIKE ANY($4))
+WITH own AS (
+    SELECT r.id FROM payment_reviews r JOIN payments p ON p.id = r.payment_id
+    WHERE r.subscriber_id = $1 OR p.subscriber_id = $1 OR p.topup_id IN (SELECT id FROM topups WHERE subscriber_id = $1)
+), ids AS (
+    SELECT r.id, CASE WHEN r.id IN (SELECT id FROM own) THEN $3::text[] ELSE $6::text[] END AS olds
+    FROM payment_reviews r JOIN payments p ON p.id = r.payment_id
+    WHERE r.id IN (SELECT id FROM own) OR lower(p.account) = ANY($5) OR r.raw ILIKE ANY($4) OR r.note ILIKE ANY($4)
+)
+UPDATE payment_reviews r SET raw = erasure_scrub(r.raw, ids.olds, $2), note = erasure_scrub(r.note, ids.olds, $2),
+    resolved_by = erasure_scrub(r.resolved_by, ids.olds, $2)
+FROM ids WHERE ids.id = r.id
   AND (r.raw, r.note, r.resolved_by) IS DISTINCT FROM
-      (erasure_scrub(r.raw, $3, $2), erasure_scrub(r.note, $3, $2), erasure_scrub(r.resolved_by, $3, $2))`
+      (erasure_scrub(r.raw, ids.olds, $2), erasure_scrub(r.note, ids.olds, $2), erasure_scrub(r.resolved_by, ids.olds, $2))`
 	// $1 the pseudonym, $2 the time.
 	recordErasureSQL = `INSERT INTO erasures (pseudonym, erased_at) VALUES ($1, $2)`
 )
@@ -170,11 +186,17 @@ func likeEscape(s string) string {
 // EraseSubscriber removes and pseudonymises what billing and the portal keep about x
 // and records the erasure (see billing.Erasure), on the caller's transaction.
 func (s *Store) EraseSubscriber(ctx context.Context, x *billing.ErasureSubject, pseudonym string, sealed []byte, at time.Time) error {
-	ids := x.Identifiers()
-	patterns := make([]string, len(ids))
+	ids, strong := x.Identifiers(), x.Distinctive()
+	// A distinctive identifier (an address, a number, a MAC) is found anywhere; the
+	// username only as a whole JSON string ("alice", not "malice").
+	patterns := []string{`%"` + likeEscape(x.Username) + `"%`}
+	for _, v := range strong {
+		if v != x.Username {
+			patterns = append(patterns, "%"+likeEscape(v)+"%")
+		}
+	}
 	actors := []string{strings.ToLower("subscriber:" + x.Username)}
-	for i, v := range ids {
-		patterns[i] = "%" + likeEscape(v) + "%"
+	for _, v := range strong {
 		actors = append(actors, strings.ToLower(v))
 	}
 	if _, err := s.db.Exec(ctx, markErasureSQL); err != nil {
@@ -192,11 +214,12 @@ func (s *Store) EraseSubscriber(ctx context.Context, x *billing.ErasureSubject, 
 		{"invoices", eraseInvoicesSQL, nil},
 		{"ledger", eraseLedgerSQL, nil},
 		{"requests", eraseRequestsSQL, nil},
-		{"audit log", eraseAuditSQL, []any{x.SubscriberID, pseudonym, ids, patterns, actors}},
+		{"audit log", eraseAuditSQL, []any{x.SubscriberID, pseudonym, ids, actors}},
+		{"audit log entries naming it", eraseAuditNamedSQL, []any{pseudonym, patterns, actors, strong}},
 		{"pending top-ups", eraseTopUpsSQL, []any{x.SubscriberID, at}},
 		{"top-ups", scrubTopUpsSQL, nil},
-		{"payments", scrubPaymentsSQL, []any{x.SubscriberID, pseudonym, ids, patterns}},
-		{"payment reviews", scrubPaymentReviewsSQL, []any{x.SubscriberID, pseudonym, ids, patterns}},
+		{"payments", scrubPaymentsSQL, []any{x.SubscriberID, pseudonym, ids, patterns, actors, strong}},
+		{"payment reviews", scrubPaymentReviewsSQL, []any{x.SubscriberID, pseudonym, ids, patterns, actors, strong}},
 	}
 	for _, st := range steps {
 		args := st.args

@@ -545,6 +545,8 @@ func (w *webClient) apiLoginStatus(username, password string) (int, string) {
 // TestE2EEraseOnRequest: `tollgate privacy erase --username U --reason …` erases at
 // once through the same steps, is audited before (pseudonymised with the rest) and
 // after (with the pseudonym), and without TOLLGATE_SMTP_URL says no notice was sent.
+// Other entries of the audit log lose the subscriber's address and username, never a
+// name another person shares.
 // `privacy reviews` and `privacy decide` answer a review from the command line.
 func TestE2EEraseOnRequest(t *testing.T) {
 	s := MustStack(t, true)
@@ -554,6 +556,12 @@ func TestE2EEraseOnRequest(t *testing.T) {
 	s.MustRun("subscriber", "add", "--username", "rahel", "--password", "pppoe-pw-1", "--plan", "Home", "--name", "Rahel Tesfaye", "--email", "rahel@example.org")
 	if code, _, errs := s.run("privacy", "erase", "--username", "rahel"); code != 2 || !strings.Contains(errs, "--reason") {
 		t.Fatalf("erase without --reason: exit %d %q", code, errs)
+	}
+	// Entries of others: one that names Rahel's address or her username as a value is
+	// scrubbed; one that merely shares her family name, or holds a longer username, is not.
+	s.MustRun("subscriber", "add", "--username", "rahelx", "--password", "pppoe-pw-1", "--plan", "Home", "--name", "Abel Tesfaye")
+	for _, d := range []string{`{"looked_up":"rahel@example.org"}`, `{"user":"rahel"}`, `{"note":"the Tesfaye family"}`, `{"user":"rahelx"}`} {
+		mustExec(t, pool, `INSERT INTO audit_log (actor, action, target, detail) VALUES ('admin@example.com', 'test.other', 'subscriber:999', $1::jsonb)`, d)
 	}
 	var x billing.Erased
 	if err := json.Unmarshal([]byte(s.MustRun("privacy", "erase", "--username", "rahel", "--reason", "letter from Rahel Tesfaye of 1 Dec 2026", "--json")), &x); err != nil {
@@ -576,7 +584,9 @@ func TestE2EEraseOnRequest(t *testing.T) {
 	}
 	joined := strings.Join(actions, "\n")
 	if !strings.Contains(joined, "erasure.on_request") || !strings.Contains(joined, "erasure.done") || !strings.Contains(joined, x.Pseudonym) ||
-		strings.Contains(strings.ToLower(joined), "rahel") || strings.Contains(joined, "Tesfaye") {
+		strings.Contains(joined, "rahel@example.org") || strings.Contains(joined, `"rahel"`) || strings.Contains(joined, "Rahel") ||
+		!strings.Contains(joined, "the Tesfaye family") || !strings.Contains(joined, `"rahelx"`) ||
+		strings.Count(joined, x.Pseudonym) < 4 {
 		t.Fatalf("audit log:\n%s", joined)
 	}
 	if code, _, errs := s.run("privacy", "erase", "--username", "rahel", "--reason", "again"); code != 1 || !strings.Contains(errs, "rahel") {

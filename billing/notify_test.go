@@ -88,6 +88,9 @@ var eventData = map[EventKind]map[string]string{
 	EventPortalInvite:    {"link": "https://wifi.example.com/account/password?token=" + strings.Repeat("x", 43), "expires": "Sat 5 Dec 2026 22:05 UTC"},
 	EventPasswordReset:   {"link": "https://wifi.example.com/account/password?token=" + strings.Repeat("y", 43), "expires": "Wed 2 Dec 2026 23:05 UTC"},
 	EventPolicyPublished: {"version": "2", "effective": "2027-01-01", "link": "https://wifi.example.com/privacy"},
+	EventEmailConfirm:    {"link": "https://wifi.example.com/account/email?token=abc", "expires": "Thu 3 Dec 2026 10:00 UTC", "email": "new@example.net"},
+	EventReviewDecided:   {"decision": "isolated for non-payment on 2026-12-01", "outcome": "changed", "note": "Paid in cash at the office."},
+	EventErasureDone:     {"at": "Thu 3 Dec 2026 10:00 UTC"},
 }
 
 // TestTemplates renders every event kind on both channels: each has a template, every
@@ -101,7 +104,7 @@ func TestTemplates(t *testing.T) {
 	kinds := tpl.Kinds()
 	slices.Sort(kinds)
 	want := []EventKind{EventGrace, EventIsolated, EventPaymentReceived, EventReminder, EventRenewed, EventRestored,
-		EventPortalInvite, EventPasswordReset, EventPolicyPublished}
+		EventPortalInvite, EventPasswordReset, EventPolicyPublished, EventEmailConfirm, EventReviewDecided, EventErasureDone}
 	slices.Sort(want)
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("templates for %v, want %v", kinds, want)

@@ -49,7 +49,9 @@ const (
 // classOf sorts kinds; an unknown kind is treated as optional, the cautious guess.
 func classOf(kind EventKind) messageClass {
 	switch {
-	case kind == EventPortalInvite || kind == EventPasswordReset:
+	case kind == EventPortalInvite || kind == EventPasswordReset ||
+		kind == EventEmailConfirm || kind == EventReviewDecided || kind == EventErasureDone:
+		// Asked for: a link, the answer to a request, the notice that an erasure is done.
 		return classRequested
 	case kind == EventRenewed || kind == EventGrace || kind == EventIsolated || kind == EventRestored ||
 		kind == EventPaymentReceived || kind == EventPolicyPublished:

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -9,13 +10,32 @@ import (
 	"tollgate/radius"
 )
 
+// errGuestCredentials is the guests' listener's answer to any refused sign-in, a staff
+// account's right password included: that listener signs subscribers in only.
+var errGuestCredentials = radius.Errorf(radius.EUNAUTHORIZED, "wrong username or password")
+
 // signIn runs the password step and starts a session: complete, or pending its TOTP
 // code. Success and failure are audited under the attempted email; a request refused by
-// the per-IP rate limit is only counted, so a flood writes nothing.
+// the per-IP rate limit is only counted, so a flood writes nothing. On the guests'
+// listener only a subscriber signs in: a staff account is refused like a wrong
+// password (and audited as a failure), so that listener tells nobody which staff
+// accounts exist.
 func (p *Portal) signIn(c *fiber.Ctx, email, password string) (*auth.Session, error) {
 	u, err := p.deps.Auth.Login(c.UserContext(), email, password, p.clientIP(c))
+	guest := p.onGuest(c)
 	if err != nil {
-		return nil, p.loginFailed(c, email, "password", err)
+		err = p.loginFailed(c, email, "password", err)
+		if guest && errors.Is(err, auth.ErrBadCredentials) {
+			err = errGuestCredentials
+		}
+		return nil, err
+	}
+	if guest && u.Role != auth.RoleSubscriber {
+		p.metrics.logins.WithLabelValues("failure").Inc()
+		if aerr := p.auditAs(c, u.Actor(), "login.failure", "", map[string]any{"step": "password", "reason": "staff_on_guest_listener"}); aerr != nil {
+			return nil, aerr
+		}
+		return nil, errGuestCredentials
 	}
 	s, err := p.startSession(c, u, u.HasTOTP())
 	if err != nil {

@@ -37,6 +37,24 @@ type My struct {
 	Daily    radius.DailyUsageStore
 	Links    *auth.Links
 	Loc      *time.Location
+
+	// Money reads the subscription, the balance and the documents, and renews
+	// (my_money.go); nil leaves the money parts out. TopUp starts a payment provider's
+	// checkout; without one, /my/topup shows Paybill (TOLLGATE_PAYBILL_TEXT). Currency
+	// is TOLLGATE_CURRENCY.
+	Money    MyMoney
+	TopUp    TopUpStarter
+	Paybill  string
+	Currency string
+
+	// The rights (privacy_rights.go): requests (reviews, erasure), the export, the
+	// changes of address and profile, and the erasure staff carry out. A nil one leaves
+	// its routes out.
+	Rights   *billing.Rights
+	Export   *billing.Exporter
+	Emails   *billing.EmailChanges
+	Profiles MyProfiles
+	Erasure  *billing.Erasure
 }
 
 // MySessions lists sessions (radius/postgres): a subscriber's open ones here.
@@ -70,26 +88,26 @@ func (p *Portal) registerMy() {
 	p.handle("GET", "/my/policy", accessSubscriber, p.myPolicyPage)
 	p.handle("POST", "/my/policy", accessSubscriber, p.myPolicySubmit)
 
-	p.handle("GET", "/api/v1/my", accessSubscriber, p.gated(p.apiMy))
-	p.handle("GET", "/api/v1/my/usage", accessSubscriber, p.gated(p.apiMyUsage))
-	p.handle("PUT", "/api/v1/my/consents", accessSubscriber, p.apiMyConsents)
-	p.handle("POST", "/api/v1/my/restriction", accessSubscriber, p.apiMyRestriction(true))
-	p.handle("DELETE", "/api/v1/my/restriction", accessSubscriber, p.apiMyRestriction(false))
-	p.handle("GET", "/api/v1/my/policy", accessSubscriber, p.apiMyPolicy)
-	p.handle("POST", "/api/v1/my/policy/accept", accessSubscriber, p.apiMyPolicyAccept)
-
-	doc := func(method, path, summary string, body, resp any, params ...apiParam) {
-		p.docs = append(p.docs, apiRoute{method: method, path: path, doc: apiDoc{Summary: summary, Body: body, Resp: resp, Params: params, access: accessSubscriber}})
-	}
 	gate := " Answers 403 {\"code\":\"policy_not_accepted\",\"version\":N} until the privacy policy in effect is accepted."
-	doc("GET", "/api/v1/my", "The signed-in subscriber: profile (email and phone masked), consents, open sessions, use this period."+gate, nil, myJSON{})
-	doc("GET", "/api/v1/my/usage", "Use per day in the operator's time zone, today last; download is the NAS's output octets."+gate, nil, []dayJSON{},
-		apiParam{Name: "days", In: "query", Type: "integer", Desc: "1 to 366 (default 30)"})
-	doc("PUT", "/api/v1/my/consents", "Change consents (a field left out keeps its value); each change is recorded with time and source.", consentsBody{}, consentsJSON{})
-	doc("POST", "/api/v1/my/restriction", "Restrict processing: no marketing, no optional reminders, staff reads need a reason.", nil, restrictionJSON{})
-	doc("DELETE", "/api/v1/my/restriction", "Lift the restriction.", nil, restrictionJSON{})
-	doc("GET", "/api/v1/my/policy", "The privacy policy version to accept, else the one in effect.", nil, myPolicyJSON{})
-	doc("POST", "/api/v1/my/policy/accept", "Accept a policy version; recorded with time and address.", acceptBody{}, acceptedJSON{})
+	p.myAPI("GET", "/api/v1/my", p.gated(p.apiMy), apiDoc{Summary: "The signed-in subscriber: profile (email and phone masked), consents, open sessions, use this period, and with the money engine the subscription and balance." + gate, Resp: myJSON{}})
+	p.myAPI("GET", "/api/v1/my/usage", p.gated(p.apiMyUsage), apiDoc{Summary: "Use per day in the operator's time zone, today last; download is the NAS's output octets." + gate, Resp: []dayJSON{},
+		Params: []apiParam{{Name: "days", In: "query", Type: "integer", Desc: "1 to 366 (default 30)"}}})
+	p.myAPI("PUT", "/api/v1/my/consents", p.apiMyConsents, apiDoc{Summary: "Change consents (a field left out keeps its value); each change is recorded with time and source.", Body: consentsBody{}, Resp: consentsJSON{}})
+	p.myAPI("POST", "/api/v1/my/restriction", p.apiMyRestriction(true), apiDoc{Summary: "Restrict processing: no marketing, no optional reminders, staff reads need a reason.", Resp: restrictionJSON{}})
+	p.myAPI("DELETE", "/api/v1/my/restriction", p.apiMyRestriction(false), apiDoc{Summary: "Lift the restriction.", Resp: restrictionJSON{}})
+	p.myAPI("GET", "/api/v1/my/policy", p.apiMyPolicy, apiDoc{Summary: "The privacy policy version to accept, else the one in effect.", Resp: myPolicyJSON{}})
+	p.myAPI("POST", "/api/v1/my/policy/accept", p.apiMyPolicyAccept, apiDoc{Summary: "Accept a policy version; recorded with time and address.", Body: acceptBody{}, Resp: acceptedJSON{}})
+	p.registerMyMoney()
+	p.registerRights()
+}
+
+// myAPI registers a route of the subscriber's own API (a subscriber's cookie session,
+// its CSRF header on unsafe methods) with its OpenAPI description, as Portal.api does
+// for the token-scoped resources; TestOpenAPIMatchesRouter walks them all.
+func (p *Portal) myAPI(method, path string, h fiber.Handler, d apiDoc) {
+	d.access = accessSubscriber
+	p.handle(method, path, accessSubscriber, h)
+	p.docs = append(p.docs, apiRoute{method: method, path: path, doc: d})
 }
 
 // Bodies of the subscriber's API, for the handlers and the document.
@@ -157,6 +175,8 @@ type myView struct {
 	UsedSince   string // "" for all time
 	ValidUntil  string // "" for no end
 	Graph       *usageGraph
+	// Money is the plan, state and balance (nil without the money engine).
+	Money *moneyView
 
 	// /my/privacy
 	ConsentHistory     []billing.ConsentChange
@@ -169,8 +189,11 @@ type myView struct {
 	Versions   []billing.PolicyVersion
 	Upcoming   *billing.PolicyVersion
 
-	// /account/password
+	// /account/password and /account/email
 	Token string
+
+	// The rights (privacy_rights.go) on /my/privacy and /my.
+	Rights *rightsView
 }
 
 // liveSession is one open session as /my shows it.
@@ -249,6 +272,19 @@ func (p *Portal) myPage(c *fiber.Ctx) error {
 		}
 		v.Sessions = append(v.Sessions, ls)
 	}
+	if m.Money != nil {
+		if v.Money, _, err = p.money(c, d.profile.Username, 5); err != nil {
+			return err
+		}
+	}
+	if m.Rights != nil {
+		if v.Rights, err = p.rightsView(c, d.profile); err != nil {
+			return err
+		}
+		if v.Money != nil && len(v.Rights.Decisions) > 0 {
+			v.Money.Review = &v.Rights.Decisions[0]
+		}
+	}
 	return p.renderMy(c, fiber.StatusOK, "my", v)
 }
 
@@ -266,6 +302,10 @@ type myJSON struct {
 	Restricted bool             `json:"restricted"`
 	Sessions   []mySessionJSON  `json:"sessions"`
 	Usage      myUsageJSON      `json:"usage"`
+	// With the money engine: the subscription (null without one) and the balance.
+	Subscription *mySubscriptionJSON `json:"subscription"`
+	Balance      string              `json:"balance,omitempty"`
+	Currency     string              `json:"currency,omitempty"`
 }
 
 type mySessionJSON struct {
@@ -310,6 +350,9 @@ func (p *Portal) apiMy(c *fiber.Ctx) error {
 			js.IP = s.FramedIP.String()
 		}
 		out.Sessions = append(out.Sessions, js)
+	}
+	if err := p.addMoneyJSON(c, &out); err != nil {
+		return err
 	}
 	return c.JSON(out)
 }
@@ -423,13 +466,26 @@ func (p *Portal) myPrivacyPage(c *fiber.Ctx) error {
 
 // renderPrivacy shows /my/privacy with notice.
 func (p *Portal) renderPrivacy(c *fiber.Ctx, status int, notice string) error {
+	return p.showPrivacy(c, status, notice, "")
+}
+
+// renderPrivacyError shows /my/privacy with the error message of a form.
+func (p *Portal) renderPrivacyError(c *fiber.Ctx, status int, msg string) error {
+	return p.showPrivacy(c, status, "", msg)
+}
+
+func (p *Portal) showPrivacy(c *fiber.Ctx, status int, notice, errMsg string) error {
 	ctx, store := c.UserContext(), p.deps.My.Privacy.Store
 	pr, err := store.FindProfile(ctx, subscriberID(c))
 	if err != nil {
 		return err
 	}
-	v := &myView{view: p.view(c, "Privacy"), Profile: pr}
-	v.Notice = notice
+	v := &myView{view: p.view(c, "Privacy"), Profile: pr,
+		MaskedEmail: billing.MaskEmail(pr.Email), MaskedPhone: billing.MaskPhone(pr.Phone)}
+	v.Notice, v.Error = notice, errMsg
+	if v.Rights, err = p.rightsView(c, pr); err != nil {
+		return err
+	}
 	if v.ConsentHistory, err = store.FindConsentHistory(ctx, pr.SubscriberID); err != nil {
 		return err
 	}

@@ -31,11 +31,40 @@ func mustMy(tb testing.TB, pool *pgxpool.Pool, svc *auth.Service) *My {
 		})
 	}
 	now := func() time.Time { return svc.Now() }
+	sealer, err := seal.New(testKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rights := &billing.Rights{Store: bs, Now: now,
+		InTx: func(ctx context.Context, fn func(billing.RightsStore) error) error {
+			return pg.WithTx(ctx, pool, func(tx pgx.Tx) error { return fn(billingpg.NewStore(tx)) })
+		}}
+	// Notices have no email channel until a test gives one (withMail).
+	notices := &billing.Notices{Operator: "Example ISP", Now: now,
+		InTx: func(ctx context.Context, fn func(billing.NoticeStore) error) error {
+			return pg.WithTx(ctx, pool, func(tx pgx.Tx) error { return fn(billingpg.NewStore(tx)) })
+		}}
 	return &My{
 		Privacy:  &billing.Privacy{Store: bs, Now: now},
 		Policies: &billing.Policies{Store: bs, Now: now},
 		Sessions: rs, Usage: rs, Daily: rs,
 		Links: &auth.Links{Auth: svc, InTx: linkTx},
+		Money: &billing.SubscriberService{Store: bs, InTx: billingpg.InTx(pool), Now: now,
+			Config: billing.MoneyConfig{TaxRules: billing.TaxRules{Currency: "KES", TaxRateBP: 1600, TaxName: "VAT"},
+				Rules: billing.Rules{Location: time.UTC}}},
+		Currency: "KES",
+		Paybill:  "Pay to paybill 123456, account = your username",
+		Rights:   rights,
+		Export:   &billing.Exporter{Store: bs, Currency: "KES", Now: now},
+		Emails: &billing.EmailChanges{Notices: notices, Now: now,
+			InTx: func(ctx context.Context, fn func(billing.EmailChangeStore) error) error {
+				return pg.WithTx(ctx, pool, func(tx pgx.Tx) error { return fn(billingpg.NewStore(tx)) })
+			}},
+		Profiles: &billing.Service{Store: bs, Sealer: sealer, Now: now},
+		Erasure: &billing.Erasure{Rights: rights, Notices: notices, Sealer: sealer, Now: now,
+			InTx: func(ctx context.Context, fn func(billing.ErasureStore, billing.LogEraser) error) error {
+				return pg.WithTx(ctx, pool, func(tx pgx.Tx) error { return fn(billingpg.NewStore(tx), radiuspg.New(tx)) })
+			}},
 	}
 }
 
@@ -103,4 +132,16 @@ func (c *client) mustLoginSubscriber(s sub) *client {
 }
 
 // subscriberPages are the pages rendered with a myView (renderMy).
-var subscriberPages = map[string]bool{"my": true, "my-privacy": true, "my-policy": true, "privacy": true, "forgot": true, "password": true}
+var subscriberPages = map[string]bool{"my": true, "my-privacy": true, "my-policy": true, "privacy": true, "forgot": true, "password": true,
+	"email-confirm": true}
+
+func init() {
+	// The data of the money and rights pages, for renderPage.
+	pageData["my-renew"] = func(v *view) any { return &myMoneyPage{view: v, Money: &moneyView{}} }
+	pageData["my-invoices"] = func(v *view) any { return &myMoneyPage{view: v, Money: &moneyView{}} }
+	pageData["my-topup"] = func(v *view) any { return &myMoneyPage{view: v, Money: &moneyView{}, Paybill: "Pay to paybill 1"} }
+	pageData["my-invoice"] = func(v *view) any {
+		return &myMoneyPage{view: v, Invoice: &billing.Invoice{Number: "INV-2026-000001", Kind: billing.KindInvoice}}
+	}
+	pageData["admin-requests"] = func(v *view) any { return &requestsView{view: v, Queue: &billing.Queue{}} }
+}

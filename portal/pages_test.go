@@ -80,7 +80,7 @@ func renderPage(t *testing.T, h *harness, name string) string {
 		data = &pageView{view: v} // the voucher and reseller pages (renderPage)
 	}
 	if subscriberPages[name] {
-		data = &myView{view: v, Profile: &billing.Profile{Username: "alice"}, Graph: newUsageGraph(nil)} // renderMy
+		data = &myView{view: v, Profile: &billing.Profile{Username: "alice"}, Graph: newUsageGraph(nil), Rights: &rightsView{}} // renderMy
 	}
 	if strings.HasPrefix(name, "admin-subscriber") { // the admin's subscriber pages (renderSubscriber)
 		data = &subscriberView{view: v, F: h.p.format(), Sub: &billing.Subscriber{Username: "alice"}, List: &billing.SubscriberPage{},

@@ -9,9 +9,10 @@
 // X-CSRF-Token): the session's, or before sign-in a double-submit cookie's.
 //
 // With Config.AdminAddr set the portal is two fiber apps on two listeners: the guests'
-// (Config.Addr) serves only the captive pages, /static and /healthz, and the staff's
-// (AdminAddr) everything else; a staff route asked for on the guests' listener is 404.
-// Which routes go where is decided in one place, surfaceOf.
+// (Config.Addr) serves the captive pages, the subscribers' pages and their sign-in,
+// /static and /healthz, and the staff's (AdminAddr) everything but the captive pages; a
+// staff route asked for on the guests' listener is 404, and a staff account cannot sign
+// in there. Which routes go where is decided in one place, surfaceOf.
 package portal
 
 import (
@@ -151,25 +152,43 @@ type RateLimiter interface {
 type surface int
 
 const (
-	surfaceStaff surface = 1 << iota // admin and reseller pages, sign-in, /api/v1, /metrics
-	surfaceGuest                     // the captive pages (and, later, the subscribers')
+	surfaceStaff surface = 1 << iota // admin and reseller pages, staff sign-in steps, /api/v1, /metrics
+	surfaceGuest                     // the captive pages
 	surfaceBoth  = surfaceStaff | surfaceGuest
 )
 
+// guestPaths are the subscribers' routes and their sign-in, served on both listeners
+// (on the guests' one, /login and POST /api/v1/login sign subscribers in only): the
+// exact paths, and the prefixes ending in "/".
+var guestPaths = []string{
+	"/privacy", "/login", "/login/forgot", "/logout", "/account/password", "/account/email",
+	"/api/v1/csrf", "/api/v1/login", "/api/v1/logout",
+	"/my", "/my/", "/api/v1/my", "/api/v1/my/",
+}
+
 // surfaceOf is where path is served when Config.AdminAddr is set: /hotspot/ and the
-// payment providers' /webhooks/ on the guests' listener only, /healthz, /static/ and
-// the public privacy policy on both,
-// anything else on the staff's only. The guests' listener needs no staff sign-in, so /login, /account and /api/v1
-// are staff routes too.
+// payment providers' /webhooks/ on the guests' listener only; /healthz, /static/ and the subscribers' pages, their API and
+// their sign-in (guestPaths) on both; anything else on the staff's only. The TOTP
+// steps, /account/totp and /api/v1/me are staff routes: no subscriber has a second
+// factor.
 func surfaceOf(path string) surface {
 	switch {
-	case path == "/healthz", strings.HasPrefix(path, "/static/"), path == "/privacy":
+	case path == "/healthz", strings.HasPrefix(path, "/static/"):
 		return surfaceBoth
 	case strings.HasPrefix(path, "/hotspot/"), strings.HasPrefix(path, webhookPrefix):
 		return surfaceGuest
 	}
+	for _, g := range guestPaths {
+		if path == g || strings.HasSuffix(g, "/") && strings.HasPrefix(path, g) {
+			return surfaceBoth
+		}
+	}
 	return surfaceStaff
 }
+
+// onGuest reports whether the request came to the guests' listener of a portal that
+// has two.
+func (p *Portal) onGuest(c *fiber.Ctx) bool { return p.app != p.staff && c.App() == p.app }
 
 // route is one registered route, the access it admits and where it is served.
 type route struct {
@@ -248,8 +267,12 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	p.app = p.staff
 	if cfg.AdminAddr != "" {
 		p.app = p.newApp(false)
-		// The guests' start page is the voucher status page.
+		// The guests' start page is the voucher status page, or a signed-in
+		// subscriber's own.
 		p.handleOn(surfaceGuest, "GET", "/", accessPublic, func(c *fiber.Ctx) error {
+			if s := session(c); s != nil && s.Role == auth.RoleSubscriber {
+				return c.Redirect("/my", fiber.StatusSeeOther)
+			}
 			return c.Redirect("/hotspot/status", fiber.StatusSeeOther)
 		})
 	}
@@ -284,6 +307,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	p.registerWebhooks()
 	p.registerPayments()
 	p.registerOps()
+	p.registerAdminRequests()
 
 	// The guest pages: public, GET only (the login form posts to the router, not to us).
 	p.handle("GET", "/hotspot/login", accessPublic, p.hotspotLogin)
@@ -299,10 +323,10 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	return p, nil
 }
 
-// newApp returns a fiber app with the portal's settings and middleware; staff adds the
-// sessions, the CSRF check and the guards of the /admin and /reseller prefixes. The
-// guests' app has no sign-in and only GET pages, so an unknown path or method there is
-// simply 404. (The subscribers' pages, when they come, bring their own session.)
+// newApp returns a fiber app with the portal's settings and middleware: the sessions
+// and the CSRF check; staff adds API tokens and the guards of the /admin and /reseller
+// prefixes. The guests' app admits subscribers' sessions only (loadSession) and has no
+// /admin or /reseller route at all, so an unknown path or method there is simply 404.
 func (p *Portal) newApp(staff bool) *fiber.App {
 	app := fiber.New(fiber.Config{
 		DisableStartupMessage:   true,
@@ -316,13 +340,26 @@ func (p *Portal) newApp(staff bool) *fiber.App {
 	})
 	app.Use(recover.New())
 	app.Use(p.base)
-	if staff {
-		app.Use(p.loadToken)
-		app.Use(p.loadSession)
-		app.Use(p.checkCSRF)
-		app.Use("/admin", p.guard(accessAdmin))
-		app.Use("/reseller", p.guard(accessReseller))
+	if !staff {
+		// Only for the guests' routes: any other path is not there (404), whatever
+		// its method or token.
+		served := func(h fiber.Handler) fiber.Handler {
+			return func(c *fiber.Ctx) error {
+				if c.Path() != "/" && surfaceOf(c.Path())&surfaceGuest == 0 {
+					return c.Next()
+				}
+				return h(c)
+			}
+		}
+		app.Use(served(p.loadSession))
+		app.Use(served(p.checkCSRF))
+		return app
 	}
+	app.Use(p.loadToken)
+	app.Use(p.loadSession)
+	app.Use(p.checkCSRF)
+	app.Use("/admin", p.guard(accessAdmin))
+	app.Use("/reseller", p.guard(accessReseller))
 	return app
 }
 

@@ -39,6 +39,8 @@ func sessionUser(c *fiber.Ctx) *auth.User {
 // as stored now (auth.Service.CheckSession): a session past its absolute lifetime, of a
 // disabled account, or begun before a change of role or second factor is deleted. An
 // unknown, expired or ended one makes the request anonymous and its cookie is dropped.
+// On the guests' listener a staff session (its cookie sent to the same host) counts for
+// nothing: the request is anonymous, and the session stays for the admin listener.
 func (p *Portal) loadSession(c *fiber.Ctx) error {
 	id := c.Cookies(sessionCookie)
 	if id == "" || p.deps.Sessions == nil || apiToken(c) != nil {
@@ -62,6 +64,7 @@ func (p *Portal) loadSession(c *fiber.Ctx) error {
 		p.clearCookie(c, sessionCookie)
 	case err != nil:
 		return err
+	case p.onGuest(c) && s.Role != auth.RoleSubscriber:
 	default:
 		c.Locals(sessionKey, s)
 		c.Locals(userKey, u)

@@ -239,8 +239,9 @@ func TestAdminDisableCLI(t *testing.T) {
 }
 
 // TestAdminAddrSplit: with TOLLGATE_ADMIN_ADDR, `serve` puts the staff pages, /api/v1
-// and /metrics on that listener only; TOLLGATE_HTTP_ADDR serves the guest pages and
-// /healthz, and 404 for a staff route. `tollgate config` prints the variable.
+// and /metrics on that listener only; TOLLGATE_HTTP_ADDR serves the guest pages, the
+// subscribers' (TestE2EGuestListener) and /healthz, and 404 for a staff route.
+// `tollgate config` prints the variable.
 func TestAdminAddrSplit(t *testing.T) {
 	s := MustStack(t, true)
 	adminAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
@@ -259,7 +260,7 @@ func TestAdminAddrSplit(t *testing.T) {
 		{guest, "/healthz", 200},
 		{guest, "/hotspot/status", 200},
 		{guest, "/static/style.css", 200},
-		{guest, "/login", 404},
+		{guest, "/login", 200}, // the subscribers' sign-in
 		{guest, "/admin", 404},
 		{guest, "/reseller", 404},
 		{guest, "/api/v1/me", 404},

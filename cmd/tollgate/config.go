@@ -66,6 +66,8 @@ type Config struct {
 	// "What is kept").
 	RetentionMonths       int
 	FinanceRetentionYears int
+	// Privacy is the erasure's grace and the paybill instructions (privacy.go).
+	Privacy PrivacyConfig
 
 	// Money: the currency every amount is in (ISO 4217), the tax included in prices
 	// (hundredths of a percent) and its name on invoices, where calendar months and
@@ -324,6 +326,9 @@ func loadConfig() (*Config, error) {
 	if err := loadRetention(c); err != nil {
 		return nil, err
 	}
+	if err := loadPrivacy(c); err != nil {
+		return nil, err
+	}
 	if err := c.loadMoney(); err != nil {
 		return nil, err
 	}
@@ -478,7 +483,7 @@ func redactURL(s string) string {
 
 // redacted returns the configuration as printable pairs, with secrets hidden.
 func (c *Config) redacted() [][2]string {
-	return [][2]string{
+	return append([][2]string{
 		{"DATABASE_URL", redactURL(c.DatabaseURL)},
 		{"REDIS_URL", redactURL(c.RedisURL)},
 		{"TOLLGATE_REDIS_PREFIX", c.RedisPrefix},
@@ -517,7 +522,7 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_SMS_AUTH_HEADER", redactHeader(c.Notify.smsAuthHeaderN, c.Notify.SMS.AuthHeader)},
 		{"TOLLGATE_RETENTION_MONTHS", strconv.Itoa(c.RetentionMonths)},
 		{"TOLLGATE_FINANCE_RETENTION_YEARS", strconv.Itoa(c.FinanceRetentionYears)},
-	}
+	}, c.Privacy.redacted()...)
 }
 
 func (n NotifyConfig) smsMethod() string {

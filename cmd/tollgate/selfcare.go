@@ -49,7 +49,7 @@ func (d *deps) policies() *billing.Policies {
 
 // portalMy is what the subscribers' pages call.
 func portalMy(d *deps, svc *auth.Service) *portal.My {
-	return &portal.My{
+	m := &portal.My{
 		Privacy:  d.privacy(),
 		Policies: d.policies(),
 		Sessions: d.radius,
@@ -58,6 +58,8 @@ func portalMy(d *deps, svc *auth.Service) *portal.My {
 		Links:    &auth.Links{Auth: svc, InTx: linkTx(d.pool)},
 		Loc:      time.Local,
 	}
+	privacyRights(d, m)
+	return m
 }
 
 // setPortalPassword reads the portal password of `subscriber set --portal-password-file`

@@ -306,6 +306,7 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 		}},
 		{name: "vouchers", every: every, run: d.hotspot().ExpireVouchers},
 		{name: "retention", every: 24 * time.Hour, run: retentionJob(d, e.cfg.RetentionMonths)},
+		{name: "privacy", every: time.Hour, run: privacyJob(d, enf)}, // the erasures that are due
 		{name: "routers", every: every, run: routers.PollAll},
 		// Renewals, grace, isolation and reminders; the job's lock is the one `billing
 		// run` waits for, so a pass by hand and cron's never overlap.

@@ -16,7 +16,7 @@ import (
 
 const (
 	graphW, graphH = 360, 210
-	graphLeft      = 50 // room for the y labels ("2.5 GB")
+	graphLeft      = 58 // room for the y labels ("187.5 MB")
 	graphRight     = 6
 	graphTop       = 10
 	graphBottom    = 24 // room for the x labels
@@ -84,7 +84,7 @@ func newUsageGraph(days []radius.DayUsage) *usageGraph {
 		up += d.Upload
 	}
 	// About four round steps up to the peak, and no more than the peak needs.
-	ticks, step := 4, 250e6/4.0 // an empty month still gets an axis: 0 to 250 MB
+	ticks, step := 4, 50e6 // an empty month still gets an axis: 0 to 200 MB
 	if peak > 0 {
 		step = niceStep(float64(peak) / 4)
 		ticks = max(1, int(math.Ceil(float64(peak)/step)))

@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -128,7 +129,10 @@ func init() {
 	routeFixtures["GET /admin/jobs/:id/progress"] = job("/progress")
 	routeFixtures["POST /admin/nas"] = func(h *harness) (string, url.Values) {
 		n := nextWalk()
-		return "/admin/nas", url.Values{"name": {"walk-" + n}, "address": {"10.77.0." + n}, "secret": {"walk-secret-" + n}, "require_ma": {"on"}}
+		// The walk counter grows with every route of every test: spread it over two octets.
+		i, _ := strconv.Atoi(n)
+		addr := fmt.Sprintf("10.77.%d.%d", i/250%250, i%250+1)
+		return "/admin/nas", url.Values{"name": {"walk-" + n}, "address": {addr}, "secret": {"walk-secret-" + n}, "require_ma": {"on"}}
 	}
 	routeFixtures["POST /admin/plans"] = func(h *harness) (string, url.Values) {
 		return "/admin/plans", url.Values{"name": {"walk-" + nextWalk()}, "kind": {"hotspot"}, "price": {"2.00"}, "reseller_price": {"1.50"}, "validity": {"1d"}}

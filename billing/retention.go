@@ -9,8 +9,11 @@ import (
 // notification log when it comes): a month's partition is dropped whole once the month
 // ended RetentionMonths before now, and the rows of those months that sit in the
 // default partition (written while no monthly partition existed) are deleted. Money
-// records follow FinanceRetentionYears instead and are pseudonymised, not dropped,
-// before that (the erasure of issue 9 does it).
+// records follow FinanceRetentionYears instead: they are never dropped (invoices and the
+// ledger must keep adding up), but within those years an erasure pseudonymises them,
+// and once those years are over every invoice, receipt and ledger note of the time is
+// stripped of the customer's identity as an erasure would, and the records of erasures
+// themselves are deleted.
 
 // Defaults of TOLLGATE_RETENTION_MONTHS and TOLLGATE_FINANCE_RETENTION_YEARS.
 const (
@@ -49,6 +52,10 @@ type RetentionStore interface {
 	// DeleteDefaultBefore deletes the rows before cutoff from the default partition of
 	// every retained table, and returns how many it deleted per table.
 	DeleteDefaultBefore(ctx context.Context, cutoff time.Time) (map[string]int64, error)
+	// ExpireFinance pseudonymises the invoices and receipts issued, and the ledger notes
+	// written, before cutoff, keeping every amount, and deletes the erasure records
+	// before it; it returns how many rows of each it changed.
+	ExpireFinance(ctx context.Context, cutoff time.Time) (map[string]int64, error)
 }
 
 // Retention runs the retention pass. Months is TOLLGATE_RETENTION_MONTHS; Loc the
@@ -56,7 +63,9 @@ type RetentionStore interface {
 type Retention struct {
 	Store  RetentionStore
 	Months int
-	Loc    *time.Location
+	// FinanceYears is TOLLGATE_FINANCE_RETENTION_YEARS; 0 leaves money records alone.
+	FinanceYears int
+	Loc          *time.Location
 }
 
 // RetentionReport is what one pass did.
@@ -66,6 +75,10 @@ type RetentionReport struct {
 	Months  int              `json:"months"`
 	Dropped []Partition      `json:"dropped"`
 	Deleted map[string]int64 `json:"deleted_from_default"`
+	// FinanceCutoff and Finance: the money records before it that lost the customer's
+	// identity (invoices, ledger) or were deleted (erasures), per table.
+	FinanceCutoff time.Time        `json:"finance_cutoff,omitzero"`
+	Finance       map[string]int64 `json:"finance,omitempty"`
 }
 
 // Run drops every partition past retention at now and deletes the default
@@ -96,5 +109,18 @@ func (r *Retention) Run(ctx context.Context, now time.Time) (*RetentionReport, e
 	if rep.Deleted, err = r.Store.DeleteDefaultBefore(ctx, rep.Cutoff); err != nil {
 		return rep, err
 	}
+	if r.FinanceYears > 0 {
+		rep.FinanceCutoff = FinanceCutoff(now, r.FinanceYears, loc)
+		if rep.Finance, err = r.Store.ExpireFinance(ctx, rep.FinanceCutoff); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
+}
+
+// FinanceCutoff is the first instant whose money records keep the customer's identity
+// at now: the start of the year, in loc, that began years years before now's year
+// (records are kept for whole calendar years, as bookkeeping counts them).
+func FinanceCutoff(now time.Time, years int, loc *time.Location) time.Time {
+	return time.Date(now.In(loc).Year()-years, 1, 1, 0, 0, 0, 0, loc)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tollgate/billing"
+	"tollgate/radius/pg"
 )
 
 var _ billing.RetentionStore = (*Store)(nil)
@@ -104,6 +105,47 @@ func (s *Store) DeleteDefaultBefore(ctx context.Context, cutoff time.Time) (map[
 	}
 	if _, err := s.db.Exec(ctx, deleteSessionKeysSQL, cutoff); err != nil {
 		return out, fmt.Errorf("postgres: delete old session keys: %w", err)
+	}
+	return out, nil
+}
+
+// The finance pass (migration 0021 lets a transaction marked as an erasure rewrite the
+// columns that name people in the otherwise append-only tables). $1 is the cutoff.
+const (
+	expireInvoicesSQL = `
+UPDATE invoices SET username = 'archived-' || id, customer_name = ''
+WHERE issued_at < $1 AND (username <> 'archived-' || id OR customer_name <> '')`
+	expireLedgerSQL = `
+UPDATE ledger_entries SET note = '', actor = 'archived'
+WHERE at < $1 AND (note <> '' OR actor <> 'archived')`
+	expirePaymentsSQL = `
+UPDATE payments SET account = '' WHERE received_at < $1 AND account <> ''`
+	deleteErasuresSQL = `DELETE FROM erasures WHERE erased_at < $1`
+)
+
+// ExpireFinance strips the customer's identity from the invoices, receipts, ledger
+// notes and payments (the account the payer typed) before cutoff, keeping every amount, and deletes the erasure records before it,
+// in one transaction marked as an erasure.
+func (s *Store) ExpireFinance(ctx context.Context, cutoff time.Time) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, markErasureSQL); err != nil {
+			return err
+		}
+		for _, q := range []struct{ table, sql string }{
+			{"invoices", expireInvoicesSQL}, {"ledger_entries", expireLedgerSQL},
+			{"payments", expirePaymentsSQL}, {"erasures", deleteErasuresSQL},
+		} {
+			tag, err := tx.Exec(ctx, q.sql, cutoff)
+			if err != nil {
+				return fmt.Errorf("%s: %w", q.table, err)
+			}
+			out[q.table] = tag.RowsAffected()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: finance retention: %w", err)
 	}
 	return out, nil
 }

@@ -325,8 +325,8 @@ func cmdPolicyList(ctx context.Context, e *env, args []string) error {
 }
 
 // retention is the retention pass over the pool.
-func (d *deps) retention(months int) *billing.Retention {
-	return &billing.Retention{Store: billingpg.NewStore(d.pool), Months: months, Loc: time.Local}
+func (d *deps) retention(months, financeYears int) *billing.Retention {
+	return &billing.Retention{Store: billingpg.NewStore(d.pool), Months: months, FinanceYears: financeYears, Loc: time.Local}
 }
 
 func cmdRetentionRun(ctx context.Context, e *env, args []string) error {
@@ -349,7 +349,7 @@ func cmdRetentionRun(ctx context.Context, e *env, args []string) error {
 	}
 	var rep *billing.RetentionReport
 	ran, err := pg.WithJobLock(ctx, d.pool, "retention", func(ctx context.Context) error {
-		rep, err = d.retention(e.cfg.RetentionMonths).Run(ctx, now)
+		rep, err = d.retention(e.cfg.RetentionMonths, e.cfg.FinanceRetentionYears).Run(ctx, now)
 		return err
 	})
 	if err != nil {
@@ -371,13 +371,18 @@ func cmdRetentionRun(ctx context.Context, e *env, args []string) error {
 		if len(rep.Dropped) == 0 {
 			fmt.Fprintln(w, "no partition is past retention")
 		}
+		for table, n := range rep.Finance {
+			if n > 0 {
+				fmt.Fprintf(w, "finance records before %s: %d rows of %s archived\n", rep.FinanceCutoff.Format("2006-01-02"), n, table)
+			}
+		}
 	})
 }
 
 // retentionJob is the daily cron job of retention.
-func retentionJob(d *deps, months int) func(ctx context.Context) error {
+func retentionJob(d *deps, months, financeYears int) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		rep, err := d.retention(months).Run(ctx, time.Now())
+		rep, err := d.retention(months, financeYears).Run(ctx, time.Now())
 		if err == nil && len(rep.Dropped) > 0 {
 			for _, p := range rep.Dropped {
 				d.log.Info("retention dropped a partition", "table", p.Table, "partition", p.Name, "to", p.To.Format(time.RFC3339))

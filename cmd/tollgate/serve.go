@@ -305,7 +305,7 @@ func startCron(ctx context.Context, e *env, d *deps, enf *radius.Enforcer, reg p
 			return errors.Join(d.radius.EnsurePartitions(ctx), notifications.EnsureNotificationPartitions(ctx))
 		}},
 		{name: "vouchers", every: every, run: d.hotspot().ExpireVouchers},
-		{name: "retention", every: 24 * time.Hour, run: retentionJob(d, e.cfg.RetentionMonths)},
+		{name: "retention", every: 24 * time.Hour, run: retentionJob(d, e.cfg.RetentionMonths, e.cfg.FinanceRetentionYears)},
 		{name: "privacy", every: time.Hour, run: privacyJob(d, enf)}, // the erasures that are due
 		{name: "routers", every: every, run: routers.PollAll},
 		// Renewals, grace, isolation and reminders; the job's lock is the one `billing

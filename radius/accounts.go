@@ -58,6 +58,8 @@ type AuthSnapshot struct {
 	// Usage holds Online always, and Uptime and Bytes when UsageCached.
 	Usage       Usage
 	UsageCached bool
+	// UsageGen is what UsageCache.SetUsage takes when the usage was not cached.
+	UsageGen int64
 }
 
 // AuthCache is the RADIUS path's single-round-trip read (Redis).
@@ -280,7 +282,7 @@ func (s *Accounts) usage(ctx context.Context, a *Account, snap AuthSnapshot) (Us
 		return u, err
 	}
 	u.Uptime, u.Bytes = pu.Uptime, pu.Bytes
-	_ = s.Auth.SetUsage(ctx, a.Username, u) // a failed fill costs the next request a store read
+	_ = s.Auth.SetUsage(ctx, a.Username, u, snap.UsageGen) // a failed fill costs the next request a store read
 	return u, nil
 }
 

@@ -99,7 +99,7 @@ func (c *mapCache) GetAuth(ctx context.Context, key, username string, now time.T
 	return AuthSnapshot{Account: a, AccountErr: err, Usage: u, UsageCached: ok}, nil
 }
 
-func (c *mapCache) SetUsage(ctx context.Context, username string, u Usage) error {
+func (c *mapCache) SetUsage(ctx context.Context, username string, u Usage, _ int64) error {
 	if err := c.broken(ctx); err != nil {
 		return err
 	}

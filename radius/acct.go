@@ -173,8 +173,9 @@ type LiveSessions interface {
 	// Update applies a durable accounting record: it adds, refreshes or (on Stop) removes
 	// the session, and adds the growth of its counters to the account's usage exactly once
 	// however often the record is replayed. It returns the usage after the update, and
-	// ok=false when no usage was cached (the caller reads it from the UsageStore).
-	Update(ctx context.Context, r *AcctRecord, staleAfter time.Duration) (u Usage, ok bool, err error)
+	// ok=false when no usage was cached (the caller reads it from the UsageStore, and
+	// fills the cache with gen: UsageCache.SetUsage).
+	Update(ctx context.Context, r *AcctRecord, staleAfter time.Duration) (u Usage, gen int64, ok bool, err error)
 	// CloseNAS removes every live session of a NAS (Accounting-On/Off) and returns them.
 	CloseNAS(ctx context.Context, nasID int64) ([]LiveSession, error)
 	// Remove takes sessions the reaper closed out of the online index, keeping their

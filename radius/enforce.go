@@ -16,8 +16,11 @@ type Disconnector interface {
 // UsageCache holds the usage the RADIUS path reads (Redis); it is refilled from the
 // UsageStore when absent.
 type UsageCache interface {
-	// SetUsage stores u for username unless a value is already there.
-	SetUsage(ctx context.Context, username string, u Usage) error
+	// SetUsage stores u (read from the store) for username unless a value is already
+	// there, or a record was applied to the live index without usage since the caller
+	// read gen (AuthSnapshot.UsageGen, or what LiveSessions.Update returned): the store
+	// read may then have missed that record, and the next fill reads it again.
+	SetUsage(ctx context.Context, username string, u Usage, gen int64) error
 }
 
 // Enforcer keeps the live index and usage current from accounting, and cuts the sessions
@@ -74,7 +77,7 @@ func (e *Enforcer) AfterAccounting(ctx context.Context, r *AcctRecord, a *Accoun
 		}
 		return
 	}
-	u, ok, err := e.Live.Update(ctx, r, StaleAfter(r.Interim, e.Grace))
+	u, gen, ok, err := e.Live.Update(ctx, r, StaleAfter(r.Interim, e.Grace))
 	if err != nil {
 		e.logger().LogAttrs(ctx, slog.LevelWarn, "live: update", slog.String("user", r.Username), slog.String("acct_session_id", r.SessionID), slog.String("err", err.Error()))
 		return
@@ -83,7 +86,7 @@ func (e *Enforcer) AfterAccounting(ctx context.Context, r *AcctRecord, a *Accoun
 		return
 	}
 	if !ok {
-		if u, err = e.fillUsage(ctx, a, u); err != nil {
+		if u, err = e.fillUsage(ctx, a, u, gen); err != nil {
 			e.logger().LogAttrs(ctx, slog.LevelWarn, "usage: fill", slog.String("user", a.Username), slog.String("err", err.Error()))
 			return
 		}
@@ -94,7 +97,7 @@ func (e *Enforcer) AfterAccounting(ctx context.Context, r *AcctRecord, a *Accoun
 }
 
 // fillUsage reads usage since the account's validity began from the store and caches it.
-func (e *Enforcer) fillUsage(ctx context.Context, a *Account, u Usage) (Usage, error) {
+func (e *Enforcer) fillUsage(ctx context.Context, a *Account, u Usage, gen int64) (Usage, error) {
 	if a.UptimeLimit == 0 && a.DataLimit == 0 {
 		return u, nil // nothing to enforce: no need to sum sessions
 	}
@@ -104,7 +107,7 @@ func (e *Enforcer) fillUsage(ctx context.Context, a *Account, u Usage) (Usage, e
 	}
 	u.Uptime, u.Bytes = pu.Uptime, pu.Bytes
 	if e.UsageCache != nil {
-		_ = e.UsageCache.SetUsage(ctx, a.Username, u)
+		_ = e.UsageCache.SetUsage(ctx, a.Username, u, gen)
 	}
 	return u, nil
 }

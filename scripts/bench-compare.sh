@@ -65,7 +65,10 @@ psql -q "$admin_url" -c 'DROP DATABASE IF EXISTS tollgate_bench WITH (FORCE)' -c
   export TOLLGATE_RADIUS_AUTH_ADDR=127.0.0.1:$tg_port TOLLGATE_RADIUS_ACCT_ADDR=127.0.0.1:$((tg_port + 1)) TOLLGATE_HTTP_ADDR=127.0.0.1:18080
   bin/tollgate migrate >/dev/null
   bin/tollgate nas add --name bench --address 127.0.0.1 --secret "$secret" >/dev/null
-  bin/tollgate plan add --name bench --kind pppoe --rate-limit "10M/10M" --shared-users 0 --interim 5m >/dev/null
+  # The plan keeps tollgate's checks on: one session at a time (the simultaneous-use
+  # check reads the live sessions) and data and time limits (the usage is read).
+  bin/tollgate plan add --name bench --kind pppoe --rate-limit "10M/10M" --shared-users 1 \
+    --data-limit 1000G --uptime-limit 100000h --interim 5m >/dev/null
   awk -v n="$users" 'BEGIN { for (i = 0; i < n; i++) printf "bench%06d,pass%06d\n", i, i }' >"$work/users.csv"
   bin/tollgate subscriber import --plan bench --file "$work/users.csv" >&2
 )

@@ -64,7 +64,10 @@ type Config struct {
 	// RetentionMonths is how long the logs in monthly partitions (sessions, auth log)
 	// are kept; FinanceRetentionYears how long invoices and the ledger are (see README,
 	// "What is kept").
-	RetentionMonths       int
+	RetentionMonths int
+	// LocalCache is how many accounts (and users' usage) the RADIUS path keeps in
+	// process, in front of Redis, invalidated through Redis pub/sub; 0 turns it off.
+	LocalCache            int
 	FinanceRetentionYears int
 	// Privacy is the erasure's grace and the paybill instructions (privacy.go).
 	Privacy PrivacyConfig
@@ -309,6 +312,14 @@ func loadConfig() (*Config, error) {
 			*d.dst = x
 		}
 	}
+	c.LocalCache = 200_000
+	if v := os.Getenv("TOLLGATE_LOCAL_CACHE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 10_000_000 {
+			return nil, badVar("TOLLGATE_LOCAL_CACHE", "%q is not a number of accounts from 0 (off) to 10000000", v)
+		}
+		c.LocalCache = n
+	}
 	c.RouterDownAfter = radius.DefaultRouterDownAfter
 	if v := os.Getenv("TOLLGATE_ROUTER_DOWN_AFTER"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -520,6 +531,7 @@ func (c *Config) redacted() [][2]string {
 		{"TOLLGATE_SMS_BODY", redactSet(c.Notify.SMS.Body)},
 		{"TOLLGATE_SMS_CONTENT_TYPE", c.Notify.SMS.ContentType},
 		{"TOLLGATE_SMS_AUTH_HEADER", redactHeader(c.Notify.smsAuthHeaderN, c.Notify.SMS.AuthHeader)},
+		{"TOLLGATE_LOCAL_CACHE", strconv.Itoa(c.LocalCache)},
 		{"TOLLGATE_RETENTION_MONTHS", strconv.Itoa(c.RetentionMonths)},
 		{"TOLLGATE_FINANCE_RETENTION_YEARS", strconv.Itoa(c.FinanceRetentionYears)},
 	}, c.Privacy.redacted()...)

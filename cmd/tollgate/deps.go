@@ -103,6 +103,7 @@ func (e *env) open(ctx context.Context) (*deps, error) {
 	d.cache = radiusredis.New(d.rdb, cfg.RedisPrefix, radiusredis.Options{
 		CodeKey:   d.sealer.Key(radius.HashVoucherCode),
 		RecordKey: d.sealer.Key("cache record"),
+		LocalSize: cfg.LocalCache,
 	})
 	d.live = radiusredis.NewLive(d.rdb, cfg.RedisPrefix)
 	subscribers := billingpg.NewStore(d.pool)

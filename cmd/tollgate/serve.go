@@ -159,6 +159,13 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 	}()
 
 	d.cache.Start()
+	if e.cfg.LocalCache > 0 {
+		// Accounts read recently are answered from memory while the invalidation
+		// channel is subscribed (radius/redis/local.go).
+		d.cache.StartLocal(ctx, func(err error) {
+			log.Warn("the in-process account cache is off until Redis pub/sub is back", "err", err)
+		})
+	}
 	d.live.Start()
 	authlog = radiuspg.NewAuthLog(d.pool, log, radiuspg.AuthLogOptions{})
 	authlog.Start()
@@ -476,6 +483,8 @@ func registerAccountMetrics(reg prometheus.Registerer, d *deps) error {
 		{"cache_failures_total", "Account cache round trips that failed; each request fell back to Postgres.", acc.CacheFailures},
 		{"store_reads_total", "Account reads that went to Postgres (cache misses and fallbacks).", acc.StoreReads},
 		{"cache_forged_total", "Cached account entries that failed authentication and were read as misses.", d.cache.Forged},
+		{"local_hits_total", "Access-Requests answered from the in-process account cache, without Redis.", func() int64 { return d.cache.LocalStats().Hits }},
+		{"local_drops_total", "In-process cache entries dropped by invalidation messages.", func() int64 { return d.cache.LocalStats().Drops }},
 	} {
 		v := c.v
 		if err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -110,7 +110,7 @@ func (e *env) account(r radius.AcctRecord) {
 	if err := e.acct.Record(ctx, &r); err != nil {
 		e.t.Fatal(err)
 	}
-	if _, _, err := e.live.Update(ctx, &r, radius.StaleAfter(r.Interim, time.Minute)); err != nil {
+	if _, _, _, err := e.live.Update(ctx, &r, radius.StaleAfter(r.Interim, time.Minute)); err != nil {
 		e.t.Fatal(err)
 	}
 }

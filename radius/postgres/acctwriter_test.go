@@ -964,8 +964,8 @@ type removedLive struct {
 	removed []radius.SessionKey
 }
 
-func (l *removedLive) Update(context.Context, *radius.AcctRecord, time.Duration) (radius.Usage, bool, error) {
-	return radius.Usage{}, false, nil
+func (l *removedLive) Update(context.Context, *radius.AcctRecord, time.Duration) (radius.Usage, int64, bool, error) {
+	return radius.Usage{}, 0, false, nil
 }
 func (l *removedLive) CloseNAS(context.Context, int64) ([]radius.LiveSession, error) { return nil, nil }
 func (l *removedLive) Online(context.Context, string, time.Time) ([]radius.LiveSession, error) {

@@ -26,23 +26,52 @@ type AuthSnapshot = radius.AuthSnapshot
 // and how many of username's live sessions have a deadline at or after now. The error
 // is only for a failed round trip (or ctx); a miss is reported in the snapshot.
 func (c *Cache) GetAuth(ctx context.Context, key, username string, now time.Time) (AuthSnapshot, error) {
-	r := newRequest(opAuth)
 	name := c.accountName(key)
+	if s, ok := c.local.get(name, username, now); ok {
+		return s, nil
+	}
+	on := c.local.on.Load()
+	var st stamp
+	if on {
+		st = c.local.stamp(name, username)
+	}
+	r := newRequest(opAuth)
 	r.key = name
 	r.usageKey = c.keys.usage(username)
 	r.onlineKey = c.keys.online(username)
+	r.genKey = c.keys.usageGen(username)
 	r.min = strconv.FormatInt(now.Unix(), 10)
+	r.scores = on
 	if err := c.b.do(ctx, r); err != nil {
 		return AuthSnapshot{}, fmt.Errorf("redis: get auth: %w", err)
 	}
 	defer r.release()
 	val, getErr := r.get.Result()
 	vals, hmErr := r.hm.Result()
-	online, zcErr := r.zc.Result()
+	gen, genErr := r.gen.Int64()
+	if errors.Is(genErr, redis.Nil) {
+		genErr = nil
+	}
+	var online int64
+	var deadlines []int64
+	var zErr error
+	if on {
+		var zs []redis.Z
+		zs, zErr = r.zs.Result()
+		if len(zs) > 0 {
+			deadlines = make([]int64, len(zs))
+			for i, z := range zs {
+				deadlines[i] = int64(z.Score)
+			}
+		}
+		online = int64(len(zs))
+	} else {
+		online, zErr = r.zc.Result()
+	}
 	if getErr != nil && !errors.Is(getErr, redis.Nil) {
 		return AuthSnapshot{}, fmt.Errorf("redis: get auth: %w", getErr)
 	}
-	for _, err := range [...]error{hmErr, zcErr} {
+	for _, err := range [...]error{hmErr, zErr, genErr} {
 		if err != nil {
 			return AuthSnapshot{}, fmt.Errorf("redis: get auth usage of %q: %w", username, err)
 		}
@@ -50,6 +79,17 @@ func (c *Cache) GetAuth(ctx context.Context, key, username string, now time.Time
 	var s AuthSnapshot
 	s.Account, s.AccountErr = c.readAccount(key, name, val, getErr)
 	s.Usage, s.UsageCached = readUsage(vals)
+	if !s.UsageCached {
+		s.UsageGen = gen
+	}
 	s.Usage.Online = int(online)
+	if on && !errors.Is(s.AccountErr, radius.ErrCacheMiss) {
+		local := s
+		if s.Account != nil {
+			a := *s.Account // the caller opens the password of its copy in place
+			local.Account = &a
+		}
+		c.local.put(st, name, username, local, deadlines, now)
+	}
 	return s, nil
 }

@@ -32,7 +32,7 @@ func MustStores(tb testing.TB, batched bool) (*Cache, *Live, *redis.Client) {
 // MustUpdate applies r with a 10-minute stale window and returns the usage and ok.
 func MustUpdate(tb testing.TB, l *Live, r *radius.AcctRecord) (radius.Usage, bool) {
 	tb.Helper()
-	u, ok, err := l.Update(context.Background(), r, 10*time.Minute)
+	u, _, ok, err := l.Update(context.Background(), r, 10*time.Minute)
 	if err != nil {
 		tb.Fatalf("update %s %d/%s: %v", r.Status, r.NASID, r.SessionID, err)
 	}
@@ -78,7 +78,7 @@ func TestGetAuth(t *testing.T) {
 							wantUsage := radius.Usage{}
 							if usage == "usage" {
 								wantUsage = radius.Usage{Uptime: 90 * time.Minute, Bytes: 5 << 30}
-								if err := c.SetUsage(ctx, user, wantUsage); err != nil {
+								if err := c.SetUsage(ctx, user, wantUsage, 0); err != nil {
 									t.Fatal(err)
 								}
 							}
@@ -150,12 +150,12 @@ func TestSetUsage(t *testing.T) {
 	ctx := context.Background()
 	c, _, rdb := MustStores(t, false)
 	first := radius.Usage{Uptime: time.Hour + 1500*time.Millisecond, Bytes: 1000, Online: 3}
-	if err := c.SetUsage(ctx, "alice", first); err != nil {
+	if err := c.SetUsage(ctx, "alice", first, 0); err != nil {
 		t.Fatal(err)
 	}
 	MustTTL(t, rdb, c.keys.usage("alice"), 10*time.Minute)
 	// A second fill does not overwrite: accounting may have added to the first.
-	if err := c.SetUsage(ctx, "alice", radius.Usage{Uptime: time.Minute, Bytes: 1}); err != nil {
+	if err := c.SetUsage(ctx, "alice", radius.Usage{Uptime: time.Minute, Bytes: 1}, 0); err != nil {
 		t.Fatal(err)
 	}
 	s, err := c.GetAuth(ctx, radius.AccountKey("alice"), "alice", time.Now())
@@ -167,7 +167,7 @@ func TestSetUsage(t *testing.T) {
 		t.Fatalf("usage = %+v (cached %v), want %+v", s.Usage, s.UsageCached, want)
 	}
 
-	if err := c.SetUsage(ctx, "bob", radius.Usage{Bytes: 7}); err != nil {
+	if err := c.SetUsage(ctx, "bob", radius.Usage{Bytes: 7}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.DeleteUsage(ctx, "alice", "bob", "nobody"); err != nil {
@@ -186,7 +186,7 @@ func TestSetUsage(t *testing.T) {
 		}
 	}
 	// After a delete, the refill is taken.
-	if err := c.SetUsage(ctx, "alice", radius.Usage{Bytes: 5}); err != nil {
+	if err := c.SetUsage(ctx, "alice", radius.Usage{Bytes: 5}, 0); err != nil {
 		t.Fatal(err)
 	}
 	s, err = c.GetAuth(ctx, radius.AccountKey("alice"), "alice", time.Now())
@@ -215,5 +215,36 @@ func TestReadUsage(t *testing.T) {
 				t.Fatalf("readUsage(%v) = %+v, %v; want %+v, %v", tt.in, got, ok, tt.want, tt.ok)
 			}
 		})
+	}
+}
+
+// TestSetUsageGeneration: a fill that read Postgres before a record was applied without
+// usage is not stored (it may miss that record); one that read after it is.
+func TestSetUsageGeneration(t *testing.T) {
+	ctx := context.Background()
+	c, l, _ := MustStores(t, true)
+	now := time.Now()
+	snap, err := c.GetAuth(ctx, radius.AccountKey("erin"), "erin", now)
+	if err != nil || snap.UsageCached {
+		t.Fatalf("%+v, %v", snap, err)
+	}
+	// A record lands (committed to Postgres, then applied here) between the reader's
+	// GetAuth and its fill.
+	_, gen, ok, err := l.Update(ctx, record("erin", "e1", radius.AcctInterim, now, 60, 100, 200), 10*time.Minute)
+	if err != nil || ok || gen != snap.UsageGen+1 {
+		t.Fatalf("update: gen %d (snapshot %d), ok %v, %v", gen, snap.UsageGen, ok, err)
+	}
+	if err := c.SetUsage(ctx, "erin", radius.Usage{}, snap.UsageGen); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := c.GetAuth(ctx, radius.AccountKey("erin"), "erin", now); s.UsageCached {
+		t.Fatalf("a fill older than a record was stored: %+v", s)
+	}
+	// A fill that read after the record is stored.
+	if err := c.SetUsage(ctx, "erin", radius.Usage{Uptime: time.Minute, Bytes: 300}, gen); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := c.GetAuth(ctx, radius.AccountKey("erin"), "erin", now); !s.UsageCached || s.Usage.Bytes != 300 {
+		t.Fatalf("the fill was not stored: %+v", s)
 	}
 }

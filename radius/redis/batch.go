@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -20,6 +21,8 @@ const queueSize = 1024
 type batcher struct {
 	rdb   redis.UniversalClient
 	loops int
+	// channel is where invalidation lines are published (local.go).
+	channel string
 
 	// mu guards state; do holds it for reading while it enqueues, so that after close
 	// has taken it once no request can be left in the queue.
@@ -36,15 +39,16 @@ const (
 	stateClosed
 )
 
-func newBatcher(rdb redis.UniversalClient, loops int) batcher {
+func newBatcher(rdb redis.UniversalClient, loops int, channel string) batcher {
 	if loops <= 0 {
 		loops = 1
 	}
 	return batcher{
-		rdb:   rdb,
-		loops: loops,
-		queue: make(chan *request, queueSize),
-		quit:  make(chan struct{}),
+		rdb:     rdb,
+		loops:   loops,
+		channel: channel,
+		queue:   make(chan *request, queueSize),
+		quit:    make(chan struct{}),
 	}
 }
 
@@ -58,7 +62,7 @@ func (b *batcher) start() {
 	b.state = stateRunning
 	for range b.loops {
 		b.wg.Add(1)
-		go b.loop(b.rdb.Pipeline())
+		go b.loop(b.rdb.Pipeline(), b.channel)
 	}
 }
 
@@ -82,7 +86,7 @@ const (
 	// opGet is a GET of key.
 	opGet op = iota
 	// opAuth is what an Access-Request reads: GET key, HMGET usageKey uptime bytes,
-	// ZCOUNT onlineKey min +inf.
+	// GET genKey, ZCOUNT onlineKey min +inf (or ZRANGEBYSCORE with scores).
 	opAuth
 	// opEval runs script on keys and args (EVALSHA; EVAL when Redis lost the script).
 	opEval
@@ -94,7 +98,9 @@ type request struct {
 	op                  op
 	key                 string
 	usageKey, onlineKey string
+	genKey              string
 	min                 string
+	scores              bool // opAuth: the online deadlines (ZRANGEBYSCORE) rather than their count
 	script              *redis.Script
 	keys                []string
 	args                []any
@@ -103,7 +109,11 @@ type request struct {
 	get  *redis.StringCmd
 	hm   *redis.SliceCmd
 	zc   *redis.IntCmd
+	zs   *redis.ZSliceCmd
+	gen  *redis.StringCmd
 	eval *redis.Cmd
+	// inval, when set, is a line for the invalidation message the pipeline ends with.
+	inval string
 
 	done chan struct{} // capacity 1: a loop never blocks on an abandoned request
 }
@@ -130,7 +140,12 @@ func (r *request) send(ctx context.Context, p redis.Pipeliner) {
 	case opAuth:
 		r.get = p.Get(ctx, r.key)
 		r.hm = p.HMGet(ctx, r.usageKey, fieldUptime, fieldBytes)
-		r.zc = p.ZCount(ctx, r.onlineKey, r.min, "+inf")
+		r.gen = p.Get(ctx, r.genKey)
+		if r.scores {
+			r.zs = p.ZRangeByScoreWithScores(ctx, r.onlineKey, &redis.ZRangeBy{Min: r.min, Max: "+inf"})
+		} else {
+			r.zc = p.ZCount(ctx, r.onlineKey, r.min, "+inf")
+		}
 	case opEval:
 		r.eval = r.script.EvalSha(ctx, p, r.keys, r.args...)
 	}
@@ -163,6 +178,9 @@ func (b *batcher) do(ctx context.Context, r *request) error {
 	if r.op == opEval && redis.HasErrorPrefix(r.eval.Err(), "NOSCRIPT") {
 		// Redis restarted or flushed its scripts: Run loads it again with EVAL.
 		r.eval = r.script.Run(ctx, b.rdb, r.keys, r.args...)
+		if r.inval != "" {
+			_ = b.rdb.Publish(ctx, b.channel, r.inval).Err()
+		}
 	}
 	return nil
 }
@@ -179,11 +197,14 @@ func (b *batcher) direct(ctx context.Context, r *request) {
 		r.send(ctx, p)
 		_, _ = p.Exec(ctx) // each result holds its own error
 	}
+	if r.inval != "" {
+		_ = b.rdb.Publish(ctx, b.channel, r.inval).Err() // after the write it follows
+	}
 }
 
 // loop answers queued requests: it takes the first, adds whatever else is already
 // waiting (up to maxBatch) and sends them all as one pipeline. pipe is its own.
-func (b *batcher) loop(pipe redis.Pipeliner) {
+func (b *batcher) loop(pipe redis.Pipeliner, channel string) {
 	defer b.wg.Done()
 	batch := make([]*request, 0, maxBatch)
 	for {
@@ -197,13 +218,13 @@ func (b *batcher) loop(pipe redis.Pipeliner) {
 				if len(batch) == 0 {
 					return
 				}
-				run(pipe, batch)
+				run(pipe, batch, channel)
 				clear(batch)
 				batch = batch[:0]
 			}
 		}
 		batch = drain(b.queue, batch)
-		run(pipe, batch)
+		run(pipe, batch, channel)
 		clear(batch)
 		batch = batch[:0]
 	}
@@ -222,13 +243,24 @@ func drain(queue <-chan *request, batch []*request) []*request {
 	return batch
 }
 
-// run sends the commands of batch as one pipeline and answers each request.
-func run(pipe redis.Pipeliner, batch []*request) {
+// run sends the commands of batch as one pipeline and answers each request. The
+// requests' invalidation lines go in one message on channel, after their commands.
+func run(pipe redis.Pipeliner, batch []*request, channel string) {
 	// The loop's context: callers' deadlines are enforced where they wait, and the
 	// client's read and write timeouts bound the round trip.
 	ctx := context.Background()
+	var inval strings.Builder
 	for _, r := range batch {
 		r.send(ctx, pipe)
+		if r.inval != "" {
+			if inval.Len() > 0 {
+				inval.WriteByte('\n')
+			}
+			inval.WriteString(r.inval)
+		}
+	}
+	if inval.Len() > 0 {
+		pipe.Publish(ctx, channel, inval.String())
 	}
 	// Exec reports the first failed command, redis.Nil included: each result holds
 	// its own error instead.

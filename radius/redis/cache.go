@@ -51,6 +51,10 @@ type Options struct {
 	// over the entry's name and value): a value written by anyone without the server key
 	// reads as a miss and is counted. Default: a random key.
 	RecordKey []byte
+	// LocalSize bounds the in-process layer (StartLocal): how many accounts, and how
+	// many users' usage, it keeps (default 200,000 each; an account costs about 400
+	// bytes).
+	LocalSize int
 }
 
 // Cache is the Redis account cache and usage counters the RADIUS path reads. It is safe
@@ -66,6 +70,9 @@ type Cache struct {
 
 	names, tags hmacPool
 	forged      atomic.Int64
+
+	// local is the in-process layer (local.go), off until StartLocal.
+	local local
 }
 
 // hmacPool keeps HMAC-SHA256 states of one key, each with a scratch buffer, so the hot
@@ -152,16 +159,18 @@ func New(rdb redis.UniversalClient, prefix string, opts Options) *Cache {
 	if opts.UsageTTL <= 0 {
 		opts.UsageTTL = 10 * time.Minute
 	}
-	return &Cache{
+	c := &Cache{
 		rdb:      rdb,
 		keys:     keyspace(prefix),
 		ttl:      opts.TTL,
 		negTTL:   opts.NegativeTTL,
 		usageTTL: opts.UsageTTL,
-		b:        newBatcher(rdb, opts.Loops),
+		b:        newBatcher(rdb, opts.Loops, prefix+invalChannel),
 		names:    newHMACPool(opts.CodeKey),
 		tags:     newHMACPool(opts.RecordKey),
 	}
+	c.local.init(opts.LocalSize)
+	return c
 }
 
 // Start runs the batching loops. Calling it again, or after Close, does nothing.
@@ -226,10 +235,18 @@ func (c *Cache) DeleteAccounts(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	names := make([]string, len(keys))
+	lines := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = c.accountName(k)
+		lines[i] = invalLine(invalAccount, names[i])
+		c.local.drop(invalAccount, names[i]) // this process at once, the others by the message
+	}
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.Del(ctx, c.accountName(k))
+		for _, n := range names {
+			p.Del(ctx, n)
 		}
+		p.Publish(ctx, c.invalChannel(), strings.Join(lines, "\n"))
 		return nil
 	})
 	if err != nil {

@@ -53,7 +53,11 @@ func (l *Live) Forget(ctx context.Context, username string, sessions []radius.Se
 			return fmt.Errorf("redis: forget the sessions of %q: %w", username, err)
 		}
 	}
-	if err := l.rdb.Del(ctx, l.keys.online(username), l.keys.usage(username)).Err(); err != nil {
+	if _, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, l.keys.online(username), l.keys.usage(username), l.keys.usageGen(username))
+		l.publish(ctx, p, []string{invalLine(invalUser, username)}) // every process forgets the name too
+		return nil
+	}); err != nil {
 		return fmt.Errorf("redis: forget %q: %w", username, err)
 	}
 	return nil

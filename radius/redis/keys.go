@@ -26,6 +26,9 @@ func (p keyspace) usage(username string) string { return string(p) + "use:" + us
 
 // online is the zset of username's live sessions: members are sessionMember values,
 // scored by their deadline in unix seconds.
+func (p keyspace) usageGen(username string) string { return string(p) + "usegen:" + username }
+
+// online is the zset of a user's live sessions.
 func (p keyspace) online(username string) string { return string(p) + "on:" + username }
 
 // nasOnline is the zset of a NAS's live sessions, like online.

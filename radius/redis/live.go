@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,11 +39,13 @@ const (
 
 // updateScript applies one accounting record; see Live.Update.
 //
-// KEYS: 1 session hash, 2 on:<user>, 3 nason:<nas>, 4 use:<user>.
+// KEYS: 1 session hash, 2 on:<user>, 3 nason:<nas>, 4 use:<user>, 5 usegen:<user>.
 // ARGV: 1 status (start, interim or stop), 2 member, 3 username, 4 framed IP, 5 MAC,
 // 6 NAS address, 7 session time, 8 octets, 9 event time (unix s), 10 deadline (unix s),
 // 11 session hash TTL (ms), 12 zset TTL (ms).
-// Returns {usage hash existed (0/1), uptime, bytes, online count}.
+// Returns {usage hash existed (0/1), uptime, bytes, online count, usage generation}.
+// A record applied while no usage hash exists bumps the usage generation, so that a
+// fill that read Postgres before this record was there is not stored (SetUsage).
 //
 // Numbers handed back to Redis go through string.format('%d'), because Lua numbers
 // are doubles that Redis might otherwise print with an exponent.
@@ -106,13 +109,16 @@ if not skip then
   end
 end
 
-local ok, up, by = 0, 0, 0
+local ok, up, by, gen = 0, 0, 0, 0
 if redis.call('EXISTS', use) == 1 then
   ok = 1
   up = redis.call('HINCRBY', use, 'uptime', string.format('%d', dt))
   by = redis.call('HINCRBY', use, 'bytes', string.format('%d', db))
+else
+  gen = redis.call('INCR', KEYS[5])
+  redis.call('PEXPIRE', KEYS[5], ARGV[11])
 end
-return {ok, up, by, redis.call('ZCOUNT', on, ARGV[9], '+inf')}
+return {ok, up, by, redis.call('ZCOUNT', on, ARGV[9], '+inf'), gen}
 `)
 
 // Live is the live session index and usage counters in Redis, fed by accounting: a hash
@@ -129,7 +135,7 @@ type Live struct {
 // NewLive returns a Live whose keys start with prefix, which must be the Cache's so that
 // GetAuth reads what Update writes. The caller keeps ownership of rdb.
 func NewLive(rdb redis.UniversalClient, prefix string) *Live {
-	return &Live{rdb: rdb, keys: keyspace(prefix), b: newBatcher(rdb, 2)}
+	return &Live{rdb: rdb, keys: keyspace(prefix), b: newBatcher(rdb, 2, prefix+invalChannel)}
 }
 
 // Start runs the batching loops that pipeline concurrent Updates. Calling it again, or
@@ -152,7 +158,7 @@ func (l *Live) Close() { l.b.close() }
 // Online is the number of the user's sessions with a deadline at or after
 // r.EventTime. ok is false when no usage hash existed. EINVALID for a status other
 // than Start, Interim-Update and Stop.
-func (l *Live) Update(ctx context.Context, r *radius.AcctRecord, staleAfter time.Duration) (radius.Usage, bool, error) {
+func (l *Live) Update(ctx context.Context, r *radius.AcctRecord, staleAfter time.Duration) (radius.Usage, int64, bool, error) {
 	var status string
 	switch r.Status {
 	case radius.AcctStart:
@@ -162,7 +168,7 @@ func (l *Live) Update(ctx context.Context, r *radius.AcctRecord, staleAfter time
 	case radius.AcctStop:
 		status = "stop"
 	default:
-		return radius.Usage{}, false, radius.Errorf(radius.EINVALID, "live: cannot apply accounting status %s", r.Status)
+		return radius.Usage{}, 0, false, radius.Errorf(radius.EINVALID, "live: cannot apply accounting status %s", r.Status)
 	}
 	ev := r.EventTime
 	if ev.IsZero() {
@@ -182,26 +188,27 @@ func (l *Live) Update(ctx context.Context, r *radius.AcctRecord, staleAfter time
 
 	q := newRequest(opEval)
 	q.script = updateScript
-	q.keys = []string{l.keys.session(member), l.keys.online(r.Username), l.keys.nasOnline(r.NASID), l.keys.usage(r.Username)}
+	q.keys = []string{l.keys.session(member), l.keys.online(r.Username), l.keys.nasOnline(r.NASID), l.keys.usage(r.Username), l.keys.usageGen(r.Username)}
 	q.args = []any{status, member, r.Username, ip, r.MAC, nas, r.SessionTime, r.InputOctets + r.OutputOctets,
 		ev.Unix(), deadline.Unix(), (staleAfter + liveMargin).Milliseconds(), zttl.Milliseconds()}
+	q.inval = invalLine(invalUser, r.Username)
 	if err := l.b.do(ctx, q); err != nil {
-		return radius.Usage{}, false, fmt.Errorf("redis: live update %s of %d/%q: %w", r.Status, r.NASID, r.SessionID, err)
+		return radius.Usage{}, 0, false, fmt.Errorf("redis: live update %s of %d/%q: %w", r.Status, r.NASID, r.SessionID, err)
 	}
 	reply, err := q.eval.Int64Slice()
 	q.release()
-	if err == nil && len(reply) != 4 {
+	if err == nil && len(reply) != 5 {
 		err = fmt.Errorf("unexpected reply %v", reply)
 	}
 	if err != nil {
-		return radius.Usage{}, false, fmt.Errorf("redis: live update %s of %d/%q: %w", r.Status, r.NASID, r.SessionID, err)
+		return radius.Usage{}, 0, false, fmt.Errorf("redis: live update %s of %d/%q: %w", r.Status, r.NASID, r.SessionID, err)
 	}
 	u := radius.Usage{Online: int(reply[3])}
 	if reply[0] == 0 {
-		return u, false, nil
+		return u, reply[4], false, nil
 	}
 	u.Uptime, u.Bytes = time.Duration(reply[1])*time.Second, reply[2]
-	return u, true, nil
+	return u, 0, true, nil
 }
 
 // CloseNAS removes every live session of a NAS (Accounting-On/Off) from the online
@@ -239,15 +246,18 @@ func (l *Live) CloseNAS(ctx context.Context, nasID int64) ([]radius.LiveSession,
 		out = append(out, s)
 	}
 	_, err = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		var lines []string
 		for _, s := range out {
 			m := sessionMember(s.Key)
 			if s.Username != "" {
 				p.ZRem(ctx, l.keys.online(s.Username), m)
+				lines = append(lines, invalLine(invalUser, s.Username))
 			}
 			p.Del(ctx, l.keys.session(m))
 		}
 		// Only these members: a session that started meanwhile stays.
 		p.ZRem(ctx, nk, anys(members)...)
+		l.publish(ctx, p, lines)
 		return nil
 	})
 	if err != nil {
@@ -277,12 +287,24 @@ func (l *Live) Remove(ctx context.Context, keys []radius.SessionKey, usernames [
 			p.HSet(ctx, l.keys.session(m), fieldReaped, "1")
 			p.PExpire(ctx, l.keys.session(m), reapedTTL)
 		}
+		lines := make([]string, len(usernames))
+		for i, u := range usernames {
+			lines[i] = invalLine(invalUser, u)
+		}
+		l.publish(ctx, p, lines)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("redis: remove %d live sessions: %w", len(keys), err)
 	}
 	return nil
+}
+
+// publish ends p with the invalidation message of lines (none: nothing).
+func (l *Live) publish(ctx context.Context, p redis.Pipeliner, lines []string) {
+	if len(lines) > 0 {
+		p.Publish(ctx, string(l.keys)+invalChannel, strings.Join(lines, "\n"))
+	}
 }
 
 // Online returns username's live sessions with a deadline at or after now, with their

@@ -45,7 +45,7 @@ func TestLiveUpdate(t *testing.T) {
 			ctx := context.Background()
 			c, l, rdb := MustStores(t, m.batched)
 			t0 := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
-			if err := c.SetUsage(ctx, "alice", radius.Usage{Uptime: time.Hour, Bytes: 1_000_000}); err != nil {
+			if err := c.SetUsage(ctx, "alice", radius.Usage{Uptime: time.Hour, Bytes: 1_000_000}, 0); err != nil {
 				t.Fatal(err)
 			}
 			at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
@@ -99,6 +99,16 @@ func TestLiveUpdate(t *testing.T) {
 	}
 }
 
+// MustUsageGen returns the usage generation a reader of user's usage sees now.
+func MustUsageGen(tb testing.TB, c *Cache, user string) int64 {
+	tb.Helper()
+	s, err := c.GetAuth(context.Background(), radius.AccountKey(user), user, time.Now())
+	if err != nil || s.UsageCached {
+		tb.Fatalf("usage of %s: %+v, %v", user, s, err)
+	}
+	return s.UsageGen
+}
+
 func TestLiveUpdateWithoutUsage(t *testing.T) {
 	ctx := context.Background()
 	c, l, rdb := MustStores(t, true)
@@ -117,7 +127,7 @@ func TestLiveUpdateWithoutUsage(t *testing.T) {
 		t.Fatal("Update created the usage hash")
 	}
 	// Postgres holds both records; the next one adds only its growth.
-	if err := c.SetUsage(ctx, "bob", radius.Usage{Uptime: time.Minute, Bytes: 200}); err != nil {
+	if err := c.SetUsage(ctx, "bob", radius.Usage{Uptime: time.Minute, Bytes: 200}, MustUsageGen(t, c, "bob")); err != nil {
 		t.Fatal(err)
 	}
 	u, ok := MustUpdate(t, l, record("bob", "s1", radius.AcctStop, now.Add(2*time.Minute), 90, 150, 150))
@@ -130,7 +140,7 @@ func TestLiveUpdateWithoutUsage(t *testing.T) {
 func TestLiveUpdateInvalid(t *testing.T) {
 	_, l, _ := MustStores(t, false)
 	r := record("alice", "s1", radius.AcctAccountingOn, time.Now(), 0, 0, 0)
-	if _, _, err := l.Update(context.Background(), r, time.Minute); radius.ErrorCode(err) != radius.EINVALID {
+	if _, _, _, err := l.Update(context.Background(), r, time.Minute); radius.ErrorCode(err) != radius.EINVALID {
 		t.Fatalf("err = %v, want EINVALID", err)
 	}
 }
@@ -254,7 +264,7 @@ func TestLiveCloseNAS(t *testing.T) {
 		t.Fatalf("second CloseNAS = %+v, %v", got, err)
 	}
 	// After the reboot the NAS reuses the id: a new session with new counters.
-	if err := c.SetUsage(ctx, "erin", radius.Usage{}); err != nil {
+	if err := c.SetUsage(ctx, "erin", radius.Usage{}, MustUsageGen(t, c, "erin")); err != nil {
 		t.Fatal(err)
 	}
 	r := on(1, "erin", "a")
@@ -309,7 +319,7 @@ func TestLiveReapedReopens(t *testing.T) {
 			c, l, rdb := MustStores(t, m.batched)
 			t0 := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
 			at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
-			if err := c.SetUsage(ctx, "jo", radius.Usage{}); err != nil {
+			if err := c.SetUsage(ctx, "jo", radius.Usage{}, 0); err != nil {
 				t.Fatal(err)
 			}
 			online := func(t *testing.T, want int) {
@@ -409,7 +419,7 @@ func TestLiveConcurrent(t *testing.T) {
 			c, l, rdb := MustStores(t, m.batched)
 			const workers, users, interims = 64, 8, 20
 			for u := range users {
-				if err := c.SetUsage(ctx, "user"+strconv.Itoa(u), radius.Usage{}); err != nil {
+				if err := c.SetUsage(ctx, "user"+strconv.Itoa(u), radius.Usage{}, 0); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -430,7 +440,7 @@ func TestLiveConcurrent(t *testing.T) {
 						r := record(user, sid, status, start.Add(time.Duration(i)*time.Second), uint32(i*10), uint64(i*1000+w), uint64(i*500))
 						// Every record twice, as a NAS retransmits.
 						for range 2 {
-							if _, _, err := l.Update(ctx, r, 10*time.Minute); err != nil {
+							if _, _, _, err := l.Update(ctx, r, 10*time.Minute); err != nil {
 								errs <- err
 								return
 							}
@@ -470,7 +480,7 @@ func BenchmarkUpdate(b *testing.B) {
 			c, l, _ := MustStores(b, m.batched)
 			const users = 1000
 			for u := range users {
-				if err := c.SetUsage(ctx, "user"+strconv.Itoa(u), radius.Usage{}); err != nil {
+				if err := c.SetUsage(ctx, "user"+strconv.Itoa(u), radius.Usage{}, 0); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -485,7 +495,7 @@ func BenchmarkUpdate(b *testing.B) {
 				for i := 0; pb.Next(); i++ {
 					r.EventTime = start.Add(time.Duration(i) * time.Second)
 					r.SessionTime, r.InputOctets = uint32(i), uint64(i)*1000
-					if _, _, err := l.Update(ctx, r, 10*time.Minute); err != nil {
+					if _, _, _, err := l.Update(ctx, r, 10*time.Minute); err != nil {
 						b.Error(err)
 						return
 					}
@@ -512,7 +522,7 @@ func BenchmarkGetAuth(b *testing.B) {
 				if err := c.SetAccount(ctx, keys[i], a, false); err != nil {
 					b.Fatal(err)
 				}
-				if err := c.SetUsage(ctx, a.Username, radius.Usage{Uptime: time.Hour, Bytes: 1 << 30}); err != nil {
+				if err := c.SetUsage(ctx, a.Username, radius.Usage{Uptime: time.Hour, Bytes: 1 << 30}, 0); err != nil {
 					b.Fatal(err)
 				}
 				MustUpdate(b, l, record(a.Username, "s", radius.AcctStart, now, 0, 0, 0))

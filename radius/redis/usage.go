@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,11 +20,17 @@ const (
 	fieldBytes  = "bytes"  // input + output octets
 )
 
-// setUsageScript fills a usage hash unless it exists: accounting may have added to it
-// since the caller read Postgres, and what is there is at least as new.
-// KEYS: usage hash. ARGV: uptime seconds, bytes, TTL in milliseconds.
+// setUsageScript fills a usage hash unless it exists (accounting may have added to it
+// since the caller read Postgres, and what is there is at least as new), or the usage
+// generation moved since the caller read it: a record applied while no hash existed
+// may be missing from what the caller read in Postgres.
+// KEYS: usage hash, usage generation. ARGV: uptime seconds, bytes, TTL in
+// milliseconds, the generation the caller read.
 var setUsageScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+if (tonumber(redis.call('GET', KEYS[2])) or 0) ~= tonumber(ARGV[4]) then
   return 0
 end
 redis.call('HSET', KEYS[1], 'uptime', ARGV[1], 'bytes', ARGV[2])
@@ -32,10 +39,16 @@ return 1
 `)
 
 // SetUsage stores the uptime and bytes of u (read from Postgres) as username's usage,
-// unless a usage hash is already there. u.Online is not stored: the live index counts it.
-func (c *Cache) SetUsage(ctx context.Context, username string, u radius.Usage) error {
-	err := setUsageScript.Run(ctx, c.rdb, []string{c.keys.usage(username)},
-		int64(u.Uptime/time.Second), u.Bytes, c.usageTTL.Milliseconds()).Err()
+// unless a usage hash is already there or the usage generation is no longer gen (see
+// radius.UsageCache). u.Online is not stored: the live index counts it.
+func (c *Cache) SetUsage(ctx context.Context, username string, u radius.Usage, gen int64) error {
+	err := setUsageScript.Run(ctx, c.rdb, []string{c.keys.usage(username), c.keys.usageGen(username)},
+		int64(u.Uptime/time.Second), u.Bytes, c.usageTTL.Milliseconds(), gen).Err()
+	if err == nil {
+		// Every process holding the user's "no usage hash" forgets it.
+		c.local.drop(invalUser, username)
+		err = c.rdb.Publish(ctx, c.invalChannel(), invalLine(invalUser, username)).Err()
+	}
 	if err != nil {
 		return fmt.Errorf("redis: set usage of %q: %w", username, err)
 	}
@@ -48,10 +61,16 @@ func (c *Cache) DeleteUsage(ctx context.Context, usernames ...string) error {
 	if len(usernames) == 0 {
 		return nil
 	}
+	lines := make([]string, len(usernames))
+	for i, u := range usernames {
+		lines[i] = invalLine(invalUser, u)
+		c.local.drop(invalUser, u)
+	}
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, u := range usernames {
 			p.Del(ctx, c.keys.usage(u))
 		}
+		p.Publish(ctx, c.invalChannel(), strings.Join(lines, "\n"))
 		return nil
 	})
 	if err != nil {

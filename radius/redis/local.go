@@ -1,0 +1,331 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"tollgate/radius"
+)
+
+// The in-process layer in front of Redis. An Access-Request of an account this process
+// read recently is answered from memory: the account as Redis held it and the user's
+// usage and live-session deadlines as Redis held them, so no round trip is needed. Every
+// write that changes what Redis holds for an account or a user (an invalidation, a
+// usage fill, an accounting record, the reaper, an erasure) publishes the entry's name
+// on one channel, in the same pipeline as the write and after it; every process drops
+// what a message names. A process uses its layer only while its subscription is up, and
+// empties it whenever the subscription is (re)made, so a message lost while the
+// connection was down cannot leave a stale entry behind.
+//
+// A fill that raced a change is not stored: each entry name hashes to a generation
+// counter that every message naming it bumps, and a fill is stored only when the
+// counters it read before its round trip are unchanged after it.
+
+// invalChannel is the channel's name under the keyspace's prefix.
+const invalChannel = "inval"
+
+// Message lines: a kind byte and the name. An account entry is named by its Redis key
+// (a hash: no user name, code or MAC is published), a user's usage and sessions by the
+// user name, which their own Redis keys carry already.
+const (
+	invalAccount = 'a'
+	invalUser    = 'u'
+)
+
+// Local-layer lifetimes: how long an entry may be used without Redis being read again.
+// Changes arrive as messages; these only bound what a message that never came could
+// cost, and mirror the shorter lives Redis gives negative and voucher entries.
+const (
+	localTTL         = 5 * time.Minute
+	localVoucherTTL  = 10 * time.Second
+	localNegativeTTL = 2 * time.Second
+	localShards      = 64
+	localGenerations = 4096
+)
+
+type localAccount struct {
+	a       *radius.Account // nil: a remembered absence
+	expires int64           // unix nanoseconds
+}
+
+type localUser struct {
+	uptime, bytes int64
+	cached        bool    // the usage hash existed
+	gen           int64   // the usage generation, when it did not
+	deadlines     []int64 // unix seconds of the live sessions, as of the read
+	expires       int64
+}
+
+type localShard struct {
+	mu       sync.RWMutex
+	accounts map[string]localAccount
+	users    map[string]localUser
+}
+
+// local is the layer's state. The zero value is off.
+type local struct {
+	on     atomic.Bool
+	epoch  atomic.Uint64 // bumped by every flush
+	max    int           // per shard and map
+	seed   maphash.Seed
+	gens   [localGenerations]atomic.Uint64
+	shards [localShards]localShard
+
+	hits, fills, drops atomic.Int64
+}
+
+// defaultLocalSize is Options.LocalSize's default.
+const defaultLocalSize = 200_000
+
+func (l *local) init(size int) {
+	if size <= 0 {
+		size = defaultLocalSize
+	}
+	l.max = max(1, size/localShards)
+	l.seed = maphash.MakeSeed()
+	for i := range l.shards {
+		l.shards[i].accounts = make(map[string]localAccount)
+		l.shards[i].users = make(map[string]localUser)
+	}
+}
+
+func (l *local) hash(kind byte, name string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(l.seed)
+	h.WriteByte(kind)
+	h.WriteString(name)
+	return h.Sum64()
+}
+
+func (l *local) shard(h uint64) *localShard  { return &l.shards[h%localShards] }
+func (l *local) gen(h uint64) *atomic.Uint64 { return &l.gens[(h>>8)%localGenerations] }
+
+// stamp is what a fill reads before its round trip.
+type stamp struct{ epoch, acct, user uint64 }
+
+func (l *local) stamp(name, username string) stamp {
+	return stamp{l.epoch.Load(), l.gen(l.hash(invalAccount, name)).Load(), l.gen(l.hash(invalUser, username)).Load()}
+}
+
+// get returns a copy of the account under name and the user's usage at now, when both
+// are held and current.
+func (l *local) get(name, username string, now time.Time) (radius.AuthSnapshot, bool) {
+	if !l.on.Load() {
+		return radius.AuthSnapshot{}, false
+	}
+	ns := now.UnixNano()
+	ha, hu := l.hash(invalAccount, name), l.hash(invalUser, username)
+	sa := l.shard(ha)
+	sa.mu.RLock()
+	la, ok := sa.accounts[name]
+	sa.mu.RUnlock()
+	if !ok || ns >= la.expires {
+		return radius.AuthSnapshot{}, false
+	}
+	su := l.shard(hu)
+	su.mu.RLock()
+	lu, ok := su.users[username]
+	su.mu.RUnlock()
+	if !ok || ns >= lu.expires {
+		return radius.AuthSnapshot{}, false
+	}
+	var s radius.AuthSnapshot
+	if la.a == nil {
+		s.AccountErr = radius.Errorf(radius.ENOTFOUND, "account not found")
+	} else {
+		a := *la.a // the caller opens the password in place
+		s.Account = &a
+	}
+	if lu.cached {
+		s.Usage.Uptime, s.Usage.Bytes, s.UsageCached = time.Duration(lu.uptime)*time.Second, lu.bytes, true
+	} else {
+		s.UsageGen = lu.gen
+	}
+	sec := now.Unix()
+	for _, d := range lu.deadlines {
+		if d >= sec {
+			s.Usage.Online++
+		}
+	}
+	l.hits.Add(1)
+	return s, true
+}
+
+// put stores what a round trip read, unless a message or a flush came since st.
+func (l *local) put(st stamp, name, username string, s radius.AuthSnapshot, deadlines []int64, now time.Time) {
+	if !l.on.Load() || (s.AccountErr != nil && radius.ErrorCode(s.AccountErr) != radius.ENOTFOUND) {
+		return
+	}
+	ha, hu := l.hash(invalAccount, name), l.hash(invalUser, username)
+	if l.epoch.Load() != st.epoch || l.gen(ha).Load() != st.acct || l.gen(hu).Load() != st.user {
+		return
+	}
+	ns := now.UnixNano()
+	la := localAccount{a: s.Account, expires: ns + int64(localNegativeTTL)}
+	if s.Account != nil {
+		la.expires = ns + int64(localTTL)
+		if s.Account.IsVoucher() {
+			la.expires = ns + int64(localVoucherTTL)
+		}
+	}
+	lu := localUser{uptime: int64(s.Usage.Uptime / time.Second), bytes: s.Usage.Bytes, cached: s.UsageCached, gen: s.UsageGen,
+		deadlines: deadlines, expires: ns + int64(localTTL)}
+	sa := l.shard(ha)
+	sa.mu.Lock()
+	if l.gen(ha).Load() == st.acct && l.epoch.Load() == st.epoch {
+		if len(sa.accounts) >= l.max {
+			evictOne(sa.accounts)
+		}
+		sa.accounts[name] = la
+	}
+	sa.mu.Unlock()
+	su := l.shard(hu)
+	su.mu.Lock()
+	if l.gen(hu).Load() == st.user && l.epoch.Load() == st.epoch {
+		if len(su.users) >= l.max {
+			evictOne(su.users)
+		}
+		su.users[username] = lu
+	}
+	su.mu.Unlock()
+	l.fills.Add(1)
+}
+
+// evictOne drops an arbitrary entry (map iteration starts at a random one).
+func evictOne[V any](m map[string]V) {
+	for k := range m {
+		delete(m, k)
+		return
+	}
+}
+
+// drop forgets the entry a message line names.
+func (l *local) drop(kind byte, name string) {
+	h := l.hash(kind, name)
+	s := l.shard(h)
+	s.mu.Lock()
+	l.gen(h).Add(1) // under the lock: a put holding it sees the bump or precedes the delete
+	if kind == invalAccount {
+		delete(s.accounts, name)
+	} else {
+		delete(s.users, name)
+	}
+	s.mu.Unlock()
+	l.drops.Add(1)
+}
+
+// flush forgets everything.
+func (l *local) flush() {
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		l.epoch.Add(1)
+		clear(s.accounts)
+		clear(s.users)
+		s.mu.Unlock()
+	}
+}
+
+// apply drops what one message names: lines of a kind byte and a name.
+func (l *local) apply(payload string) {
+	for payload != "" {
+		line, rest, _ := strings.Cut(payload, "\n")
+		payload = rest
+		if len(line) > 1 && (line[0] == invalAccount || line[0] == invalUser) {
+			l.drop(line[0], line[1:])
+		}
+	}
+}
+
+// invalLine is the message line naming an entry.
+func invalLine(kind byte, name string) string { return string(kind) + name }
+
+// LocalStats are the in-process layer's counters.
+type LocalStats struct {
+	On                 bool
+	Hits, Fills, Drops int64
+}
+
+// LocalStats returns the in-process layer's counters.
+func (c *Cache) LocalStats() LocalStats {
+	return LocalStats{On: c.local.on.Load(), Hits: c.local.hits.Load(), Fills: c.local.fills.Load(), Drops: c.local.drops.Load()}
+}
+
+// Subscription health: a quiet subscription is pinged every localPing, and one that
+// heard nothing, not even a pong, for localDead is made again (the layer is off
+// meanwhile), so a connection that died without a reset cannot keep stale entries on.
+const (
+	localPing = 2 * time.Second
+	localDead = 5 * time.Second
+)
+
+// StartLocal turns the in-process layer on: it subscribes to the invalidation channel
+// and keeps the layer on while the subscription is up, until ctx ends. Call it once,
+// before or after Start; the layer is off again once ctx ended.
+// onError, when set, hears of each broken subscription (the layer is off until the
+// subscription is made again).
+func (c *Cache) StartLocal(ctx context.Context, onError func(error)) {
+	go func() {
+		defer func() {
+			c.local.on.Store(false)
+			c.local.flush()
+		}()
+		off := func(err error) {
+			if c.local.on.Swap(false) && onError != nil {
+				onError(err)
+			}
+			c.local.flush()
+		}
+		for ctx.Err() == nil {
+			c.subscribe(ctx, off)
+			select { // a server that refuses at once is not tried in a spin
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+}
+
+// subscribe runs one subscription until it breaks or ctx ends.
+func (c *Cache) subscribe(ctx context.Context, off func(error)) {
+	ps := c.rdb.Subscribe(ctx, c.invalChannel())
+	defer ps.Close()
+	heard := time.Now()
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, localPing)
+		if ctx.Err() != nil {
+			return
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			// (Re)subscribed: whatever was held may have missed messages.
+			c.local.flush()
+			c.local.on.Store(m.Kind == "subscribe")
+		case *redis.Message:
+			c.local.apply(m.Payload)
+		case *redis.Pong:
+		default:
+			if err == nil {
+				continue
+			}
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() && time.Since(heard) < localDead {
+				if perr := ps.Ping(ctx); perr == nil {
+					continue
+				}
+			}
+			off(err)
+			return
+		}
+		heard = time.Now()
+	}
+}
+
+func (c *Cache) invalChannel() string { return string(c.keys) + invalChannel }

@@ -690,6 +690,10 @@ func TestAdminInvoicePage(t *testing.T) {
 	if strings.Contains(body, "Alice Kamau") {
 		t.Error("the invoice shows today's name, not the one it was issued to")
 	}
+	// Printed, it is an A4 page (the browser test measures the sheet when Chromium is there).
+	if css, err := staticFS.ReadFile("static/document.css"); err != nil || !strings.Contains(string(css), "@page { size: A4") {
+		t.Errorf("document.css is not an A4 page: %v", err)
+	}
 	if a := h.lastAudit(); a.Action != "invoice.view" || a.Target != "subscriber:"+itoa64(alice.ID) || !strings.Contains(a.Detail, inv) {
 		t.Errorf("audit %+v", a)
 	}

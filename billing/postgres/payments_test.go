@@ -692,3 +692,97 @@ func (g *gatedDisconnects) count() int {
 	defer g.mu.Unlock()
 	return g.n
 }
+
+// TestWebhooksRacingPasses: signed charge.success webhooks for subscribers whose grace
+// ends now race two billing passes at that moment (the top-ups' expiry and the
+// subscriptions', as cron runs them): the pass isolates or renews, the payment renews
+// or restores, and whichever comes first each subscriber ends paid with one period
+// charged once, and every wallet adds up.
+func TestWebhooksRacingPasses(t *testing.T) {
+	ctx := context.Background()
+	p := mustPayEnv(t)
+	p.plan(t, billing.Plan{Name: "Home", PriceCents: 1000, Period: "month", Grace: 48 * time.Hour})
+	const n = 10
+	refs := make([]string, n)
+	for i := range n {
+		u := fmt.Sprintf("w%02d", i)
+		if _, err := p.svc.AddSubscriber(ctx, billing.NewSubscriber{Username: u, Password: "pw", Plan: "Home", Email: u + "@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep := p.pass(t, p.now.Format(time.RFC3339)); rep.Grace != n {
+		t.Fatalf("pass %+v; want all in grace", rep)
+	}
+	p.now = p.now.Add(47*time.Hour + 30*time.Minute) // the checkouts are good for an hour
+	for i := range n {
+		tu, _, err := p.pay.StartTopUp(ctx, fmt.Sprintf("w%02d", i), 1000, "paystack")
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[i] = tu.Reference
+	}
+	// The grace ends: webhooks and passes at once.
+	p.now = p.now.Add(30 * time.Minute)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, n+2)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r, err := p.paystack(int64(7000+i), refs[i], 1000, "KES")
+			if err == nil && r.Result != payments.ResultCredited {
+				err = fmt.Errorf("w%02d: %+v", i, r)
+			}
+			errs <- err
+		}()
+	}
+	isolated := make(chan int, 2)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if _, err := p.pay.RunPass(ctx, p.now); err != nil {
+				errs <- err
+				return
+			}
+			rep, err := p.money.RunPass(ctx, p.now)
+			if err == nil && len(rep.Errors) > 0 {
+				err = fmt.Errorf("%v", rep.Errors)
+			}
+			if err == nil {
+				isolated <- rep.Isolated
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	close(isolated)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wasIsolated := 0
+	for k := range isolated {
+		wasIsolated += k
+	}
+	for i := range n {
+		st := p.sub(t, fmt.Sprintf("w%02d", i))
+		if st.State != radius.SubscriptionActive || !st.Paid || st.BalanceCents != 0 {
+			t.Fatalf("w%02d: %+v", i, st)
+		}
+	}
+	if k := p.count(t, `SELECT count(*) FROM renewals`); k != n {
+		t.Fatalf("%d renewals; want one each", k)
+	}
+	if k := p.count(t, `SELECT count(*) FROM topups WHERE state = 'paid'`); k != n {
+		t.Fatalf("%d top-ups paid", k)
+	}
+	t.Logf("%d isolated before their payment came (then restored), %d renewed without isolation", wasIsolated, n-wasIsolated)
+	mustInvariants(t, p.pool)
+}

@@ -241,6 +241,15 @@ func TestE2EMoney(t *testing.T) {
 	if strings.Join(numbers, " ") != strings.Join(want, " ") {
 		t.Fatalf("documents %v\nwant      %v", numbers, want)
 	}
+	// Each item says its kind and when it was issued: the passes' invoices on their --now.
+	for _, d := range docs {
+		if kind := map[string]string{"INV": "invoice", "RCT": "receipt"}[d.Number[:3]]; d.Kind != kind || d.IssuedAt.IsZero() {
+			t.Fatalf("document %s: kind %q issued %v", d.Number, d.Kind, d.IssuedAt)
+		}
+	}
+	if !docs[3].IssuedAt.Equal(mustRFC3339(t, "2027-01-31T10:00:00Z")) || !docs[2].IssuedAt.Equal(mustRFC3339(t, "2027-02-28T10:00:00Z")) {
+		t.Fatalf("renewal invoices issued %v and %v; want on their passes' --now", docs[3].IssuedAt, docs[2].IssuedAt)
+	}
 	var inv invoiceJSON
 	s.mustJSON(&inv, "invoice", "show", "INV-2027-000001")
 	if inv.Kind != "invoice" || inv.Net != "17.24" || inv.Tax != "2.76" || inv.Total != "20.00" || inv.TaxName != "VAT" || inv.TaxRate != "16" ||

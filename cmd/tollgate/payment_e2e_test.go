@@ -97,6 +97,7 @@ func wantWebhook(t *testing.T, status int, body string, took time.Duration, want
 	if took > time.Second {
 		t.Fatalf("webhook answered in %v; want within a second", took)
 	}
+	t.Logf("webhook answered %d in %v", status, took)
 }
 
 // TestE2EPaystackRestores: an isolated subscriber pays a top-up at Paystack (a local

@@ -334,6 +334,51 @@ AND address_list = 'paying' AND period = 'month' AND grace_seconds = 5*86400 AND
 	}
 }
 
+// TestDeletePlan deletes a plan nothing uses once its name is typed, and keeps one
+// that subscribers are on, or another plan isolates to, saying why.
+func TestDeletePlan(t *testing.T) {
+	w := mustOpsWorld(t)
+	ctx := context.Background()
+	spare, err := w.h.p.deps.Vouchers.Plans.CreatePlan(ctx, billing.Plan{Name: "spare", Kind: radius.KindHotspot, PriceCents: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/admin/plans/" + strconv.FormatInt(spare.ID, 10)
+	if _, page := w.admin.get(path); !strings.Contains(page, `id="plan-delete"`) {
+		t.Fatal("the edit page has no delete form")
+	}
+	resp, page := w.admin.post(path, path+"/delete", url.Values{"confirm": {"spar"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "confirm: type the plan&#39;s name, spare") ||
+		!strings.Contains(page, `name="confirm" autocomplete="off" aria-invalid="true"`) || w.h.sqlInt(`SELECT count(*) FROM plans WHERE name = 'spare'`) != 1 {
+		t.Fatalf("deleted without the name typed: %d", resp.StatusCode)
+	}
+	resp, _ = w.admin.post(path, path+"/delete", url.Values{"confirm": {"spare"}})
+	if resp.StatusCode != http.StatusSeeOther || w.h.sqlInt(`SELECT count(*) FROM plans WHERE name = 'spare'`) != 0 {
+		t.Fatalf("not deleted: %d", resp.StatusCode)
+	}
+	if a := w.h.lastAudit(); a.Action != "plan.delete" || a.Target != "plan:spare" {
+		t.Fatalf("audit %+v", a)
+	}
+	walled := w.h.sqlInt(`SELECT id FROM plans WHERE name = 'walled'`)
+	for planID, why := range map[int64]string{w.gold: "subscribers are on it", walled: "another plan isolates its unpaid subscribers to it"} {
+		path := "/admin/plans/" + strconv.FormatInt(planID, 10)
+		var name string
+		if err := w.h.pool.QueryRow(ctx, `SELECT name FROM plans WHERE id = $1`, planID).Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		resp, page := w.admin.post(path, path+"/delete", url.Values{"confirm": {name}})
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(page, "plan: cannot be deleted: "+why) {
+			t.Fatalf("%s: %d, %s", name, resp.StatusCode, regexp.MustCompile(`class="error"[^<]*`).FindString(page))
+		}
+		if w.h.sqlInt(`SELECT count(*) FROM plans WHERE id = $1`, planID) != 1 {
+			t.Fatalf("%s deleted", name)
+		}
+	}
+	if resp, _ := w.admin.post("/admin/plans", "/admin/plans/999999/delete", url.Values{"confirm": {"x"}}); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown plan: %d", resp.StatusCode)
+	}
+}
+
 // TestNASPage shows a NAS's RADIUS counters and RouterOS health, changes it (address,
 // secret, CoA port, its API with a sealed password), refuses a bad field by name, and
 // deletes it only when its name is typed.

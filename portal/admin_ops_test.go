@@ -172,6 +172,8 @@ type opsSeed struct {
 
 var opsSeeds sync.Map // *harness → *opsSeed
 
+var plansToDelete sync.Map // *harness → *billing.Plan: the route walk's plan to delete
+
 // opsSeed makes, once per harness, a NAS, a plan, an endpoint with a delivery.
 func (h *harness) opsSeed() *opsSeed {
 	if s, ok := opsSeeds.Load(h); ok {
@@ -239,6 +241,20 @@ func init() {
 		"GET /admin/plans/:id": func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/plans/" + id(s.plan), nil },
 		"POST /admin/plans/:id": func(h *harness, s *opsSeed) (string, url.Values) {
 			return "/admin/plans/" + id(s.plan), url.Values{"name": {"walk-plan"}, "rate_limit": {"1M/1M"}}
+		},
+		"POST /admin/plans/:id/delete": func(h *harness, s *opsSeed) (string, url.Values) {
+			// The walk asks for the path and the form apart: the first call makes a plan
+			// to delete, the second takes the same one.
+			if pl, ok := plansToDelete.LoadAndDelete(h); ok {
+				pl := pl.(*billing.Plan)
+				return "/admin/plans/" + id(pl.ID) + "/delete", url.Values{"confirm": {pl.Name}}
+			}
+			pl, err := h.p.deps.Vouchers.Plans.CreatePlan(context.Background(), billing.Plan{Name: "walk-gone-" + nextWalk(), Kind: radius.KindHotspot})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			plansToDelete.Store(h, pl)
+			return "/admin/plans/" + id(pl.ID) + "/delete", url.Values{"confirm": {pl.Name}}
 		},
 		"GET /admin/plans/:id/coa": func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/plans/" + id(s.plan) + "/coa", nil },
 		"POST /admin/plans/:id/coa": func(h *harness, s *opsSeed) (string, url.Values) {

@@ -139,6 +139,9 @@ var opsPages = map[string]func(v *view) any{
 	"admin-plans": func(v *view) any {
 		return &plansView{view: v, Plans: []billing.Plan{{Name: "gold", Kind: radius.KindPPPoE, PriceCents: 2000}}, formView: formView{Form: map[string]string{}}}
 	},
+	"users": func(v *view) any {
+		return &usersView{view: v, formView: formView{Form: map[string]string{"role": "admin"}}}
+	},
 	"admin-plan-coa": func(v *view) any {
 		return &plansView{view: v, Plan: &billing.Plan{ID: 1, Name: "gold"}, Online: 2}
 	},
@@ -263,6 +266,9 @@ func init() {
 		"GET /admin/resellers/:id": func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/resellers/" + id(s.reseller), nil },
 		"POST /admin/resellers/:id": func(h *harness, s *opsSeed) (string, url.Values) {
 			return "/admin/resellers/" + id(s.reseller), url.Values{"email": {"shop@example.com"}, "credit_limit": {"0"}, "status": {"active"}}
+		},
+		"POST /admin/users": func(h *harness, s *opsSeed) (string, url.Values) {
+			return "/admin/users", url.Values{"email": {"walk-add-" + nextWalk() + "@example.com"}, "password": {"walk-password-1"}, "role": {"admin"}}
 		},
 		"POST /admin/users/:id/role": func(h *harness, s *opsSeed) (string, url.Values) {
 			u := h.mustUser("walk-role-" + nextWalk() + "@example.com")

@@ -115,6 +115,20 @@ func (s *Service) UpdatePlan(ctx context.Context, id int64, upd PlanUpdate) (*Pl
 	return p, nil
 }
 
+// DeletePlan removes plan id and returns it as it was. Only a plan nothing refers to
+// can go: once a subscriber, a voucher or a renewal used it, the records that name it
+// must keep it, so the refusal is ECONFLICT naming what uses it. ENOTFOUND.
+func (s *Service) DeletePlan(ctx context.Context, id int64) (*Plan, error) {
+	p, err := s.Store.FindPlanByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.DeletePlan(ctx, id); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // FindSubscriberByID returns subscriber id. ENOTFOUND.
 func (s *Service) FindSubscriberByID(ctx context.Context, id int64) (*Subscriber, error) {
 	return s.Store.FindSubscriberByID(ctx, id)

@@ -215,6 +215,9 @@ type Store interface {
 	// UpdatePlan writes every field of p but its kind to plan p.ID. ENOTFOUND,
 	// ECONFLICT when the name is taken, EINVALID.
 	UpdatePlan(ctx context.Context, p *Plan) error
+	// DeletePlan removes plan id. ENOTFOUND; ECONFLICT naming what uses it when
+	// subscribers, subscriptions, renewals, vouchers or another plan refer to it.
+	DeletePlan(ctx context.Context, id int64) error
 
 	// NextSubscriberIDs reserves n subscriber IDs, so passwords can be sealed to their
 	// rows before the rows are stored.

@@ -2,9 +2,11 @@ package portal
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"tollgate/portal/auth"
 	"tollgate/radius"
 )
 
@@ -12,16 +14,63 @@ import (
 // reads of personal data as much as changes.
 
 func (p *Portal) adminUsers(c *fiber.Ctx) error {
+	return p.usersPage(c, fiber.StatusOK, map[string]string{"role": string(auth.RoleAdmin), "totp_required": "on"}, "")
+}
+
+// usersView is the portal users page: the list and the add form.
+type usersView struct {
+	*view
+	formView
+}
+
+// MinPassword is the shortest password the form takes.
+func (v *usersView) MinPassword() int { return auth.MinPasswordLen }
+
+// userFields are the add form's fields.
+var userFields = []string{"email", "password", "role", "reseller", "totp_required"}
+
+// usersPage lists the portal users under the add form holding f, with msg as its error
+// (the field it names marked).
+func (p *Portal) usersPage(c *fiber.Ctx, status int, f map[string]string, msg string) error {
 	users, err := p.deps.Auth.Users.FindUsers(c.UserContext())
 	if err != nil {
 		return err
 	}
-	if err := p.audit(c, "user.list", "", map[string]any{"count": len(users)}); err != nil {
+	if status == fiber.StatusOK {
+		if err := p.audit(c, "user.list", "", map[string]any{"count": len(users)}); err != nil {
+			return err
+		}
+	}
+	delete(f, "password") // never sent back
+	v := &usersView{view: p.view(c, "Portal users"), formView: formView{Form: f, Bad: badField(msg, userFields)}}
+	v.Users, v.Now, v.Error = users, p.deps.Auth.Now(), msg
+	return p.renderAny(c, status, "users", v)
+}
+
+// adminUserCreate adds an admin or a reseller's account, as `tollgate admin add`
+// does: the password is the one the admin typed (the user signs in with it; two-factor,
+// when required, is set up at the first sign-in).
+func (p *Portal) adminUserCreate(c *fiber.Ctx) error {
+	f := formFields(c, userFields...)
+	password := strings.Clone(c.FormValue("password")) // as typed: spaces count
+	role := auth.Role(f["role"])
+	reseller := f["reseller"]
+	if role == auth.RoleAdmin {
+		reseller = "" // the form keeps the field for resellers only
+	}
+	u, err := p.deps.Auth.CreateUser(c.UserContext(), auth.NewUser{Email: f["email"], Password: password, Role: role,
+		ResellerName: reseller, TOTPRequired: f["totp_required"] != ""})
+	if code := radius.ErrorCode(err); code == radius.EINVALID || code == radius.ECONFLICT {
+		return p.usersPage(c, httpStatus(err, true), f, radius.ErrorMessage(err))
+	}
+	if err != nil {
 		return err
 	}
-	v := p.view(c, "Portal users")
-	v.Users, v.Now = users, p.deps.Auth.Now()
-	return p.render(c, fiber.StatusOK, "users", v)
+	if err := p.audit(c, "user.create", "user:"+strconv.FormatInt(u.ID, 10), map[string]any{"email": u.Email, "role": string(u.Role),
+		"reseller": u.ResellerName, "totp_required": u.TOTPRequired}); err != nil {
+		return err
+	}
+	return c.Redirect("/admin/users", fiber.StatusSeeOther)
 }
 
 // userID reads the :id parameter. ENOTFOUND for anything but a positive number.

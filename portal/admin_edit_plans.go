@@ -27,6 +27,9 @@ type PlanEditor interface {
 	FindPlanByID(ctx context.Context, id int64) (*billing.Plan, error)
 	// UpdatePlan changes plan id. ENOTFOUND, EINVALID naming the field, ECONFLICT.
 	UpdatePlan(ctx context.Context, id int64, upd billing.PlanUpdate) (*billing.Plan, error)
+	// DeletePlan removes plan id, which nothing may use, and returns it. ENOTFOUND,
+	// ECONFLICT naming what uses it.
+	DeletePlan(ctx context.Context, id int64) (*billing.Plan, error)
 }
 
 // PlanCoA sends the sessions online that get their rate limit from a plan the rate
@@ -41,7 +44,7 @@ type PlanCoA interface {
 // planFields are the plan form's fields.
 var planFields = []string{"name", "kind", "price", "reseller_price", "rate_limit", "validity", "uptime_limit", "data_limit",
 	"shared_users", "interim", "pool", "address_list", "validity_from", "lock_mac", "nas", "hotspot_servers",
-	"period", "grace", "isolation_plan"}
+	"period", "grace", "isolation_plan", "confirm"}
 
 // plansView is the data of the plan list and the plan edit page.
 type plansView struct {
@@ -470,4 +473,31 @@ func (v *plansView) Period(pl billing.Plan) string {
 	}
 	d, _ := strconv.Atoi(strings.TrimSuffix(string(per), "d"))
 	return plural(int64(d), "day")
+}
+
+// adminPlanDelete deletes plan :id when the form's confirm field repeats its name. A
+// plan that subscribers, vouchers or renewals used is kept (their records name it): the
+// page says what uses it.
+func (p *Portal) adminPlanDelete(c *fiber.Ctx) error {
+	id, err := planID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	pl, err := p.deps.Ops.Plans.FindPlanByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(c.FormValue("confirm")) != pl.Name {
+		return p.planPage(c, fiber.StatusUnprocessableEntity, pl, planForm(pl), "confirm: type the plan's name, "+pl.Name+", to delete it")
+	}
+	if _, err := p.deps.Ops.Plans.DeletePlan(ctx, id); radius.ErrorCode(err) == radius.ECONFLICT {
+		return p.planPage(c, fiber.StatusConflict, pl, planForm(pl), radius.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	if err := p.audit(c, "plan.delete", "plan:"+pl.Name, map[string]any{"kind": string(pl.Kind), "price_cents": pl.PriceCents}); err != nil {
+		return err
+	}
+	return c.Redirect("/admin/plans", fiber.StatusSeeOther)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tollgate/billing"
+	"tollgate/portal/auth"
 	"tollgate/radius"
 	radiuspg "tollgate/radius/postgres"
 	"tollgate/radius/radiustest"
@@ -334,6 +335,51 @@ AND address_list = 'paying' AND period = 'month' AND grace_seconds = 5*86400 AND
 	}
 }
 
+// TestDeletePlan deletes a plan nothing uses once its name is typed, and keeps one
+// that subscribers are on, or another plan isolates to, saying why.
+func TestDeletePlan(t *testing.T) {
+	w := mustOpsWorld(t)
+	ctx := context.Background()
+	spare, err := w.h.p.deps.Vouchers.Plans.CreatePlan(ctx, billing.Plan{Name: "spare", Kind: radius.KindHotspot, PriceCents: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/admin/plans/" + strconv.FormatInt(spare.ID, 10)
+	if _, page := w.admin.get(path); !strings.Contains(page, `id="plan-delete"`) {
+		t.Fatal("the edit page has no delete form")
+	}
+	resp, page := w.admin.post(path, path+"/delete", url.Values{"confirm": {"spar"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "confirm: type the plan&#39;s name, spare") ||
+		!strings.Contains(page, `name="confirm" autocomplete="off" aria-invalid="true"`) || w.h.sqlInt(`SELECT count(*) FROM plans WHERE name = 'spare'`) != 1 {
+		t.Fatalf("deleted without the name typed: %d", resp.StatusCode)
+	}
+	resp, _ = w.admin.post(path, path+"/delete", url.Values{"confirm": {"spare"}})
+	if resp.StatusCode != http.StatusSeeOther || w.h.sqlInt(`SELECT count(*) FROM plans WHERE name = 'spare'`) != 0 {
+		t.Fatalf("not deleted: %d", resp.StatusCode)
+	}
+	if a := w.h.lastAudit(); a.Action != "plan.delete" || a.Target != "plan:spare" {
+		t.Fatalf("audit %+v", a)
+	}
+	walled := w.h.sqlInt(`SELECT id FROM plans WHERE name = 'walled'`)
+	for planID, why := range map[int64]string{w.gold: "subscribers are on it", walled: "another plan isolates its unpaid subscribers to it"} {
+		path := "/admin/plans/" + strconv.FormatInt(planID, 10)
+		var name string
+		if err := w.h.pool.QueryRow(ctx, `SELECT name FROM plans WHERE id = $1`, planID).Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		resp, page := w.admin.post(path, path+"/delete", url.Values{"confirm": {name}})
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(page, "plan: cannot be deleted: "+why) {
+			t.Fatalf("%s: %d, %s", name, resp.StatusCode, regexp.MustCompile(`class="error"[^<]*`).FindString(page))
+		}
+		if w.h.sqlInt(`SELECT count(*) FROM plans WHERE id = $1`, planID) != 1 {
+			t.Fatalf("%s deleted", name)
+		}
+	}
+	if resp, _ := w.admin.post("/admin/plans", "/admin/plans/999999/delete", url.Values{"confirm": {"x"}}); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown plan: %d", resp.StatusCode)
+	}
+}
+
 // TestNASPage shows a NAS's RADIUS counters and RouterOS health, changes it (address,
 // secret, CoA port, its API with a sealed password), refuses a bad field by name, and
 // deletes it only when its name is typed.
@@ -426,6 +472,65 @@ func TestEditResellerAndRole(t *testing.T) {
 	}
 	if resp, _ = w.admin.post("/admin/users", "/admin/users/"+itoa64(w.h.admin.ID)+"/role", url.Values{"role": {"reseller"}, "reseller": {"Corner Shop"}}); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("own role = %d", resp.StatusCode)
+	}
+}
+
+// TestAddUser adds a reseller's account and an admin's on the users page, names and
+// marks the bad field of a refused form without sending the password back, and the
+// new accounts sign in with the passwords typed.
+func TestAddUser(t *testing.T) {
+	w := mustOpsWorld(t)
+	for _, tc := range []struct {
+		form   url.Values
+		status int
+		field  string
+		msg    string
+	}{
+		{url.Values{"email": {"not-an-address"}, "password": {"long-enough-pw"}, "role": {"admin"}}, 422, "email", "email: "},
+		{url.Values{"email": {"new@example.com"}, "password": {"short"}, "role": {"admin"}}, 422, "password", "password: at least"},
+		{url.Values{"email": {"new@example.com"}, "password": {"long-enough-pw"}, "role": {"reseller"}}, 422, "reseller", "reseller: required"},
+		{url.Values{"email": {"new@example.com"}, "password": {"long-enough-pw"}, "role": {"reseller"}, "reseller": {"Nobody"}}, 422, "reseller", "reseller: "},
+		{url.Values{"email": {w.h.admin.Email}, "password": {"long-enough-pw"}, "role": {"admin"}}, 409, "email", "email: " + w.h.admin.Email + " already has an account"},
+	} {
+		resp, page := w.admin.post("/admin/users", "/admin/users", tc.form)
+		if resp.StatusCode != tc.status || !strings.Contains(page, `id="user-form"`) || !strings.Contains(page, tc.msg) ||
+			!regexp.MustCompile(`name="`+tc.field+`"[^>]*aria-invalid="true"`).MatchString(page) {
+			t.Fatalf("%v = %d; want %d naming %s: %s", tc.form, resp.StatusCode, tc.status, tc.field, regexp.MustCompile(`class="error"[^<]*`).FindString(page))
+		}
+		if strings.Contains(page, "long-enough-pw") {
+			t.Fatal("the refused form sends the password back")
+		}
+	}
+	if w.h.sqlInt(`SELECT count(*) FROM portal_users WHERE email = 'new@example.com'`) != 0 {
+		t.Fatal("a refused form stored a user")
+	}
+	resp, _ := w.admin.post("/admin/users", "/admin/users", url.Values{"email": {"Shop.Keeper@Example.com"}, "password": {"shop-password-1"},
+		"role": {"reseller"}, "reseller": {"Corner Shop"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add reseller = %d", resp.StatusCode)
+	}
+	resp, _ = w.admin.post("/admin/users", "/admin/users", url.Values{"email": {"ops2@example.com"}, "password": {"ops-password-12"},
+		"role": {"admin"}, "reseller": {"ignored for an admin"}, "totp_required": {"on"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add admin = %d", resp.StatusCode)
+	}
+	if w.h.sqlInt(`SELECT count(*) FROM portal_users u JOIN resellers r ON r.id = u.reseller_id WHERE u.email = 'shop.keeper@example.com' AND u.role = 'reseller' AND r.name = 'Corner Shop' AND NOT u.totp_required`) != 1 ||
+		w.h.sqlInt(`SELECT count(*) FROM portal_users WHERE email = 'ops2@example.com' AND role = 'admin' AND reseller_id IS NULL AND totp_required`) != 1 {
+		t.Fatal("the users are not stored as added")
+	}
+	if a := w.h.lastAudit(); a.Action != "user.create" || !strings.Contains(a.Detail, `"role": "admin"`) || strings.Contains(a.Detail, "ops-password") {
+		t.Fatalf("audit %+v", a)
+	}
+	_, page := w.admin.get("/admin/users")
+	if !strings.Contains(page, `data-email="shop.keeper@example.com"`) || !strings.Contains(page, "sells for Corner Shop") {
+		t.Fatal("the list lacks the new reseller account")
+	}
+	u, err := w.h.p.deps.Auth.Users.FindUserByEmail(context.Background(), "shop.keeper@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := auth.VerifyPassword("shop-password-1", u.PasswordHash); err != nil || !ok {
+		t.Fatalf("the password typed does not verify: %v %v", ok, err)
 	}
 }
 

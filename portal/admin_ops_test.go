@@ -139,6 +139,9 @@ var opsPages = map[string]func(v *view) any{
 	"admin-plans": func(v *view) any {
 		return &plansView{view: v, Plans: []billing.Plan{{Name: "gold", Kind: radius.KindPPPoE, PriceCents: 2000}}, formView: formView{Form: map[string]string{}}}
 	},
+	"users": func(v *view) any {
+		return &usersView{view: v, formView: formView{Form: map[string]string{"role": "admin"}}}
+	},
 	"admin-plan-coa": func(v *view) any {
 		return &plansView{view: v, Plan: &billing.Plan{ID: 1, Name: "gold"}, Online: 2}
 	},
@@ -171,6 +174,8 @@ type opsSeed struct {
 }
 
 var opsSeeds sync.Map // *harness → *opsSeed
+
+var plansToDelete sync.Map // *harness → *billing.Plan: the route walk's plan to delete
 
 // opsSeed makes, once per harness, a NAS, a plan, an endpoint with a delivery.
 func (h *harness) opsSeed() *opsSeed {
@@ -240,6 +245,20 @@ func init() {
 		"POST /admin/plans/:id": func(h *harness, s *opsSeed) (string, url.Values) {
 			return "/admin/plans/" + id(s.plan), url.Values{"name": {"walk-plan"}, "rate_limit": {"1M/1M"}}
 		},
+		"POST /admin/plans/:id/delete": func(h *harness, s *opsSeed) (string, url.Values) {
+			// The walk asks for the path and the form apart: the first call makes a plan
+			// to delete, the second takes the same one.
+			if pl, ok := plansToDelete.LoadAndDelete(h); ok {
+				pl := pl.(*billing.Plan)
+				return "/admin/plans/" + id(pl.ID) + "/delete", url.Values{"confirm": {pl.Name}}
+			}
+			pl, err := h.p.deps.Vouchers.Plans.CreatePlan(context.Background(), billing.Plan{Name: "walk-gone-" + nextWalk(), Kind: radius.KindHotspot})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			plansToDelete.Store(h, pl)
+			return "/admin/plans/" + id(pl.ID) + "/delete", url.Values{"confirm": {pl.Name}}
+		},
 		"GET /admin/plans/:id/coa": func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/plans/" + id(s.plan) + "/coa", nil },
 		"POST /admin/plans/:id/coa": func(h *harness, s *opsSeed) (string, url.Values) {
 			return "/admin/plans/" + id(s.plan) + "/coa", url.Values{}
@@ -247,6 +266,9 @@ func init() {
 		"GET /admin/resellers/:id": func(h *harness, s *opsSeed) (string, url.Values) { return "/admin/resellers/" + id(s.reseller), nil },
 		"POST /admin/resellers/:id": func(h *harness, s *opsSeed) (string, url.Values) {
 			return "/admin/resellers/" + id(s.reseller), url.Values{"email": {"shop@example.com"}, "credit_limit": {"0"}, "status": {"active"}}
+		},
+		"POST /admin/users": func(h *harness, s *opsSeed) (string, url.Values) {
+			return "/admin/users", url.Values{"email": {"walk-add-" + nextWalk() + "@example.com"}, "password": {"walk-password-1"}, "role": {"admin"}}
 		},
 		"POST /admin/users/:id/role": func(h *harness, s *opsSeed) (string, url.Values) {
 			u := h.mustUser("walk-role-" + nextWalk() + "@example.com")

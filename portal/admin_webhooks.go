@@ -285,6 +285,7 @@ func (p *Portal) registerOps() {
 		if o.Plans != nil {
 			p.handle("GET", "/admin/plans/:id", accessAdmin, p.adminPlan)
 			p.handle("POST", "/admin/plans/:id", accessAdmin, p.adminPlanUpdate)
+			p.handle("POST", "/admin/plans/:id/delete", accessAdmin, p.adminPlanDelete)
 			if o.PlanCoA != nil && o.Sessions != nil {
 				p.handle("GET", "/admin/plans/:id/coa", accessAdmin, p.adminPlanCoAOffer)
 				p.handle("POST", "/admin/plans/:id/coa", accessAdmin, p.adminPlanCoA)

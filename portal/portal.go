@@ -294,6 +294,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 
 	p.handle("GET", "/admin", accessAdmin, p.adminDashboard)
 	p.handle("GET", "/admin/users", accessAdmin, p.adminUsers)
+	p.handle("POST", "/admin/users", accessAdmin, p.adminUserCreate)
 	p.handle("POST", "/admin/users/:id/totp", accessAdmin, p.adminRequireTOTP)
 	p.handle("POST", "/admin/users/:id/unlock", accessAdmin, p.adminUnlock)
 	p.handle("POST", "/admin/users/:id/disable", accessAdmin, p.adminDisable)

@@ -28,7 +28,7 @@ func TestBrowserResellerBuys(t *testing.T) {
 	h.mustServe(t)
 	mustRunE2E(t, node, chromium, "reseller.mjs", []string{"http://" + h.p.Addr().String()},
 		[]string{"E2E_EMAIL=" + h.reseller.Email, "E2E_PASSWORD=password-" + h.reseller.Email,
-			"E2E_PLAN=Hour pass", "E2E_BUY=3", "E2E_OVERSPEND=5", "E2E_BALANCE=2.00"},
+			"E2E_PLAN=Hour pass", "E2E_BUY=3", "E2E_OVERSPEND=5", "E2E_BALANCE=2.00 USD"},
 		"ok the balance shows 2.00",
 		"ok the page shows the not-enough-balance message",
 		"ok the balance still shows 2.00",

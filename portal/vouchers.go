@@ -344,6 +344,3 @@ func (t *jobTable) find(id int64) *genJob {
 	defer t.mu.Unlock()
 	return t.m[id]
 }
-
-// Cents writes an amount of cents in the main unit for the templates ("12.50").
-func (v *pageView) Cents(c int64) string { return billing.FormatCents(c) }

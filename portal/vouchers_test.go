@@ -383,7 +383,7 @@ func TestResellerBuys(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM vouchers v JOIN voucher_batches b ON b.id = v.batch_id WHERE b.reseller = $1 AND v.state = 'sold' AND v.sold_at IS NOT NULL`, h.reseller.ResellerName); n != 7 {
 		t.Fatalf("%d sold vouchers", n)
 	}
-	if !strings.Contains(body, `<strong id="balance">93.00</strong>`) || !strings.Contains(body, "<td>7</td><td>0</td><td>7.00</td>") {
+	if !strings.Contains(body, `<strong id="balance">93.00 USD</strong>`) || !strings.Contains(body, "<td>7</td><td>0</td><td>7.00 USD</td>") {
 		t.Fatalf("page after buying: %.3000s", body)
 	}
 

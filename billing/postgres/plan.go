@@ -181,3 +181,35 @@ func (s *Store) UpdatePlan(ctx context.Context, p *billing.Plan) error {
 	}
 	return nil
 }
+
+const deletePlanSQL = `DELETE FROM plans WHERE id = $1`
+
+// planUsers names, by the table a foreign key violation reports, what keeps a plan.
+var planUsers = map[string]string{
+	"subscribers":     "subscribers are on it",
+	"subscriptions":   "subscriptions are on it or move to it",
+	"renewals":        "renewals were paid for it",
+	"voucher_batches": "voucher batches were made for it",
+	"vouchers":        "vouchers were made for it",
+	"plans":           "another plan isolates its unpaid subscribers to it",
+}
+
+// DeletePlan removes plan id. ENOTFOUND; ECONFLICT naming what uses it when a row refers
+// to it (the foreign keys refuse the delete).
+func (s *Store) DeletePlan(ctx context.Context, id int64) error {
+	tag, err := s.db.Exec(ctx, deletePlanSQL, id)
+	switch {
+	case pg.IsForeignKey(err, ""):
+		why, ok := planUsers[pg.Error(err).TableName]
+		if !ok {
+			why = "other records refer to it"
+		}
+		err = pg.Translate(err, radius.ECONFLICT, "plan: cannot be deleted: "+why)
+	case err == nil && tag.RowsAffected() == 0:
+		err = radius.Errorf(radius.ENOTFOUND, "id: no plan with id %d", id)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: delete plan %d: %w", id, err)
+	}
+	return nil
+}

@@ -39,6 +39,8 @@ var freeradiusRows = []string{
 		('alice', 'Cleartext-Password', ':=', 'alice-pw-1'),
 		('bob', 'Cleartext-Password', ':=', 'bob-pw-2'),
 		('bob', 'Expiration', ':=', 'Jan 01 2099 00:00:00'),
+		('dan', 'Cleartext-Password', ':=', 'dan-pw-3'),
+		('dan', 'Expiration', ':=', 'Jan 01 2020 00:00:00'),
 		('carol', 'MD5-Password', ':=', '5f4dcc3b5aa765d61d8327deb882cf99'),
 		('guest7', 'Cleartext-Password', ':=', 'guest7-pw'),
 		('mallory', 'Cleartext-Password', ':=', 'mallory-pw'),
@@ -48,7 +50,7 @@ var freeradiusRows = []string{
 		('alice', 'Mikrotik-Rate-Limit', ':=', '20M/20M')`,
 	`INSERT INTO radusergroup (username, groupname, priority) VALUES
 		('alice', 'home 10M', 1), ('alice', 'hotspot-1h', 2), ('bob', 'home 10M', 1),
-		('carol', 'home 10M', 1), ('guest7', 'hotspot-1h', 1), ('mallory', 'home 10M', 1)`,
+		('carol', 'home 10M', 1), ('dan', 'home 10M', 1), ('guest7', 'hotspot-1h', 1), ('mallory', 'home 10M', 1)`,
 	`INSERT INTO nas (nasname, shortname, type, secret) VALUES
 		('127.0.0.1', 'core', 'other', 'testing123'),
 		('router.example.net', 'branch', 'other', 'a-long-branch-secret')`,
@@ -105,9 +107,15 @@ func TestImportFreeRADIUS(t *testing.T) {
 	for _, u := range rep.Subscribers {
 		users = append(users, u.Username+"@"+u.Plan)
 	}
-	if !rep.DryRun || len(rep.Plans) != 2 || strings.Join(users, " ") != "alice@home 10M bob@home 10M guest7@hotspot-1h mallory@home 10M" ||
+	if !rep.DryRun || len(rep.Plans) != 2 || strings.Join(users, " ") != "alice@home 10M bob@home 10M dan@home 10M guest7@hotspot-1h mallory@home 10M" ||
 		len(rep.NAS) != 1 || !rep.NAS[0].WeakSecret || rep.Sessions != 2 || rep.Skipped != 1 {
 		t.Fatalf("dry run: %s", out)
+	}
+	// Per-user check and reply items kept: bob's Expiration and static address.
+	for _, u := range rep.Subscribers {
+		if u.Username == "bob" && (u.ValidUntil == nil || !u.ValidUntil.Equal(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)) || u.StaticIP != "10.20.0.5") {
+			t.Fatalf("bob in the dry run: %+v", u)
+		}
 	}
 	plans := map[string]planJSON{}
 	for _, p := range rep.Plans {
@@ -143,9 +151,23 @@ func TestImportFreeRADIUS(t *testing.T) {
 		t.Fatalf("the dry run changed something: plans %s", got)
 	}
 	text := s.MustRun("import", "freeradius", "--from-database-url", src, "--dry-run")
-	if !strings.Contains(text, "would import (dry run: nothing was changed) 2 plans, 4 subscribers, 1 routers, 0 sessions") || !strings.Contains(text, "not imported (") {
+	if !strings.Contains(text, "would import (dry run: nothing was changed) 2 plans, 5 subscribers, 1 routers, 0 sessions") || !strings.Contains(text, "not imported (") {
 		t.Fatalf("text dry run: %s", text)
 	}
+
+	// All or nothing: a router of tollgate's already at core's address fails the import
+	// after its plans and users were written in its transaction; none of them stays.
+	s.MustRun("nas", "add", "--name", "other", "--address", "127.0.0.1", "--secret", "other-secret-123")
+	if code, _, errs := s.run("import", "freeradius", "--from-database-url", src, "--with-accounting"); code != 1 || !strings.Contains(errs, `nas "core": `) {
+		t.Fatalf("import with core's address taken: exit %d: %s", code, errs)
+	}
+	if got := s.MustRun("plan", "list", "--json"); strings.TrimSpace(got) != "[]" {
+		t.Fatalf("a failed import left plans: %s", got)
+	}
+	if code, _, _ := s.run("subscriber", "set", "--username", "alice", "--status", "active"); code != 1 {
+		t.Fatal("a failed import left alice")
+	}
+	s.MustRun("nas", "set", "--name", "other", "--address", "127.0.0.3")
 
 	// The import, then the users log in as they did against FreeRADIUS.
 	s.MustRun("import", "freeradius", "--from-database-url", src, "--with-accounting")
@@ -171,6 +193,7 @@ func TestImportFreeRADIUS(t *testing.T) {
 		{"bob chap", "User-Name=bob,CHAP-Password=bob-pw-2,Message-Authenticator=0x00", "Received Access-Accept"},
 		{"hotspot guest", "User-Name=guest7,User-Password=guest7-pw,Message-Authenticator=0x00", `Mikrotik-Rate-Limit = "2M/2M"`},
 		{"carol not imported", "User-Name=carol,User-Password=password,Message-Authenticator=0x00", "Received Access-Reject"},
+		{"dan expired", "User-Name=dan,User-Password=dan-pw-3,Message-Authenticator=0x00", `Reply-Message = "Account expired"`},
 		{"mallory disabled", "User-Name=mallory,User-Password=mallory-pw,Message-Authenticator=0x00", "Received Access-Reject"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -99,5 +100,47 @@ func TestSystemdUnit(t *testing.T) {
 		if !strings.Contains(unit, want) {
 			t.Errorf("unit lacks %q", want)
 		}
+	}
+}
+
+// TestNASPageCounters: on a running serve, the admin's NAS page shows what this
+// process's RADIUS server counted from the NAS (serve wires its server into the
+// portal's pages): an accept, a reject and the last request.
+func TestNASPageCounters(t *testing.T) {
+	s := MustStack(t, true)
+	const secret, pw = "counter-secret-1", "correct-horse-battery"
+	s.MustRun("nas", "add", "--name", "r1", "--address", "127.0.0.1", "--secret", secret)
+	s.MustRun("plan", "add", "--name", "home", "--kind", "pppoe")
+	s.MustRun("subscriber", "add", "--username", "alice", "--password", "pw-alice", "--plan", "home")
+	if code, _, errs := s.runWithStdin(pw+"\n", "admin", "add", "--email", "admin@example.com"); code != 0 {
+		t.Fatal(errs)
+	}
+	s.serve()
+	eventually(t, "alice accepted", func() string {
+		if out, _ := s.radclient(secret, "User-Name=alice,User-Password=pw-alice,Message-Authenticator=0x00"); !strings.Contains(out, "Access-Accept") {
+			return out
+		}
+		return ""
+	})
+	if out, _ := s.radclient(secret, "User-Name=alice,User-Password=wrong,Message-Authenticator=0x00"); !strings.Contains(out, "Access-Reject") {
+		t.Fatalf("wrong password: %s", out)
+	}
+	w := newWebClient(t, "http://"+s.httpAddr)
+	if code, loc := w.login("admin@example.com", pw); code != http.StatusSeeOther || loc != "/admin" {
+		t.Fatalf("sign-in = %d %q", code, loc)
+	}
+	_, page := w.get("/admin/nas/r1")
+	field := func(id string) string {
+		m := regexp.MustCompile(`id="` + id + `">([^<]*)<`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no #%s on the NAS page: %.2000s", id, page)
+		}
+		return strings.TrimSpace(m[1])
+	}
+	accepts, _ := strconv.Atoi(field("nas-accepts"))
+	rejects, _ := strconv.Atoi(field("nas-rejects"))
+	requests, _ := strconv.Atoi(field("nas-requests"))
+	if accepts < 1 || rejects != 1 || requests < accepts+rejects || !strings.HasSuffix(field("last-request"), "ago") && field("last-request") != "just now" {
+		t.Fatalf("NAS page: requests %d, accepts %d, rejects %d, last %q", requests, accepts, rejects, field("last-request"))
 	}
 }

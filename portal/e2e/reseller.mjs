@@ -6,7 +6,7 @@
 //
 // Environment: E2E_EMAIL and E2E_PASSWORD (a reseller without TOTP), E2E_PLAN (a plan
 // with a reseller price), E2E_BUY and E2E_OVERSPEND (counts), E2E_BALANCE (the balance
-// expected after the first purchase, "2.00"), CHROMIUM (default /usr/bin/chromium).
+// expected after the first purchase, "2.00 USD"), CHROMIUM (default /usr/bin/chromium).
 // Prints one "ok ..." line per check and exits 0, or prints "FAIL: ..." and exits 1. It
 // never prints a code.
 import { run, check, signIn } from './browser.mjs';

@@ -70,6 +70,12 @@ type AuthCache interface {
 	UsageCache
 }
 
+// LocalAuthCache is an AuthCache that may answer from process memory: GetAuthLocal
+// returns what GetAuth would, without a round trip, or false.
+type LocalAuthCache interface {
+	GetAuthLocal(key, username string, now time.Time) (AuthSnapshot, bool)
+}
+
 // OnlineCounter counts a user's open sessions in the source of truth (Postgres), for
 // when the live index in the cache cannot be read.
 type OnlineCounter interface {
@@ -178,14 +184,10 @@ func (s *Accounts) Authorize(ctx context.Context, username string) (*Account, Us
 		return s.authorizeFromStore(ctx, username)
 	}
 	now := s.now()
-	cctx, cancel := s.cacheCtx(ctx)
-	snap, err := s.Auth.GetAuth(cctx, key, username, now)
-	cancel()
+	snap, err := s.getAuth(ctx, key, username, now)
 	if err != nil {
-		s.cacheFailed(ctx)
 		return s.authorizeFromStore(ctx, username)
 	}
-	s.cacheOK()
 	a, err := snap.Account, snap.AccountErr
 	if errors.Is(err, ErrCacheMiss) {
 		a, err = s.load(ctx, key, username, s.findByUsername)
@@ -205,6 +207,25 @@ func (s *Accounts) Authorize(ctx context.Context, username string) (*Account, Us
 	}
 	u, err := s.usage(ctx, a, snap)
 	return a, u, err
+}
+
+// getAuth reads the cache: from process memory when it can, else in one round trip
+// with the cache's own deadline, noting the cache's health.
+func (s *Accounts) getAuth(ctx context.Context, key, username string, now time.Time) (AuthSnapshot, error) {
+	if l, ok := s.Auth.(LocalAuthCache); ok {
+		if snap, ok := l.GetAuthLocal(key, username, now); ok {
+			return snap, nil
+		}
+	}
+	cctx, cancel := s.cacheCtx(ctx)
+	snap, err := s.Auth.GetAuth(cctx, key, username, now)
+	cancel()
+	if err != nil {
+		s.cacheFailed(ctx)
+		return snap, err
+	}
+	s.cacheOK()
+	return snap, nil
 }
 
 // AuthorizeMAC is Authorize for a hotspot MAC login: the account that may log in by the
@@ -227,15 +248,7 @@ func (s *Accounts) AuthorizeMAC(ctx context.Context, mac string) (*Account, Usag
 
 // usageSnapshot reads username's usage and online count from the cache.
 func (s *Accounts) usageSnapshot(ctx context.Context, username string, now time.Time) (AuthSnapshot, error) {
-	cctx, cancel := s.cacheCtx(ctx)
-	defer cancel()
-	snap, err := s.Auth.GetAuth(cctx, AccountKey(username), username, now)
-	if err != nil {
-		s.cacheFailed(ctx)
-		return snap, err
-	}
-	s.cacheOK()
-	return snap, nil
+	return s.getAuth(ctx, AccountKey(username), username, now)
 }
 
 // authorizeFromStore is Authorize with the cache down: the account, its usage and its

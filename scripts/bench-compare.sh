@@ -68,7 +68,7 @@ psql -q "$admin_url" -c 'DROP DATABASE IF EXISTS tollgate_bench WITH (FORCE)' -c
   # The plan keeps tollgate's checks on: one session at a time (the simultaneous-use
   # check reads the live sessions) and data and time limits (the usage is read).
   bin/tollgate plan add --name bench --kind pppoe --rate-limit "10M/10M" --shared-users 1 \
-    --data-limit 1000G --uptime-limit 100000h --interim 5m >/dev/null
+    --data-limit 1000G --uptime-limit 3000d --interim 5m >/dev/null
   awk -v n="$users" 'BEGIN { for (i = 0; i < n; i++) printf "bench%06d,pass%06d\n", i, i }' >"$work/users.csv"
   bin/tollgate subscriber import --plan bench --file "$work/users.csv" >&2
 )

@@ -12,7 +12,10 @@ import (
 	"tollgate/radius"
 )
 
-var _ radius.AuthCache = (*Cache)(nil)
+var (
+	_ radius.AuthCache      = (*Cache)(nil)
+	_ radius.LocalAuthCache = (*Cache)(nil)
+)
 
 // AuthSnapshot is what an Access-Request reads from Redis in one round trip: Account
 // (password sealed) or AccountErr (radius.ErrCacheMiss, also for a value that does not
@@ -26,10 +29,10 @@ type AuthSnapshot = radius.AuthSnapshot
 // and how many of username's live sessions have a deadline at or after now. The error
 // is only for a failed round trip (or ctx); a miss is reported in the snapshot.
 func (c *Cache) GetAuth(ctx context.Context, key, username string, now time.Time) (AuthSnapshot, error) {
-	name := c.accountName(key)
-	if s, ok := c.local.get(name, username, now); ok {
+	if s, ok := c.local.get(key, username, now); ok {
 		return s, nil
 	}
+	name := c.accountName(key)
 	on := c.local.on.Load()
 	var st stamp
 	if on {
@@ -89,7 +92,13 @@ func (c *Cache) GetAuth(ctx context.Context, key, username string, now time.Time
 			a := *s.Account // the caller opens the password of its copy in place
 			local.Account = &a
 		}
-		c.local.put(st, name, username, local, deadlines, now)
+		c.local.put(st, key, name, username, local, deadlines, now)
 	}
 	return s, nil
+}
+
+// GetAuthLocal answers GetAuth from the in-process layer alone: false when it holds
+// nothing current for key and username (or is off).
+func (c *Cache) GetAuthLocal(key, username string, now time.Time) (AuthSnapshot, bool) {
+	return c.local.get(key, username, now)
 }

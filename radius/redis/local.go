@@ -53,6 +53,7 @@ const (
 type localAccount struct {
 	a       *radius.Account // nil: a remembered absence
 	expires int64           // unix nanoseconds
+	name    string          // the Redis key, which messages name
 }
 
 type localUser struct {
@@ -63,9 +64,13 @@ type localUser struct {
 	expires       int64
 }
 
+// A shard's accounts are keyed by the domain's key (radius.AccountKey and the like), so
+// that a hit costs no hashing of the key into its Redis name; names maps the Redis names
+// that messages carry back to those keys (in the shard of the name).
 type localShard struct {
 	mu       sync.RWMutex
 	accounts map[string]localAccount
+	names    map[string]string
 	users    map[string]localUser
 }
 
@@ -92,6 +97,7 @@ func (l *local) init(size int) {
 	l.seed = maphash.MakeSeed()
 	for i := range l.shards {
 		l.shards[i].accounts = make(map[string]localAccount)
+		l.shards[i].names = make(map[string]string)
 		l.shards[i].users = make(map[string]localUser)
 	}
 }
@@ -114,17 +120,20 @@ func (l *local) stamp(name, username string) stamp {
 	return stamp{l.epoch.Load(), l.gen(l.hash(invalAccount, name)).Load(), l.gen(l.hash(invalUser, username)).Load()}
 }
 
-// get returns a copy of the account under name and the user's usage at now, when both
+// keyKind is the hash kind of a domain key (the shard of an account entry).
+const keyKind = 'k'
+
+// get returns a copy of the account under key and the user's usage at now, when both
 // are held and current.
-func (l *local) get(name, username string, now time.Time) (radius.AuthSnapshot, bool) {
+func (l *local) get(key, username string, now time.Time) (radius.AuthSnapshot, bool) {
 	if !l.on.Load() {
 		return radius.AuthSnapshot{}, false
 	}
 	ns := now.UnixNano()
-	ha, hu := l.hash(invalAccount, name), l.hash(invalUser, username)
+	ha, hu := l.hash(keyKind, key), l.hash(invalUser, username)
 	sa := l.shard(ha)
 	sa.mu.RLock()
-	la, ok := sa.accounts[name]
+	la, ok := sa.accounts[key]
 	sa.mu.RUnlock()
 	if !ok || ns >= la.expires {
 		return radius.AuthSnapshot{}, false
@@ -158,13 +167,19 @@ func (l *local) get(name, username string, now time.Time) (radius.AuthSnapshot, 
 	return s, true
 }
 
-// put stores what a round trip read, unless a message or a flush came since st.
-func (l *local) put(st stamp, name, username string, s radius.AuthSnapshot, deadlines []int64, now time.Time) {
+// put stores what a round trip read for key (Redis name name), unless a message or a
+// flush came since st.
+//
+// Against drop: put registers the name, then stores the entry, checking the name's
+// generation under each lock; drop bumps the generation and takes the name out under
+// the name's lock, then deletes the entry under the key's lock. Whichever way they
+// interleave, the entry is either refused or deleted.
+func (l *local) put(st stamp, key, name, username string, s radius.AuthSnapshot, deadlines []int64, now time.Time) {
 	if !l.on.Load() || (s.AccountErr != nil && radius.ErrorCode(s.AccountErr) != radius.ENOTFOUND) {
 		return
 	}
-	ha, hu := l.hash(invalAccount, name), l.hash(invalUser, username)
-	if l.epoch.Load() != st.epoch || l.gen(ha).Load() != st.acct || l.gen(hu).Load() != st.user {
+	hn, ha, hu := l.hash(invalAccount, name), l.hash(keyKind, key), l.hash(invalUser, username)
+	if l.epoch.Load() != st.epoch || l.gen(hn).Load() != st.acct || l.gen(hu).Load() != st.user {
 		return
 	}
 	ns := now.UnixNano()
@@ -177,15 +192,30 @@ func (l *local) put(st stamp, name, username string, s radius.AuthSnapshot, dead
 	}
 	lu := localUser{uptime: int64(s.Usage.Uptime / time.Second), bytes: s.Usage.Bytes, cached: s.UsageCached, gen: s.UsageGen,
 		deadlines: deadlines, expires: ns + int64(localTTL)}
+	la.name = name
+	sn := l.shard(hn)
+	sn.mu.Lock()
+	ok := l.gen(hn).Load() == st.acct && l.epoch.Load() == st.epoch
+	if ok {
+		sn.names[name] = key
+	}
+	sn.mu.Unlock()
+	var evicted localAccount
 	sa := l.shard(ha)
 	sa.mu.Lock()
-	if l.gen(ha).Load() == st.acct && l.epoch.Load() == st.epoch {
+	if ok && l.gen(hn).Load() == st.acct && l.epoch.Load() == st.epoch {
 		if len(sa.accounts) >= l.max {
-			evictOne(sa.accounts)
+			evicted = evictOne(sa.accounts)
 		}
-		sa.accounts[name] = la
+		sa.accounts[key] = la
 	}
 	sa.mu.Unlock()
+	if evicted.name != "" {
+		se := l.shard(l.hash(invalAccount, evicted.name))
+		se.mu.Lock()
+		delete(se.names, evicted.name)
+		se.mu.Unlock()
+	}
 	su := l.shard(hu)
 	su.mu.Lock()
 	if l.gen(hu).Load() == st.user && l.epoch.Load() == st.epoch {
@@ -198,12 +228,15 @@ func (l *local) put(st stamp, name, username string, s radius.AuthSnapshot, dead
 	l.fills.Add(1)
 }
 
-// evictOne drops an arbitrary entry (map iteration starts at a random one).
-func evictOne[V any](m map[string]V) {
-	for k := range m {
+// evictOne drops an arbitrary entry (map iteration starts at a random one) and returns
+// it.
+func evictOne[V any](m map[string]V) V {
+	for k, v := range m {
 		delete(m, k)
-		return
+		return v
 	}
+	var zero V
+	return zero
 }
 
 // drop forgets the entry a message line names.
@@ -212,12 +245,22 @@ func (l *local) drop(kind byte, name string) {
 	s := l.shard(h)
 	s.mu.Lock()
 	l.gen(h).Add(1) // under the lock: a put holding it sees the bump or precedes the delete
+	var key string
 	if kind == invalAccount {
-		delete(s.accounts, name)
+		key = s.names[name]
+		delete(s.names, name)
 	} else {
 		delete(s.users, name)
 	}
 	s.mu.Unlock()
+	if key != "" {
+		sa := l.shard(l.hash(keyKind, key))
+		sa.mu.Lock()
+		if sa.accounts[key].name == name {
+			delete(sa.accounts, key)
+		}
+		sa.mu.Unlock()
+	}
 	l.drops.Add(1)
 }
 
@@ -228,6 +271,7 @@ func (l *local) flush() {
 		s.mu.Lock()
 		l.epoch.Add(1)
 		clear(s.accounts)
+		clear(s.names)
 		clear(s.users)
 		s.mu.Unlock()
 	}

@@ -179,28 +179,28 @@ func TestLocalRace(t *testing.T) {
 	snap := radius.AuthSnapshot{Account: &radius.Account{Username: "carol"}}
 	st := l.stamp("n", "carol")
 	l.drop(invalUser, "carol") // the message came while the fill was in flight
-	l.put(st, "n", "carol", snap, nil, now)
-	if _, ok := l.get("n", "carol", now); ok {
+	l.put(st, "k", "n", "carol", snap, nil, now)
+	if _, ok := l.get("k", "carol", now); ok {
 		t.Fatal("a fill older than a message was kept")
 	}
 	st = l.stamp("n", "carol")
 	l.flush()
-	l.put(st, "n", "carol", snap, nil, now)
-	if _, ok := l.get("n", "carol", now); ok {
+	l.put(st, "k", "n", "carol", snap, nil, now)
+	if _, ok := l.get("k", "carol", now); ok {
 		t.Fatal("a fill older than a flush was kept")
 	}
 	st = l.stamp("n", "carol")
-	l.put(st, "n", "carol", snap, nil, now)
-	if _, ok := l.get("n", "carol", now); !ok {
+	l.put(st, "k", "n", "carol", snap, nil, now)
+	if _, ok := l.get("k", "carol", now); !ok {
 		t.Fatal("a clean fill was not kept")
 	}
-	if _, ok := l.get("n", "carol", now.Add(localTTL)); ok {
+	if _, ok := l.get("k", "carol", now.Add(localTTL)); ok {
 		t.Fatal("an entry outlived its TTL")
 	}
 	// The bound holds: 10 entries over 64 shards is one per shard.
 	for i := range 1000 {
 		u := "u" + string(rune('a'+i%26)) + string(rune('a'+i/26%26))
-		l.put(l.stamp(u, u), u, u, snap, nil, now)
+		l.put(l.stamp(u, u), u, u, u, snap, nil, now)
 	}
 	for i := range l.shards {
 		if n := len(l.shards[i].accounts); n > l.max {

@@ -52,9 +52,10 @@ type RetentionStore interface {
 	// DeleteDefaultBefore deletes the rows before cutoff from the default partition of
 	// every retained table, and returns how many it deleted per table.
 	DeleteDefaultBefore(ctx context.Context, cutoff time.Time) (map[string]int64, error)
-	// ExpireFinance pseudonymises the invoices and receipts issued, and the ledger notes
-	// written, before cutoff, keeping every amount, and deletes the erasure records
-	// before it; it returns how many rows of each it changed.
+	// ExpireFinance pseudonymises the invoices and receipts issued (with the top-up
+	// notes their lines repeat), the ledger notes written and the payments received
+	// before cutoff, keeping every amount, and deletes the erasure records before it;
+	// it returns how many rows of each table it changed.
 	ExpireFinance(ctx context.Context, cutoff time.Time) (map[string]int64, error)
 }
 

@@ -383,9 +383,14 @@ func cmdRetentionRun(ctx context.Context, e *env, args []string) error {
 func retentionJob(d *deps, months, financeYears int) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		rep, err := d.retention(months, financeYears).Run(ctx, time.Now())
-		if err == nil && len(rep.Dropped) > 0 {
+		if rep != nil {
 			for _, p := range rep.Dropped {
 				d.log.Info("retention dropped a partition", "table", p.Table, "partition", p.Name, "to", p.To.Format(time.RFC3339))
+			}
+			for table, n := range rep.Finance {
+				if n > 0 {
+					d.log.Info("retention archived finance records", "table", table, "rows", n, "before", rep.FinanceCutoff.Format(time.DateOnly))
+				}
 			}
 		}
 		return err

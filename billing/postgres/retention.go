@@ -91,8 +91,12 @@ func retained(table string) bool {
 // start times go with their rows.
 const deleteSessionKeysSQL = `DELETE FROM session_keys WHERE started_at < $1`
 
+// deleteCoALogSQL: the CoA log (every Disconnect and CoA sent, with the username) is a
+// service log like the auth log, kept as long, but not partitioned.
+const deleteCoALogSQL = `DELETE FROM coa_log WHERE at < $1`
+
 // DeleteDefaultBefore deletes the rows before cutoff from each retained table's default
-// partition (and the session keys of sessions before it).
+// partition, and from the CoA log (and the session keys of sessions before it).
 func (s *Store) DeleteDefaultBefore(ctx context.Context, cutoff time.Time) (map[string]int64, error) {
 	out := map[string]int64{}
 	for _, t := range RetainedTables {
@@ -103,6 +107,11 @@ func (s *Store) DeleteDefaultBefore(ctx context.Context, cutoff time.Time) (map[
 		}
 		out[t.Table] = tag.RowsAffected()
 	}
+	tag, err := s.db.Exec(ctx, deleteCoALogSQL, cutoff)
+	if err != nil {
+		return out, fmt.Errorf("postgres: delete old rows of coa_log: %w", err)
+	}
+	out["coa_log"] = tag.RowsAffected()
 	if _, err := s.db.Exec(ctx, deleteSessionKeysSQL, cutoff); err != nil {
 		return out, fmt.Errorf("postgres: delete old session keys: %w", err)
 	}

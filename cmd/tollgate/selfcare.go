@@ -364,7 +364,10 @@ func cmdRetentionRun(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(w, "dropped %s (%s, %s to %s)\n", p.Name, p.Table, p.From.Format("2006-01-02"), p.To.Format("2006-01-02"))
 		}
 		for table, n := range rep.Deleted {
-			if n > 0 {
+			switch {
+			case n > 0 && table == "coa_log":
+				fmt.Fprintf(w, "deleted %d old rows of the CoA log\n", n)
+			case n > 0:
 				fmt.Fprintf(w, "deleted %d old rows of %s from its default partition\n", n, table)
 			}
 		}

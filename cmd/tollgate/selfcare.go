@@ -132,14 +132,19 @@ func cmdSubscriberInvite(ctx context.Context, e *env, args []string) error {
 		Target: fmt.Sprintf("subscriber:%d", inv.SubscriberID), Detail: map[string]any{"expires": inv.ExpiresAt.UTC()}}); err != nil {
 		return err
 	}
-	out := map[string]any{"username": inv.Username, "expires": inv.ExpiresAt.UTC(), "emailed": pr.Email != ""}
+	// The portal_invite event goes out by email only with an email channel (the
+	// notification dispatcher's rule) and an address.
+	emailed := pr.Email != "" && e.cfg.Notify.SMTP.Host != ""
+	out := map[string]any{"username": inv.Username, "expires": inv.ExpiresAt.UTC(), "emailed": emailed}
 	if *printLink {
 		out["link"] = inv.URL
 	}
 	return e.print(out, func(w io.Writer) {
 		switch {
-		case pr.Email != "":
+		case emailed:
 			fmt.Fprintf(w, "invited %q: the link goes to %s; it works once, until %s\n", inv.Username, billing.MaskEmail(pr.Email), inv.ExpiresAt.Local().Format(time.RFC1123))
+		case pr.Email != "":
+			fmt.Fprintf(w, "invited %q, but this server sends no email (TOLLGATE_SMTP_URL is unset): hand the link over yourself (--print); it works once, until %s\n", inv.Username, inv.ExpiresAt.Local().Format(time.RFC1123))
 		default:
 			fmt.Fprintf(w, "invited %q, who has no email address: hand the link over yourself (--print); it works once, until %s\n", inv.Username, inv.ExpiresAt.Local().Format(time.RFC1123))
 		}

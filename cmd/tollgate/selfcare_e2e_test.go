@@ -153,8 +153,8 @@ func TestRetentionRunCLI(t *testing.T) {
 // TestSubscriberPortalCLI: `subscriber invite --print` makes a link (and its
 // portal_invite event) only with TOLLGATE_PUBLIC_URL, and says it is emailed only when
 // this server sends email; `subscriber set --portal-password-file FILE|-` gives the
-// subscriber a portal password (argon2id); reading a restricted
-// subscriber's sessions or auth log asks for --reason and audits it.
+// subscriber a portal password (argon2id); reading a restricted subscriber's sessions,
+// auth log, privacy settings, messages, wallet or documents asks for --reason and audits it.
 func TestSubscriberPortalCLI(t *testing.T) {
 	s := MustStack(t, true)
 	pool := s.mustPool()
@@ -219,8 +219,14 @@ func TestSubscriberPortalCLI(t *testing.T) {
 
 	// Not restricted: reads go through, audited.
 	s.MustRun("session", "list", "--user", "al")
+	s.MustRun("wallet", "credit", "--subscriber", "al", "--amount", "5", "--note", "cash")
+	var receipt string
+	if err := pool.QueryRow(context.Background(), `SELECT number FROM invoices WHERE username = 'al'`).Scan(&receipt); err != nil {
+		t.Fatal(err)
+	}
 	mustExec(t, pool, `UPDATE subscribers SET restricted = true WHERE username = 'al'`)
-	for _, args := range [][]string{{"session", "list", "--user", "al"}, {"authlog", "--user", "al"}, {"privacy", "show", "--username", "al"}, {"notification", "list", "--subscriber", "al"}} {
+	for _, args := range [][]string{{"session", "list", "--user", "al"}, {"authlog", "--user", "al"}, {"privacy", "show", "--username", "al"}, {"notification", "list", "--subscriber", "al"},
+		{"wallet", "show", "--subscriber", "al"}, {"invoice", "list", "--subscriber", "al"}, {"invoice", "show", receipt}} {
 		if code, _, errs := s.run(args...); code != 1 || !strings.Contains(errs, "reason") {
 			t.Fatalf("%v of a restricted subscriber: exit %d %q; want 1 naming reason", args, code, errs)
 		}
@@ -238,7 +244,7 @@ func TestSubscriberPortalCLI(t *testing.T) {
 		}
 		reads = append(reads, what+":"+reason)
 	}
-	if want := []string{"sessions:", "sessions:ticket 42", "auth_log:ticket 42", "privacy:ticket 42"}; !slices.Equal(reads, want) {
+	if want := []string{"sessions:", "sessions:ticket 42", "auth_log:ticket 42", "privacy:ticket 42", "wallet:ticket 42", "invoices:ticket 42", "invoice " + receipt + ":ticket 42"}; !slices.Equal(reads, want) {
 		t.Fatalf("audited reads %v; want %v", reads, want)
 	}
 	var reason string

@@ -26,7 +26,8 @@ import (
 //     replaced by a pseudonym ("erased-…") wherever a record must be kept: invoices and
 //     receipts, the ledger, sessions and the auth and CoA logs (within retention),
 //     billing events, messages and their log (whose addresses and texts are dropped),
-//     the requests and the audit log; and the erasure is recorded (pseudonym and time);
+//     the outgoing webhooks' messages, the requests and the audit log; and the erasure
+//     is recorded (pseudonym and time);
 //  4. Redis is purged: cached accounts, usage, live sessions and portal sessions.
 //
 // Amounts are never touched: invoices keep their totals, and the ledger its entries

@@ -455,7 +455,7 @@ func (s *SubscriberService) CreditIn(ctx context.Context, tx MoneyStore, req Cre
 	if provider == "" {
 		provider = "manual"
 	}
-	desc := "Top-up: " + req.Note
+	desc := "Top-up: " + req.Note // finance retention (billing/postgres) drops what follows "Top-up: "
 	if req.Kind == EntryPayment {
 		desc = "Payment (" + provider + ")"
 		if req.Ref != "" {

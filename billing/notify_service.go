@@ -165,10 +165,37 @@ type SendResult struct {
 	Sent     int // delivered
 	Retrying int // failed, tried again later
 	Failed   int // failed for the last time
+	// Withheld were not sent: since they were queued, the subscriber withdrew the
+	// consent they needed or restricted processing (MayNotify at send time).
+	Withheld int
+}
+
+// WithheldError is the log's error of a message MayNotify no longer allows.
+const WithheldError = "withheld: the subscriber's consents or restriction no longer allow it"
+
+// mayStillSend asks MayNotify about m again with the subscriber's consents and
+// restriction as they are now: a withdrawal applies to what is already queued too. A
+// message of no subscriber (an admin alert) always may.
+func mayStillSend(ctx context.Context, notes NotificationStore, m *Notification) (bool, error) {
+	if m.SubscriberID == 0 {
+		return true, nil
+	}
+	cs, err := notes.FindContacts(ctx, []int64{m.SubscriberID})
+	if err != nil {
+		return false, err
+	}
+	c, ok := cs[m.SubscriberID]
+	if !ok {
+		return false, nil
+	}
+	st := NotifyState{Consents: Consents{RemindersEmail: c.NotifyEmail, RemindersSMS: c.NotifySMS, Marketing: c.Marketing}, Restricted: c.Restricted}
+	return MayNotify(m.Kind, m.Channel, st), nil
 }
 
 // SendDue delivers the messages that are due on the channels that are on, one
-// transaction per message: it claims the message (other senders skip it), sends it,
+// transaction per message: it claims the message (other senders skip it), asks
+// MayNotify again with the subscriber's consents as they are now (a message they no
+// longer allow is withheld: logged as not sent, and failed), sends it,
 // writes the attempt to the log and moves the message on (sent, queued until its next
 // try, or failed after MaxAttempts) in that same transaction. It stops after Batch
 // messages or when none is due.
@@ -188,7 +215,7 @@ func (n *Notifier) SendDue(ctx context.Context) (SendResult, error) {
 	}
 	for i := 0; i < n.batch() && ctx.Err() == nil; i++ {
 		var outcome NotificationState
-		done := false
+		done, withheld := false, false
 		// The claim and the record run on a context that shutdown does not cancel, so a
 		// message delivered just before it is still recorded as sent.
 		txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.timeout()+30*time.Second)
@@ -200,6 +227,14 @@ func (n *Notifier) SendDue(ctx context.Context) (SendResult, error) {
 			}
 			if err != nil {
 				return err
+			}
+			if ok, err := mayStillSend(txCtx, notes, m); err != nil {
+				return err
+			} else if !ok {
+				outcome = StateFailed
+				withheld = true
+				return notes.RecordAttempt(txCtx, Attempt{At: n.now(), NotificationID: m.ID, Attempt: m.Attempts + 1, Channel: m.Channel,
+					Recipient: m.Recipient, Error: WithheldError}, StateFailed, time.Time{})
 			}
 			sender := n.Email
 			if m.Channel == ChannelSMS {
@@ -234,12 +269,14 @@ func (n *Notifier) SendDue(ctx context.Context) (SendResult, error) {
 		if done {
 			break
 		}
-		switch outcome {
-		case StateSent:
+		switch {
+		case withheld:
+			res.Withheld++
+		case outcome == StateSent:
 			res.Sent++
-		case StateQueued:
+		case outcome == StateQueued:
 			res.Retrying++
-		case StateFailed:
+		case outcome == StateFailed:
 			res.Failed++
 		}
 	}

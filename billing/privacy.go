@@ -64,8 +64,9 @@ func classOf(kind EventKind) messageClass {
 
 // MayNotify is the one rule of what may be sent: whether a message about an event of
 // kind may go to a subscriber in state st over ch. The notification dispatcher asks it
-// (through NotifyChannels) for every message when it queues it, reading the consents
-// and the restriction then, so a change applies to the next message. Password links always go; account notices follow the channel's
+// (through NotifyChannels) for every message when it queues it, and SendDue again when
+// it sends it, reading the consents and the restriction each time, so a change applies
+// at once, to what is queued too. Password links always go; account notices follow the channel's
 // consent; optional reminders also stop while restricted; marketing also needs the
 // marketing consent.
 func MayNotify(kind EventKind, ch Channel, st NotifyState) bool {

@@ -194,7 +194,8 @@ type RightsStore interface {
 type RightsTx func(ctx context.Context, fn func(RightsStore) error) error
 
 // Rights records the requests and answers them. Grace is the erasure's delay
-// (DefaultErasureGrace when zero); Now the clock.
+// (TOLLGATE_ERASURE_GRACE, whose default is DefaultErasureGrace): zero means none, the
+// erasure is due at once and carried out at the next run; Now the clock.
 type Rights struct {
 	Store RightsStore
 	InTx  RightsTx
@@ -212,10 +213,7 @@ func (r *Rights) now() time.Time {
 
 // ErasureGrace returns the delay of an erasure.
 func (r *Rights) ErasureGrace() time.Duration {
-	if r.Grace > 0 {
-		return r.Grace
-	}
-	return DefaultErasureGrace
+	return max(r.Grace, 0)
 }
 
 // checkBy validates who acts: the portal's or the command line's actor.

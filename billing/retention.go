@@ -5,10 +5,11 @@ import (
 	"time"
 )
 
-// Retention of the logs kept in monthly partitions (sessions, the auth log, and the
-// notification log when it comes): a month's partition is dropped whole once the month
-// ended RetentionMonths before now, and the rows of those months that sit in the
-// default partition (written while no monthly partition existed) are deleted. Money
+// Retention of the logs kept in monthly partitions (sessions, the auth log and the
+// notification log): a month's partition is dropped whole once the month ended
+// RetentionMonths before now, and the rows of those months that sit in the default
+// partition (written while no monthly partition existed) are deleted, as are the CoA
+// log's (not partitioned). Money
 // records follow FinanceRetentionYears instead: they are never dropped (invoices and the
 // ledger must keep adding up), but within those years an erasure pseudonymises them,
 // and once those years are over every invoice, receipt and ledger note of the time is
@@ -50,11 +51,13 @@ type RetentionStore interface {
 	// DropPartition drops p.
 	DropPartition(ctx context.Context, p Partition) error
 	// DeleteDefaultBefore deletes the rows before cutoff from the default partition of
-	// every retained table, and returns how many it deleted per table.
+	// every retained table and from the CoA log (a service log kept as long, not
+	// partitioned), and returns how many it deleted per table.
 	DeleteDefaultBefore(ctx context.Context, cutoff time.Time) (map[string]int64, error)
-	// ExpireFinance pseudonymises the invoices and receipts issued, and the ledger notes
-	// written, before cutoff, keeping every amount, and deletes the erasure records
-	// before it; it returns how many rows of each it changed.
+	// ExpireFinance pseudonymises the invoices and receipts issued (with the top-up
+	// notes their lines repeat), the ledger notes written and the payments received
+	// before cutoff, keeping every amount, and deletes the erasure records before it;
+	// it returns how many rows of each table it changed.
 	ExpireFinance(ctx context.Context, cutoff time.Time) (map[string]int64, error)
 }
 
@@ -70,10 +73,12 @@ type Retention struct {
 
 // RetentionReport is what one pass did.
 type RetentionReport struct {
-	Now     time.Time        `json:"now"`
-	Cutoff  time.Time        `json:"cutoff"`
-	Months  int              `json:"months"`
-	Dropped []Partition      `json:"dropped"`
+	Now     time.Time   `json:"now"`
+	Cutoff  time.Time   `json:"cutoff"`
+	Months  int         `json:"months"`
+	Dropped []Partition `json:"dropped"`
+	// Deleted counts the rows before the cutoff deleted from the default partitions,
+	// per table, and from the CoA log ("coa_log").
 	Deleted map[string]int64 `json:"deleted_from_default"`
 	// FinanceCutoff and Finance: the money records before it that lost the customer's
 	// identity (invoices, ledger) or were deleted (erasures), per table.

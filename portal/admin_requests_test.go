@@ -60,7 +60,8 @@ func init() {
 }
 
 // TestAdminRequestsQueue: /admin/requests lists the open requests by due date (30 days
-// after they were made) with their audit trail, and the restrictions in force; an
+// after they were made) with their audit trail, the exports answered by email, and the
+// restrictions in force; an
 // admin decides a review with a note (the subscriber gets a review_decided event and
 // sees the outcome), carries out a pending erasure, and erases a subscriber on a
 // request received by email; errors show on the page. The subscriber's and staff's
@@ -87,13 +88,19 @@ func TestAdminRequestsQueue(t *testing.T) {
 		t.Fatalf("restriction = %d", resp.StatusCode)
 	}
 
+	// An export answered by email (tollgate privacy export) is listed as answered.
+	if _, err := h.p.deps.My.Rights.RecordExport(ctx, cy.ID, billing.SourceCLI, "cli:root", "email of 2 Dec 2026"); err != nil {
+		t.Fatal(err)
+	}
+
 	admin := h.adminClient().mustLogin(h.admin)
 	resp, page := admin.get("/admin/requests")
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET /admin/requests = %d", resp.StatusCode)
 	}
 	due := h.clock.Now().Add(billing.RequestDue).UTC().Format("2 Jan 2006")
-	for _, want := range []string{`data-kind="review" data-state="open"`, `data-kind="erasure" data-state="open"`, "I paid in cash on the 1st",
+	for _, want := range []string{`data-kind="review" data-state="open"`, `data-kind="erasure" data-state="open"`, `data-kind="export" data-state="done"`,
+		"done: exported", "email of 2 Dec 2026", "I paid in cash on the 1st",
 		"renewal unpaid: grace period", "due in 29 days (" + due + ")", `class="restriction">cy`, "review.request", "erasure.request", `action="/admin/requests/erase"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/admin/requests lacks %q", want)

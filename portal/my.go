@@ -213,11 +213,14 @@ func (p *Portal) renderMy(c *fiber.Ctx, status int, page string, v *myView) erro
 }
 
 // myData is what /my and /api/v1/my show: the profile, the open sessions and the use
-// since the start of the plan's validity (the period, until subscriptions come).
+// this period: since the subscription's period began, or without one since the start
+// of the plan's validity.
 type myData struct {
 	profile  *billing.Profile
 	sessions []radius.Session
 	usage    radius.Usage
+	// since is when this period began (zero: all time).
+	since time.Time
 }
 
 func (p *Portal) loadMy(c *fiber.Ctx) (*myData, error) {
@@ -230,7 +233,19 @@ func (p *Portal) loadMy(c *fiber.Ctx) (*myData, error) {
 	if d.sessions, err = m.Sessions.FindSessions(ctx, radius.SessionFilter{Username: pr.Username, Online: true, Limit: 20}); err != nil {
 		return nil, err
 	}
-	if d.usage, err = m.Usage.FindUsage(ctx, pr.Username, pr.ValidFrom); err != nil {
+	// This period: the subscription's when there is one (its current period), else
+	// the plan's validity.
+	d.since = pr.ValidFrom
+	if m.Money != nil {
+		st, err := m.Money.Subscription(ctx, pr.Username)
+		switch {
+		case err == nil && st.State != radius.SubscriptionCancelled && st.PeriodStart.After(d.since):
+			d.since = st.PeriodStart
+		case err != nil && radius.ErrorCode(err) != radius.ENOTFOUND:
+			return nil, err
+		}
+	}
+	if d.usage, err = m.Usage.FindUsage(ctx, pr.Username, d.since); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -256,8 +271,8 @@ func (p *Portal) myPage(c *fiber.Ctx) error {
 	v := &myView{view: p.view(c, "My account"), Profile: d.profile,
 		MaskedEmail: billing.MaskEmail(d.profile.Email), MaskedPhone: billing.MaskPhone(d.profile.Phone),
 		UsedData: formatBytes(d.usage.Bytes), UsedTime: formatDuration(d.usage.Uptime), Graph: newUsageGraph(days)}
-	if !d.profile.ValidFrom.IsZero() {
-		v.UsedSince = d.profile.ValidFrom.In(loc).Format("2 Jan 2006")
+	if !d.since.IsZero() {
+		v.UsedSince = d.since.In(loc).Format("2 Jan 2006")
 	}
 	if !d.profile.ValidUntil.IsZero() {
 		v.ValidUntil = d.profile.ValidUntil.In(loc).Format("2 Jan 2006 15:04")
@@ -341,7 +356,7 @@ func (p *Portal) apiMy(c *fiber.Ctx) error {
 	out := myJSON{Username: pr.Username, Name: pr.Name, Email: billing.MaskEmail(pr.Email), Phone: billing.MaskPhone(pr.Phone),
 		Plan: pr.PlanName, Status: string(pr.Status), ValidFrom: timePtr(pr.ValidFrom), ValidUntil: timePtr(pr.ValidUntil),
 		Consents: pr.Consents, Restricted: pr.Restricted, Sessions: []mySessionJSON{},
-		Usage: myUsageJSON{Since: timePtr(pr.ValidFrom), Seconds: int64(d.usage.Uptime / time.Second), Bytes: d.usage.Bytes}}
+		Usage: myUsageJSON{Since: timePtr(d.since), Seconds: int64(d.usage.Uptime / time.Second), Bytes: d.usage.Bytes}}
 	for i := range d.sessions {
 		s := &d.sessions[i]
 		js := mySessionJSON{StartedAt: s.StartedAt.UTC(), NAS: s.NASName, UptimeSeconds: int64(uptime(s, now) / time.Second),

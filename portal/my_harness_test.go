@@ -35,7 +35,7 @@ func mustMy(tb testing.TB, pool *pgxpool.Pool, svc *auth.Service) *My {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rights := &billing.Rights{Store: bs, Now: now,
+	rights := &billing.Rights{Store: bs, Now: now, Grace: billing.DefaultErasureGrace,
 		InTx: func(ctx context.Context, fn func(billing.RightsStore) error) error {
 			return pg.WithTx(ctx, pool, func(tx pgx.Tx) error { return fn(billingpg.NewStore(tx)) })
 		}}

@@ -46,7 +46,8 @@ func (h *harness) money() *billing.SubscriberService {
 }
 
 // TestMyMoney: /my shows the plan, the subscription's state and period end, the balance
-// and the newest documents; GET /api/v1/my has the same; /my/invoices and
+// and the newest documents, and the data and time used in the subscription's period;
+// GET /api/v1/my has the same; /my/invoices and
 // /api/v1/my/invoices list the subscriber's own documents, each with a printable page;
 // another subscriber's number, and a number that is no number, are 404.
 func TestMyMoney(t *testing.T) {
@@ -123,6 +124,27 @@ func TestMyMoney(t *testing.T) {
 	}
 	if _, page := c.get("/my/invoices"); strings.Contains(page, eveDocs[0].Number) {
 		t.Error("Dan's list shows Eve's document")
+	}
+
+	// "Used this period" counts from the start of the subscription's current period:
+	// after a renewal, the first period's session no longer counts.
+	start := h.clock.Now()
+	h.mustSession("dan", "dan-p1", start.Add(10*time.Minute), start.Add(40*time.Minute), 2e9, 3e9)
+	h.advance(31 * 24 * time.Hour)
+	if _, err := h.money().Renew(context.Background(), "dan", "test"); err != nil {
+		t.Fatal(err)
+	}
+	second := start.Add(30 * 24 * time.Hour)
+	h.mustSession("dan", "dan-p2", second.Add(time.Hour), second.Add(90*time.Minute), 100e6, 200e6)
+	c = h.client().mustLoginSubscriber(dan)
+	if _, page := c.get("/my"); !strings.Contains(page, `<strong class="used-data">300 MB</strong>`) || !strings.Contains(page, `<strong class="used-time">30m</strong>`) ||
+		!strings.Contains(page, "since "+second.In(time.Local).Format("2 Jan 2006")) {
+		i := max(strings.Index(page, "Used this period"), 0)
+		t.Errorf("/my does not count this period alone: %.400s", page[i:])
+	}
+	if resp := c.apiJSON("GET", "/api/v1/my", "", &my); resp.StatusCode != 200 || my.Usage.Bytes != 300e6 || my.Usage.Seconds != 1800 ||
+		my.Usage.Since == nil || my.Usage.Since.Sub(second).Abs() > time.Second {
+		t.Errorf("GET /api/v1/my usage %+v", my.Usage)
 	}
 }
 

@@ -60,9 +60,10 @@ func (p *Portal) registerRights() {
 type rightsView struct {
 	Decisions []billing.Decision
 	Requests  []billing.DataRequest
-	// Erasure is the scheduled erasure (nil: none), GraceDays the delay of a new one.
-	Erasure   *billing.DataRequest
-	GraceDays int
+	// Erasure is the scheduled erasure (nil: none), Grace the delay of a new one
+	// ("7 days"; "" for none).
+	Erasure *billing.DataRequest
+	Grace   string
 	// PendingEmail is an address waiting for its confirmation.
 	PendingEmail string
 	// What this portal offers.
@@ -88,7 +89,9 @@ func (p *Portal) rightsView(c *fiber.Ctx, pr *billing.Profile) (*rightsView, err
 		return v, nil
 	}
 	v.CanReview = true
-	v.GraceDays = int(m.Rights.ErasureGrace() / (24 * time.Hour))
+	if g := m.Rights.ErasureGrace(); g > 0 {
+		v.Grace = humanDuration(g)
+	}
 	var err error
 	if v.Decisions, err = m.Rights.Decisions(ctx, pr.SubscriberID); err != nil {
 		return nil, err

@@ -273,7 +273,8 @@ func TestMyReviews(t *testing.T) {
 // TestMyErasure: an erasure needs the portal password (a wrong one is 403, audited,
 // and counts towards the sign-in lock); it is scheduled TOLLGATE_ERASURE_GRACE ahead
 // (7 days), shown on /my/privacy with its date, cannot be asked twice, and is
-// cancelled by DELETE or the page's button; nothing is erased before its time.
+// cancelled by DELETE or the page's button; nothing is erased before its time. With
+// TOLLGATE_ERASURE_GRACE=0 it is due at once.
 func TestMyErasure(t *testing.T) {
 	h := mustHarness(t, myConfig)
 	lu := h.mustSubscriber("lu", "lu@example.net", true)
@@ -333,6 +334,18 @@ func TestMyErasure(t *testing.T) {
 	// Still there, still signed in.
 	if resp, _ := c.get("/my"); resp.StatusCode != 200 {
 		t.Fatalf("GET /my = %d", resp.StatusCode)
+	}
+	if _, page := c.get("/my/privacy"); !strings.Contains(page, "erased 7 days after you ask") {
+		t.Fatalf("/my/privacy does not say the grace: %.3000s", page)
+	}
+	// TOLLGATE_ERASURE_GRACE=0: due at once (the next run carries it out), and the page
+	// says so.
+	h.p.deps.My.Rights.Grace = 0
+	if _, page := c.get("/my/privacy"); !strings.Contains(page, "erased within the hour after you ask") {
+		t.Fatalf("/my/privacy with no grace: %.3000s", page)
+	}
+	if resp := c.apiJSON("POST", "/api/v1/my/erasure", `{"password":"password-lu"}`, &st); resp.StatusCode != http.StatusAccepted || st.RunAt == nil || st.RunAt.Sub(h.clock.Now()).Abs() > time.Second {
+		t.Fatalf("POST /api/v1/my/erasure with no grace = %d %+v", resp.StatusCode, st)
 	}
 }
 

@@ -174,6 +174,23 @@ UPDATE payment_reviews r SET raw = erasure_scrub(r.raw, ids.olds, $2), note = er
 FROM ids WHERE ids.id = r.id
   AND (r.raw, r.note, r.resolved_by) IS DISTINCT FROM
       (erasure_scrub(r.raw, ids.olds, $2), erasure_scrub(r.note, ids.olds, $2), erasure_scrub(r.resolved_by, ids.olds, $2))`
+	// The outgoing webhooks' messages (migration 0022), queued or kept in the delivery
+	// log, are JSON: one about the subscriber (its subscriber_id or username in data)
+	// loses every identifier ($3), another that names it the distinctive ones ($6). A
+	// message still queued goes out under the pseudonym. $4 and $5 as for the payments.
+	scrubWebhooksSQL = `
+WITH d AS (
+    SELECT w.id, convert_from(w.payload, 'UTF8')::jsonb AS j
+    FROM webhook_deliveries w
+    WHERE encode(w.payload, 'escape') ILIKE ANY($4)
+), ids AS (
+    SELECT d.id, d.j,
+           CASE WHEN d.j #>> '{data,subscriber_id}' = ($1::bigint)::text OR lower(d.j #>> '{data,username}') = ANY($5)
+                THEN $3::text[] ELSE $6::text[] END AS olds
+    FROM d
+)
+UPDATE webhook_deliveries w SET payload = convert_to(erasure_scrub_jsonb(ids.j, ids.olds, $2)::text, 'UTF8')
+FROM ids WHERE ids.id = w.id`
 	// $1 the pseudonym, $2 the time.
 	recordErasureSQL = `INSERT INTO erasures (pseudonym, erased_at) VALUES ($1, $2)`
 )
@@ -220,6 +237,7 @@ func (s *Store) EraseSubscriber(ctx context.Context, x *billing.ErasureSubject, 
 		{"top-ups", scrubTopUpsSQL, nil},
 		{"payments", scrubPaymentsSQL, []any{x.SubscriberID, pseudonym, ids, patterns, actors, strong}},
 		{"payment reviews", scrubPaymentReviewsSQL, []any{x.SubscriberID, pseudonym, ids, patterns, actors, strong}},
+		{"webhook messages", scrubWebhooksSQL, []any{x.SubscriberID, pseudonym, ids, patterns, actors, strong}},
 	}
 	for _, st := range steps {
 		args := st.args

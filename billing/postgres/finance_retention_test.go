@@ -9,15 +9,32 @@ import (
 )
 
 // TestFinanceRetention: once TOLLGATE_FINANCE_RETENTION_YEARS are over, invoices and
-// receipts lose the customer's name and username and ledger entries their notes, every
-// amount and balance staying as it was; records of erasures are deleted; newer records
-// are left alone, and a second pass changes nothing.
+// receipts lose the customer's name and username, ledger entries their notes and
+// receipts' lines the top-up's note they repeat, every amount and balance staying as it
+// was; records of erasures are deleted; newer records are left alone, and a second pass
+// changes nothing.
 func TestFinanceRetention(t *testing.T) {
 	ctx := context.Background()
 	m := mustMoneyEnv(t)
 	m.plan(t, billing.Plan{Name: "Home", PriceCents: 2000, Period: billing.PeriodMonth})
 	m.add(t, "alice", "Home")
 	m.credit(t, "alice", 5000)
+	// A top-up whose note names the payer: the ledger and the receipt's line both say it.
+	if _, err := m.money.Credit(ctx, billing.CreditRequest{Username: "alice", AmountCents: 100, Note: "cash from Alice Wanjiru's brother",
+		IdempotencyKey: "k-named", Actor: "cli:test"}); err != nil {
+		t.Fatal(err)
+	}
+	payerNamed := func() int {
+		var n int
+		if err := m.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM invoice_lines WHERE description LIKE '%Wanjiru%')
+  + (SELECT count(*) FROM ledger_entries WHERE note LIKE '%Wanjiru%')`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if payerNamed() != 2 {
+		t.Fatalf("%d records name the payer before the pass; want the ledger entry and the receipt's line", payerNamed())
+	}
 	m.pass(t, "2027-01-31T11:00:00Z")
 	if _, err := m.pool.Exec(ctx, `INSERT INTO erasures (pseudonym, erased_at) VALUES ('erased-abcdefghij', '2020-05-01')`); err != nil {
 		t.Fatal(err)
@@ -61,11 +78,18 @@ VALUES ('generic', 'p-1', 'alice', 700, 'NGN', '2027-02-01', 'review')`); err !=
 	if err := m.pool.QueryRow(ctx, `SELECT count(*) FROM ledger_entries WHERE note <> '' OR actor <> 'archived'`).Scan(&named); err != nil || named != 0 {
 		t.Fatalf("%d ledger entries keep notes (%v)", named, err)
 	}
+	if n := payerNamed(); n != 0 {
+		t.Fatalf("%d ledger notes or receipt lines still name the payer", n)
+	}
+	var line string
+	if err := m.pool.QueryRow(ctx, `SELECT l.description FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE i.total_cents = 100`).Scan(&line); err != nil || line != "Top-up" {
+		t.Fatalf("the receipt's line reads %q, %v; want Top-up", line, err)
+	}
 	if total, bal := sums(); total != totalBefore || bal != balanceBefore {
 		t.Fatalf("amounts changed: %d/%d → %d/%d", totalBefore, balanceBefore, total, bal)
 	}
 	mustInvariants(t, m.pool)
-	if rep, err = r.Run(ctx, time.Date(2035, 1, 2, 0, 0, 0, 0, time.UTC)); err != nil || rep.Finance["invoices"] != 0 || rep.Finance["ledger_entries"] != 0 || rep.Finance["payments"] != 0 {
+	if rep, err = r.Run(ctx, time.Date(2035, 1, 2, 0, 0, 0, 0, time.UTC)); err != nil || rep.Finance["invoices"] != 0 || rep.Finance["ledger_entries"] != 0 || rep.Finance["payments"] != 0 || rep.Finance["invoice_lines"] != 0 {
 		t.Fatalf("second pass: %+v, %v", rep, err)
 	}
 }

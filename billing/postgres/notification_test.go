@@ -1,8 +1,10 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net/mail"
 	"slices"
 	"strings"
 	"sync"
@@ -501,6 +503,69 @@ func TestSendOnce(t *testing.T) {
 	}
 	if n := len(e.logRows(t)); n != 12 {
 		t.Fatalf("log has %d attempts, want the 12 sent", n)
+	}
+}
+
+// TestSendWithheld: consents and restriction apply at send time too. Messages queued
+// before the subscriber withdrew a channel's consent, or restricted processing, are
+// withheld (not sent, failed, logged as withheld, counted apart); an account notice on
+// a channel still consented to, and a password link whatever the consents, go.
+func TestSendWithheld(t *testing.T) {
+	ctx := context.Background()
+	e := mustNotifyEnv(t)
+	ann := e.mustSubscriber(t, "ann", contact{email: "ann@example.org", phone: "+15550001001", notifyEmail: true, notifySMS: true})
+	ben := e.mustSubscriber(t, "ben", contact{email: "ben@example.org", notifyEmail: true})
+	e.mustEvent(t, billing.EventRenewed, ann, "renewed:ann", map[string]string{"plan": "Home"})
+	e.mustEvent(t, billing.EventReminder, ben, "reminder:ben", map[string]string{"plan": "Home"})
+	e.mustEvent(t, billing.EventRestored, ben, "restored:ben", nil)
+	e.mustEvent(t, billing.EventPasswordReset, ann, "reset:ann", map[string]string{"link": "https://wifi.example.com/account/password?token=x", "expires": "soon"})
+	if r, err := e.n.Dispatch(ctx); err != nil || r.Queued != 6 {
+		t.Fatalf("Dispatch = %+v, %v; want 6 queued", r, err)
+	}
+	// Then Ann withdraws email and Ben restricts processing, before the send.
+	if _, err := e.pool.Exec(ctx, `UPDATE subscribers SET notify_email = false WHERE id = $1`, ann); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE subscribers SET restricted = true WHERE id = $1`, ben); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.n.SendDue(ctx)
+	if err != nil || r.Sent != 4 || r.Withheld != 2 || r.Failed != 0 {
+		t.Fatalf("SendDue = %+v, %v; want 4 sent (ann's renewal by SMS, her reset link twice, ben's notice) and 2 withheld", r, err)
+	}
+	var subjects []string
+	for _, m := range e.smtp.Mails() {
+		msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subjects = append(subjects, strings.Join(m.To, ",")+": "+msg.Header.Get("Subject"))
+	}
+	slices.Sort(subjects)
+	if len(subjects) != 2 || !strings.HasPrefix(subjects[0], "ann@example.org: ") || !strings.HasPrefix(subjects[1], "ben@example.org: ") ||
+		strings.Contains(subjects[0], "renewed") || strings.Contains(subjects[1], "reminder") {
+		t.Fatalf("emails sent: %q", subjects)
+	}
+	withheld := 0
+	for _, a := range e.logRows(t) {
+		if a.Error == billing.WithheldError {
+			withheld++
+			if a.OK || (a.Kind != billing.EventRenewed && a.Kind != billing.EventReminder) {
+				t.Fatalf("withheld attempt %+v", a)
+			}
+		}
+	}
+	if withheld != 2 {
+		t.Fatalf("%d withheld attempts logged; want 2", withheld)
+	}
+	for _, m := range e.queue(t) {
+		if (m.Kind == billing.EventRenewed && m.Channel == billing.ChannelEmail || m.Kind == billing.EventReminder) && m.State != billing.StateFailed {
+			t.Fatalf("withheld message %+v", m)
+		}
+	}
+	// A second pass has nothing left to do.
+	if r, err := e.n.SendDue(ctx); err != nil || r != (billing.SendResult{}) {
+		t.Fatalf("second pass = %+v, %v", r, err)
 	}
 }
 

@@ -91,8 +91,12 @@ func retained(table string) bool {
 // start times go with their rows.
 const deleteSessionKeysSQL = `DELETE FROM session_keys WHERE started_at < $1`
 
+// deleteCoALogSQL: the CoA log (every Disconnect and CoA sent, with the username) is a
+// service log like the auth log, kept as long, but not partitioned.
+const deleteCoALogSQL = `DELETE FROM coa_log WHERE at < $1`
+
 // DeleteDefaultBefore deletes the rows before cutoff from each retained table's default
-// partition (and the session keys of sessions before it).
+// partition, and from the CoA log (and the session keys of sessions before it).
 func (s *Store) DeleteDefaultBefore(ctx context.Context, cutoff time.Time) (map[string]int64, error) {
 	out := map[string]int64{}
 	for _, t := range RetainedTables {
@@ -103,6 +107,11 @@ func (s *Store) DeleteDefaultBefore(ctx context.Context, cutoff time.Time) (map[
 		}
 		out[t.Table] = tag.RowsAffected()
 	}
+	tag, err := s.db.Exec(ctx, deleteCoALogSQL, cutoff)
+	if err != nil {
+		return out, fmt.Errorf("postgres: delete old rows of coa_log: %w", err)
+	}
+	out["coa_log"] = tag.RowsAffected()
 	if _, err := s.db.Exec(ctx, deleteSessionKeysSQL, cutoff); err != nil {
 		return out, fmt.Errorf("postgres: delete old session keys: %w", err)
 	}
@@ -118,14 +127,21 @@ WHERE issued_at < $1 AND (username <> 'archived-' || id OR customer_name <> '')`
 	expireLedgerSQL = `
 UPDATE ledger_entries SET note = '', actor = 'archived'
 WHERE at < $1 AND (note <> '' OR actor <> 'archived')`
+	// A top-up's receipt repeats its note in its line ("Top-up: " and the note, see
+	// billing's Credit); the note goes as the ledger's does.
+	expireLinesSQL = `
+UPDATE invoice_lines l SET description = 'Top-up'
+FROM invoices i
+WHERE i.id = l.invoice_id AND i.issued_at < $1 AND i.kind = 'receipt' AND l.description LIKE 'Top-up: %'`
 	expirePaymentsSQL = `
 UPDATE payments SET account = '' WHERE received_at < $1 AND account <> ''`
 	deleteErasuresSQL = `DELETE FROM erasures WHERE erased_at < $1`
 )
 
-// ExpireFinance strips the customer's identity from the invoices, receipts, ledger
-// notes and payments (the account the payer typed) before cutoff, keeping every amount, and deletes the erasure records before it,
-// in one transaction marked as an erasure.
+// ExpireFinance strips the customer's identity from the invoices, receipts (and the
+// top-up notes their lines repeat), ledger notes and payments (the account the payer
+// typed) before cutoff, keeping every amount, and deletes the erasure records before
+// it, in one transaction marked as an erasure.
 func (s *Store) ExpireFinance(ctx context.Context, cutoff time.Time) (map[string]int64, error) {
 	out := map[string]int64{}
 	err := pg.WithTx(ctx, s.db, func(tx pgx.Tx) error {
@@ -133,7 +149,7 @@ func (s *Store) ExpireFinance(ctx context.Context, cutoff time.Time) (map[string
 			return err
 		}
 		for _, q := range []struct{ table, sql string }{
-			{"invoices", expireInvoicesSQL}, {"ledger_entries", expireLedgerSQL},
+			{"invoices", expireInvoicesSQL}, {"invoice_lines", expireLinesSQL}, {"ledger_entries", expireLedgerSQL},
 			{"payments", expirePaymentsSQL}, {"erasures", deleteErasuresSQL},
 		} {
 			tag, err := tx.Exec(ctx, q.sql, cutoff)

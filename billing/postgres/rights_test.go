@@ -115,7 +115,7 @@ func TestRequestStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &billing.Rights{Store: e.store, Now: func() time.Time { return e.now }}
+	r := &billing.Rights{Store: e.store, Grace: billing.DefaultErasureGrace, Now: func() time.Time { return e.now }}
 	first, err := r.RequestErasure(ctx, s.ID, billing.SourceWeb, "subscriber:oli", "", false)
 	if err != nil || !first.RunAt.Equal(e.now.Truncate(time.Microsecond).Add(billing.DefaultErasureGrace)) || first.Username != "oli" {
 		t.Fatalf("erasure = %+v, %v", first, err)

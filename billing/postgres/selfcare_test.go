@@ -89,13 +89,13 @@ func TestPolicyStore(t *testing.T) {
 }
 
 // TestRetention: a pass drops exactly the monthly partitions whose month ended before
-// the cutoff (now's month, RetentionMonths back), of sessions and the auth log alike;
-// it keeps the default partitions and deletes their rows before the cutoff; a second
-// pass finds nothing.
+// the cutoff (now's month, RetentionMonths back), of sessions, the auth log and the
+// notification log alike; it keeps the default partitions and deletes their rows
+// before the cutoff, and the CoA log's; a second pass finds nothing.
 func TestRetention(t *testing.T) {
 	ctx := context.Background()
 	e := mustEnv(t)
-	for _, table := range []string{"auth_log", "sessions"} {
+	for _, table := range []string{"auth_log", "sessions", "notification_log"} {
 		for _, m := range []string{"2024-01", "2025-10", "2025-11", "2025-12", "2026-01"} {
 			from, _ := time.Parse("2006-01", m)
 			name := table + "_" + from.Format("200601")
@@ -121,6 +121,12 @@ func TestRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The CoA log is not partitioned: its rows before the cutoff are deleted.
+	for i, at := range []string{"2025-11-30", "2025-12-01"} {
+		if _, err := e.pool.Exec(ctx, `INSERT INTO coa_log (at, nas_id, acct_session_id, username, kind, result) VALUES ($1::date, 1, $2, 'u', 'disconnect', 'ack')`, at, "c"+string(rune('a'+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r := &billing.Retention{Store: e.store, Months: 12, Loc: time.UTC}
 	rep, err := r.Run(ctx, time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
 	if err != nil {
@@ -131,12 +137,17 @@ func TestRetention(t *testing.T) {
 		dropped = append(dropped, p.Name)
 	}
 	slices.Sort(dropped)
-	want := []string{"auth_log_202401", "auth_log_202510", "auth_log_202511", "sessions_202401", "sessions_202510", "sessions_202511"}
+	want := []string{"auth_log_202401", "auth_log_202510", "auth_log_202511", "notification_log_202401", "notification_log_202510", "notification_log_202511",
+		"sessions_202401", "sessions_202510", "sessions_202511"}
 	if !slices.Equal(dropped, want) || !rep.Cutoff.Equal(time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("dropped %v, cutoff %s; want %v", dropped, rep.Cutoff, want)
 	}
-	if rep.Deleted["auth_log"] != 2 || rep.Deleted["sessions"] != 2 {
-		t.Fatalf("deleted from the default partitions: %v; want 2 each", rep.Deleted)
+	if rep.Deleted["auth_log"] != 2 || rep.Deleted["sessions"] != 2 || rep.Deleted["coa_log"] != 1 {
+		t.Fatalf("deleted from the default partitions: %v; want 2 each, and November's CoA log row", rep.Deleted)
+	}
+	var coa string
+	if err := e.pool.QueryRow(ctx, `SELECT string_agg(acct_session_id, ',') FROM coa_log`).Scan(&coa); err != nil || coa != "cb" {
+		t.Fatalf("coa_log keeps %q, %v; want December's row", coa, err)
 	}
 	for _, table := range []string{"auth_log", "sessions"} {
 		var n int

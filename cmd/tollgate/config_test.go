@@ -148,3 +148,46 @@ func TestConfigMoney(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigPrivacy: TOLLGATE_ERASURE_GRACE defaults to 7 days, takes 0 (erase at the
+// next run) and "48h" as given, and refuses what is not a duration from 0 to 90 days;
+// the retention variables default to 12 months and 7 years and refuse 0.
+func TestConfigPrivacy(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tollgate")
+	t.Setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+	t.Setenv("TOLLGATE_SECRET_KEY", testKey)
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Privacy.ErasureGrace != 7*24*time.Hour || c.RetentionMonths != 12 || c.FinanceRetentionYears != 7 {
+		t.Fatalf("defaults: grace %s, %d months, %d years", c.Privacy.ErasureGrace, c.RetentionMonths, c.FinanceRetentionYears)
+	}
+	for value, want := range map[string]time.Duration{"0": 0, "48h": 48 * time.Hour, "90d": 90 * 24 * time.Hour} {
+		t.Setenv("TOLLGATE_ERASURE_GRACE", value)
+		c, err := loadConfig()
+		if err != nil || c.Privacy.ErasureGrace != want {
+			t.Fatalf("TOLLGATE_ERASURE_GRACE=%s: %v, %v; want %s", value, c.Privacy.ErasureGrace, err, want)
+		}
+		// What cmd gives the requests service is the delay as set: 0 is none, not the default.
+		if got := (&deps{cfg: c}).rights().ErasureGrace(); got != want {
+			t.Fatalf("TOLLGATE_ERASURE_GRACE=%s: the service waits %s", value, got)
+		}
+	}
+	for _, tc := range []struct{ name, value string }{
+		{"TOLLGATE_ERASURE_GRACE", "-1h"},
+		{"TOLLGATE_ERASURE_GRACE", "91d"},
+		{"TOLLGATE_ERASURE_GRACE", "soon"},
+		{"TOLLGATE_RETENTION_MONTHS", "0"},
+		{"TOLLGATE_FINANCE_RETENTION_YEARS", "0"},
+		{"TOLLGATE_FINANCE_RETENTION_YEARS", "101"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			t.Setenv("TOLLGATE_ERASURE_GRACE", "")
+			t.Setenv(tc.name, tc.value)
+			if _, err := loadConfig(); err == nil || !strings.HasPrefix(err.Error(), tc.name+": ") {
+				t.Fatalf("loadConfig = %v; want an error naming %s", err, tc.name)
+			}
+		})
+	}
+}

@@ -63,6 +63,7 @@ func cmdInvoiceList(ctx context.Context, e *env, args []string) error {
 	user := fs.String("subscriber", "", "only this subscriber's documents")
 	kind := fs.String("kind", "", "invoice or receipt (default: both)")
 	limit := fs.Int("limit", billing.DefaultInvoiceLimit, fmt.Sprintf("newest documents to show (1 to %d)", billing.MaxInvoiceLimit))
+	reason := fs.String("reason", "", "with --subscriber: why you read it (required when the subscriber restricted processing)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -72,6 +73,11 @@ func cmdInvoiceList(ctx context.Context, e *env, args []string) error {
 	d, err := e.open(ctx)
 	if err != nil {
 		return err
+	}
+	if *user != "" {
+		if err := staffRead(ctx, e, d, *user, *reason, "invoices"); err != nil {
+			return err
+		}
 	}
 	list, err := d.money(nil).Invoices(ctx, *user, billing.InvoiceKind(*kind), *limit)
 	if err != nil {
@@ -94,6 +100,7 @@ func cmdInvoiceList(ctx context.Context, e *env, args []string) error {
 
 func cmdInvoiceShow(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("invoice show")
+	reason := fs.String("reason", "", "why you read it (required when the subscriber restricted processing)")
 	number, err := e.parseWithArg(fs, args, "NUMBER")
 	if err != nil {
 		return err
@@ -104,6 +111,9 @@ func cmdInvoiceShow(ctx context.Context, e *env, args []string) error {
 	}
 	inv, err := d.money(nil).Invoice(ctx, number)
 	if err != nil {
+		return err
+	}
+	if err := staffRead(ctx, e, d, inv.Username, *reason, "invoice "+inv.Number); err != nil {
 		return err
 	}
 	return e.print(toInvoiceJSON(inv), func(w io.Writer) {

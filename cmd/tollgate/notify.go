@@ -112,8 +112,8 @@ func notifyJobs(d *deps, cfg *Config) []job {
 		}},
 		{name: "notify-send", every: cfg.Notify.Interval, run: func(ctx context.Context) error {
 			r, err := n.SendDue(ctx)
-			if r.Sent+r.Retrying+r.Failed > 0 {
-				d.log.Debug("notifications sent", "sent", r.Sent, "retrying", r.Retrying, "failed", r.Failed)
+			if r.Sent+r.Retrying+r.Failed+r.Withheld > 0 {
+				d.log.Debug("notifications sent", "sent", r.Sent, "retrying", r.Retrying, "failed", r.Failed, "withheld", r.Withheld)
 			}
 			if r.Failed > 0 {
 				d.log.Warn("notifications failed for good (see tollgate notification list --state failed)", "count", r.Failed)
@@ -141,6 +141,7 @@ type notifyRunJSON struct {
 	Sent     int      `json:"sent"`
 	Retrying int      `json:"retrying"`
 	Failed   int      `json:"failed"`
+	Withheld int      `json:"withheld"`
 	Email    bool     `json:"email"`
 	SMS      bool     `json:"sms"`
 }
@@ -171,13 +172,13 @@ func cmdNotifyRun(ctx context.Context, e *env, args []string) error {
 	}
 	on := n.Channels()
 	out := notifyRunJSON{Events: dr.Events, Queued: dr.Queued, Unknown: []string{}, Sent: sr.Sent, Retrying: sr.Retrying,
-		Failed: sr.Failed, Email: on.Email, SMS: on.SMS}
+		Failed: sr.Failed, Withheld: sr.Withheld, Email: on.Email, SMS: on.SMS}
 	for _, k := range dr.Unknown {
 		out.Unknown = append(out.Unknown, string(k))
 	}
 	return e.print(out, func(w io.Writer) {
 		fmt.Fprintf(w, "events processed: %d, messages queued: %d\n", out.Events, out.Queued)
-		fmt.Fprintf(w, "sent: %d, to retry: %d, failed: %d\n", out.Sent, out.Retrying, out.Failed)
+		fmt.Fprintf(w, "sent: %d, to retry: %d, failed: %d, withheld (consent withdrawn): %d\n", out.Sent, out.Retrying, out.Failed, out.Withheld)
 		line := channelsLine(n)
 		fmt.Fprintf(w, "email: %s\nsms: %s\n", line[1], line[3])
 	})

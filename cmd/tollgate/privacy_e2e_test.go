@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +24,7 @@ import (
 	"tollgate/billing"
 	"tollgate/billing/billingtest"
 	"tollgate/radius/radiustest"
+	"tollgate/webhook"
 )
 
 // subscriberTables lists the tables of the schema that hold a subscriber's data: those
@@ -305,6 +308,21 @@ func invoiceTotals(t *testing.T, pool *pgxpool.Pool) map[string]string {
 	return out
 }
 
+// dumpBytea returns the bytea values of a pg_dump (written as \\x and hex digits)
+// decoded, one a line, so a search of the dump reads inside them too.
+func dumpBytea(dump string) string {
+	var b strings.Builder
+	for _, m := range byteaRE.FindAllStringSubmatch(dump, -1) {
+		if raw, err := hex.DecodeString(m[1]); err == nil {
+			b.Write(raw)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+var byteaRE = regexp.MustCompile(`\\x((?:[0-9a-f]{2})+)`)
+
 // TestE2EErasure: a subscriber with everything tollgate can hold (profile, MAC, PPPoE
 // logins and sessions through radclient, Redis entries, invoices and receipts, messages
 // sent through the in-process SMTP server, a portal sign-in, consents) asks for erasure
@@ -312,7 +330,8 @@ func invoiceTotals(t *testing.T, pool *pgxpool.Pool) map[string]string {
 // erasure_done email arrives at the old address, the account is disconnected (the
 // router gets a Disconnect-Request) and can no longer sign in, and then a full pg_dump
 // and a scan of every Redis key and value under the prefix hold none of the
-// subscriber's username, name, email, phone or MACs; the erasure record names only the
+// subscriber's username, name, email, phone or MACs (inside bytea values too: the
+// outgoing webhooks' messages); the erasure record names only the
 // pseudonym; every wallet's entries still sum to its balance and every invoice keeps
 // its amounts. A second subscriber is untouched.
 func TestE2EErasure(t *testing.T) {
@@ -356,6 +375,15 @@ func TestE2EErasure(t *testing.T) {
 	s.MustRun("subscriber", "set", "--username", user, "--portal-password-file", pw)
 	s.MustRun("notify", "run") // the payment and renewal emails go out
 	smtpSrv.WaitMails(t, 4)
+	// An outgoing webhook endpoint: its messages name the subscriber and its devices.
+	recv := mustHookReceiver(t)
+	var ep webhookJSON
+	if err := json.Unmarshal([]byte(s.MustRun("webhook", "add", "--url", recv.srv.URL+"/in", "--events", "payment.received,session.start,session.stop", "--json")), &ep); err != nil {
+		t.Fatal(err)
+	}
+	recv.mu.Lock()
+	recv.secret = ep.Secret
+	recv.mu.Unlock()
 	s.serve()
 
 	// Online through the router, with its MAC: auth log, a session, Redis entries.
@@ -368,6 +396,13 @@ func TestE2EErasure(t *testing.T) {
 	// A session of another device of the subscriber, closed: its hash stays in Redis.
 	s.mustAcct(secret, "Acct-Status-Type=Start,Acct-Session-Id=Z0,User-Name="+user+",Framed-IP-Address=10.0.0.8,"+common+"AA:BB:CC:77:88:99")
 	s.mustAcct(secret, "Acct-Status-Type=Stop,Acct-Session-Id=Z0,User-Name="+user+",Acct-Session-Time=30,"+common+"AA:BB:CC:77:88:99")
+
+	recv.wait(t, webhook.SessionStart, 3)
+	recv.wait(t, webhook.PaymentReceived, 2)
+	var hooks int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries WHERE encode(payload, 'escape') LIKE '%' || $1 || '%'`, user).Scan(&hooks); err != nil || hooks < 3 {
+		t.Fatalf("%d webhook messages name the subscriber before the erasure, %v", hooks, err)
+	}
 
 	web := newWebClient(t, "http://"+s.httpAddr)
 	api := web.apiLogin(user, portalPW)
@@ -464,6 +499,7 @@ func TestE2EErasure(t *testing.T) {
 	if !strings.Contains(string(dump), "keeper@example.org") || !strings.Contains(string(dump), pseudonym) {
 		t.Fatal("the dump lacks the other subscriber or the pseudonym: the test dumped the wrong database")
 	}
+	dump = append(dump, dumpBytea(string(dump))...) // bytea columns (webhook messages) are dumped in hex
 	rtext, keys := redisText(t, rdb, prefix)
 	if keys < 3 || !strings.Contains(rtext, "keeper") {
 		t.Fatalf("only %d Redis keys, keeper's among them %v: the test scanned the wrong prefix", keys, strings.Contains(rtext, "keeper"))

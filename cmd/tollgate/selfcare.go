@@ -132,14 +132,19 @@ func cmdSubscriberInvite(ctx context.Context, e *env, args []string) error {
 		Target: fmt.Sprintf("subscriber:%d", inv.SubscriberID), Detail: map[string]any{"expires": inv.ExpiresAt.UTC()}}); err != nil {
 		return err
 	}
-	out := map[string]any{"username": inv.Username, "expires": inv.ExpiresAt.UTC(), "emailed": pr.Email != ""}
+	// The portal_invite event goes out by email only with an email channel (the
+	// notification dispatcher's rule) and an address.
+	emailed := pr.Email != "" && e.cfg.Notify.SMTP.Host != ""
+	out := map[string]any{"username": inv.Username, "expires": inv.ExpiresAt.UTC(), "emailed": emailed}
 	if *printLink {
 		out["link"] = inv.URL
 	}
 	return e.print(out, func(w io.Writer) {
 		switch {
-		case pr.Email != "":
+		case emailed:
 			fmt.Fprintf(w, "invited %q: the link goes to %s; it works once, until %s\n", inv.Username, billing.MaskEmail(pr.Email), inv.ExpiresAt.Local().Format(time.RFC1123))
+		case pr.Email != "":
+			fmt.Fprintf(w, "invited %q, but this server sends no email (TOLLGATE_SMTP_URL is unset): hand the link over yourself (--print); it works once, until %s\n", inv.Username, inv.ExpiresAt.Local().Format(time.RFC1123))
 		default:
 			fmt.Fprintf(w, "invited %q, who has no email address: hand the link over yourself (--print); it works once, until %s\n", inv.Username, inv.ExpiresAt.Local().Format(time.RFC1123))
 		}
@@ -364,7 +369,10 @@ func cmdRetentionRun(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(w, "dropped %s (%s, %s to %s)\n", p.Name, p.Table, p.From.Format("2006-01-02"), p.To.Format("2006-01-02"))
 		}
 		for table, n := range rep.Deleted {
-			if n > 0 {
+			switch {
+			case n > 0 && table == "coa_log":
+				fmt.Fprintf(w, "deleted %d old rows of the CoA log\n", n)
+			case n > 0:
 				fmt.Fprintf(w, "deleted %d old rows of %s from its default partition\n", n, table)
 			}
 		}
@@ -383,9 +391,14 @@ func cmdRetentionRun(ctx context.Context, e *env, args []string) error {
 func retentionJob(d *deps, months, financeYears int) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		rep, err := d.retention(months, financeYears).Run(ctx, time.Now())
-		if err == nil && len(rep.Dropped) > 0 {
+		if rep != nil {
 			for _, p := range rep.Dropped {
 				d.log.Info("retention dropped a partition", "table", p.Table, "partition", p.Name, "to", p.To.Format(time.RFC3339))
+			}
+			for table, n := range rep.Finance {
+				if n > 0 {
+					d.log.Info("retention archived finance records", "table", table, "rows", n, "before", rep.FinanceCutoff.Format(time.DateOnly))
+				}
 			}
 		}
 		return err

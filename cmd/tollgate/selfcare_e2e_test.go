@@ -151,9 +151,10 @@ func TestRetentionRunCLI(t *testing.T) {
 }
 
 // TestSubscriberPortalCLI: `subscriber invite --print` makes a link (and its
-// portal_invite event) only with TOLLGATE_PUBLIC_URL; `subscriber set
-// --portal-password-file` gives the subscriber a portal password; reading a restricted
-// subscriber's sessions or auth log asks for --reason and audits it.
+// portal_invite event) only with TOLLGATE_PUBLIC_URL, and says it is emailed only when
+// this server sends email; `subscriber set --portal-password-file FILE|-` gives the
+// subscriber a portal password (argon2id); reading a restricted subscriber's sessions,
+// auth log, privacy settings, messages, wallet or documents asks for --reason and audits it.
 func TestSubscriberPortalCLI(t *testing.T) {
 	s := MustStack(t, true)
 	pool := s.mustPool()
@@ -168,12 +169,22 @@ func TestSubscriberPortalCLI(t *testing.T) {
 		Expires time.Time
 	}
 	out := s.MustRun("subscriber", "invite", "--username", "al", "--print", "--json")
-	if err := json.Unmarshal([]byte(out), &inv); err != nil || !strings.HasPrefix(inv.Link, "https://wifi.example.com/account/password?token=") || !inv.Emailed ||
+	// No TOLLGATE_SMTP_URL here: the link is not emailed, and the command says so.
+	if err := json.Unmarshal([]byte(out), &inv); err != nil || !strings.HasPrefix(inv.Link, "https://wifi.example.com/account/password?token=") || inv.Emailed ||
 		time.Until(inv.Expires) < 71*time.Hour {
 		t.Fatalf("invite = %+v, %v: %s", inv, err, out)
 	}
+	if out := s.MustRun("subscriber", "invite", "--username", "al"); !strings.Contains(out, "sends no email") || strings.Contains(out, "token=") {
+		t.Fatalf("invite without SMTP: %q", out)
+	}
+	t.Setenv("TOLLGATE_SMTP_URL", "smtp://127.0.0.1:2525")
+	t.Setenv("TOLLGATE_MAIL_FROM", "ISP <billing@example.net>")
+	if out := s.MustRun("subscriber", "invite", "--username", "al", "--json"); !strings.Contains(out, `"emailed": true`) || strings.Contains(out, "token=") {
+		t.Fatalf("invite with SMTP: %q", out)
+	}
+	t.Setenv("TOLLGATE_SMTP_URL", "")
 	var data string
-	if err := pool.QueryRow(context.Background(), `SELECT data->>'link' FROM billing_events WHERE kind = 'portal_invite'`).Scan(&data); err != nil || data != inv.Link {
+	if err := pool.QueryRow(context.Background(), `SELECT data->>'link' FROM billing_events WHERE kind = 'portal_invite' ORDER BY id LIMIT 1`).Scan(&data); err != nil || data != inv.Link {
 		t.Fatalf("event link %q, %v", data, err)
 	}
 	if code, _, _ := s.run("subscriber", "invite", "--username", "nobody"); code != 1 {
@@ -191,6 +202,14 @@ func TestSubscriberPortalCLI(t *testing.T) {
 	if err := pool.QueryRow(context.Background(), `SELECT password_hash FROM portal_users u JOIN subscribers s ON s.id = u.subscriber_id WHERE s.username = 'al' AND u.role = 'subscriber'`).Scan(&hash); err != nil || !strings.HasPrefix(hash, "$argon2id$") {
 		t.Fatalf("portal hash %q, %v", hash, err)
 	}
+	// From standard input, with -.
+	if code, out, errs := s.runWithStdin("al-portal-password-2\n", "subscriber", "set", "--username", "al", "--portal-password-file", "-"); code != 0 || !strings.Contains(out, `portal password set for subscriber "al"`) {
+		t.Fatalf("subscriber set --portal-password-file -: exit %d %q %q", code, out, errs)
+	}
+	var again string
+	if err := pool.QueryRow(context.Background(), `SELECT password_hash FROM portal_users u JOIN subscribers s ON s.id = u.subscriber_id WHERE s.username = 'al' AND u.role = 'subscriber'`).Scan(&again); err != nil || again == hash || !strings.HasPrefix(again, "$argon2id$") {
+		t.Fatalf("portal hash after stdin %q, %v", again, err)
+	}
 	if err := os.WriteFile(pw, []byte("short\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -200,8 +219,14 @@ func TestSubscriberPortalCLI(t *testing.T) {
 
 	// Not restricted: reads go through, audited.
 	s.MustRun("session", "list", "--user", "al")
+	s.MustRun("wallet", "credit", "--subscriber", "al", "--amount", "5", "--note", "cash")
+	var receipt string
+	if err := pool.QueryRow(context.Background(), `SELECT number FROM invoices WHERE username = 'al'`).Scan(&receipt); err != nil {
+		t.Fatal(err)
+	}
 	mustExec(t, pool, `UPDATE subscribers SET restricted = true WHERE username = 'al'`)
-	for _, args := range [][]string{{"session", "list", "--user", "al"}, {"authlog", "--user", "al"}, {"privacy", "show", "--username", "al"}, {"notification", "list", "--subscriber", "al"}} {
+	for _, args := range [][]string{{"session", "list", "--user", "al"}, {"authlog", "--user", "al"}, {"privacy", "show", "--username", "al"}, {"notification", "list", "--subscriber", "al"},
+		{"wallet", "show", "--subscriber", "al"}, {"invoice", "list", "--subscriber", "al"}, {"invoice", "show", receipt}} {
 		if code, _, errs := s.run(args...); code != 1 || !strings.Contains(errs, "reason") {
 			t.Fatalf("%v of a restricted subscriber: exit %d %q; want 1 naming reason", args, code, errs)
 		}
@@ -219,7 +244,7 @@ func TestSubscriberPortalCLI(t *testing.T) {
 		}
 		reads = append(reads, what+":"+reason)
 	}
-	if want := []string{"sessions:", "sessions:ticket 42", "auth_log:ticket 42", "privacy:ticket 42"}; !slices.Equal(reads, want) {
+	if want := []string{"sessions:", "sessions:ticket 42", "auth_log:ticket 42", "privacy:ticket 42", "wallet:ticket 42", "invoices:ticket 42", "invoice " + receipt + ":ticket 42"}; !slices.Equal(reads, want) {
 		t.Fatalf("audited reads %v; want %v", reads, want)
 	}
 	var reason string

@@ -70,6 +70,7 @@ func printSubscription(w io.Writer, loc *time.Location, st *billing.Subscription
 func cmdSubscriptionShow(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("subscription show")
 	user := fs.String("username", "", "the subscriber's username")
+	reason := fs.String("reason", "", "why you read it (required when the subscriber restricted processing)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -78,6 +79,9 @@ func cmdSubscriptionShow(ctx context.Context, e *env, args []string) error {
 	}
 	d, err := e.open(ctx)
 	if err != nil {
+		return err
+	}
+	if err := staffRead(ctx, e, d, *user, *reason, "subscription"); err != nil {
 		return err
 	}
 	st, err := d.money(nil).Subscription(ctx, *user)

@@ -79,12 +79,18 @@ func cmdTopUpList(ctx context.Context, e *env, args []string) error {
 	user := fs.String("subscriber", "", "only this subscriber's")
 	state := fs.String("state", "", "pending, paid, failed or expired (default: any)")
 	limit := fs.Int("limit", payments.DefaultTopUpLimit, fmt.Sprintf("newest top-ups to show (1 to %d)", payments.MaxTopUpLimit))
+	reason := fs.String("reason", "", "with --subscriber: why you read it (required when the subscriber restricted processing)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	d, err := e.open(ctx)
 	if err != nil {
 		return err
+	}
+	if *user != "" {
+		if err := staffRead(ctx, e, d, *user, *reason, "topups"); err != nil {
+			return err
+		}
 	}
 	list, err := d.payments(d.money(nil)).TopUps(ctx, *user, payments.State(*state), *limit)
 	if err != nil {
@@ -107,6 +113,7 @@ func cmdTopUpList(ctx context.Context, e *env, args []string) error {
 
 func cmdTopUpShow(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("topup show")
+	reason := fs.String("reason", "", "why you read it (required when the subscriber restricted processing)")
 	ref, err := e.parseWithArg(fs, args, "REFERENCE")
 	if err != nil {
 		return err
@@ -117,6 +124,9 @@ func cmdTopUpShow(ctx context.Context, e *env, args []string) error {
 	}
 	t, err := d.payments(d.money(nil)).TopUp(ctx, ref)
 	if err != nil {
+		return err
+	}
+	if err := staffRead(ctx, e, d, t.Username, *reason, "topup "+t.Reference); err != nil {
 		return err
 	}
 	out := toTopUpJSON(t)

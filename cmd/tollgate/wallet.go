@@ -44,6 +44,7 @@ func cmdWalletShow(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("wallet show")
 	user := fs.String("subscriber", "", "the subscriber's username")
 	limit := fs.Int("limit", billing.DefaultLedgerLimit, fmt.Sprintf("newest entries to show (1 to %d)", billing.MaxLedgerLimit))
+	reason := fs.String("reason", "", "why you read it (required when the subscriber restricted processing)")
 	if err := e.parse(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +56,9 @@ func cmdWalletShow(ctx context.Context, e *env, args []string) error {
 	}
 	d, err := e.open(ctx)
 	if err != nil {
+		return err
+	}
+	if err := staffRead(ctx, e, d, *user, *reason, "wallet"); err != nil {
 		return err
 	}
 	w, list, err := d.money(nil).WalletOf(ctx, *user, *limit)

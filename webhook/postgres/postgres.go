@@ -154,10 +154,12 @@ const lockCursorSQL = `SELECT below FROM webhook_outbox_cursor WHERE consumer = 
 
 // collectBillingSQL reads the outbox's events of the kinds webhooks announce above the
 // cursor and not marked yet ($1, at most $2), marks them, and queues one delivery per
-// event and enabled endpoint that wants its type, once.
+// event and enabled endpoint that wants its type, once. The events of a subscriber who
+// restricted processing are marked and not sent: sending them is not essential to the
+// service (billing.MayNotify is the same rule for messages).
 var collectBillingSQL = `
 WITH ev AS (
-    SELECT e.id, e.at, e.key, e.data, s.id AS subscriber_id, s.username,
+    SELECT e.id, e.at, e.key, e.data, s.id AS subscriber_id, s.username, s.restricted,
            CASE e.kind WHEN 'isolated' THEN 'subscriber.isolated'
                        WHEN 'restored' THEN 'subscriber.restored'
                        ELSE 'payment.received' END AS type
@@ -179,6 +181,7 @@ WITH ev AS (
            )::text, 'UTF8')
     FROM ev
     JOIN webhook_endpoints w ON w.enabled AND ev.type = ANY (w.events)
+    WHERE NOT ev.restricted
     ON CONFLICT (endpoint_id, msg_id) DO NOTHING
     RETURNING 1
 )
@@ -225,7 +228,8 @@ func (s *Store) CollectBilling(ctx context.Context, limit int, settle time.Durat
 // queueSessionsSQL reads each session of the refs ($1 NAS ids, $2 Acct-Session-Ids, $3
 // stop) as stored now (the latest of that key; a stop only once stopped), and queues
 // one delivery per session, type and enabled endpoint that wants it, once: the message
-// id is made of the type, the NAS, the session id and its start.
+// id is made of the type, the NAS, the session id and its start. A session of a
+// subscriber who restricted processing is not sent (see collectBillingSQL).
 var queueSessionsSQL = `
 WITH r AS (
     SELECT DISTINCT * FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS r(nas_id, sid, stop)
@@ -237,7 +241,8 @@ WITH r AS (
     FROM r
     JOIN sessions s ON s.nas_id = r.nas_id AND s.acct_session_id = r.sid
     LEFT JOIN nas n ON n.id = s.nas_id
-    WHERE NOT r.stop OR s.stopped_at IS NOT NULL
+    WHERE (NOT r.stop OR s.stopped_at IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM subscribers u WHERE u.username = s.username AND u.restricted)
     ORDER BY r.nas_id, r.sid, r.stop, s.started_at DESC
 ), q AS (
     INSERT INTO webhook_deliveries (endpoint_id, msg_id, event_type, payload)

@@ -409,3 +409,62 @@ terminate_cause = 'User-Request' WHERE nas_id = $1`, nasID, start.Add(10*time.Mi
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestRestrictedNotSent: a subscriber who restricted processing is left out of the
+// webhooks (an export to another system is not essential to the service): its billing
+// events are read and marked but not queued, so lifting the restriction later sends
+// no old news, and its sessions are not queued; another subscriber's are sent.
+func TestRestrictedNotSent(t *testing.T) {
+	ctx := context.Background()
+	e := mustEnv(t)
+	r := mustReceiver(t)
+	e.mustEndpoint(t, r, webhook.PaymentReceived, webhook.SessionStart)
+	e.exec(t, `INSERT INTO plans (name, kind) VALUES ('gold', 'pppoe')`)
+	e.exec(t, `INSERT INTO subscribers (username, password, plan_id, restricted) VALUES ('alice', '\x00', (SELECT id FROM plans), true), ('bob', '\x00', (SELECT id FROM plans), false)`)
+	e.exec(t, `INSERT INTO nas (name, address, secret) VALUES ('core', '10.0.0.1', '\x00')`)
+	events := billingpg.NewStore(e.pool)
+	var nasID int64
+	if err := e.pool.QueryRow(ctx, `SELECT id FROM nas`).Scan(&nasID); err != nil {
+		t.Fatal(err)
+	}
+	feed := &webhook.SessionFeed{Store: e.store, Flush: 10 * time.Millisecond}
+	feed.Start(ctx)
+	feed.Want(true)
+	for i, u := range []string{"alice", "bob"} {
+		var sub int64
+		if err := e.pool.QueryRow(ctx, `SELECT id FROM subscribers WHERE username = $1`, u).Scan(&sub); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := events.RecordEvent(ctx, &billing.Event{Kind: billing.EventPaymentReceived, SubscriberID: sub, Key: "payment:" + u}); err != nil {
+			t.Fatal(err)
+		}
+		sid := "8170000" + itoa(int64(i))
+		e.exec(t, `INSERT INTO sessions (nas_id, acct_session_id, started_at, username, last_update, mac) VALUES ($1, $2, now(), $3, now(), 'AA:BB:CC:00:00:0`+itoa(int64(i))+`')`, nasID, sid, u)
+		feed.Observe(&radius.AcctRecord{NASID: nasID, SessionID: sid, Status: radius.AcctStart})
+	}
+	feed.Close(ctx)
+	if _, err := e.svc.Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Lifted now: the event already read stays unsent.
+	e.exec(t, `UPDATE subscribers SET restricted = false WHERE username = 'alice'`)
+	if _, err := e.svc.Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SendDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := r.requests()
+	if len(got) != 2 {
+		t.Fatalf("%d requests; want bob's payment and session", len(got))
+	}
+	for _, g := range got {
+		if !bytes.Contains(g.Body, []byte(`"bob"`)) || bytes.Contains(g.Body, []byte("alice")) {
+			t.Fatalf("sent %s", g.Body)
+		}
+	}
+	var queued int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries WHERE encode(payload, 'escape') LIKE '%alice%'`).Scan(&queued); err != nil || queued != 0 {
+		t.Fatalf("%d messages about alice queued, %v", queued, err)
+	}
+}

@@ -240,13 +240,13 @@ func (c *Cache) DeleteAccounts(ctx context.Context, keys ...string) error {
 	for i, k := range keys {
 		names[i] = c.accountName(k)
 		lines[i] = invalLine(invalAccount, names[i])
-		c.local.drop(invalAccount, names[i]) // this process at once, the others by the message
 	}
+	c.local.apply(invalPayload(lines)) // this process at once, the others by the message
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, n := range names {
 			p.Del(ctx, n)
 		}
-		p.Publish(ctx, c.invalChannel(), strings.Join(lines, "\n"))
+		p.Publish(ctx, c.invalChannel(), invalPayload(lines))
 		return nil
 	})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -303,7 +302,7 @@ func (l *Live) Remove(ctx context.Context, keys []radius.SessionKey, usernames [
 // publish ends p with the invalidation message of lines (none: nothing).
 func (l *Live) publish(ctx context.Context, p redis.Pipeliner, lines []string) {
 	if len(lines) > 0 {
-		p.Publish(ctx, string(l.keys)+invalChannel, strings.Join(lines, "\n"))
+		p.Publish(ctx, string(l.keys)+invalChannel, invalPayload(lines))
 	}
 }
 

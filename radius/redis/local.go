@@ -277,8 +277,27 @@ func (l *local) flush() {
 	}
 }
 
-// apply drops what one message names: lines of a kind byte and a name.
+// invalAll is the message that empties every layer: a bulk change (an import of a
+// million subscribers) names too many entries for one message.
+const invalAll = "*"
+
+// maxInvalLines is the most lines a message names before it is sent as invalAll.
+const maxInvalLines = 1000
+
+// invalPayload is the message naming lines, or invalAll when they are too many.
+func invalPayload(lines []string) string {
+	if len(lines) > maxInvalLines {
+		return invalAll
+	}
+	return strings.Join(lines, "\n")
+}
+
+// apply drops what one message names: lines of a kind byte and a name, or everything.
 func (l *local) apply(payload string) {
+	if payload == invalAll {
+		l.flush()
+		return
+	}
 	for payload != "" {
 		line, rest, _ := strings.Cut(payload, "\n")
 		payload = rest

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,4 +270,35 @@ func TestLocalResubscribe(t *testing.T) {
 		return err == nil && s.Account == nil
 	})
 	waitFor(t, "the layer to come back", func() bool { return c.LocalStats().On })
+}
+
+// TestLocalBulkInvalidation: a change naming more entries than one message carries (an
+// import) empties every layer with one short message.
+func TestLocalBulkInvalidation(t *testing.T) {
+	ctx := context.Background()
+	rs, _ := mustReplicas(t, 2)
+	a, b := rs[0], rs[1]
+	acct := subscriberAccount()
+	acct.Username = "gail"
+	if err := a.c.SetAccount(ctx, radius.AccountKey("gail"), acct, false); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	mustAuth(t, b.c, "gail", now)
+	hits := b.c.LocalStats().Hits
+	if mustAuth(t, b.c, "gail", now); b.c.LocalStats().Hits != hits+1 {
+		t.Fatal("b does not hold gail")
+	}
+	keys := make([]string, maxInvalLines+1)
+	for i := range keys {
+		keys[i] = radius.AccountKey("bulk" + strconv.Itoa(i)) // gail is not among them
+	}
+	if err := a.c.DeleteAccounts(ctx, keys...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to empty its layer", func() bool {
+		hits := b.c.LocalStats().Hits
+		mustAuth(t, b.c, "gail", now)
+		return b.c.LocalStats().Hits == hits
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -64,13 +63,13 @@ func (c *Cache) DeleteUsage(ctx context.Context, usernames ...string) error {
 	lines := make([]string, len(usernames))
 	for i, u := range usernames {
 		lines[i] = invalLine(invalUser, u)
-		c.local.drop(invalUser, u)
 	}
+	c.local.apply(invalPayload(lines))
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, u := range usernames {
 			p.Del(ctx, c.keys.usage(u))
 		}
-		p.Publish(ctx, c.invalChannel(), strings.Join(lines, "\n"))
+		p.Publish(ctx, c.invalChannel(), invalPayload(lines))
 		return nil
 	})
 	if err != nil {

@@ -76,6 +76,12 @@ type LocalAuthCache interface {
 	GetAuthLocal(key, username string, now time.Time) (AuthSnapshot, bool)
 }
 
+// LocalAccountCache is an AccountCache that may answer from process memory:
+// GetAccountLocal returns what GetAccount would, without a round trip, or false.
+type LocalAccountCache interface {
+	GetAccountLocal(key string) (*Account, bool, error)
+}
+
 // OnlineCounter counts a user's open sessions in the source of truth (Postgres), for
 // when the live index in the cache cannot be read.
 type OnlineCounter interface {
@@ -333,6 +339,14 @@ func (s *Accounts) find(ctx context.Context, key, arg string, load func(context.
 			return nil, err
 		}
 		return s.open(a)
+	}
+	if l, ok := s.Cache.(LocalAccountCache); ok {
+		if a, ok, err := l.GetAccountLocal(key); ok {
+			if err != nil {
+				return nil, err // a remembered absence
+			}
+			return s.open(a)
+		}
 	}
 	cctx, cancel := s.cacheCtx(ctx)
 	a, err := s.Cache.GetAccount(cctx, key)

@@ -13,8 +13,9 @@ import (
 )
 
 var (
-	_ radius.AuthCache      = (*Cache)(nil)
-	_ radius.LocalAuthCache = (*Cache)(nil)
+	_ radius.AuthCache         = (*Cache)(nil)
+	_ radius.LocalAuthCache    = (*Cache)(nil)
+	_ radius.LocalAccountCache = (*Cache)(nil)
 )
 
 // AuthSnapshot is what an Access-Request reads from Redis in one round trip: Account

@@ -184,9 +184,32 @@ func (c *Cache) Close() { c.b.close() }
 // negative entry, or radius.ErrCacheMiss, also for a value it cannot decode or whose
 // authentication fails.
 func (c *Cache) GetAccount(ctx context.Context, key string) (*radius.Account, error) {
+	if a, ok, err := c.local.getAccount(key, time.Now()); ok {
+		return a, err
+	}
 	name := c.accountName(key)
+	on := c.local.on.Load()
+	var st stamp
+	if on {
+		st = c.local.stamp(name, "")
+	}
 	val, err := c.get(ctx, name)
-	return c.readAccount(key, name, val, err)
+	a, err := c.readAccount(key, name, val, err)
+	if on && (err == nil || radius.ErrorCode(err) == radius.ENOTFOUND) {
+		var held *radius.Account
+		if a != nil {
+			cp := *a // the caller opens the password of its copy in place
+			held = &cp
+		}
+		c.local.putAccount(st, key, name, held, time.Now())
+	}
+	return a, err
+}
+
+// GetAccountLocal answers GetAccount from the in-process layer alone: false when it
+// holds nothing current for key (or is off).
+func (c *Cache) GetAccountLocal(key string) (*radius.Account, bool, error) {
+	return c.local.getAccount(key, time.Now())
 }
 
 // readAccount interprets the reply to a GET of key's account, stored under name.

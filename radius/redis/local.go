@@ -167,32 +167,53 @@ func (l *local) get(key, username string, now time.Time) (radius.AuthSnapshot, b
 	return s, true
 }
 
-// put stores what a round trip read for key (Redis name name), unless a message or a
-// flush came since st.
-//
-// Against drop: put registers the name, then stores the entry, checking the name's
-// generation under each lock; drop bumps the generation and takes the name out under
-// the name's lock, then deletes the entry under the key's lock. Whichever way they
-// interleave, the entry is either refused or deleted.
+// put stores what a round trip read for key (Redis name name) and username, unless a
+// message or a flush came since st.
 func (l *local) put(st stamp, key, name, username string, s radius.AuthSnapshot, deadlines []int64, now time.Time) {
 	if !l.on.Load() || (s.AccountErr != nil && radius.ErrorCode(s.AccountErr) != radius.ENOTFOUND) {
 		return
 	}
-	hn, ha, hu := l.hash(invalAccount, name), l.hash(keyKind, key), l.hash(invalUser, username)
-	if l.epoch.Load() != st.epoch || l.gen(hn).Load() != st.acct || l.gen(hu).Load() != st.user {
+	if !l.putAccount(st, key, name, s.Account, now) {
 		return
 	}
+	hu := l.hash(invalUser, username)
+	lu := localUser{uptime: int64(s.Usage.Uptime / time.Second), bytes: s.Usage.Bytes, cached: s.UsageCached, gen: s.UsageGen,
+		deadlines: deadlines, expires: now.UnixNano() + int64(localTTL)}
+	su := l.shard(hu)
+	su.mu.Lock()
+	if l.gen(hu).Load() == st.user && l.epoch.Load() == st.epoch {
+		if len(su.users) >= l.max {
+			evictOne(su.users)
+		}
+		su.users[username] = lu
+	}
+	su.mu.Unlock()
+	l.fills.Add(1)
+}
+
+// putAccount stores the account a (nil: a remembered absence) read for key (Redis name
+// name), unless a message or a flush came since st, and reports whether it did.
+//
+// Against drop: putAccount registers the name, then stores the entry, checking the
+// name's generation under each lock; drop bumps the generation and takes the name out
+// under the name's lock, then deletes the entry under the key's lock. Whichever way they
+// interleave, the entry is either refused or deleted.
+func (l *local) putAccount(st stamp, key, name string, a *radius.Account, now time.Time) bool {
+	if !l.on.Load() {
+		return false
+	}
+	hn, ha := l.hash(invalAccount, name), l.hash(keyKind, key)
+	if l.epoch.Load() != st.epoch || l.gen(hn).Load() != st.acct {
+		return false
+	}
 	ns := now.UnixNano()
-	la := localAccount{a: s.Account, expires: ns + int64(localNegativeTTL)}
-	if s.Account != nil {
+	la := localAccount{a: a, expires: ns + int64(localNegativeTTL), name: name}
+	if a != nil {
 		la.expires = ns + int64(localTTL)
-		if s.Account.IsVoucher() {
+		if a.IsVoucher() {
 			la.expires = ns + int64(localVoucherTTL)
 		}
 	}
-	lu := localUser{uptime: int64(s.Usage.Uptime / time.Second), bytes: s.Usage.Bytes, cached: s.UsageCached, gen: s.UsageGen,
-		deadlines: deadlines, expires: ns + int64(localTTL)}
-	la.name = name
 	sn := l.shard(hn)
 	sn.mu.Lock()
 	ok := l.gen(hn).Load() == st.acct && l.epoch.Load() == st.epoch
@@ -200,10 +221,14 @@ func (l *local) put(st stamp, key, name, username string, s radius.AuthSnapshot,
 		sn.names[name] = key
 	}
 	sn.mu.Unlock()
+	if !ok {
+		return false
+	}
 	var evicted localAccount
 	sa := l.shard(ha)
 	sa.mu.Lock()
-	if ok && l.gen(hn).Load() == st.acct && l.epoch.Load() == st.epoch {
+	ok = l.gen(hn).Load() == st.acct && l.epoch.Load() == st.epoch
+	if ok {
 		if len(sa.accounts) >= l.max {
 			evicted = evictOne(sa.accounts)
 		}
@@ -216,16 +241,28 @@ func (l *local) put(st stamp, key, name, username string, s radius.AuthSnapshot,
 		delete(se.names, evicted.name)
 		se.mu.Unlock()
 	}
-	su := l.shard(hu)
-	su.mu.Lock()
-	if l.gen(hu).Load() == st.user && l.epoch.Load() == st.epoch {
-		if len(su.users) >= l.max {
-			evictOne(su.users)
-		}
-		su.users[username] = lu
+	return ok
+}
+
+// getAccount returns a copy of the account held under key (or ENOTFOUND for a remembered
+// absence), when it is held and current.
+func (l *local) getAccount(key string, now time.Time) (*radius.Account, bool, error) {
+	if !l.on.Load() {
+		return nil, false, nil
 	}
-	su.mu.Unlock()
-	l.fills.Add(1)
+	sa := l.shard(l.hash(keyKind, key))
+	sa.mu.RLock()
+	la, ok := sa.accounts[key]
+	sa.mu.RUnlock()
+	if !ok || now.UnixNano() >= la.expires {
+		return nil, false, nil
+	}
+	l.hits.Add(1)
+	if la.a == nil {
+		return nil, true, radius.Errorf(radius.ENOTFOUND, "account not found")
+	}
+	a := *la.a // the caller opens the password in place
+	return &a, true, nil
 }
 
 // evictOne drops an arbitrary entry (map iteration starts at a random one) and returns

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -301,4 +302,35 @@ func TestLocalBulkInvalidation(t *testing.T) {
 		mustAuth(t, b.c, "gail", now)
 		return b.c.LocalStats().Hits == hits
 	})
+}
+
+// TestLocalGetAccount: accounting's account reads (GetAccount) are answered from the
+// layer too, and dropped by another replica's invalidation.
+func TestLocalGetAccount(t *testing.T) {
+	ctx := context.Background()
+	rs, rdb := mustReplicas(t, 2)
+	a, b := rs[0], rs[1]
+	acct := subscriberAccount()
+	acct.Username = "hana"
+	key := radius.AccountKey("hana")
+	if err := a.c.SetAccount(ctx, key, acct, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.c.GetAccount(ctx, key); err != nil || got.Username != "hana" {
+		t.Fatalf("first read %+v, %v", got, err)
+	}
+	if err := rdb.Del(ctx, b.c.accountName(key)).Err(); err != nil { // silently, no message
+		t.Fatal(err)
+	}
+	if got, ok, err := b.c.GetAccountLocal(key); !ok || err != nil || got.Username != "hana" {
+		t.Fatalf("not held: %+v, %v, %v", got, ok, err)
+	}
+	if err := a.c.DeleteAccounts(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to drop hana", func() bool { _, ok, _ := b.c.GetAccountLocal(key); return !ok })
+	// A remembered absence is held too, briefly.
+	if _, err := b.c.GetAccount(ctx, radius.AccountKey("nobody")); radius.ErrorCode(err) != radius.ENOTFOUND && !errors.Is(err, radius.ErrCacheMiss) {
+		t.Fatal(err)
+	}
 }

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"tollgate/billing/billingtest"
+	"tollgate/billing/payments"
 	"tollgate/portal/auth"
 )
 
@@ -120,4 +123,59 @@ func withQuery(u, q string) string {
 		return u + "&" + q
 	}
 	return u + "?" + q
+}
+
+// TestPagesWithholdRestricted: /admin/sessions shows a restricted subscriber's sessions
+// without user, IP or MAC, linking to his page (which asks a reason); the payment
+// reviews withhold the event and account of a review naming him until the admin gives
+// a reason, which comes back to the reviews, shows the event and is audited.
+func TestPagesWithholdRestricted(t *testing.T) {
+	w := mustOpsWorld(t)
+	h := w.h
+	alice := h.sqlInt(`SELECT id FROM subscribers WHERE username = 'alice'`)
+	h.restrict(alice)
+	for _, u := range []string{"/admin/sessions", "/admin/sessions?view=history", "/admin/sessions?q=alice", "/admin/sessions?q=100.64.0.1"} {
+		resp, page := w.admin.get(u)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, `data-session="core/a1"`) ||
+			!strings.Contains(page, `href="/admin/subscribers/`+itoa64(alice)+`" class="badge warn"`) {
+			t.Fatalf("GET %s = %d: %s", u, resp.StatusCode, page)
+		}
+		if !strings.Contains(u, "q=") && !strings.Contains(page, "100.64.0.2") {
+			t.Errorf("GET %s withholds bob's session too", u)
+		}
+		for _, p := range []string{">alice<", "<td data-label=\"IP\">100.64.0.1", "100.64.0.9", "AA:BB:CC:00:00:01"} {
+			if strings.Contains(page, p) {
+				t.Errorf("GET %s shows %q", u, p)
+			}
+		}
+	}
+	// The subscriber's page is where they show, after a reason.
+	if _, page := w.admin.get(subscriberURL(alice)); !strings.Contains(page, "Reason needed") {
+		t.Errorf("the subscriber's page asks no reason: %.300s", page)
+	}
+
+	h.exec(`UPDATE subscribers SET email = 'alice@example.com' WHERE id = $1`, alice)
+	tu := h.mustTopUp("alice", 2000)
+	body := billingtest.ChargeSuccess(1, tu.Reference, 1500, "USD")
+	r, err := h.payments().Paystack(context.Background(), body, payments.SignPaystack([]byte(testPaystackKey), body))
+	if err != nil || r.Result != payments.ResultReview {
+		t.Fatalf("%+v, %v", r, err)
+	}
+	resp, page := w.admin.get("/admin/payments/reviews")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="withheld-`+itoa64(r.ReviewID)+`"`) || strings.Contains(page, "Event as received") ||
+		strings.Contains(page, "ada@example.com") {
+		t.Fatalf("reviews before a reason = %d: %s", resp.StatusCode, page)
+	}
+	reason := "reconciling the Paystack report"
+	resp, _ = w.admin.postForm(subscriberURL(alice)+"/reason", url.Values{"reason": {reason}, "next": {"/admin/payments/reviews?state=open"}})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/admin/payments/reviews?state=open" {
+		t.Fatalf("reason = %d %q", resp.StatusCode, loc)
+	}
+	_, page = w.admin.get("/admin/payments/reviews?state=open")
+	if !strings.Contains(page, "Event as received") || !strings.Contains(page, "read for: "+reason) || strings.Contains(page, "withheld-") {
+		t.Fatalf("reviews under a reason: %s", page)
+	}
+	if a := h.lastAudit(); a.Action != "payment.review.view" || a.Target != "subscriber:"+itoa64(alice) || !strings.Contains(a.Detail, reason) {
+		t.Errorf("audit %+v", a)
+	}
 }

@@ -115,6 +115,9 @@ type Subscriber struct {
 	NotifyEmail bool
 	NotifySMS   bool
 	Marketing   bool
+	// Restricted: the subscriber restricted processing, so a staff read of the
+	// profile takes a reason (CheckStaffRead).
+	Restricted bool
 }
 
 // NewSubscriber is the input of Service.AddSubscriber, as typed by an admin.

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,6 +16,10 @@ import (
 // session history, both filtered by NAS and searched by username (exact, or a prefix
 // with "*"), MAC or IP. A disconnect answers with the router's word: ACK, NAK with its
 // Error-Cause, no answer, or what the RouterOS API did.
+//
+// A session of a subscriber who restricted processing shows without its username, IP
+// and MAC (withhold), as the directory shows him: they are on his own page, which
+// asks the admin for a reason first (billing.CheckStaffRead).
 
 // sessionsPageSize is how many sessions one page of the history shows; the online list
 // shows up to onlineMax.
@@ -137,6 +142,9 @@ func (p *Portal) loadSessions(c *fiber.Ctx, v *sessionsView, after *radius.Sessi
 			v.More = true
 		}
 	}
+	for i := range list {
+		withhold(&list[i])
+	}
 	v.Sessions = list
 	if p.deps.Vouchers != nil {
 		nas, err := p.deps.Vouchers.NAS.ListNAS(ctx)
@@ -148,6 +156,13 @@ func (p *Portal) loadSessions(c *fiber.Ctx, v *sessionsView, after *radius.Sessi
 		}
 	}
 	return nil
+}
+
+// withhold blanks what identifies the person in a restricted subscriber's session.
+func withhold(s *radius.SessionView) {
+	if s.Restricted {
+		s.Username, s.MAC, s.FramedIP = "", "", netip.Addr{}
+	}
 }
 
 // adminSessionDisconnect ends the open session of form fields nas and id (its
@@ -185,6 +200,7 @@ func (p *Portal) adminSessionDisconnect(c *fiber.Ctx) error {
 		return err
 	}
 	v.Result = describeDisconnect(res, derr)
+	withhold(&s)
 	v.Result.User, v.Result.NAS, v.Result.SessionID = s.Username, s.NASName, s.SessionID
 	if err := p.loadSessions(c, v, nil); err != nil {
 		return err

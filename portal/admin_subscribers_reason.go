@@ -113,11 +113,12 @@ func (p *Portal) renderReason(c *fiber.Ctx, status int, pr *billing.Profile, nex
 }
 
 // safeNext is where the reason form of subscriber id may go on to: one of that
-// subscriber's pages or a document; anything else is the subscriber's page.
+// subscriber's pages, a document or the payment reviews; anything else is the
+// subscriber's page.
 func safeNext(next string, id int64) string {
 	base := subscriberURL(id)
 	ok := next == base || strings.HasPrefix(next, base+"/") || strings.HasPrefix(next, base+"?") ||
-		strings.HasPrefix(next, "/admin/invoices/")
+		strings.HasPrefix(next, "/admin/invoices/") || next == "/admin/payments/reviews" || strings.HasPrefix(next, "/admin/payments/reviews?")
 	if !ok || strings.ContainsAny(next, "\\\r\n") || strings.Contains(next, "//") {
 		return base
 	}

@@ -95,6 +95,9 @@ type NASAPI interface {
 type SessionAPI interface {
 	// FindSessions lists the sessions f selects, newest start first.
 	FindSessions(ctx context.Context, f radius.SessionFilter) ([]radius.Session, error)
+	// FindSessionViews lists the sessions q selects with whose they are, newest start
+	// first.
+	FindSessionViews(ctx context.Context, q radius.SessionQuery) ([]radius.SessionView, error)
 }
 
 // VoucherAPI is hotspot.Service.

@@ -15,7 +15,9 @@ import (
 // /api/v1 money resources: a subscriber's wallet (balance, its entries page by page,
 // and credits: money received, with an idempotency key so a retried request credits
 // once), and the invoices and receipts (list, get). Amounts are decimal strings in the
-// currency's main unit ("20.00"), signed on ledger entries (+credit, -debit).
+// currency's main unit ("20.00"), signed on ledger entries (+credit, -debit). The
+// reads of one subscriber's money take ?reason= when he restricted processing
+// (apiStaffRead).
 
 // MoneyAPI is the subscribers' money engine (billing.SubscriberService).
 type MoneyAPI interface {
@@ -154,18 +156,18 @@ func (p *Portal) registerAPIMoney() {
 		return
 	}
 	p.api("GET", "/api/v1/subscribers/:id/wallet", p.apiWallet, apiDoc{Summary: "A subscriber's wallet: its balance.",
-		Params: idParams(), Resp: walletJSON{}})
+		Params: readParams(idParams()...), Resp: walletJSON{}})
 	p.api("GET", "/api/v1/subscribers/:id/wallet/entries", p.apiWalletEntries, apiDoc{Summary: "A wallet's entries, newest first (append-only: their amounts add up to the balance).",
-		Params: pageParams(apiParam{Name: "id", In: "path", Type: "integer"}), Resp: page[ledgerEntryJSON]{}})
+		Params: readParams(pageParams(apiParam{Name: "id", In: "path", Type: "integer"})...), Resp: page[ledgerEntryJSON]{}})
 	p.api("POST", "/api/v1/subscribers/:id/wallet/credits", p.apiWalletCredit, apiDoc{Summary: "Credit money received (cash, a transfer) to a subscriber's wallet, with a receipt; what is due is renewed at once and an isolated subscriber restored. A retry with the same idempotency key credits once (200, replayed).",
 		Params: append(idParams(), apiParam{Name: "Idempotency-Key", In: "header", Desc: "or idempotency_key in the body"}),
 		Body:   walletCreditInput{}, Resp: walletCreditJSON{}, Status: fiber.StatusCreated})
-	p.api("GET", "/api/v1/invoices", p.apiInvoices, apiDoc{Summary: "Invoices and receipts, newest first, without lines.", Params: pageParams(
+	p.api("GET", "/api/v1/invoices", p.apiInvoices, apiDoc{Summary: "Invoices and receipts, newest first, without lines.", Params: readParams(pageParams(
 		apiParam{Name: "subscriber_id", In: "query", Type: "integer"},
 		apiParam{Name: "kind", In: "query", Desc: "invoice or receipt"},
-	), Resp: page[invoiceJSON]{}})
+	)...), Resp: page[invoiceJSON]{}})
 	p.api("GET", "/api/v1/invoices/:number", p.apiInvoice, apiDoc{Summary: "One invoice or receipt with its lines.",
-		Params: []apiParam{{Name: "number", In: "path", Desc: "e.g. INV-2026-000001"}}, Resp: invoiceJSON{}})
+		Params: readParams(apiParam{Name: "number", In: "path", Desc: "e.g. INV-2026-000001"}), Resp: invoiceJSON{}})
 }
 
 func (p *Portal) apiWallet(c *fiber.Ctx) error {
@@ -173,11 +175,15 @@ func (p *Portal) apiWallet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	r, err := apiStaffRead(c, s.Restricted)
+	if err != nil {
+		return err
+	}
 	w, _, err := p.deps.API.Money.WalletOf(c.UserContext(), s.Username, 1)
 	if err != nil {
 		return err
 	}
-	if err := p.audit(c, "wallet.show", subscriberTarget(s), nil); err != nil {
+	if err := p.audit(c, "wallet.show", subscriberTarget(s), r.detail(nil)); err != nil {
 		return err
 	}
 	return c.JSON(walletJSON{SubscriberID: s.ID, Username: s.Username, Currency: p.currency(), Balance: billing.FormatCents(w.BalanceCents),
@@ -197,6 +203,10 @@ func (p *Portal) apiWalletEntries(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	r, err := apiStaffRead(c, s.Restricted)
+	if err != nil {
+		return err
+	}
 	limit, err := pageLimit(c)
 	if err != nil {
 		return err
@@ -210,7 +220,7 @@ func (p *Portal) apiWalletEntries(c *fiber.Ctx) error {
 		return err
 	}
 	out := newestFirst(list, limit, func(e *billing.LedgerEntry) int64 { return e.ID }, toLedgerEntryJSON)
-	if err := p.audit(c, "wallet.entries", subscriberTarget(s), map[string]any{"count": len(out.Data)}); err != nil {
+	if err := p.audit(c, "wallet.entries", subscriberTarget(s), r.detail(map[string]any{"count": len(out.Data)})); err != nil {
 		return err
 	}
 	return c.JSON(out)
@@ -293,6 +303,12 @@ func (p *Portal) apiInvoices(c *fiber.Ctx) error {
 	if _, err := cursor(c, &before); err != nil {
 		return err
 	}
+	r := &staffRead{}
+	if f.SubscriberID != 0 {
+		if r, err = p.apiSubscriberRead(c, f.SubscriberID); err != nil {
+			return err
+		}
+	}
 	list, err := p.deps.API.MoneyPages.FindInvoicePage(c.UserContext(), f, before.ID)
 	if err != nil {
 		return err
@@ -302,7 +318,7 @@ func (p *Portal) apiInvoices(c *fiber.Ctx) error {
 	if f.SubscriberID != 0 {
 		target = "subscriber:" + strconv.FormatInt(f.SubscriberID, 10)
 	}
-	if err := p.audit(c, "invoice.list", target, map[string]any{"count": len(out.Data), "kind": string(f.Kind)}); err != nil {
+	if err := p.audit(c, "invoice.list", target, r.detail(map[string]any{"count": len(out.Data), "kind": string(f.Kind)})); err != nil {
 		return err
 	}
 	return c.JSON(out)
@@ -317,8 +333,28 @@ func (p *Portal) apiInvoice(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := p.audit(c, "invoice.show", "invoice:"+inv.Number, map[string]any{"subscriber_id": inv.SubscriberID}); err != nil {
+	r, err := p.apiSubscriberRead(c, inv.SubscriberID)
+	if err != nil {
+		return err
+	}
+	if err := p.audit(c, "invoice.show", "invoice:"+inv.Number, r.detail(map[string]any{"subscriber_id": inv.SubscriberID})); err != nil {
 		return err
 	}
 	return c.JSON(toInvoiceJSON(inv))
+}
+
+// apiSubscriberRead is apiStaffRead for a read that names subscriber id without
+// loading him: a subscriber who is gone (or id 0) restricted nothing.
+func (p *Portal) apiSubscriberRead(c *fiber.Ctx, id int64) (*staffRead, error) {
+	restricted := false
+	if id != 0 {
+		s, err := p.deps.API.Subscribers.FindSubscriberByID(c.UserContext(), id)
+		switch {
+		case err == nil:
+			restricted = s.Restricted
+		case radius.ErrorCode(err) != radius.ENOTFOUND:
+			return nil, err
+		}
+	}
+	return apiStaffRead(c, restricted)
 }

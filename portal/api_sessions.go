@@ -12,7 +12,8 @@ import (
 )
 
 // /api/v1/sessions: the accounting sessions, newest start first, and the RFC 5176
-// Disconnect of an open one.
+// Disconnect of an open one. A list withholds the username, MAC and IP of a subscriber
+// who restricted processing; the list of his (?user=) takes ?reason= (apiStaffRead).
 
 type sessionJSON struct {
 	NAS            string     `json:"nas"`
@@ -28,6 +29,7 @@ type sessionJSON struct {
 	OutputOctets   uint64     `json:"output_octets"`
 	TerminateCause string     `json:"terminate_cause"`
 	Online         bool       `json:"online"`
+	Restricted     bool       `json:"restricted" doc:"the subscriber restricted processing: a list withholds username, mac and ip unless it is his (?user=) with ?reason="`
 }
 
 func toSessionJSON(s *radius.Session) sessionJSON {
@@ -65,11 +67,11 @@ func (p *Portal) registerAPISessions() {
 	if p.deps.API.Sessions == nil {
 		return
 	}
-	p.api("GET", "/api/v1/sessions", p.apiSessions, apiDoc{Summary: "List sessions, newest start first.", Params: pageParams(
+	p.api("GET", "/api/v1/sessions", p.apiSessions, apiDoc{Summary: "List sessions, newest start first.", Params: readParams(pageParams(
 		apiParam{Name: "online", In: "query", Type: "boolean", Desc: "true: open sessions only"},
 		apiParam{Name: "user", In: "query", Desc: "only this username"},
 		apiParam{Name: "nas", In: "query", Desc: "only this router's (its name)"},
-	), Resp: page[sessionJSON]{}})
+	)...), Resp: page[sessionJSON]{}})
 	if p.deps.API.Disconnect != nil {
 		p.api("POST", "/api/v1/sessions/:nas/:acct_session_id/disconnect", p.apiSessionDisconnect, apiDoc{
 			Summary: "Send the session's router an RFC 5176 Disconnect-Request and answer its outcome (ack, nak with its Error-Cause, timeout).",
@@ -83,7 +85,7 @@ func (p *Portal) apiSessions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := radius.SessionFilter{Username: strings.Clone(c.Query("user")), NASName: strings.Clone(c.Query("nas")), Limit: limit + 1}
+	f := radius.SessionQuery{Username: strings.Clone(c.Query("user")), NASName: strings.Clone(c.Query("nas")), Limit: limit + 1}
 	if s := c.Query("online"); s != "" {
 		if f.Online, err = strconv.ParseBool(s); err != nil {
 			return radius.Errorf(radius.EINVALID, "online: true or false")
@@ -95,9 +97,19 @@ func (p *Portal) apiSessions(c *fiber.Ctx) error {
 	} else if ok {
 		f.After = &radius.SessionPos{StartedAt: at.Start, NASID: at.NASID, SessionID: at.SessionID}
 	}
-	list, err := p.deps.API.Sessions.FindSessions(c.UserContext(), f)
+	list, err := p.deps.API.Sessions.FindSessionViews(c.UserContext(), f)
 	if err != nil {
 		return err
+	}
+	// One user's sessions are a read of his: of a restricted subscriber, with a reason.
+	r, target := &staffRead{}, ""
+	if f.Username != "" && len(list) > 0 {
+		if r, err = apiStaffRead(c, list[0].Restricted); err != nil {
+			return err
+		}
+		if id := list[0].SubscriberID; id != 0 {
+			target = "subscriber:" + strconv.FormatInt(id, 10)
+		}
 	}
 	out := page[sessionJSON]{Data: []sessionJSON{}}
 	for i := range list {
@@ -106,9 +118,13 @@ func (p *Portal) apiSessions(c *fiber.Ctx) error {
 			out.NextCursor = makeCursor(sessionCursor{Start: last.StartedAt, NASID: last.NASID, SessionID: last.SessionID})
 			break
 		}
-		out.Data = append(out.Data, toSessionJSON(&list[i]))
+		j := toSessionJSON(&list[i].Session)
+		if j.Restricted = list[i].Restricted; j.Restricted && !r.restricted {
+			j.Username, j.MAC, j.IP = "", "", ""
+		}
+		out.Data = append(out.Data, j)
 	}
-	if err := p.audit(c, "session.list", "", map[string]any{"count": len(out.Data)}); err != nil {
+	if err := p.audit(c, "session.list", target, r.detail(map[string]any{"count": len(out.Data)})); err != nil {
 		return err
 	}
 	return c.JSON(out)

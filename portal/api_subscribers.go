@@ -16,6 +16,11 @@ import (
 // which disables: a subscriber's accounting, invoices and events must outlive him
 // (erasure, which pseudonymises them, is the privacy center's). Suspending or
 // disabling cuts the subscriber's open sessions, as the command line does.
+//
+// Staff reads (issue 9): a read of one subscriber who restricted processing names its
+// reason in ?reason= (billing.CheckStaffRead), kept in the read's audit entry; a list,
+// and the answer to a write, withholds such a subscriber's name, email, phone, MAC
+// and static IP, as the admin's directory does.
 
 type subscriberJSON struct {
 	ID         int64      `json:"id"`
@@ -33,12 +38,21 @@ type subscriberJSON struct {
 	ValidUntil *time.Time `json:"valid_until"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
+	Restricted bool       `json:"restricted" doc:"the subscriber restricted processing: lists withhold name, email, phone, mac and static_ip; a read of one takes ?reason="`
+}
+
+// withhold blanks what a list shows of a restricted subscriber beyond the account.
+func (j *subscriberJSON) withhold() {
+	if j.Restricted {
+		j.Name, j.Email, j.Phone, j.MAC, j.StaticIP = "", "", "", "", ""
+	}
 }
 
 func toSubscriberJSON(s *billing.Subscriber) subscriberJSON {
 	out := subscriberJSON{ID: s.ID, Username: s.Username, Plan: s.PlanName, PlanID: s.PlanID, Status: string(s.Status),
 		MAC: s.MAC, MACLogin: s.MACLogin, Name: s.Name, Email: s.Email, Phone: s.Phone,
-		ValidFrom: timeOrNil(s.ValidFrom), ValidUntil: timeOrNil(s.ValidUntil), CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC()}
+		ValidFrom: timeOrNil(s.ValidFrom), ValidUntil: timeOrNil(s.ValidUntil), CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC(),
+		Restricted: s.Restricted}
 	if s.StaticIP.IsValid() {
 		out.StaticIP = s.StaticIP.String()
 	}
@@ -84,7 +98,7 @@ func (p *Portal) registerAPISubscribers() {
 		apiParam{Name: "plan_id", In: "query", Type: "integer"},
 	), Resp: page[subscriberJSON]{}})
 	p.api("POST", "/api/v1/subscribers", p.apiSubscriberCreate, apiDoc{Summary: "Add a subscriber.", Body: subscriberInput{}, Resp: subscriberJSON{}, Status: 201})
-	p.api("GET", "/api/v1/subscribers/:id", p.apiSubscriber, apiDoc{Summary: "One subscriber.", Params: idParams(), Resp: subscriberJSON{}})
+	p.api("GET", "/api/v1/subscribers/:id", p.apiSubscriber, apiDoc{Summary: "One subscriber.", Params: readParams(idParams()...), Resp: subscriberJSON{}})
 	p.api("PATCH", "/api/v1/subscribers/:id", p.apiSubscriberUpdate, apiDoc{Summary: "Change a subscriber's status, plan, password or device; suspending or disabling cuts the open sessions, a new plan reaches them at the next login.",
 		Params: idParams(), Body: subscriberUpdate{}, Resp: subscriberChange{}})
 	p.api("DELETE", "/api/v1/subscribers/:id", p.apiSubscriberDelete, apiDoc{Summary: "Disable a subscriber and cut its sessions (records are kept; the account can be enabled again).",
@@ -120,7 +134,9 @@ func (p *Portal) apiSubscribers(c *fiber.Ctx) error {
 			out.NextCursor = makeCursor(idCursor{ID: list[i-1].ID})
 			break
 		}
-		out.Data = append(out.Data, toSubscriberJSON(&list[i]))
+		j := toSubscriberJSON(&list[i])
+		j.withhold()
+		out.Data = append(out.Data, j)
 	}
 	if err := p.audit(c, "subscriber.list", "", map[string]any{"count": len(out.Data), "search": f.Search != ""}); err != nil {
 		return err
@@ -140,12 +156,41 @@ func subscriberTarget(s *billing.Subscriber) string {
 	return "subscriber:" + strconv.FormatInt(s.ID, 10)
 }
 
+// readParams are params with the staff read's reason.
+func readParams(params ...apiParam) []apiParam {
+	return append(params, apiParam{Name: "reason", In: "query",
+		Desc: "why you read this subscriber's data: required (422 naming reason without it) when the subscriber restricted processing; kept in the audit log"})
+}
+
+// errNoReason refuses a read of a restricted subscriber that names no reason.
+var errNoReason = radius.Errorf(radius.EINVALID,
+	"reason: this subscriber restricted the processing of their data: give the reason for this read in ?reason=")
+
+// apiStaffRead applies the staff-read rule (billing.CheckStaffRead) to an API read of
+// the data of a subscriber who is restricted or not: the reason comes from ?reason=,
+// and the read's audit entry keeps it (staffRead.detail). EINVALID naming reason.
+func apiStaffRead(c *fiber.Ctx, restricted bool) (*staffRead, error) {
+	q := c.Query("reason")
+	if restricted && strings.TrimSpace(q) == "" {
+		return nil, errNoReason
+	}
+	reason, err := billing.CheckStaffRead(&billing.Profile{Restricted: restricted}, q)
+	if err != nil {
+		return nil, err
+	}
+	return &staffRead{restricted: restricted, reason: strings.Clone(reason)}, nil
+}
+
 func (p *Portal) apiSubscriber(c *fiber.Ctx) error {
 	s, err := p.findSubscriber(c)
 	if err != nil {
 		return err
 	}
-	if err := p.audit(c, "subscriber.show", subscriberTarget(s), nil); err != nil {
+	r, err := apiStaffRead(c, s.Restricted)
+	if err != nil {
+		return err
+	}
+	if err := p.audit(c, "subscriber.show", subscriberTarget(s), r.detail(nil)); err != nil {
 		return err
 	}
 	return c.JSON(toSubscriberJSON(s))
@@ -215,6 +260,7 @@ func (p *Portal) changeSubscriber(c *fiber.Ctx, s *billing.Subscriber, upd billi
 		return err
 	}
 	out := subscriberChange{subscriberJSON: toSubscriberJSON(s), Sessions: []coaJSON{}}
+	out.withhold() // a write is no read: it answers what the list shows
 	if upd.Status != nil && s.Status != radius.StatusActive {
 		res, err := p.disconnectUser(ctx, s.Username, string(s.Status))
 		out.Sessions = res

@@ -19,6 +19,11 @@ import (
 // crediting the amount received to a subscriber or dismissing it with a note. Showing
 // the queue is audited (the raw events hold the payers' personal data), and so is each
 // resolution.
+//
+// A review that names a subscriber who restricted processing shows without its event
+// and account until the admin gives a reason for that subscriber (the reason form of
+// admin_subscribers_reason.go, which comes back here); each review read under a
+// reason is audited with it (payment.review.view).
 
 // registerPayments adds the review pages when the portal has payments.
 func (p *Portal) registerPayments() {
@@ -44,6 +49,10 @@ type reviewRow struct {
 	Amount   string
 	Received string
 	Resolved string
+	// Withheld: the event and account are blanked until a reason is given; ReadFor
+	// is the reason the admin gave, when a grant opened the review.
+	Withheld bool
+	ReadFor  string
 }
 
 // Reasons as an admin reads them.
@@ -96,11 +105,26 @@ func (p *Portal) paymentReviewsPage(c *fiber.Ctx, status int, state string, form
 		if !r.ResolvedAt.IsZero() {
 			row.Resolved = r.ResolvedAt.UTC().Format(time.DateTime + " UTC")
 		}
+		if r.RestrictedID != 0 {
+			if reason, ok := p.readGrant(c, r.RestrictedID); ok {
+				row.ReadFor = reason
+			} else {
+				row.Withheld, row.Raw, row.Payment.Account = true, nil, ""
+			}
+		}
 		v.Reviews = append(v.Reviews, row)
 	}
 	if status == fiber.StatusOK {
 		if err := p.audit(c, "payment.reviews", "", map[string]any{"state": state, "count": len(list)}); err != nil {
 			return err
+		}
+	}
+	for _, r := range v.Reviews {
+		if r.ReadFor != "" {
+			d := map[string]any{"review": r.ID, "restricted": true, "reason": r.ReadFor}
+			if err := p.audit(c, "payment.review.view", "subscriber:"+strconv.FormatInt(r.RestrictedID, 10), d); err != nil {
+				return err
+			}
 		}
 	}
 	return p.renderData(c, status, "admin-payments", v)

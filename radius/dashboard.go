@@ -53,6 +53,8 @@ type SessionQuery struct {
 	Online    bool
 	NASName   string
 	SessionID string // Acct-Session-Id
+	// Username selects one account's sessions (exactly).
+	Username string
 	// RatePlanID selects the sessions whose rate limit comes from this plan: its
 	// accounts' unless isolated, and the isolated ones of the plans it isolates.
 	RatePlanID int64
@@ -72,6 +74,11 @@ type SessionView struct {
 	PlanName  string // "" when no account has the username (any more)
 	RateLimit string // "" for none
 	Isolated  bool
+	// SubscriberID is the subscriber whose username the session has (0: none, a
+	// voucher's), and Restricted whether he restricted processing: a staff read of
+	// his sessions takes a reason.
+	SubscriberID int64
+	Restricted   bool
 }
 
 // SessionViews lists sessions for the admin's pages (Postgres).

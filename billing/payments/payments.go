@@ -154,6 +154,10 @@ type Review struct {
 	// PaymentUsername is the subscriber the payment points at (its top-up's, or the one
 	// its account names), "" when none: what an admin most likely credits.
 	PaymentUsername string
+	// RestrictedID is the subscriber the review names who restricted processing (the
+	// payment's, else the one credited), 0 when none: a staff read of the event
+	// takes a reason (billing.CheckStaffRead).
+	RestrictedID int64
 }
 
 // ReviewFilter selects reviews: by state ("" for all), newest first.

@@ -267,7 +267,8 @@ const reviewColumns = `r.id, r.reason, r.raw, r.created_at, r.state, r.resolved_
        coalesce(r.subscriber_id, 0), coalesce(s.username, ''), coalesce(r.ledger_entry_id, 0), coalesce(t.reference, ''),
        coalesce(ps.username, ''),
        p.id, p.provider, p.provider_id, p.reference, p.account, p.amount_cents, p.currency, p.received_at,
-       coalesce(p.outcome, ''), coalesce(p.topup_id, 0), coalesce(p.subscriber_id, 0), coalesce(p.ledger_entry_id, 0)`
+       coalesce(p.outcome, ''), coalesce(p.topup_id, 0), coalesce(p.subscriber_id, 0), coalesce(p.ledger_entry_id, 0),
+       CASE WHEN ps.restricted THEN ps.id WHEN s.restricted THEN s.id ELSE 0 END`
 
 const reviewFrom = `
 FROM payment_reviews r
@@ -284,7 +285,7 @@ func scanReview(row pgx.Row, r *payments.Review) error {
 	err := row.Scan(&r.ID, &reason, &raw, &r.CreatedAt, &state, &resolved, &r.ResolvedBy, &r.Note,
 		&r.SubscriberID, &r.Username, &r.LedgerEntryID, &r.TopUpReference, &r.PaymentUsername,
 		&p.ID, &provider, &p.ProviderID, &p.Reference, &p.Account, &p.AmountCents, &p.Currency, &p.ReceivedAt,
-		&p.Outcome, &p.TopUpID, &p.SubscriberID, &p.LedgerEntryID)
+		&p.Outcome, &p.TopUpID, &p.SubscriberID, &p.LedgerEntryID, &r.RestrictedID)
 	if err != nil {
 		return err
 	}

@@ -520,6 +520,18 @@ func TestResolveReview(t *testing.T) {
 	if err != nil || got.Username != "gina" || got.ResolvedBy != "admin@example.com" || got.LedgerEntryID == 0 || got.Note == "" {
 		t.Fatalf("review %+v, %v", got, err)
 	}
+	if got.RestrictedID != 0 {
+		t.Fatalf("restricted %d before gina restricted processing", got.RestrictedID)
+	}
+	if _, err := p.pool.Exec(ctx, `UPDATE subscribers SET restricted = true WHERE id = $1`, got.SubscriberID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.pay.Review(ctx, r1.ReviewID); err != nil || got.RestrictedID != got.SubscriberID {
+		t.Fatalf("restricted %+v, %v; want gina's id", got, err)
+	}
+	if _, err := p.pool.Exec(ctx, `UPDATE subscribers SET restricted = false WHERE id = $1`, got.SubscriberID); err != nil {
+		t.Fatal(err)
+	}
 	open, _ := p.pay.Reviews(ctx, payments.ReviewOpen, 0)
 	all, _ := p.pay.Reviews(ctx, "", 0)
 	if len(open) != 0 || len(all) != 2 {

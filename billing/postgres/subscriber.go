@@ -39,12 +39,14 @@ func subscriberError(err error, username, mac string) error {
 // subscriberColumns are the columns of the CTE "s" joined with its plan "p".
 const subscriberColumns = `s.id, s.username, s.plan_id, p.name, s.status, s.static_ip, s.mac,
        s.mac_login, s.valid_from, s.valid_until, s.created_at, s.updated_at,
-       s.name, coalesce(s.email, ''), coalesce(s.phone, ''), s.auto_renew, s.notify_email, s.notify_sms, s.marketing`
+       s.name, coalesce(s.email, ''), coalesce(s.phone, ''), s.auto_renew, s.notify_email, s.notify_sms, s.marketing,
+       s.restricted`
 
 // returningSubscriber is what a write returns for the CTE "s".
 const returningSubscriber = `RETURNING id, username, plan_id, status, static_ip, mac,
               mac_login, valid_from, valid_until, created_at, updated_at,
-              name, email, phone, auto_renew, notify_email, notify_sms, marketing`
+              name, email, phone, auto_renew, notify_email, notify_sms, marketing,
+              restricted`
 
 // scanSubscriber scans subscriberColumns (and more) into sub.
 func scanSubscriber(row pgx.Row, sub *billing.Subscriber, more ...any) error {
@@ -53,7 +55,8 @@ func scanSubscriber(row pgx.Row, sub *billing.Subscriber, more ...any) error {
 	var from, until *time.Time
 	err := row.Scan(append([]any{&sub.ID, &sub.Username, &sub.PlanID, &sub.PlanName, &status, &sub.StaticIP,
 		&mac, &sub.MACLogin, &from, &until, &sub.CreatedAt, &sub.UpdatedAt,
-		&sub.Name, &sub.Email, &sub.Phone, &sub.AutoRenew, &sub.NotifyEmail, &sub.NotifySMS, &sub.Marketing}, more...)...)
+		&sub.Name, &sub.Email, &sub.Phone, &sub.AutoRenew, &sub.NotifyEmail, &sub.NotifySMS, &sub.Marketing,
+		&sub.Restricted}, more...)...)
 	if err != nil {
 		return err
 	}

@@ -163,7 +163,7 @@ func (s *Store) SessionsByHour(ctx context.Context, from time.Time, hours int, n
 const sessionViewSQL = `
 SELECT ` + sessionColumns + `, coalesce(p.name, ''),
        CASE WHEN sc.state = 'isolated' THEN coalesce(ip.rate_limit, '') ELSE coalesce(p.rate_limit, '') END,
-       coalesce(sc.state = 'isolated', false)
+       coalesce(sc.state = 'isolated', false), coalesce(sb.id, 0), coalesce(sb.restricted, false)
 FROM sessions s
 LEFT JOIN nas n ON n.id = s.nas_id
 LEFT JOIN subscribers sb ON sb.username = s.username
@@ -194,6 +194,9 @@ func (s *Store) FindSessionViews(ctx context.Context, q radius.SessionQuery) ([]
 	if q.SessionID != "" {
 		where = append(where, "s.acct_session_id = "+arg(q.SessionID))
 	}
+	if q.Username != "" {
+		where = append(where, "s.username = "+arg(q.Username))
+	}
 	if q.RatePlanID != 0 {
 		where = append(where, "CASE WHEN sc.state = 'isolated' THEN ip.id ELSE p.id END = "+arg(q.RatePlanID))
 	}
@@ -220,7 +223,7 @@ func (s *Store) FindSessionViews(ctx context.Context, q radius.SessionQuery) ([]
 	for rows.Next() {
 		var v radius.SessionView
 		var err error
-		v.Session, err = scanSession(rowWith{rows, []any{&v.PlanName, &v.RateLimit, &v.Isolated}})
+		v.Session, err = scanSession(rowWith{rows, []any{&v.PlanName, &v.RateLimit, &v.Isolated, &v.SubscriberID, &v.Restricted}})
 		if err != nil {
 			return nil, fmt.Errorf("postgres: find session views: %w", err)
 		}

@@ -194,6 +194,8 @@ SELECT id, plan_id, 'isolated', 1, now() - interval '40 days', now() - interval 
 		{"IP", radius.SessionQuery{Search: "100.64.0.2"}, []string{"core/a2"}},
 		{"online on a NAS by prefix", radius.SessionQuery{Online: true, NASName: "core", Search: "al*"}, []string{"core/a2"}},
 		{"session id", radius.SessionQuery{SessionID: "a1"}, []string{"core/a1"}},
+		{"one username", radius.SessionQuery{Username: "alice"}, []string{"core/a2", "core/a1"}},
+		{"one username, not a prefix", radius.SessionQuery{Username: "al*"}, nil},
 		{"rate from the plan", radius.SessionQuery{Online: true, RatePlanID: gold}, []string{"core/a2"}},
 		{"rate from the isolation plan", radius.SessionQuery{Online: true, RatePlanID: iso}, []string{"edge/b1"}},
 		{"page", radius.SessionQuery{Limit: 2, After: &radius.SessionPos{StartedAt: now.Add(-time.Hour), NASID: edge.ID, SessionID: "b1"}}, []string{"core/a2", "core/a1"}},
@@ -208,15 +210,17 @@ SELECT id, plan_id, 'isolated', 1, now() - interval '40 days', now() - interval 
 			}
 		})
 	}
+	MustExec(t, pool, `UPDATE subscribers SET restricted = true WHERE username = 'albert'`)
 	got, err := s.FindSessionViews(ctx, radius.SessionQuery{Online: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	plans := map[string]string{}
 	for _, v := range got {
-		plans[v.Username] = fmt.Sprintf("%s %s %v", v.PlanName, v.RateLimit, v.Isolated)
+		plans[v.Username] = fmt.Sprintf("%s %s %v subscriber:%v restricted:%v", v.PlanName, v.RateLimit, v.Isolated, v.SubscriberID != 0, v.Restricted)
 	}
-	want := map[string]string{"alice": "gold 10M/20M false", "albert": "gold 256k/256k true", "carol": "  false"}
+	want := map[string]string{"alice": "gold 10M/20M false subscriber:true restricted:false", "albert": "gold 256k/256k true subscriber:true restricted:true",
+		"carol": "  false subscriber:false restricted:false"}
 	for u, w := range want {
 		if plans[u] != w {
 			t.Errorf("%s: %q, want %q", u, plans[u], w)

@@ -312,7 +312,7 @@ func loadConfig() (*Config, error) {
 			*d.dst = x
 		}
 	}
-	c.LocalCache = 200_000
+	c.LocalCache = 100_000
 	if v := os.Getenv("TOLLGATE_LOCAL_CACHE"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 10_000_000 {

@@ -52,7 +52,7 @@ type Options struct {
 	// reads as a miss and is counted. Default: a random key.
 	RecordKey []byte
 	// LocalSize bounds the in-process layer (StartLocal): how many accounts, and how
-	// many users' usage, it keeps (default 200,000 each; an account costs about 400
+	// many users' usage, it keeps (default 100,000 each; an account and its usage cost about 800
 	// bytes).
 	LocalSize int
 }

@@ -87,7 +87,7 @@ type local struct {
 }
 
 // defaultLocalSize is Options.LocalSize's default.
-const defaultLocalSize = 200_000
+const defaultLocalSize = 100_000
 
 func (l *local) init(size int) {
 	if size <= 0 {

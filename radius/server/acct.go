@@ -61,7 +61,7 @@ func (s *Server) accounting(ctx context.Context, e *nasEntry, src netip.Addr, b 
 		s.drop(e, &s.stats.BadAuthenticator)
 		return nil, nil
 	}
-	req, err := radius.Parse(b, e.Secret)
+	req, err := parsePacket(b, e.Secret)
 	if err != nil {
 		s.drop(e, &s.stats.Malformed)
 		return nil, nil

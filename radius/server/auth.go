@@ -81,7 +81,7 @@ func (s *Server) status(e *nasEntry, b []byte, acctPort bool) []byte {
 		s.drop(e, &s.stats.BadAuthenticator)
 		return nil
 	}
-	req, err := radius.Parse(b, e.Secret)
+	req, err := parsePacket(b, e.Secret)
 	if err != nil {
 		s.drop(e, &s.stats.Malformed)
 		return nil
@@ -111,7 +111,7 @@ func (s *Server) access(ctx context.Context, e *nasEntry, b []byte) []byte {
 			return nil
 		}
 	}
-	req, err := radius.Parse(b, e.Secret)
+	req, err := parsePacket(b, e.Secret)
 	if err != nil {
 		s.drop(e, &s.stats.Malformed)
 		return nil
@@ -154,6 +154,7 @@ func (s *Server) access(ctx context.Context, e *nasEntry, b []byte) []byte {
 	s.stats.Accepts.Add(1)
 	e.counts.accepts.Add(1)
 	resp := req.Response(radius.CodeAccessAccept)
+	resp.Attributes = make(radius.Attributes, 0, 16) // an Accept's usual attributes, without regrowing
 	addAccept(resp, &d)
 	if extra != nil {
 		extra(resp)

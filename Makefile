@@ -15,7 +15,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 SERVICES_ENV      = envs="$$(scripts/services.sh env)" && eval "$$envs"
 SERVICES_TEST_ENV = envs="$$(scripts/services.sh test-env)" && eval "$$envs"
 
-.PHONY: help build run test bench bench-compare lint generate verify migrate stop
+.PHONY: help build run test bench bench-compare bench-scale lint generate verify migrate stop
 
 help: ## Show this help
 	@echo "Usage: make <target>"
@@ -37,6 +37,9 @@ bench: build ## Run the benchmark (scripts/bench.sh) against a migrated database
 
 bench-compare: build ## tollgate against FreeRADIUS 3.2 (users file, detail, rlm_sql) with radbench
 	$(SERVICES_ENV) && scripts/bench-compare.sh
+
+bench-scale: build ## 1M-subscriber import, RSS with 100k open sessions, cold start (scripts/bench-scale.sh)
+	$(SERVICES_ENV) && BENCH_SCALE_CMD="make bench-scale" scripts/bench-scale.sh
 
 lint: ## go vet, gofmt check and staticcheck
 	$(GO) vet ./...

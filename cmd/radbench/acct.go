@@ -29,6 +29,9 @@ import (
 // Like a NAS, a session carries on after a lost or bad answer: the next
 // request of the session is still sent.
 //
+// With -acct-open a unit is the Start alone, counted as one request: the
+// sessions are never stopped, so a server ends up holding that many open ones.
+//
 // RouterOS sends no Message-Authenticator in accounting, so none is sent by
 // default; -acct-message-authenticator adds one (first attribute).
 
@@ -47,6 +50,7 @@ type acctMode struct {
 	users    *userCache
 	consts   radius.Attributes // NAS attributes etc. shared read-only by all workers
 	interims int
+	open     bool // -acct-open: Start only
 	withMA   bool
 	big      bool
 
@@ -85,6 +89,7 @@ func newAcctMode(cfg *config, users *userCache) (*acctMode, error) {
 		users:    users,
 		consts:   p.Attributes,
 		interims: cfg.Interims,
+		open:     cfg.AcctOpen,
 		withMA:   cfg.AcctMessageAuthenticator,
 		big:      cfg.BigCounters,
 		runTag:   strings.ToUpper(hex.EncodeToString(seed[4:])),
@@ -93,10 +98,15 @@ func newAcctMode(cfg *config, users *userCache) (*acctMode, error) {
 	return m, nil
 }
 
-func (m *acctMode) name() string           { return "acct" }
-func (m *acctMode) needsAuthConn() bool    { return false }
-func (m *acctMode) needsAcctConn() bool    { return true }
-func (m *acctMode) requestsPerUnit() int64 { return int64(m.interims) + 2 }
+func (m *acctMode) name() string        { return "acct" }
+func (m *acctMode) needsAuthConn() bool { return false }
+func (m *acctMode) needsAcctConn() bool { return true }
+func (m *acctMode) requestsPerUnit() int64 {
+	if m.open {
+		return 1
+	}
+	return int64(m.interims) + 2
+}
 
 // acctSession is the simulated state of one PPPoE session.
 type acctSession struct {
@@ -140,10 +150,13 @@ func (m *acctMode) newSession(w *worker, u int) *acctSession {
 	return s
 }
 
-// transact runs one whole session for user u.
+// transact runs one whole session for user u (its Start alone with -acct-open).
 func (m *acctMode) transact(w *worker, u int) {
 	s := m.newSession(w, u)
 	m.send(w, s, rfc2866.AcctStatusType_Value_Start, 0)
+	if m.open {
+		return
+	}
 	for j := 1; j <= m.interims; j++ {
 		m.send(w, s, rfc2866.AcctStatusType_Value_InterimUpdate, uint32(j)*acctInterval)
 	}

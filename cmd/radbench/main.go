@@ -7,7 +7,8 @@
 // runs PPPoE accounting sessions against -acct-server: Start, -interims
 // Interim-Updates, Stop, each request waiting for its Accounting-Response
 // (see acct.go); every request counts in sent, and accepts counts
-// Accounting-Responses.
+// Accounting-Responses. With -acct-open a session is its Start alone: the
+// sessions stay open, as on a NAS whose subscribers are all online.
 //
 // Each of the -concurrency workers owns one connected UDP socket and performs
 // request→response exchanges synchronously. At the end exactly one summary
@@ -77,6 +78,7 @@ type config struct {
 
 	// acct mode
 	Interims                 int  // Interim-Updates per session
+	AcctOpen                 bool // send only the Start of each session
 	BigCounters              bool // push some sessions' counters past 2^32
 	AcctMessageAuthenticator bool // add Message-Authenticator to Accounting-Requests
 	AcctClass                string
@@ -152,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.MAC, "mac", false, "send Calling-Station-Id as a MikroTik MAC (AA:BB:CC:xx:xx:xx derived from the user index)")
 	fs.BoolVar(&cfg.NoMessageAuthenticator, "no-message-authenticator", false, "omit Message-Authenticator (default: include it first, like RouterOS 7.15+)")
 	fs.IntVar(&cfg.Interims, "interims", cfg.Interims, "acct: Interim-Updates per session between Start and Stop")
+	fs.BoolVar(&cfg.AcctOpen, "acct-open", false, "acct: send only a Start per session (a new session of user i each time), so sessions stay open")
 	fs.BoolVar(&cfg.BigCounters, "big-counters", false, "acct: make every fourth session's octet counters exceed 2^32 (Gigawords > 0)")
 	fs.BoolVar(&cfg.AcctMessageAuthenticator, "acct-message-authenticator", false, "acct: add Message-Authenticator to Accounting-Requests (RouterOS sends none)")
 	fs.StringVar(&cfg.AcctClass, "acct-class", "", "acct: Class to send, as echoed from an Access-Accept (e.g. tg:1; default none)")
@@ -214,7 +217,7 @@ func (c *config) validate() error {
 	if c.Interims < 0 || c.Interims > maxInterims {
 		return fmt.Errorf("-interims must be in [0,%d]", maxInterims)
 	}
-	if c.Mode == "acct" && c.Requests > 0 && c.Requests < int64(c.Interims)+2 {
+	if c.Mode == "acct" && !c.AcctOpen && c.Requests > 0 && c.Requests < int64(c.Interims)+2 {
 		return fmt.Errorf("-requests %d is less than one session (%d requests with -interims %d)", c.Requests, c.Interims+2, c.Interims)
 	}
 	if len(c.AcctClass) > 253 {

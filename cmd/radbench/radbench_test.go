@@ -957,6 +957,44 @@ func TestAcctInterims(t *testing.T) {
 	}
 }
 
+// TestAcctOpen checks -acct-open: one Start per request, each a session of
+// its own, none stopped; -requests 3 is enough (no whole session needed).
+func TestAcctOpen(t *testing.T) {
+	as := startAcctServer(t, &acctServer{})
+	cfg := acctConfig(as.addr)
+	cfg.AcctOpen = true
+	cfg.Users = 30
+	cfg.Requests = 30
+	res, code, stderr := runBench(t, cfg)
+	if code != exitOK || res.sent != 30 || res.accepts != 30 || res.errors != 0 || res.timeouts != 0 {
+		t.Errorf("code=%d %s", code, res.line)
+	}
+	if strings.Contains(stderr, "is not a multiple of") {
+		t.Errorf("stderr notes a session size with -acct-open")
+	}
+	as.mu.Lock()
+	users := map[string]bool{}
+	for _, sid := range as.order {
+		tr := as.sessions[sid]
+		users[tr.user] = true
+		if len(tr.events) != 1 || tr.events[0].status != rfc2866.AcctStatusType_Value_Start {
+			t.Errorf("session %s (%s): %d events, want one Start", sid, tr.user, len(tr.events))
+		}
+	}
+	if len(as.order) != 30 || len(users) != 30 {
+		t.Errorf("server saw %d sessions of %d users, want 30 of 30 (-pick seq)", len(as.order), len(users))
+	}
+	as.mu.Unlock()
+	if as.problems.Load() != 0 {
+		t.Errorf("server reported %d problems", as.problems.Load())
+	}
+
+	cfg.Requests = 3
+	if err := cfg.validate(); err != nil {
+		t.Errorf("-acct-open -requests 3: %v", err)
+	}
+}
+
 func TestAcctDurationBound(t *testing.T) {
 	as := startAcctServer(t, &acctServer{})
 	cfg := acctConfig(as.addr)

@@ -363,8 +363,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 
 	if cfg.Mode == "acct" {
-		fmt.Fprintf(stderr, "radbench: mode=%s acct-server=%s users=%d concurrency=%d duration=%s requests=%d timeout=%s retries=%d warmup=%s interims=%d big-counters=%t message-authenticator=%t pick=%s latency=%s\n",
-			m.name(), cfg.AcctServer, cfg.Users, cfg.Concurrency, cfg.Duration, cfg.Requests, cfg.Timeout, cfg.Retries, cfg.Warmup, cfg.Interims, cfg.BigCounters, cfg.AcctMessageAuthenticator, cfg.Pick, cfg.Latency)
+		fmt.Fprintf(stderr, "radbench: mode=%s acct-server=%s users=%d concurrency=%d duration=%s requests=%d timeout=%s retries=%d warmup=%s interims=%d open=%t big-counters=%t message-authenticator=%t pick=%s latency=%s\n",
+			m.name(), cfg.AcctServer, cfg.Users, cfg.Concurrency, cfg.Duration, cfg.Requests, cfg.Timeout, cfg.Retries, cfg.Warmup, cfg.Interims, cfg.AcctOpen, cfg.BigCounters, cfg.AcctMessageAuthenticator, cfg.Pick, cfg.Latency)
 		if per := m.requestsPerUnit(); cfg.Requests%per != 0 {
 			fmt.Fprintf(stderr, "radbench: -requests %d is not a multiple of %d requests per session: at most %d are sent\n",
 				cfg.Requests, per, cfg.Requests/per*per)

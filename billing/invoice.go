@@ -88,6 +88,9 @@ type Invoice struct {
 	PeriodEnd   time.Time
 	// Lines are the document's lines; list reads leave them nil.
 	Lines []InvoiceLine
+	// Restricted: the subscriber restricts processing now, so a staff list withholds
+	// Username and CustomerName. Only the API's page read (FindInvoicePage) sets it.
+	Restricted bool
 }
 
 // InvoiceLine is one line of a document.

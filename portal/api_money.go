@@ -17,7 +17,8 @@ import (
 // once), and the invoices and receipts (list, get). Amounts are decimal strings in the
 // currency's main unit ("20.00"), signed on ledger entries (+credit, -debit). The
 // reads of one subscriber's money take ?reason= when he restricted processing
-// (apiStaffRead).
+// (apiStaffRead); the list of every subscriber's documents withholds such a
+// subscriber's username and customer name.
 
 // MoneyAPI is the subscribers' money engine (billing.SubscriberService).
 type MoneyAPI interface {
@@ -120,6 +121,7 @@ type invoiceJSON struct {
 	PeriodStart  *time.Time        `json:"period_start"`
 	PeriodEnd    *time.Time        `json:"period_end"`
 	Lines        []invoiceLineJSON `json:"lines,omitempty" doc:"on a single document, not in lists"`
+	Restricted   bool              `json:"restricted" doc:"the subscriber restricted processing: a list withholds username and customer unless it is his (?subscriber_id=) with ?reason="`
 }
 
 func toInvoiceJSON(inv *billing.Invoice) invoiceJSON {
@@ -313,7 +315,13 @@ func (p *Portal) apiInvoices(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := newestFirst(list, limit, func(inv *billing.Invoice) int64 { return inv.ID }, toInvoiceJSON)
+	out := newestFirst(list, limit, func(inv *billing.Invoice) int64 { return inv.ID }, func(inv *billing.Invoice) invoiceJSON {
+		j := toInvoiceJSON(inv)
+		if j.Restricted = inv.Restricted; j.Restricted && !r.restricted {
+			j.Username, j.Customer = "", ""
+		}
+		return j
+	})
 	target := ""
 	if f.SubscriberID != 0 {
 		target = "subscriber:" + strconv.FormatInt(f.SubscriberID, 10)
@@ -340,7 +348,9 @@ func (p *Portal) apiInvoice(c *fiber.Ctx) error {
 	if err := p.audit(c, "invoice.show", "invoice:"+inv.Number, r.detail(map[string]any{"subscriber_id": inv.SubscriberID})); err != nil {
 		return err
 	}
-	return c.JSON(toInvoiceJSON(inv))
+	j := toInvoiceJSON(inv)
+	j.Restricted = r.restricted // read under a reason: shown whole, and said so
+	return c.JSON(j)
 }
 
 // apiSubscriberRead is apiStaffRead for a read that names subscriber id without

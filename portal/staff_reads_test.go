@@ -117,6 +117,80 @@ WHERE username = 'alice'`)
 	}
 }
 
+// TestAPIInvoiceListWithholdsRestricted: the list of every subscriber's invoices and
+// receipts blanks the username and customer of a restricted subscriber's documents and
+// marks them restricted, with a reason or not; his own list (?subscriber_id=) under a
+// reason shows them, and the OpenAPI schema describes the flag.
+func TestAPIInvoiceListWithholdsRestricted(t *testing.T) {
+	w := mustOpsWorld(t)
+	h := w.h
+	tok := h.mustToken("crm", auth.ScopeRead)
+	h.exec(`UPDATE subscribers SET name = 'Alice Wanjiru' WHERE username = 'alice'`)
+	h.exec(`UPDATE subscribers SET name = 'Bob Otieno' WHERE username = 'bob'`)
+	aliceReceipt := h.mustCredit("alice", 5000).Receipt.Number
+	bobReceipt := h.mustCredit("bob", 3000).Receipt.Number
+	alice := h.sqlInt(`SELECT id FROM subscribers WHERE username = 'alice'`)
+	h.restrict(alice)
+
+	type row struct {
+		Number, Username, Customer string
+		Restricted                 bool
+	}
+	list := func(path string) map[string]row {
+		t.Helper()
+		resp, body := h.bearer(tok, "GET", path, "", nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d %s", path, resp.StatusCode, body)
+		}
+		var out struct{ Data []row }
+		if err := json.Unmarshal([]byte(body), &out); err != nil {
+			t.Fatal(err)
+		}
+		rows := map[string]row{}
+		for _, r := range out.Data {
+			rows[r.Number] = r
+		}
+		return rows
+	}
+
+	for _, u := range []string{"/api/v1/invoices", "/api/v1/invoices?reason=x", "/api/v1/invoices?kind=receipt"} {
+		rows := list(u)
+		if a := rows[aliceReceipt]; a.Number == "" || a.Username != "" || a.Customer != "" || !a.Restricted {
+			t.Errorf("GET %s: alice's receipt %+v, want it withheld", u, a)
+		}
+		if b := rows[bobReceipt]; b.Username != "bob" || b.Customer != "Bob Otieno" || b.Restricted {
+			t.Errorf("GET %s: bob's receipt %+v, want it whole", u, b)
+		}
+		if a := h.lastAudit(); a.Action != "invoice.list" || strings.Contains(a.Detail, "reason") {
+			t.Errorf("GET %s: audit %+v", u, a)
+		}
+	}
+
+	// His own list under a reason is a read of him: whole, and said so.
+	reason := "checking a disputed receipt (ticket 9)"
+	rows := list("/api/v1/invoices?subscriber_id=" + itoa64(alice) + "&reason=" + url.QueryEscape(reason))
+	if a := rows[aliceReceipt]; a.Username != "alice" || a.Customer != "Alice Wanjiru" || !a.Restricted {
+		t.Errorf("alice's list under a reason: %+v", a)
+	}
+	if _, ok := rows[bobReceipt]; ok {
+		t.Errorf("alice's list holds bob's receipt")
+	}
+	if a := h.lastAudit(); a.Target != "subscriber:"+itoa64(alice) || !strings.Contains(a.Detail, reason) {
+		t.Errorf("alice's list: audit %+v", a)
+	}
+	_, body := h.bearer(tok, "GET", "/api/v1/invoices/"+aliceReceipt+"?reason=x", "", nil)
+	if !strings.Contains(body, "Alice Wanjiru") || !strings.Contains(body, `"restricted":true`) {
+		t.Errorf("alice's receipt under a reason: %s", body)
+	}
+
+	c := h.client()
+	c.admin = true
+	_, text := c.get("/api/v1/openapi.json")
+	if !strings.Contains(text, "a list withholds username and customer") {
+		t.Errorf("openapi: the invoice schema does not describe restricted")
+	}
+}
+
 // withQuery adds the query q to the path u.
 func withQuery(u, q string) string {
 	if strings.Contains(u, "?") {

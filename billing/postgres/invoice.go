@@ -79,13 +79,14 @@ func (s *Store) issueInvoice(ctx context.Context, inv *billing.Invoice) error {
 const invoiceColumns = `id, number, kind, year, seq, issued_at, subscriber_id, username, customer_name, plan_name,
        currency, net_cents, tax_cents, total_cents, tax_rate_bp, tax_name, ledger_entry_id, period_start, period_end`
 
-// scanInvoice scans invoiceColumns into inv.
-func scanInvoice(row pgx.Row, inv *billing.Invoice) error {
+// scanInvoice scans invoiceColumns into inv, then any columns after them into extra.
+func scanInvoice(row pgx.Row, inv *billing.Invoice, extra ...any) error {
 	var kind string
 	var start, end *time.Time
-	err := row.Scan(&inv.ID, &inv.Number, &kind, &inv.Year, &inv.Seq, &inv.IssuedAt, &inv.SubscriberID, &inv.Username,
+	dest := append([]any{&inv.ID, &inv.Number, &kind, &inv.Year, &inv.Seq, &inv.IssuedAt, &inv.SubscriberID, &inv.Username,
 		&inv.CustomerName, &inv.PlanName, &inv.Currency, &inv.NetCents, &inv.TaxCents, &inv.TotalCents, &inv.TaxRateBP,
-		&inv.TaxName, &inv.LedgerEntryID, &start, &end)
+		&inv.TaxName, &inv.LedgerEntryID, &start, &end}, extra...)
+	err := row.Scan(dest...)
 	if err != nil {
 		return err
 	}

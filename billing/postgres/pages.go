@@ -32,14 +32,18 @@ func (s *Store) FindLedgerPage(ctx context.Context, o billing.Owner, beforeID in
 	return list, nil
 }
 
+// findInvoicePageSQL also says whether each document's subscriber restricts
+// processing now, so the list can withhold his name (issue 9).
 const findInvoicePageSQL = `
-SELECT ` + invoiceColumns + ` FROM invoices
+SELECT ` + invoiceColumns + `,
+       EXISTS (SELECT 1 FROM subscribers s WHERE s.id = invoices.subscriber_id AND s.restricted)
+FROM invoices
 WHERE ($1 = 0 OR subscriber_id = $1) AND ($2 = '' OR kind = $2) AND ($3 = 0 OR id < $3)
 ORDER BY id DESC
 LIMIT $4`
 
 // FindInvoicePage returns up to f.Limit documents f selects with an id below beforeID
-// (0: from the newest), newest first, without their lines.
+// (0: from the newest), newest first, without their lines, with Restricted set.
 func (s *Store) FindInvoicePage(ctx context.Context, f billing.InvoiceFilter, beforeID int64) ([]billing.Invoice, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -51,7 +55,7 @@ func (s *Store) FindInvoicePage(ctx context.Context, f billing.InvoiceFilter, be
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.Invoice, error) {
 		var inv billing.Invoice
-		return inv, scanInvoice(r, &inv)
+		return inv, scanInvoice(r, &inv, &inv.Restricted)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: invoice page: %w", err)

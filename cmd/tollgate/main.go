@@ -110,7 +110,7 @@ func commands() map[string]command {
 		"topup create":       {"start an online top-up and print the checkout URL: --subscriber U --amount 20.00 [--provider paystack|generic]", cmdTopUpCreate},
 		"topup list":         {"list online top-ups, newest first [--subscriber U [--reason R]] [--state pending|paid|failed|expired] [--limit 50]", cmdTopUpList},
 		"topup show":         {"show an online top-up: REFERENCE [--reason R]", cmdTopUpShow},
-		"payment reviews":    {"list payments waiting for review, with the event as received [--state open|credited|dismissed|all]", cmdPaymentReviews},
+		"payment reviews":    {"list payments waiting for review, with the event as received (of a subscriber who restricted processing, only with --reason) [--state open|credited|dismissed|all] [--reason R]", cmdPaymentReviews},
 		"payment resolve":    {"resolve a payment review once: --id N (--credit USER | --dismiss) [--note TEXT]", cmdPaymentResolve},
 
 		"hotspot router-files": {"write a router's hotspot login.html and setup.rsc: --nas NAME --out DIR [--portal-url URL] [--radius-address IP]", cmdHotspotRouterFiles},

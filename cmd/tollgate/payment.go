@@ -76,15 +76,25 @@ type reviewJSON struct {
 	CreditedTo  string     `json:"credited_to,omitempty"`
 	Note        string     `json:"note,omitempty"`
 	LedgerEntry int64      `json:"ledger_entry,omitempty"`
-	// Event is the body as received (personal data); null once cleared.
+	// Event is the body as received (personal data); null once cleared, or withheld.
 	Event *string `json:"event"`
+	// Restricted: the review names a subscriber who restricted processing. Withheld:
+	// so Event and Account are left out, for want of --reason.
+	Restricted bool `json:"restricted,omitempty"`
+	Withheld   bool `json:"withheld,omitempty"`
+}
+
+// withhold leaves out what a review shows of a restricted subscriber's payment: the
+// event as received and the account it named.
+func (r *reviewJSON) withhold() {
+	r.Withheld, r.Event, r.Account = true, nil, ""
 }
 
 func toReviewJSON(r *payments.Review) reviewJSON {
 	out := reviewJSON{ID: r.ID, State: string(r.State), Reason: string(r.Reason), Provider: string(r.Payment.Provider),
 		ProviderID: r.Payment.ProviderID, Reference: r.Payment.Reference, Account: r.Payment.Account, For: r.PaymentUsername,
 		Amount: billing.FormatCents(r.Payment.AmountCents), Currency: r.Payment.Currency, ReceivedAt: r.Payment.ReceivedAt.UTC(),
-		ResolvedBy: r.ResolvedBy, CreditedTo: r.Username, Note: r.Note, LedgerEntry: r.LedgerEntryID}
+		ResolvedBy: r.ResolvedBy, CreditedTo: r.Username, Note: r.Note, LedgerEntry: r.LedgerEntryID, Restricted: r.RestrictedID != 0}
 	if !r.ResolvedAt.IsZero() {
 		t := r.ResolvedAt.UTC()
 		out.ResolvedAt = &t
@@ -100,7 +110,14 @@ func cmdPaymentReviews(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("payment reviews")
 	state := fs.String("state", "open", "open, credited, dismissed or all")
 	limit := fs.Int("limit", payments.DefaultReviewLimit, fmt.Sprintf("newest reviews to show (1 to %d)", payments.MaxReviewLimit))
+	reason := fs.String("reason", "", "why you read the events of subscribers who restricted processing (without it, their reviews show without event and account)")
 	if err := e.parse(fs, args); err != nil {
+		return err
+	}
+	// The reason is checked as a restricted subscriber's read would check it, before
+	// anything is read.
+	why, err := billing.CheckStaffRead(&billing.Profile{}, *reason)
+	if err != nil {
 		return err
 	}
 	filter := payments.ReviewState(*state)
@@ -115,15 +132,30 @@ func cmdPaymentReviews(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The events hold the payers' personal data: reading them is audited.
+	// The events hold the payers' personal data: reading them is audited. A review
+	// naming a subscriber who restricted processing shows its event and account only
+	// under a reason, and each such read is audited as a read of him (issue 9).
+	out := make([]reviewJSON, 0, len(list))
+	withheld := 0
+	for i := range list {
+		r := toReviewJSON(&list[i])
+		if r.Restricted && why == "" {
+			r.withhold()
+			withheld++
+		}
+		out = append(out, r)
+	}
 	_, _, audit := portalStores(d, e.cfg)
 	if err := audit.Audit(ctx, auth.AuditEntry{Actor: auditActor(), Action: "payment.reviews",
-		Detail: map[string]any{"state": *state, "count": len(list)}}); err != nil {
+		Detail: map[string]any{"state": *state, "count": len(list), "withheld": withheld}}); err != nil {
 		return err
 	}
-	out := make([]reviewJSON, 0, len(list))
 	for i := range list {
-		out = append(out, toReviewJSON(&list[i]))
+		if id := list[i].RestrictedID; id != 0 && why != "" {
+			if err := auditStaffRead(ctx, e, d, fmt.Sprintf("subscriber:%d", id), fmt.Sprintf("payment review %d", list[i].ID), why, true); err != nil {
+				return err
+			}
+		}
 	}
 	return e.print(out, func(w io.Writer) {
 		if len(list) == 0 {
@@ -134,7 +166,11 @@ func cmdPaymentReviews(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(tw, "ID\tRECEIVED\tPROVIDER\tTRANSACTION\tREFERENCE/ACCOUNT\tAMOUNT\tREASON\tSTATE")
 		for _, r := range out {
 			ref := r.Reference
-			if ref == "" {
+			switch {
+			case ref != "":
+			case r.Withheld:
+				ref = "account withheld"
+			default:
 				ref = "account " + r.Account
 			}
 			if r.For != "" {
@@ -148,6 +184,9 @@ func cmdPaymentReviews(ctx context.Context, e *env, args []string) error {
 				r.ProviderID, ref, r.Amount, r.Currency, r.Reason, st)
 		}
 		tw.Flush()
+		if withheld > 0 {
+			fmt.Fprintf(w, "%d review(s) name a subscriber who restricted processing: their event and account are withheld; give --reason TEXT to show them\n", withheld)
+		}
 	})
 }
 
@@ -189,6 +228,9 @@ func cmdPaymentResolve(ctx context.Context, e *env, args []string) error {
 	detail := map[string]any{"state": string(res.Review.State), "note": *note, "amount_cents": res.Review.Payment.AmountCents,
 		"currency": res.Review.Payment.Currency, "provider": string(res.Review.Payment.Provider)}
 	out := resolvedJSON{Review: toReviewJSON(res.Review), Settled: []outcomeJSON{}}
+	if out.Review.Restricted {
+		out.Review.withhold() // a write is no read: it answers what the list shows
+	}
 	if res.Credit != nil {
 		detail["subscriber"], detail["entry"] = *credit, res.Credit.Entry.ID
 		out.Balance, out.Settled = billing.FormatCents(res.Credit.BalanceCents), toOutcomesJSON(res.Credit.Settled)

@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"tollgate/billing/billingtest"
 	"tollgate/billing/payments"
@@ -379,4 +382,100 @@ func TestE2EWebhookRacingPass(t *testing.T) {
 		t.Fatalf("%d reviews, %d expired payments", len(reviews), reviewed)
 	}
 	mustMoneyInvariants(t, mustPool(t))
+}
+
+// TestE2EPaymentReviewsRestricted: `payment reviews` shows a review naming a subscriber
+// who restricted processing without its event and account, and says why; with
+// --reason it shows them and audits a read of him per review; other reviews show
+// whole either way, and `payment resolve` answers what the list shows.
+func TestE2EPaymentReviewsRestricted(t *testing.T) {
+	s, _ := paymentsStack(t)
+	s.MustRun("plan", "add", "--name", "Flat", "--kind", "pppoe", "--rate-limit", "5M/5M")
+	s.MustRun("subscriber", "add", "--username", "carol", "--password", "pw", "--plan", "Flat", "--email", "carol@example.com")
+
+	// Two paybill deposits go to review: carol's in a foreign currency, and one naming
+	// no subscriber. Each event carries the payer's e-mail.
+	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	d, err := e.open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := d.payments(d.money(nil))
+	for i, data := range []string{`"account":"carol","amount":"5.00","currency":"USD","payer":"carol@example.com"`,
+		`"account":"nobody","amount":"7.00","currency":"KES","payer":"nemo@example.com"`} {
+		msg, now := fmt.Sprintf("msg-r%d", i), time.Now()
+		body := []byte(fmt.Sprintf(`{"type":"payment.succeeded","data":{"id":"mp-r%d",%s}}`, i, data))
+		h := payments.StandardHeaders{ID: msg, Timestamp: strconv.FormatInt(now.Unix(), 10), Signature: payments.SignStandard(e2eWebhookKey, msg, now.Unix(), body)}
+		if r, err := pay.Standard(context.Background(), h, body); err != nil || r.Result != payments.ResultReview {
+			t.Fatalf("deposit %d: %+v, %v", i, r, err)
+		}
+	}
+	e.close()
+	pool := mustPool(t)
+	mustExec(t, pool, `UPDATE subscribers SET restricted = true WHERE username = 'carol'`)
+	var carol int64
+	if err := pool.QueryRow(context.Background(), `SELECT id FROM subscribers WHERE username = 'carol'`).Scan(&carol); err != nil {
+		t.Fatal(err)
+	}
+	reads := func() []string {
+		t.Helper()
+		rows, err := pool.Query(context.Background(), `SELECT target || ' ' || (detail->>'read') || ': ' || coalesce(detail->>'reason', '')
+FROM audit_log WHERE action = 'subscriber.read' ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	split := func(list []reviewJSON) (mine, other reviewJSON) {
+		t.Helper()
+		if len(list) != 2 {
+			t.Fatalf("reviews %+v", list)
+		}
+		if list[0].Account == "nobody" {
+			return list[1], list[0]
+		}
+		return list[0], list[1]
+	}
+
+	var list []reviewJSON
+	s.mustJSON(&list, "payment", "reviews")
+	mine, other := split(list)
+	if !mine.Restricted || !mine.Withheld || mine.Event != nil || mine.Account != "" || mine.Reason != "currency_mismatch" {
+		t.Errorf("carol's review without a reason: %+v", mine)
+	}
+	if other.Restricted || other.Withheld || other.Event == nil || !strings.Contains(*other.Event, "nemo@example.com") {
+		t.Errorf("the other review: %+v", other)
+	}
+	out := s.MustRun("payment", "reviews")
+	if strings.Contains(out, "carol@example.com") || !strings.Contains(out, "account withheld") || !strings.Contains(out, "--reason") {
+		t.Errorf("payment reviews without a reason:\n%s", out)
+	}
+	if r := reads(); len(r) != 0 {
+		t.Fatalf("reads audited without a reason: %v", r)
+	}
+
+	reason := "reconciling the bank statement (ticket 12)"
+	var under []reviewJSON // fresh: decoding into list would keep its old fields
+	s.mustJSON(&under, "payment", "reviews", "--reason", reason)
+	mine, other = split(under)
+	if !mine.Restricted || mine.Withheld || mine.Event == nil || !strings.Contains(*mine.Event, "carol@example.com") || mine.Account != "carol" {
+		t.Errorf("carol's review under a reason: %+v", mine)
+	}
+	if other.Event == nil || other.Account != "nobody" {
+		t.Errorf("the other review under a reason: %+v", other)
+	}
+	want := fmt.Sprintf("subscriber:%d payment review %d: %s", carol, mine.ID, reason)
+	if r := reads(); !slices.Equal(r, []string{want}) {
+		t.Fatalf("audited reads %v; want [%s]", r, want)
+	}
+
+	var res resolvedJSON
+	s.mustJSON(&res, "payment", "resolve", "--id", strconv.FormatInt(mine.ID, 10), "--dismiss", "--note", "refunded: paid in USD")
+	if res.Review.State != "dismissed" || !res.Review.Withheld || res.Review.Event != nil || res.Review.Account != "" {
+		t.Errorf("resolved %+v", res.Review)
+	}
 }

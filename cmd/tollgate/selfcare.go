@@ -172,11 +172,17 @@ func staffRead(ctx context.Context, e *env, d *deps, username, reason, what stri
 	if reason, err = billing.CheckStaffRead(pr, reason); err != nil {
 		return err
 	}
+	return auditStaffRead(ctx, e, d, target, what, reason, pr.Restricted)
+}
+
+// auditStaffRead writes the audit entry of a staff read of what, about target, with
+// its reason (checked already) and whether the subscriber restricted processing.
+func auditStaffRead(ctx context.Context, e *env, d *deps, target, what, reason string, restricted bool) error {
 	detail := map[string]any{"read": what}
 	if reason != "" {
 		detail["reason"] = reason
 	}
-	if pr.Restricted {
+	if restricted {
 		detail["restricted"] = true
 	}
 	_, _, audit := portalStores(d, e.cfg)

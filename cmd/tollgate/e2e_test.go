@@ -425,3 +425,19 @@ func TestServeRefusesOldSchema(t *testing.T) {
 		t.Fatalf("second migrate: %q", out)
 	}
 }
+
+// TestServePortTaken: a RADIUS port already in use stops serve with an error naming it,
+// after stopping what the radius role had started (it once panicked instead).
+func TestServePortTaken(t *testing.T) {
+	s := MustStack(t, false)
+	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	t.Setenv("TOLLGATE_RADIUS_AUTH_ADDR", taken.LocalAddr().String())
+	code, _, errs := s.run("serve", "--roles", "radius")
+	if code != 1 || strings.Contains(errs, "panic") || !strings.Contains(errs, taken.LocalAddr().String()) {
+		t.Fatalf("serve on a taken port: exit %d, %q", code, errs)
+	}
+}

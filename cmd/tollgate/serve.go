@@ -151,9 +151,12 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 			acctPool.Close()
 		}
 	}
+	// A failed start stops what it started: with the function above, since a return
+	// statement has set the named result to nil by the time this runs.
+	cleanup := stop
 	defer func() {
 		if err != nil {
-			shutdown([]stopFunc{stop})
+			shutdown([]stopFunc{cleanup})
 			enf, stop = nil, nil
 		}
 	}()

@@ -316,6 +316,48 @@ func TestE2EMACLoginAccounted(t *testing.T) {
 	mustContain(t, s.radclientWithin(secret, login), "Received Access-Accept", "Session-Timeout = 2990")
 }
 
+// TestE2EMACLoginSet: `subscriber set --mac-login` turns MAC login on for a running
+// server and `--mac-login=false` off again; on a PPPoE plan it is refused, as is moving
+// a MAC-login subscriber to a PPPoE plan.
+func TestE2EMACLoginSet(t *testing.T) {
+	s := MustStack(t, true)
+	const secret = "mac-login-set-secret"
+	s.MustRun("nas", "add", "--name", "r1", "--address", "127.0.0.1", "--secret", secret)
+	s.MustRun("plan", "add", "--name", "hs", "--kind", "hotspot")
+	s.MustRun("plan", "add", "--name", "home", "--kind", "pppoe")
+	s.MustRun("subscriber", "add", "--username", "tablet", "--password", "pw-tablet-123", "--plan", "hs", "--mac", "AA:BB:CC:00:11:33")
+	s.MustRun("subscriber", "add", "--username", "alice", "--password", "pw-alice-123", "--plan", "home", "--mac", "AA:BB:CC:00:11:44")
+	s.serve()
+	login := "User-Name=AA:BB:CC:00:11:33,User-Password=\"\",Calling-Station-Id=AA:BB:CC:00:11:33,Service-Type=Login-User,Message-Authenticator=0x00"
+	mustContain(t, s.radclientWithin(secret, login), "Received Access-Reject")
+
+	s.MustRun("subscriber", "set", "--username", "tablet", "--mac-login")
+	eventually(t, "MAC login turned on", func() string {
+		if out := s.radclientWithin(secret, login); !strings.Contains(out, `User-Name = "tablet"`) {
+			return out
+		}
+		return ""
+	})
+	if code, _, errs := s.run("subscriber", "set", "--username", "tablet", "--plan", "home"); code != 1 || !strings.Contains(errs, "hotspot plans only") {
+		t.Fatalf("MAC-login subscriber moved to a PPPoE plan: exit %d %q", code, errs)
+	}
+	s.MustRun("subscriber", "set", "--username", "tablet", "--mac-login=false")
+	eventually(t, "MAC login turned off", func() string {
+		if out := s.radclientWithin(secret, login); !strings.Contains(out, "Received Access-Reject") {
+			return out
+		}
+		return ""
+	})
+	// Its own password still logs it in.
+	mustContain(t, s.radclientWithin(secret, "User-Name=tablet,User-Password=pw-tablet-123,Calling-Station-Id=AA:BB:CC:00:11:33,Service-Type=Login-User,Message-Authenticator=0x00"), "Received Access-Accept")
+
+	if code, _, errs := s.run("subscriber", "set", "--username", "alice", "--mac-login"); code != 1 || !strings.Contains(errs, "hotspot plans only") {
+		t.Fatalf("MAC login on a PPPoE plan: exit %d %q", code, errs)
+	}
+	pppoe := "User-Name=AA:BB:CC:00:11:44,User-Password=\"\",Calling-Station-Id=AA:BB:CC:00:11:44,Service-Type=Login-User,Message-Authenticator=0x00"
+	mustContain(t, s.radclientWithin(secret, pppoe), "Received Access-Reject")
+}
+
 // TestE2EVoucherGuessing: failed voucher logins are counted in Redis per device: after 10
 // wrong codes from one phone, even a valid code is refused from it, with the answer an
 // unknown code gets from it, while another phone logs in with that code.

@@ -48,7 +48,8 @@ func (s *stack) metricValue(name string) float64 {
 // TestE2ERedisDown: with Redis killed, and with Redis frozen (it accepts connections but
 // never answers), Access-Requests are answered from Postgres within RouterOS's 1.1 s —
 // status, password and shared-users still enforced — and accounting is acknowledged;
-// when Redis is back the cache is used again.
+// when Redis is back the cache is used again, without what it held from before the
+// outage: a suspension saved while Redis was away holds.
 func TestE2ERedisDown(t *testing.T) {
 	s := MustStack(t, true)
 	rd := radiustest.MustPrivateRedis(t)
@@ -59,8 +60,10 @@ func TestE2ERedisDown(t *testing.T) {
 	s.MustRun("subscriber", "add", "--username", "alice", "--password", "pw-alice", "--plan", "home")
 	s.MustRun("subscriber", "add", "--username", "bob", "--password", "pw-bob", "--plan", "home")
 	s.MustRun("subscriber", "set", "--username", "bob", "--status", "suspended")
+	s.MustRun("subscriber", "add", "--username", "carol", "--password", "pw-carol", "--plan", "home")
 	s.serve()
 	alice := "User-Name=alice,User-Password=pw-alice,Service-Type=Framed-User,Framed-Protocol=PPP,Message-Authenticator=0x00"
+	carol := strings.ReplaceAll(alice, "alice", "carol")
 	mustContain(t, s.radclientWithin(secret, alice), "Received Access-Accept", `Mikrotik-Rate-Limit = "2M/4M"`)
 
 	for _, outage := range []struct {
@@ -71,6 +74,7 @@ func TestE2ERedisDown(t *testing.T) {
 		{"frozen", rd.Freeze, rd.Thaw},
 	} {
 		t.Run(outage.name, func(t *testing.T) {
+			mustContain(t, s.radclientWithin(secret, carol), "Received Access-Accept") // cached
 			outage.down()
 			failures := s.metricValue("tollgate_accounts_cache_failures_total")
 			for i := 0; i < 3; i++ {
@@ -81,6 +85,11 @@ func TestE2ERedisDown(t *testing.T) {
 			if got := s.metricValue("tollgate_accounts_cache_failures_total"); got <= failures {
 				t.Fatalf("cache failures %v → %v: the outage was not seen", failures, got)
 			}
+			// Suspended while Redis is away: saved in Postgres, but the cache cannot be told.
+			if code, _, errs := s.run("subscriber", "set", "--username", "carol", "--status", "suspended"); code != 1 || !strings.Contains(errs, "caches were not told") {
+				t.Fatalf("suspension during the outage: exit %d %q", code, errs)
+			}
+			mustContain(t, s.radclientWithin(secret, carol), "Received Access-Reject", "Account suspended")
 			// Accounting is acknowledged, and the online count comes from Postgres:
 			// alice's one session fills her shared-users.
 			sid := "RD-" + outage.name
@@ -104,6 +113,10 @@ func TestE2ERedisDown(t *testing.T) {
 				}
 				return ""
 			})
+			// What the cache held from before the outage is not used: the suspension
+			// made during it holds.
+			mustContain(t, s.radclientWithin(secret, carol), "Received Access-Reject", "Account suspended")
+			s.MustRun("subscriber", "set", "--username", "carol", "--status", "active")
 		})
 	}
 }

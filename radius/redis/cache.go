@@ -289,3 +289,76 @@ func (c *Cache) get(ctx context.Context, key string) (string, error) {
 	r.release()
 	return val, err
 }
+
+// DropAll deletes every cached account (and negative marker) and every usage hash under
+// the prefix, so the next reads refill them from Postgres; it returns how many keys it
+// deleted. Accounts.CacheBack calls it once Redis answers again after an outage, since
+// invalidations and additions to usage may have failed meanwhile. The live session
+// index is kept: Postgres does not refill it, and the next interim updates correct it.
+// The in-process layer is emptied too. On a Redis Cluster it walks every master.
+func (c *Cache) DropAll(ctx context.Context) (int64, error) {
+	var n atomic.Int64
+	drop := func(ctx context.Context, rdb redis.UniversalClient) error {
+		for _, pattern := range []string{c.keys.account("*"), c.keys.usage("*")} {
+			iter := rdb.Scan(ctx, 0, escapeGlob(string(c.keys))+pattern[len(c.keys):], 1000).Iterator()
+			batch := make([]string, 0, 1000)
+			flush := func() error {
+				if len(batch) == 0 {
+					return nil
+				}
+				// One UNLINK per key: a multi-key command is refused across Cluster slots.
+				cmds, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for _, k := range batch {
+						p.Unlink(ctx, k)
+					}
+					return nil
+				})
+				for _, cmd := range cmds {
+					n.Add(cmd.(*redis.IntCmd).Val())
+				}
+				batch = batch[:0]
+				return err
+			}
+			for iter.Next(ctx) {
+				if batch = append(batch, iter.Val()); len(batch) == cap(batch) {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+			if err := iter.Err(); err != nil {
+				return err
+			}
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	if cc, ok := c.rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return drop(ctx, m) })
+	} else {
+		err = drop(ctx, c.rdb)
+	}
+	if err != nil {
+		return n.Load(), fmt.Errorf("redis: drop cached accounts and usage: %w", err)
+	}
+	// What this process read from Redis before the drop (the first answers after the
+	// outage) goes too.
+	c.local.flush()
+	return n.Load(), nil
+}
+
+// escapeGlob escapes the characters SCAN's MATCH treats as a pattern.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

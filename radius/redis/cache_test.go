@@ -390,3 +390,87 @@ func BenchmarkGetAccount(b *testing.B) {
 		})
 	}
 }
+
+// TestCacheDropAll: DropAll deletes the cached accounts, negative markers and usage
+// hashes under its prefix (more than one SCAN batch of them), and nothing else: not the
+// live session index, not another prefix's keys, not a key that only looks like one
+// through a glob character in the prefix.
+func TestCacheDropAll(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := radiustest.MustRedis(t)
+	c := New(rdb, prefix+"[x]:", Options{})
+	l := NewLive(rdb, prefix+"[x]:")
+	other := New(rdb, prefix+"y:", Options{})
+	lookalike := New(rdb, prefix+"x:", Options{}) // what "[x]:" would match unescaped
+	const n = 1500
+	for i := range n {
+		if err := c.SetAccount(ctx, radius.AccountKey(fmt.Sprint("user", i)), subscriberAccount(), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.SetAccount(ctx, radius.MACKey("AA:BB:CC:DD:EE:00"), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetUsage(ctx, "user1", radius.Usage{Uptime: time.Minute, Bytes: 10}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := l.Update(ctx, record("user1", "S1", radius.AcctStart, time.Now(), 0, 0, 0), 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*Cache{other, lookalike} {
+		if err := k.SetAccount(ctx, radius.AccountKey("user1"), subscriberAccount(), false); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.SetUsage(ctx, "user1", radius.Usage{Bytes: 1}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dropped, err := c.DropAll(ctx)
+	if err != nil || dropped != n+2 {
+		t.Fatalf("DropAll = %d, %v; want %d", dropped, err, n+2)
+	}
+	if _, err := c.GetAccount(ctx, radius.AccountKey("user1")); !errors.Is(err, radius.ErrCacheMiss) {
+		t.Fatalf("account after DropAll: %v, want a miss", err)
+	}
+	if _, err := c.GetAccount(ctx, radius.MACKey("AA:BB:CC:DD:EE:00")); !errors.Is(err, radius.ErrCacheMiss) {
+		t.Fatalf("negative marker after DropAll: %v, want a miss", err)
+	}
+	if snap, err := c.GetAuth(ctx, radius.AccountKey("user1"), "user1", time.Now()); err != nil || snap.UsageCached || snap.Usage.Online != 1 {
+		t.Fatalf("after DropAll: %+v, %v; want no usage and the live session kept", snap, err)
+	}
+	for _, k := range []*Cache{other, lookalike} {
+		if _, err := k.GetAccount(ctx, radius.AccountKey("user1")); err != nil {
+			t.Fatalf("another prefix's account dropped: %v", err)
+		}
+		if snap, err := k.GetAuth(ctx, radius.AccountKey("user1"), "user1", time.Now()); err != nil || !snap.UsageCached {
+			t.Fatalf("another prefix's usage dropped: %+v, %v", snap, err)
+		}
+	}
+	if dropped, err := c.DropAll(ctx); err != nil || dropped != 0 {
+		t.Fatalf("second DropAll = %d, %v", dropped, err)
+	}
+}
+
+// TestCacheDropAllLocal: DropAll also empties the in-process layer, so what the process
+// read from Redis just before (the first answer after an outage) is not answered from
+// memory afterwards.
+func TestCacheDropAllLocal(t *testing.T) {
+	ctx := context.Background()
+	rs, _ := mustReplicas(t, 1)
+	c := rs[0].c
+	if err := c.SetAccount(ctx, radius.AccountKey("alice"), subscriberAccount(), false); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	mustAuth(t, c, "alice", now)
+	if _, ok := c.GetAuthLocal(radius.AccountKey("alice"), "alice", now); !ok {
+		t.Fatal("the read was not kept in process")
+	}
+	if _, err := c.DropAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := c.GetAuthLocal(radius.AccountKey("alice"), "alice", now); ok {
+		t.Fatalf("after DropAll the layer still answers %+v", s)
+	}
+}

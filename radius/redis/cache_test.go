@@ -98,7 +98,8 @@ func TestCache(t *testing.T) {
 // TestCacheTamper: a Redis writer without the server key cannot change what the RADIUS
 // path reads: an edited value, a value copied from another entry, one the old unsigned
 // format wrote and a forged negative marker all read as misses (refilled from Postgres),
-// and each is counted.
+// and each is counted; a value the cache wrote, written back after its expiry (a replay
+// of an entry from before a suspension), is a miss too.
 func TestCacheTamper(t *testing.T) {
 	ctx := context.Background()
 	c, rdb := MustCache(t, false)
@@ -123,7 +124,10 @@ func TestCacheTamper(t *testing.T) {
 	i := strings.Index(bobVal, "suspended")
 	copy(edited[i:], "activexxx")
 	untagged := appendAccount(nil, alice) // the right bytes, but no tag
-	otherKey := c.sealValue("elsewhere", appendAccount(nil, alice))
+	otherKey := c.sealValue("elsewhere", appendAccount(nil, alice), time.Now().Add(time.Hour))
+	// A value the cache wrote once, kept by whoever could read Redis, and written back
+	// (without a TTL) after it expired: after a suspension, alice as she was before.
+	replayed := c.sealValue(aliceName, appendAccount(nil, alice), time.Now().Add(-time.Second))
 	for _, tc := range []struct {
 		name, key, val string
 	}{
@@ -153,6 +157,37 @@ func TestCacheTamper(t *testing.T) {
 				t.Fatalf("forged = %d, want %d", c.Forged(), forged+2)
 			}
 		})
+	}
+	// Authentic but past their expiry, or written by the previous format: misses, not
+	// counted as forgeries.
+	var sum [32]byte
+	legacyNone := append([]byte{formatNone}, c.tags.sum(sum[:0], aliceName, string([]byte{formatNone}))[:tagSize]...)
+	for _, tc := range []struct{ name, val string }{
+		{"replayed after its expiry", string(replayed)},
+		{"negative marker of the previous format", string(legacyNone)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := rdb.Set(ctx, aliceName, tc.val, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			forged := c.Forged()
+			if a, err := c.GetAccount(ctx, radius.AccountKey("alice")); !errors.Is(err, radius.ErrCacheMiss) {
+				t.Fatalf("GetAccount = %+v, %v; want a miss", a, err)
+			}
+			if snap, err := c.GetAuth(ctx, radius.AccountKey("alice"), "alice", time.Now()); err != nil || !errors.Is(snap.AccountErr, radius.ErrCacheMiss) {
+				t.Fatalf("GetAuth = %+v, %v; want a miss", snap, err)
+			}
+			if c.Forged() != forged {
+				t.Fatalf("forged = %d, want %d", c.Forged(), forged)
+			}
+		})
+	}
+	// The same value before its expiry is read.
+	if err := rdb.Set(ctx, aliceName, c.sealValue(aliceName, appendAccount(nil, alice), time.Now().Add(time.Minute)), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := c.GetAccount(ctx, radius.AccountKey("alice")); err != nil || a.Username != "alice" {
+		t.Fatalf("GetAccount of a live value = %+v, %v", a, err)
 	}
 }
 

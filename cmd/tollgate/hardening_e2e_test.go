@@ -128,6 +128,7 @@ func TestE2ESealedPasswordBound(t *testing.T) {
 	s := MustStack(t, true)
 	const secret = "bound-seal-secret"
 	s.MustRun("nas", "add", "--name", "r1", "--address", "127.0.0.1", "--secret", secret)
+	s.MustRun("nas", "add", "--name", "r2", "--address", "127.0.0.2", "--secret", "r2-own-secret")
 	s.MustRun("plan", "add", "--name", "home", "--kind", "pppoe")
 	s.MustRun("subscriber", "add", "--username", "alice", "--password", "pw-alice", "--plan", "home")
 	s.MustRun("subscriber", "add", "--username", "mallory", "--password", "pw-mallory", "--plan", "home")
@@ -142,7 +143,19 @@ func TestE2ESealedPasswordBound(t *testing.T) {
 	if _, err := conn.Exec(ctx, `UPDATE subscribers SET password = (SELECT password FROM subscribers WHERE username = 'mallory') WHERE username = 'alice'`); err != nil {
 		t.Fatal(err)
 	}
+	// And r1's sealed secret onto r2, hoping r2's packets verify with r1's secret.
+	if _, err := conn.Exec(ctx, `UPDATE nas SET secret = (SELECT secret FROM nas WHERE name = 'r1') WHERE name = 'r2'`); err != nil {
+		t.Fatal(err)
+	}
 	s.serve()
+	if got := s.metric(t, "tollgate_radius_nas_unusable"); got != "1" {
+		t.Fatalf("nas_unusable = %s: r2's copied secret opened", got)
+	}
+	for _, sec := range []string{secret, "r2-own-secret"} {
+		if got := s.accessFrom(t, "127.0.0.2", sec, "mallory", "pw-mallory"); got != 0 {
+			t.Fatalf("r2 answered with the secret %q after the copy: %v", sec, got)
+		}
+	}
 	for _, pw := range []string{"pw-mallory", "pw-alice"} {
 		out := s.radclientWithin(secret, fmt.Sprintf("User-Name=alice,User-Password=%s,Message-Authenticator=0x00", pw))
 		if strings.Contains(out, "Received Access-Accept") {

@@ -38,8 +38,9 @@ bench: build ## Run the benchmark (scripts/bench.sh) against a migrated database
 bench-compare: build ## tollgate against FreeRADIUS 3.2 (users file, detail, rlm_sql) with radbench
 	$(SERVICES_ENV) && scripts/bench-compare.sh
 
-lint: ## go vet, gofmt check and staticcheck
+lint: ## go vet, gofmt check, go mod tidy check and staticcheck
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 	@unformatted="$$(git ls-files -z '*.go' | xargs -0r gofmt -l)"; \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed on:" >&2; echo "$$unformatted" >&2; exit 1; fi
 	$(GO) run $(STATICCHECK) ./...

@@ -41,8 +41,9 @@ bench-compare: build ## tollgate against FreeRADIUS 3.2 (users file, detail, rlm
 bench-scale: build ## 1M-subscriber import, RSS with 100k open sessions, cold start (scripts/bench-scale.sh)
 	$(SERVICES_ENV) && BENCH_SCALE_CMD="make bench-scale" scripts/bench-scale.sh
 
-lint: ## go vet, gofmt check and staticcheck
+lint: ## go vet, gofmt check, go mod tidy check and staticcheck
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 	@unformatted="$$(git ls-files -z '*.go' | xargs -0r gofmt -l)"; \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed on:" >&2; echo "$$unformatted" >&2; exit 1; fi
 	$(GO) run $(STATICCHECK) ./...

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -120,6 +121,14 @@ type Accounts struct {
 	// the cache is skipped after it failed (default 2s).
 	CacheTimeout time.Duration
 	CacheRetry   time.Duration
+	// CacheBack, when set, runs (in a goroutine of its own) once the cache answers
+	// again after it failed, and the cache is read again only after it returned nil:
+	// while the cache was unreachable, invalidations may have failed (a suspension
+	// saved in Postgres, a plan change) and accounting's additions to usage may have
+	// been lost, so what it holds may be stale. serve drops the cached accounts and
+	// usage there, and Postgres refills them. On an error the cache stays skipped for
+	// CacheRetry, and the next answer runs CacheBack again.
+	CacheBack func(ctx context.Context) error
 
 	cacheDownUntil atomic.Int64 // unix nanoseconds; 0 while the cache works
 	cacheFailures  atomic.Int64
@@ -153,6 +162,11 @@ func (s *Accounts) cacheFailed(ctx context.Context) {
 		return
 	}
 	s.cacheFailures.Add(1)
+	s.skipCache()
+}
+
+// skipCache has the cache skipped for CacheRetry.
+func (s *Accounts) skipCache() {
 	d := s.CacheRetry
 	if d <= 0 {
 		d = defaultCacheRetry
@@ -160,11 +174,39 @@ func (s *Accounts) cacheFailed(ctx context.Context) {
 	s.cacheDownUntil.Store(time.Now().Add(d).UnixNano())
 }
 
-// cacheOK notes a working cache.
-func (s *Accounts) cacheOK() {
-	if s.cacheDownUntil.Load() != 0 {
-		s.cacheDownUntil.Store(0)
+// errCacheCatchingUp is what a cache read returns while CacheBack runs.
+var errCacheCatchingUp = errors.New("cache: catching up after an outage")
+
+// cacheCatchingUp is cacheDownUntil while CacheBack runs: the cache is not read.
+const cacheCatchingUp = math.MaxInt64
+
+// cacheOK notes a cache that answered, and reports whether its answer may be used.
+// After a failure it may not until CacheBack has run: the first answer starts it.
+func (s *Accounts) cacheOK() bool {
+	until := s.cacheDownUntil.Load()
+	switch {
+	case until == 0:
+		return true
+	case until == cacheCatchingUp:
+		return false
+	case s.CacheBack == nil:
+		s.cacheDownUntil.CompareAndSwap(until, 0)
+		return true
+	case s.cacheDownUntil.CompareAndSwap(until, cacheCatchingUp):
+		go s.catchUp()
 	}
+	return false
+}
+
+// catchUp runs CacheBack and uses the cache again when it succeeded.
+func (s *Accounts) catchUp() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.CacheBack(ctx); err != nil {
+		s.skipCache()
+		return
+	}
+	s.cacheDownUntil.CompareAndSwap(cacheCatchingUp, 0)
 }
 
 // cacheCtx returns ctx with the cache's own, shorter deadline.
@@ -230,7 +272,9 @@ func (s *Accounts) getAuth(ctx context.Context, key, username string, now time.T
 		s.cacheFailed(ctx)
 		return snap, err
 	}
-	s.cacheOK()
+	if !s.cacheOK() {
+		return snap, errCacheCatchingUp // the first answer after a failure: not trusted yet
+	}
 	return snap, nil
 }
 
@@ -353,14 +397,15 @@ func (s *Accounts) find(ctx context.Context, key, arg string, load func(context.
 	cancel()
 	switch {
 	case errors.Is(err, ErrCacheMiss):
-		s.cacheOK()
+		s.cacheOK() // a fill is fresh, even while CacheBack runs
 		a, err = s.load(ctx, key, arg, load)
 	case err != nil && ErrorCode(err) != ENOTFOUND:
 		s.cacheFailed(ctx)
 		s.storeReads.Add(1)
 		a, err = load(ctx, arg)
-	default:
-		s.cacheOK()
+	case !s.cacheOK():
+		s.storeReads.Add(1)
+		a, err = load(ctx, arg)
 	}
 	if err != nil {
 		return nil, err // ENOTFOUND (maybe remembered by the cache), or a failure

@@ -299,3 +299,96 @@ func TestAccountsCacheDown(t *testing.T) {
 		})
 	}
 }
+
+// TestAccountsCacheBack: once the cache answers again after it failed, what it holds is
+// not trusted until CacheBack has run (an invalidation may have failed meanwhile): a
+// stale entry is not used, not even by the request that found the cache back; reads go
+// to the store while CacheBack runs, and again for CacheRetry when it fails; after it
+// succeeded the cache is read and filled again.
+func TestAccountsCacheBack(t *testing.T) {
+	ctx := context.Background()
+	cache := newMapCache()
+	suspended := &Account{ID: 1, Username: "alice", Password: sealFor("pw", SealSubscriberPassword, 1), Status: StatusSuspended}
+	store := &mapStore{users: map[string]*Account{"alice": suspended}}
+	// The cache still holds alice as she was before her suspension, whose invalidation
+	// failed while the cache was down.
+	stale := *suspended
+	stale.Status = StatusActive
+	if err := cache.SetAccount(ctx, AccountKey("alice"), &stale, false); err != nil {
+		t.Fatal(err)
+	}
+	calls, results := make(chan struct{}, 2), make(chan error)
+	s := &Accounts{Cache: cache, Store: store, Opener: boundOpener{}, Auth: cache, Usage: store, Online: store,
+		CacheRetry: time.Hour,
+		CacheBack: func(ctx context.Context) error {
+			calls <- struct{}{}
+			err := <-results
+			if err == nil {
+				cache.mu.Lock()
+				clear(cache.m)
+				cache.mu.Unlock()
+			}
+			return err
+		}}
+	authorize := func(t *testing.T) {
+		t.Helper()
+		a, _, err := s.Authorize(ctx, "alice")
+		if err != nil || a.Status != StatusSuspended {
+			t.Fatalf("Authorize = %+v, %v; want alice suspended", a, err)
+		}
+	}
+	waitState := func(t *testing.T, what string, ok func(until int64) bool) {
+		t.Helper()
+		for range 500 {
+			if ok(s.cacheDownUntil.Load()) {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		t.Fatalf("%s: cacheDownUntil = %d", what, s.cacheDownUntil.Load())
+	}
+	back := func(t *testing.T) {
+		t.Helper()
+		s.cacheDownUntil.Store(time.Now().Add(-time.Second).UnixNano()) // CacheRetry over
+		authorize(t)
+		select {
+		case <-calls:
+		case <-time.After(5 * time.Second):
+			t.Fatal("CacheBack not called")
+		}
+	}
+
+	cache.fail = errors.New("connection refused")
+	authorize(t)
+	cache.fail = nil
+
+	back(t)
+	reads, gets := store.reads, cache.gets
+	authorize(t) // CacheBack still runs: the store answers, the cache is not asked
+	if store.reads != reads+1 || cache.gets != gets {
+		t.Fatalf("while CacheBack runs: store reads %d → %d, cache gets %d → %d", reads, store.reads, gets, cache.gets)
+	}
+	results <- errors.New("redis: drop: i/o timeout")
+	waitState(t, "CacheBack failed", func(u int64) bool { return u != cacheCatchingUp })
+	gets = cache.gets
+	authorize(t) // skipped for CacheRetry again
+	if cache.gets != gets {
+		t.Fatal("the cache was read after CacheBack failed")
+	}
+
+	back(t) // the next answer runs CacheBack again
+	results <- nil
+	waitState(t, "CacheBack done", func(u int64) bool { return u == 0 })
+	reads = store.reads
+	for range 3 {
+		authorize(t) // a miss, filled from the store, then hits
+	}
+	if store.reads != reads+1 {
+		t.Fatalf("store reads after CacheBack = %d, want %d", store.reads, reads+1)
+	}
+	select {
+	case <-calls:
+		t.Fatal("CacheBack ran without a new failure")
+	default:
+	}
+}

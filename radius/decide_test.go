@@ -2,6 +2,7 @@ package radius
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -136,6 +137,10 @@ func TestDecide(t *testing.T) {
 			d := Decide(&tc.req, &a, tc.usage, now)
 			if d.Reason != tc.reason || d.Accept != (tc.reason == ReasonOK) {
 				t.Fatalf("reason = %v accept = %v, want %v", d.Reason, d.Accept, tc.reason)
+			}
+			// Every Accept names the account, so the router accounts the session under it.
+			if d.Accept && (d.UserName != a.Username || !strings.HasPrefix(d.Class, "tg:")) {
+				t.Errorf("Accept with User-Name %q, Class %q; want %q and a tg: Class", d.UserName, d.Class, a.Username)
 			}
 			if tc.check != nil {
 				tc.check(t, d)

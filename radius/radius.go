@@ -171,11 +171,14 @@ func (m Method) String() string {
 // Service is what the NAS says the user asks for (Service-Type).
 type Service uint8
 
-// Services: PPP sessions are Framed-User, hotspot logins Login-User.
+// Services: PPP sessions are Framed-User, hotspot logins Login-User. ServiceUnknown is a
+// request without Service-Type; ServiceOther one with a Service-Type that is neither
+// (Call-Check, Authenticate-Only, …), which a MAC login may not use.
 const (
 	ServiceUnknown Service = iota
 	ServiceFramed
 	ServiceLogin
+	ServiceOther
 )
 
 // AuthRequest is an Access-Request in domain terms, decoded from the packet by radius/server.

@@ -268,9 +268,23 @@ func (d *deps) secretsUpgrade() migrations.Upgrade {
 // accounts is the RADIUS path's account reader over these stores.
 func (d *deps) accounts() *radius.Accounts {
 	if d.acc == nil {
-		d.acc = &radius.Accounts{Cache: d.cache, Store: d.radius, Opener: d.sealer, Codes: d.sealer, Auth: d.cache, Usage: d.radius, Online: d.radius, Activator: d.radius, Now: time.Now}
+		d.acc = &radius.Accounts{Cache: d.cache, Store: d.radius, Opener: d.sealer, Codes: d.sealer, Auth: d.cache, Usage: d.radius, Online: d.radius, Activator: d.radius, Now: time.Now,
+			CacheBack: d.cacheBack}
 	}
 	return d.acc
+}
+
+// cacheBack drops the cached accounts and usage once Redis answers again after an
+// outage: a change saved meanwhile (a suspension) may not have reached the cache, and
+// the RADIUS path must not read it from there for up to the cache's TTL.
+func (d *deps) cacheBack(ctx context.Context) error {
+	n, err := d.cache.DropAll(ctx)
+	if err != nil {
+		d.log.LogAttrs(ctx, slog.LevelWarn, "redis back, but dropping its cached accounts failed: still answering from Postgres", slog.Any("err", err))
+		return err
+	}
+	d.log.LogAttrs(ctx, slog.LevelInfo, "redis back: cached accounts and usage dropped, refilled from Postgres", slog.Int64("keys", n))
+	return nil
 }
 
 // nasTable loads every NAS with its secret opened, for a process without a running

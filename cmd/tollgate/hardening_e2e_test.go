@@ -48,7 +48,8 @@ func (s *stack) metricValue(name string) float64 {
 // TestE2ERedisDown: with Redis killed, and with Redis frozen (it accepts connections but
 // never answers), Access-Requests are answered from Postgres within RouterOS's 1.1 s —
 // status, password and shared-users still enforced — and accounting is acknowledged;
-// when Redis is back the cache is used again.
+// when Redis is back the cache is used again, without what it held from before the
+// outage: a suspension saved while Redis was away holds.
 func TestE2ERedisDown(t *testing.T) {
 	s := MustStack(t, true)
 	rd := radiustest.MustPrivateRedis(t)
@@ -59,8 +60,10 @@ func TestE2ERedisDown(t *testing.T) {
 	s.MustRun("subscriber", "add", "--username", "alice", "--password", "pw-alice", "--plan", "home")
 	s.MustRun("subscriber", "add", "--username", "bob", "--password", "pw-bob", "--plan", "home")
 	s.MustRun("subscriber", "set", "--username", "bob", "--status", "suspended")
+	s.MustRun("subscriber", "add", "--username", "carol", "--password", "pw-carol", "--plan", "home")
 	s.serve()
 	alice := "User-Name=alice,User-Password=pw-alice,Service-Type=Framed-User,Framed-Protocol=PPP,Message-Authenticator=0x00"
+	carol := strings.ReplaceAll(alice, "alice", "carol")
 	mustContain(t, s.radclientWithin(secret, alice), "Received Access-Accept", `Mikrotik-Rate-Limit = "2M/4M"`)
 
 	for _, outage := range []struct {
@@ -71,6 +74,7 @@ func TestE2ERedisDown(t *testing.T) {
 		{"frozen", rd.Freeze, rd.Thaw},
 	} {
 		t.Run(outage.name, func(t *testing.T) {
+			mustContain(t, s.radclientWithin(secret, carol), "Received Access-Accept") // cached
 			outage.down()
 			failures := s.metricValue("tollgate_accounts_cache_failures_total")
 			for i := 0; i < 3; i++ {
@@ -81,6 +85,11 @@ func TestE2ERedisDown(t *testing.T) {
 			if got := s.metricValue("tollgate_accounts_cache_failures_total"); got <= failures {
 				t.Fatalf("cache failures %v → %v: the outage was not seen", failures, got)
 			}
+			// Suspended while Redis is away: saved in Postgres, but the cache cannot be told.
+			if code, _, errs := s.run("subscriber", "set", "--username", "carol", "--status", "suspended"); code != 1 || !strings.Contains(errs, "caches were not told") {
+				t.Fatalf("suspension during the outage: exit %d %q", code, errs)
+			}
+			mustContain(t, s.radclientWithin(secret, carol), "Received Access-Reject", "Account suspended")
 			// Accounting is acknowledged, and the online count comes from Postgres:
 			// alice's one session fills her shared-users.
 			sid := "RD-" + outage.name
@@ -104,6 +113,10 @@ func TestE2ERedisDown(t *testing.T) {
 				}
 				return ""
 			})
+			// What the cache held from before the outage is not used: the suspension
+			// made during it holds.
+			mustContain(t, s.radclientWithin(secret, carol), "Received Access-Reject", "Account suspended")
+			s.MustRun("subscriber", "set", "--username", "carol", "--status", "active")
 		})
 	}
 }
@@ -115,6 +128,7 @@ func TestE2ESealedPasswordBound(t *testing.T) {
 	s := MustStack(t, true)
 	const secret = "bound-seal-secret"
 	s.MustRun("nas", "add", "--name", "r1", "--address", "127.0.0.1", "--secret", secret)
+	s.MustRun("nas", "add", "--name", "r2", "--address", "127.0.0.2", "--secret", "r2-own-secret")
 	s.MustRun("plan", "add", "--name", "home", "--kind", "pppoe")
 	s.MustRun("subscriber", "add", "--username", "alice", "--password", "pw-alice", "--plan", "home")
 	s.MustRun("subscriber", "add", "--username", "mallory", "--password", "pw-mallory", "--plan", "home")
@@ -129,7 +143,19 @@ func TestE2ESealedPasswordBound(t *testing.T) {
 	if _, err := conn.Exec(ctx, `UPDATE subscribers SET password = (SELECT password FROM subscribers WHERE username = 'mallory') WHERE username = 'alice'`); err != nil {
 		t.Fatal(err)
 	}
+	// And r1's sealed secret onto r2, hoping r2's packets verify with r1's secret.
+	if _, err := conn.Exec(ctx, `UPDATE nas SET secret = (SELECT secret FROM nas WHERE name = 'r1') WHERE name = 'r2'`); err != nil {
+		t.Fatal(err)
+	}
 	s.serve()
+	if got := s.metric(t, "tollgate_radius_nas_unusable"); got != "1" {
+		t.Fatalf("nas_unusable = %s: r2's copied secret opened", got)
+	}
+	for _, sec := range []string{secret, "r2-own-secret"} {
+		if got := s.accessFrom(t, "127.0.0.2", sec, "mallory", "pw-mallory"); got != 0 {
+			t.Fatalf("r2 answered with the secret %q after the copy: %v", sec, got)
+		}
+	}
 	for _, pw := range []string{"pw-mallory", "pw-alice"} {
 		out := s.radclientWithin(secret, fmt.Sprintf("User-Name=alice,User-Password=%s,Message-Authenticator=0x00", pw))
 		if strings.Contains(out, "Received Access-Accept") {
@@ -314,6 +340,48 @@ func TestE2EMACLoginAccounted(t *testing.T) {
 	s.mustAcct(secret, "Acct-Status-Type=Stop,Acct-Session-Time=610,Acct-Input-Octets=100,Acct-Output-Octets=200,Acct-Terminate-Cause=Admin-Reset,"+common)
 	s.MustRun("subscriber", "set", "--username", "phone", "--status", "active")
 	mustContain(t, s.radclientWithin(secret, login), "Received Access-Accept", "Session-Timeout = 2990")
+}
+
+// TestE2EMACLoginSet: `subscriber set --mac-login` turns MAC login on for a running
+// server and `--mac-login=false` off again; on a PPPoE plan it is refused, as is moving
+// a MAC-login subscriber to a PPPoE plan.
+func TestE2EMACLoginSet(t *testing.T) {
+	s := MustStack(t, true)
+	const secret = "mac-login-set-secret"
+	s.MustRun("nas", "add", "--name", "r1", "--address", "127.0.0.1", "--secret", secret)
+	s.MustRun("plan", "add", "--name", "hs", "--kind", "hotspot")
+	s.MustRun("plan", "add", "--name", "home", "--kind", "pppoe")
+	s.MustRun("subscriber", "add", "--username", "tablet", "--password", "pw-tablet-123", "--plan", "hs", "--mac", "AA:BB:CC:00:11:33")
+	s.MustRun("subscriber", "add", "--username", "alice", "--password", "pw-alice-123", "--plan", "home", "--mac", "AA:BB:CC:00:11:44")
+	s.serve()
+	login := "User-Name=AA:BB:CC:00:11:33,User-Password=\"\",Calling-Station-Id=AA:BB:CC:00:11:33,Service-Type=Login-User,Message-Authenticator=0x00"
+	mustContain(t, s.radclientWithin(secret, login), "Received Access-Reject")
+
+	s.MustRun("subscriber", "set", "--username", "tablet", "--mac-login")
+	eventually(t, "MAC login turned on", func() string {
+		if out := s.radclientWithin(secret, login); !strings.Contains(out, `User-Name = "tablet"`) {
+			return out
+		}
+		return ""
+	})
+	if code, _, errs := s.run("subscriber", "set", "--username", "tablet", "--plan", "home"); code != 1 || !strings.Contains(errs, "hotspot plans only") {
+		t.Fatalf("MAC-login subscriber moved to a PPPoE plan: exit %d %q", code, errs)
+	}
+	s.MustRun("subscriber", "set", "--username", "tablet", "--mac-login=false")
+	eventually(t, "MAC login turned off", func() string {
+		if out := s.radclientWithin(secret, login); !strings.Contains(out, "Received Access-Reject") {
+			return out
+		}
+		return ""
+	})
+	// Its own password still logs it in.
+	mustContain(t, s.radclientWithin(secret, "User-Name=tablet,User-Password=pw-tablet-123,Calling-Station-Id=AA:BB:CC:00:11:33,Service-Type=Login-User,Message-Authenticator=0x00"), "Received Access-Accept")
+
+	if code, _, errs := s.run("subscriber", "set", "--username", "alice", "--mac-login"); code != 1 || !strings.Contains(errs, "hotspot plans only") {
+		t.Fatalf("MAC login on a PPPoE plan: exit %d %q", code, errs)
+	}
+	pppoe := "User-Name=AA:BB:CC:00:11:44,User-Password=\"\",Calling-Station-Id=AA:BB:CC:00:11:44,Service-Type=Login-User,Message-Authenticator=0x00"
+	mustContain(t, s.radclientWithin(secret, pppoe), "Received Access-Reject")
 }
 
 // TestE2EVoucherGuessing: failed voucher logins are counted in Redis per device: after 10

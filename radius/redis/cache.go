@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -129,22 +130,54 @@ func (c *Cache) accountName(k string) string {
 // tagSize is the length of the authentication tag every stored account value ends with.
 const tagSize = 16
 
-// sealValue appends the tag of name and body to body.
-func (c *Cache) sealValue(name string, body []byte) []byte {
+// expirySize is the length of the expiry (unix seconds, big-endian) every stored value
+// carries between its body and its tag.
+const expirySize = 8
+
+// sealValue appends to body the time the value expires and the tag of name, body and
+// that time. The expiry is authenticated so that a value copied back into Redis after
+// it expired (an entry saved before a suspension, replayed after it) reads as a miss,
+// whatever TTL the copier gave its key.
+func (c *Cache) sealValue(name string, body []byte, expires time.Time) []byte {
+	// Rounded up: the value is not judged expired before Redis drops its key.
+	body = binary.BigEndian.AppendUint64(body, uint64(expires.Add(time.Second-1).Unix()))
 	var sum [sha256.Size]byte
 	tag := c.tags.sum(sum[:0], name, string(body))
 	return append(body, tag[:tagSize]...)
 }
 
-// checkValue returns the body of a stored value whose tag is right for name.
-func (c *Cache) checkValue(name, val string) (string, bool) {
+// valueCheck is what checkValue found.
+type valueCheck uint8
+
+const (
+	valueOK      valueCheck = iota
+	valueForged             // the tag is wrong: written without the server key
+	valueExpired            // authentic, but past its expiry: copied back, or a clock ahead
+	valueLegacy             // too short for an expiry: a negative marker of the previous format
+)
+
+// checkValue returns the body of a stored value whose tag is right for name and that
+// has not expired at now.
+func (c *Cache) checkValue(name, val string, now time.Time) (string, valueCheck) {
 	if len(val) < 1+tagSize {
-		return "", false
+		return "", valueForged
 	}
-	body := val[:len(val)-tagSize]
+	signed, tag := val[:len(val)-tagSize], val[len(val)-tagSize:]
 	var sum [sha256.Size]byte
-	tag := c.tags.sum(sum[:0], name, body)
-	return body, hmac.Equal(tag[:tagSize], []byte(val[len(body):]))
+	if !hmac.Equal(c.tags.sum(sum[:0], name, signed)[:tagSize], []byte(tag)) {
+		return "", valueForged
+	}
+	if len(signed) < 1+expirySize {
+		return "", valueLegacy
+	}
+	var exp uint64
+	for i := len(signed) - expirySize; i < len(signed); i++ {
+		exp = exp<<8 | uint64(signed[i])
+	}
+	if now.Unix() >= int64(exp) {
+		return "", valueExpired
+	}
+	return signed[:len(signed)-expirySize], valueOK
 }
 
 // New returns a Cache whose keys start with prefix (e.g. "tollgate:"). The caller keeps
@@ -220,11 +253,13 @@ func (c *Cache) readAccount(key, name, val string, err error) (*radius.Account, 
 	case err != nil:
 		return nil, fmt.Errorf("redis: get account: %w", err)
 	}
-	body, ok := c.checkValue(name, val)
+	body, check := c.checkValue(name, val, time.Now())
 	switch {
-	case !ok:
+	case check == valueForged:
 		c.forged.Add(1)
 		return nil, fmt.Errorf("redis: account entry fails authentication: %w", radius.ErrCacheMiss)
+	case check != valueOK:
+		return nil, fmt.Errorf("redis: account entry expired: %w", radius.ErrCacheMiss)
 	case len(body) == 1 && body[0] == formatNone:
 		return nil, radius.Errorf(radius.ENOTFOUND, "account not found")
 	}
@@ -241,12 +276,12 @@ func (c *Cache) SetAccount(ctx context.Context, key string, a *radius.Account, s
 	name := c.accountName(key)
 	body, ttl := []byte{formatNone}, c.negTTL
 	if a != nil {
-		body = appendAccount(make([]byte, 0, 256+tagSize), a)
+		body = appendAccount(make([]byte, 0, 256+expirySize+tagSize), a)
 		if !short {
 			ttl = c.ttl
 		}
 	}
-	if err := c.rdb.Set(ctx, name, c.sealValue(name, body), ttl).Err(); err != nil {
+	if err := c.rdb.Set(ctx, name, c.sealValue(name, body, time.Now().Add(ttl)), ttl).Err(); err != nil {
 		return fmt.Errorf("redis: set account: %w", err)
 	}
 	return nil
@@ -288,4 +323,77 @@ func (c *Cache) get(ctx context.Context, key string) (string, error) {
 	val, err := r.get.Result()
 	r.release()
 	return val, err
+}
+
+// DropAll deletes every cached account (and negative marker) and every usage hash under
+// the prefix, so the next reads refill them from Postgres; it returns how many keys it
+// deleted. Accounts.CacheBack calls it once Redis answers again after an outage, since
+// invalidations and additions to usage may have failed meanwhile. The live session
+// index is kept: Postgres does not refill it, and the next interim updates correct it.
+// The in-process layer is emptied too. On a Redis Cluster it walks every master.
+func (c *Cache) DropAll(ctx context.Context) (int64, error) {
+	var n atomic.Int64
+	drop := func(ctx context.Context, rdb redis.UniversalClient) error {
+		for _, pattern := range []string{c.keys.account("*"), c.keys.usage("*")} {
+			iter := rdb.Scan(ctx, 0, escapeGlob(string(c.keys))+pattern[len(c.keys):], 1000).Iterator()
+			batch := make([]string, 0, 1000)
+			flush := func() error {
+				if len(batch) == 0 {
+					return nil
+				}
+				// One UNLINK per key: a multi-key command is refused across Cluster slots.
+				cmds, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for _, k := range batch {
+						p.Unlink(ctx, k)
+					}
+					return nil
+				})
+				for _, cmd := range cmds {
+					n.Add(cmd.(*redis.IntCmd).Val())
+				}
+				batch = batch[:0]
+				return err
+			}
+			for iter.Next(ctx) {
+				if batch = append(batch, iter.Val()); len(batch) == cap(batch) {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+			if err := iter.Err(); err != nil {
+				return err
+			}
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	if cc, ok := c.rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return drop(ctx, m) })
+	} else {
+		err = drop(ctx, c.rdb)
+	}
+	if err != nil {
+		return n.Load(), fmt.Errorf("redis: drop cached accounts and usage: %w", err)
+	}
+	// What this process read from Redis before the drop (the first answers after the
+	// outage) goes too.
+	c.local.flush()
+	return n.Load(), nil
+}
+
+// escapeGlob escapes the characters SCAN's MATCH treats as a pattern.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

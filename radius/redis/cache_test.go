@@ -98,7 +98,8 @@ func TestCache(t *testing.T) {
 // TestCacheTamper: a Redis writer without the server key cannot change what the RADIUS
 // path reads: an edited value, a value copied from another entry, one the old unsigned
 // format wrote and a forged negative marker all read as misses (refilled from Postgres),
-// and each is counted.
+// and each is counted; a value the cache wrote, written back after its expiry (a replay
+// of an entry from before a suspension), is a miss too.
 func TestCacheTamper(t *testing.T) {
 	ctx := context.Background()
 	c, rdb := MustCache(t, false)
@@ -123,7 +124,10 @@ func TestCacheTamper(t *testing.T) {
 	i := strings.Index(bobVal, "suspended")
 	copy(edited[i:], "activexxx")
 	untagged := appendAccount(nil, alice) // the right bytes, but no tag
-	otherKey := c.sealValue("elsewhere", appendAccount(nil, alice))
+	otherKey := c.sealValue("elsewhere", appendAccount(nil, alice), time.Now().Add(time.Hour))
+	// A value the cache wrote once, kept by whoever could read Redis, and written back
+	// (without a TTL) after it expired: after a suspension, alice as she was before.
+	replayed := c.sealValue(aliceName, appendAccount(nil, alice), time.Now().Add(-time.Second))
 	for _, tc := range []struct {
 		name, key, val string
 	}{
@@ -153,6 +157,37 @@ func TestCacheTamper(t *testing.T) {
 				t.Fatalf("forged = %d, want %d", c.Forged(), forged+2)
 			}
 		})
+	}
+	// Authentic but past their expiry, or written by the previous format: misses, not
+	// counted as forgeries.
+	var sum [32]byte
+	legacyNone := append([]byte{formatNone}, c.tags.sum(sum[:0], aliceName, string([]byte{formatNone}))[:tagSize]...)
+	for _, tc := range []struct{ name, val string }{
+		{"replayed after its expiry", string(replayed)},
+		{"negative marker of the previous format", string(legacyNone)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := rdb.Set(ctx, aliceName, tc.val, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			forged := c.Forged()
+			if a, err := c.GetAccount(ctx, radius.AccountKey("alice")); !errors.Is(err, radius.ErrCacheMiss) {
+				t.Fatalf("GetAccount = %+v, %v; want a miss", a, err)
+			}
+			if snap, err := c.GetAuth(ctx, radius.AccountKey("alice"), "alice", time.Now()); err != nil || !errors.Is(snap.AccountErr, radius.ErrCacheMiss) {
+				t.Fatalf("GetAuth = %+v, %v; want a miss", snap, err)
+			}
+			if c.Forged() != forged {
+				t.Fatalf("forged = %d, want %d", c.Forged(), forged)
+			}
+		})
+	}
+	// The same value before its expiry is read.
+	if err := rdb.Set(ctx, aliceName, c.sealValue(aliceName, appendAccount(nil, alice), time.Now().Add(time.Minute)), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := c.GetAccount(ctx, radius.AccountKey("alice")); err != nil || a.Username != "alice" {
+		t.Fatalf("GetAccount of a live value = %+v, %v", a, err)
 	}
 }
 
@@ -388,5 +423,89 @@ func BenchmarkGetAccount(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestCacheDropAll: DropAll deletes the cached accounts, negative markers and usage
+// hashes under its prefix (more than one SCAN batch of them), and nothing else: not the
+// live session index, not another prefix's keys, not a key that only looks like one
+// through a glob character in the prefix.
+func TestCacheDropAll(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := radiustest.MustRedis(t)
+	c := New(rdb, prefix+"[x]:", Options{})
+	l := NewLive(rdb, prefix+"[x]:")
+	other := New(rdb, prefix+"y:", Options{})
+	lookalike := New(rdb, prefix+"x:", Options{}) // what "[x]:" would match unescaped
+	const n = 1500
+	for i := range n {
+		if err := c.SetAccount(ctx, radius.AccountKey(fmt.Sprint("user", i)), subscriberAccount(), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.SetAccount(ctx, radius.MACKey("AA:BB:CC:DD:EE:00"), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetUsage(ctx, "user1", radius.Usage{Uptime: time.Minute, Bytes: 10}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := l.Update(ctx, record("user1", "S1", radius.AcctStart, time.Now(), 0, 0, 0), 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*Cache{other, lookalike} {
+		if err := k.SetAccount(ctx, radius.AccountKey("user1"), subscriberAccount(), false); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.SetUsage(ctx, "user1", radius.Usage{Bytes: 1}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dropped, err := c.DropAll(ctx)
+	if err != nil || dropped != n+2 {
+		t.Fatalf("DropAll = %d, %v; want %d", dropped, err, n+2)
+	}
+	if _, err := c.GetAccount(ctx, radius.AccountKey("user1")); !errors.Is(err, radius.ErrCacheMiss) {
+		t.Fatalf("account after DropAll: %v, want a miss", err)
+	}
+	if _, err := c.GetAccount(ctx, radius.MACKey("AA:BB:CC:DD:EE:00")); !errors.Is(err, radius.ErrCacheMiss) {
+		t.Fatalf("negative marker after DropAll: %v, want a miss", err)
+	}
+	if snap, err := c.GetAuth(ctx, radius.AccountKey("user1"), "user1", time.Now()); err != nil || snap.UsageCached || snap.Usage.Online != 1 {
+		t.Fatalf("after DropAll: %+v, %v; want no usage and the live session kept", snap, err)
+	}
+	for _, k := range []*Cache{other, lookalike} {
+		if _, err := k.GetAccount(ctx, radius.AccountKey("user1")); err != nil {
+			t.Fatalf("another prefix's account dropped: %v", err)
+		}
+		if snap, err := k.GetAuth(ctx, radius.AccountKey("user1"), "user1", time.Now()); err != nil || !snap.UsageCached {
+			t.Fatalf("another prefix's usage dropped: %+v, %v", snap, err)
+		}
+	}
+	if dropped, err := c.DropAll(ctx); err != nil || dropped != 0 {
+		t.Fatalf("second DropAll = %d, %v", dropped, err)
+	}
+}
+
+// TestCacheDropAllLocal: DropAll also empties the in-process layer, so what the process
+// read from Redis just before (the first answer after an outage) is not answered from
+// memory afterwards.
+func TestCacheDropAllLocal(t *testing.T) {
+	ctx := context.Background()
+	rs, _ := mustReplicas(t, 1)
+	c := rs[0].c
+	if err := c.SetAccount(ctx, radius.AccountKey("alice"), subscriberAccount(), false); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	mustAuth(t, c, "alice", now)
+	if _, ok := c.GetAuthLocal(radius.AccountKey("alice"), "alice", now); !ok {
+		t.Fatal("the read was not kept in process")
+	}
+	if _, err := c.DropAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := c.GetAuthLocal(radius.AccountKey("alice"), "alice", now); ok {
+		t.Fatalf("after DropAll the layer still answers %+v", s)
 	}
 }

@@ -28,8 +28,8 @@ const (
 	formatV3 byte = 3
 	// formatV4 is formatV3 followed by the subscription state (string), the isolation
 	// plan's ID (varint), rate limit, pool and address list (strings). Every stored value
-	// (this and formatNone) is followed by the authentication tag Cache.sealValue
-	// appends.
+	// (this and formatNone) is followed by its expiry and the authentication tag
+	// Cache.sealValue appends.
 	formatV4 byte = 4
 )
 

@@ -176,14 +176,18 @@ func logName(a *tg.Account, sent string) string {
 }
 
 func service(p *radius.Packet) tg.Service {
-	switch v, _ := rfc2865.ServiceType_Lookup(p); v {
-	case rfc2865.ServiceType_Value_FramedUser:
+	v, err := rfc2865.ServiceType_Lookup(p)
+	switch {
+	case err == nil && v == rfc2865.ServiceType_Value_FramedUser:
 		return tg.ServiceFramed
-	case rfc2865.ServiceType_Value_LoginUser:
+	case err == nil && v == rfc2865.ServiceType_Value_LoginUser:
 		return tg.ServiceLogin
 	}
 	if _, err := rfc2865.FramedProtocol_Lookup(p); err == nil {
 		return tg.ServiceFramed
+	}
+	if err == nil {
+		return tg.ServiceOther
 	}
 	return tg.ServiceUnknown
 }
@@ -276,7 +280,8 @@ func has(p *radius.Packet, t radius.Type) bool {
 // reply; acct is the account the request resolved to (nil when none).
 //
 // A MAC login is for hotspot logins only: a request whose User-Name is a MAC and whose
-// Service-Type is not Framed-User (a PPPoE session) first looks for a subscriber that
+// Service-Type is Login-User or absent (never Framed-User, a PPPoE session, nor any
+// other Service-Type) first looks for a subscriber that
 // may log in by that MAC, and only such a subscriber accepts the MAC login's password
 // (none, empty, or the MAC). Everything else needs the account's own password.
 func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet, ar *tg.AuthRequest, c *credential) (tg.Decision, func(*radius.Packet), *tg.Account) {
@@ -287,7 +292,9 @@ func (s *Server) authorize(ctx context.Context, e *nasEntry, req *radius.Packet,
 	var usage tg.Usage
 	var err error
 	mac, isMAC := tg.NormalizeMAC(ar.Username)
-	hotspotLogin := ar.Service != tg.ServiceFramed
+	// A MAC login only with Service-Type Login-User or none: never for a PPP session,
+	// nor for a Service-Type that asks for something else.
+	hotspotLogin := ar.Service == tg.ServiceLogin || ar.Service == tg.ServiceUnknown
 	macLogin := false
 	switch {
 	case isMAC && hotspotLogin && (c.method == tg.MethodUnknown || c.method == tg.MethodPAP || c.method == tg.MethodCHAP):

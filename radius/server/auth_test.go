@@ -532,13 +532,13 @@ func decryptUserPassword(c, secret, reqAuth []byte) []byte {
 // TestHotspotMACLogin: a hotspot login (Login-User, or no Service-Type) whose User-Name is
 // a MAC finds the subscriber that may log in by that MAC, and only that subscriber
 // accepts the MAC login's password (none, empty, or the MAC); a PPPoE (Framed-User)
-// request never does. The Accept names the account, so the router accounts the session
+// request never does, nor one with another Service-Type (Call-Check). The Accept names the account, so the router accounts the session
 // under it.
 func TestHotspotMACLogin(t *testing.T) {
 	// A subscriber whose name is a MAC, with a password of its own and no MAC login.
 	named := &tg.Account{ID: 78, Username: "AA:BB:CC:DD:EE:02", Password: []byte("its-own"), Status: tg.StatusActive, Kind: tg.KindHotspot}
 	pppoe := &tg.Account{ID: 79, Username: "AA:BB:CC:DD:EE:03", Password: []byte("pppoe-pw"), Status: tg.StatusActive, Kind: tg.KindPPPoE}
-	const framed, login, none = 1, 2, 0
+	const framed, login, none, callCheck = 1, 2, 0, 3
 	tests := []struct {
 		name     string
 		user     string
@@ -562,6 +562,9 @@ func TestHotspotMACLogin(t *testing.T) {
 		{name: "wrong password", user: "AA:BB:CC:DD:EE:FF", password: ptr("guess"), service: login, calling: "AA:BB:CC:DD:EE:FF", method: tg.MethodPAP, reason: tg.ReasonBadPassword, logged: "device-77", macs: []string{"AA:BB:CC:DD:EE:FF"}},
 		{name: "PPPoE, MAC user name, empty password", user: "AA:BB:CC:DD:EE:FF", password: ptr(""), service: framed, calling: "AA:BB:CC:DD:EE:FF", method: tg.MethodPAP, reason: tg.ReasonUnknownUser, logged: "AA:BB:CC:DD:EE:FF", users: []string{"AA:BB:CC:DD:EE:FF"}},
 		{name: "PPPoE, MAC user name, no password", user: "AA:BB:CC:DD:EE:FF", service: framed, calling: "AA:BB:CC:DD:EE:FF", method: tg.MethodUnknown, reason: tg.ReasonUnsupportedMethod, logged: "AA:BB:CC:DD:EE:FF"},
+		{name: "Call-Check, MAC user name, empty password", user: "AA:BB:CC:DD:EE:FF", password: ptr(""), service: callCheck, calling: "AA:BB:CC:DD:EE:FF", method: tg.MethodPAP, reason: tg.ReasonUnknownUser, logged: "AA:BB:CC:DD:EE:FF", users: []string{"AA:BB:CC:DD:EE:FF"}},
+		{name: "Call-Check, MAC user name, the MAC as password", user: "AA:BB:CC:DD:EE:FF", password: ptr("AA:BB:CC:DD:EE:FF"), service: callCheck, calling: "AA:BB:CC:DD:EE:FF", method: tg.MethodPAP, reason: tg.ReasonUnknownUser, logged: "AA:BB:CC:DD:EE:FF", users: []string{"AA:BB:CC:DD:EE:FF"}},
+		{name: "Call-Check, MAC user name, no password", user: "AA:BB:CC:DD:EE:FF", service: callCheck, calling: "AA:BB:CC:DD:EE:FF", method: tg.MethodUnknown, reason: tg.ReasonUnsupportedMethod, logged: "AA:BB:CC:DD:EE:FF"},
 		{name: "PPPoE account named by a MAC needs its password", user: "AA:BB:CC:DD:EE:03", password: ptr("AA:BB:CC:DD:EE:03"), service: framed, calling: "AA:BB:CC:DD:EE:03", method: tg.MethodPAP, reason: tg.ReasonBadPassword, logged: "AA:BB:CC:DD:EE:03", users: []string{"AA:BB:CC:DD:EE:03"}},
 		{name: "PPPoE account named by a MAC, its password", user: "AA:BB:CC:DD:EE:03", password: ptr("pppoe-pw"), service: framed, calling: "AA:BB:CC:DD:EE:03", method: tg.MethodPAP, reason: tg.ReasonOK, logged: "AA:BB:CC:DD:EE:03", users: []string{"AA:BB:CC:DD:EE:03"}},
 		{name: "no MAC login: the MAC as password is refused", user: "AA:BB:CC:DD:EE:02", password: ptr("AA:BB:CC:DD:EE:02"), service: login, calling: "AA:BB:CC:DD:EE:02", method: tg.MethodPAP, reason: tg.ReasonBadPassword, logged: "AA:BB:CC:DD:EE:02", macs: []string{"AA:BB:CC:DD:EE:02"}, users: []string{"AA:BB:CC:DD:EE:02"}},
@@ -587,6 +590,8 @@ func TestHotspotMACLogin(t *testing.T) {
 			case framed:
 				_ = rfc2865.ServiceType_Set(p, rfc2865.ServiceType_Value_FramedUser)
 				_ = rfc2865.FramedProtocol_Set(p, rfc2865.FramedProtocol_Value_PPP)
+			case callCheck:
+				_ = rfc2865.ServiceType_Set(p, rfc2865.ServiceType_Value_CallCheck)
 			}
 			_ = rfc2865.CallingStationID_SetString(p, tt.calling)
 			_ = rfc2865.CalledStationID_SetString(p, "hotspot1")

@@ -345,7 +345,14 @@ func (s *Accounts) usage(ctx context.Context, a *Account, snap AuthSnapshot) (Us
 		return u, err
 	}
 	u.Uptime, u.Bytes = pu.Uptime, pu.Bytes
-	_ = s.Auth.SetUsage(ctx, a.Username, u, snap.UsageGen) // a failed fill costs the next request a store read
+	// The fill does not hold up the answer: SetUsage refuses a fill that a record
+	// overtook (the generation), so landing late is safe, and a failed fill costs the
+	// next request a store read.
+	go func(username string, gen int64) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.Auth.SetUsage(ctx, username, u, gen)
+	}(a.Username, snap.UsageGen)
 	return u, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -90,6 +91,8 @@ const (
 	opAuth
 	// opEval runs script on keys and args (EVALSHA; EVAL when Redis lost the script).
 	opEval
+	// opSet is a SET of key to val with the TTL ttl.
+	opSet
 )
 
 // request is one caller's commands. Requests are pooled; one whose caller gave up is
@@ -102,11 +105,14 @@ type request struct {
 	min                 string
 	scores              bool // opAuth: the online deadlines (ZRANGEBYSCORE) rather than their count
 	script              *redis.Script
+	val                 []byte
+	ttl                 time.Duration
 	keys                []string
 	args                []any
 
 	// The results, set before done is signalled.
 	get  *redis.StringCmd
+	set  *redis.StatusCmd
 	hm   *redis.SliceCmd
 	zc   *redis.IntCmd
 	zs   *redis.ZSliceCmd
@@ -148,6 +154,8 @@ func (r *request) send(ctx context.Context, p redis.Pipeliner) {
 		}
 	case opEval:
 		r.eval = r.script.EvalSha(ctx, p, r.keys, r.args...)
+	case opSet:
+		r.set = p.Set(ctx, r.key, r.val, r.ttl)
 	}
 }
 
@@ -192,6 +200,8 @@ func (b *batcher) direct(ctx context.Context, r *request) {
 		r.get = b.rdb.Get(ctx, r.key)
 	case opEval:
 		r.eval = r.script.Run(ctx, b.rdb, r.keys, r.args...)
+	case opSet:
+		r.set = b.rdb.Set(ctx, r.key, r.val, r.ttl)
 	default:
 		p := b.rdb.Pipeline()
 		r.send(ctx, p)

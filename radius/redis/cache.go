@@ -281,7 +281,15 @@ func (c *Cache) SetAccount(ctx context.Context, key string, a *radius.Account, s
 			ttl = c.ttl
 		}
 	}
-	if err := c.rdb.Set(ctx, name, c.sealValue(name, body, time.Now().Add(ttl)), ttl).Err(); err != nil {
+	// Through the batching loop: a burst of misses (a cold start) shares round trips.
+	r := newRequest(opSet)
+	r.key, r.val, r.ttl = name, c.sealValue(name, body, time.Now().Add(ttl)), ttl
+	if err := c.b.do(ctx, r); err != nil {
+		return fmt.Errorf("redis: set account: %w", err)
+	}
+	err := r.set.Err()
+	r.release()
+	if err != nil {
 		return fmt.Errorf("redis: set account: %w", err)
 	}
 	return nil

@@ -121,11 +121,12 @@ func shutdown(stops []stopFunc) {
 func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry) (enf *radius.Enforcer, stop stopFunc, err error) {
 	log := d.log
 	var (
-		srv      *server.Server
-		authlog  *radiuspg.AuthLog
-		acctPool *pgxpool.Pool
-		acctw    *radiuspg.AcctWriter
-		feed     = d.sessionFeed()
+		srv       *server.Server
+		authlog   *radiuspg.AuthLog
+		acctPool  *pgxpool.Pool
+		acctw     *radiuspg.AcctWriter
+		stopLocal func()
+		feed      = d.sessionFeed()
 	)
 	// Stop taking packets, then flush the writers (after the enforcer's disconnects),
 	// then close the accounting pool.
@@ -150,6 +151,9 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 		if acctPool != nil {
 			acctPool.Close()
 		}
+		if stopLocal != nil {
+			stopLocal()
+		}
 	}
 	// A failed start stops what it started: with the function above, since a return
 	// statement has set the named result to nil by the time this runs.
@@ -165,7 +169,7 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 	if e.cfg.LocalCache > 0 {
 		// Accounts read recently are answered from memory while the invalidation
 		// channel is subscribed (radius/redis/local.go).
-		d.cache.StartLocal(ctx, func(err error) {
+		stopLocal = d.cache.StartLocal(ctx, func(err error) {
 			log.Warn("the in-process account cache is off until Redis pub/sub is back", "err", err)
 		})
 	}

@@ -368,11 +368,14 @@ const (
 
 // StartLocal turns the in-process layer on: it subscribes to the invalidation channel
 // and keeps the layer on while the subscription is up, until ctx ends. Call it once,
-// before or after Start; the layer is off again once ctx ended.
-// onError, when set, hears of each broken subscription (the layer is off until the
-// subscription is made again).
-func (c *Cache) StartLocal(ctx context.Context, onError func(error)) {
+// before or after Start; the layer is off again once ctx ended or the returned stop
+// was called (stop returns once the subscription is closed). onError, when set, hears
+// of each broken subscription (the layer is off until the subscription is made again).
+func (c *Cache) StartLocal(ctx context.Context, onError func(error)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		defer func() {
 			c.local.on.Store(false)
 			c.local.flush()
@@ -391,6 +394,10 @@ func (c *Cache) StartLocal(ctx context.Context, onError func(error)) {
 			}
 		}
 	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // subscribe runs one subscription until it breaks or ctx ends.

@@ -89,7 +89,7 @@ type Invoice struct {
 	// Lines are the document's lines; list reads leave them nil.
 	Lines []InvoiceLine
 	// Restricted: the subscriber restricts processing now, so a staff list withholds
-	// Username and CustomerName. Only the API's page read (FindInvoicePage) sets it.
+	// Username and CustomerName. Only the list reads (FindInvoices, FindInvoicePage) set it.
 	Restricted bool
 }
 
@@ -161,6 +161,7 @@ type InvoiceStore interface {
 	// FindInvoiceByEntry returns the document of ledger entry id with its lines.
 	// ENOTFOUND.
 	FindInvoiceByEntry(ctx context.Context, ledgerEntryID int64) (*Invoice, error)
-	// FindInvoices returns documents, newest first, without their lines.
+	// FindInvoices returns documents, newest first, without their lines, with
+	// Restricted set.
 	FindInvoices(ctx context.Context, f InvoiceFilter) ([]Invoice, error)
 }

@@ -137,14 +137,17 @@ func (s *Store) findInvoice(ctx context.Context, sql string, arg any, notFound s
 }
 
 // findInvoicesSQL filters on the arguments that are set (a zero subscriber and an empty
-// kind select all).
+// kind select all). It also says whether each document's subscriber restricts
+// processing now, so the CLI's list can withhold his name (issue 9).
 const findInvoicesSQL = `
-SELECT ` + invoiceColumns + ` FROM invoices
+SELECT ` + invoiceColumns + `,
+       EXISTS (SELECT 1 FROM subscribers s WHERE s.id = invoices.subscriber_id AND s.restricted)
+FROM invoices
 WHERE ($1 = 0 OR subscriber_id = $1) AND ($2 = '' OR kind = $2)
 ORDER BY id DESC
 LIMIT $3`
 
-// FindInvoices returns documents, newest first, without their lines.
+// FindInvoices returns documents, newest first, without their lines, with Restricted set.
 func (s *Store) FindInvoices(ctx context.Context, f billing.InvoiceFilter) ([]billing.Invoice, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -156,7 +159,7 @@ func (s *Store) FindInvoices(ctx context.Context, f billing.InvoiceFilter) ([]bi
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.Invoice, error) {
 		var inv billing.Invoice
-		return inv, scanInvoice(r, &inv)
+		return inv, scanInvoice(r, &inv, &inv.Restricted)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: invoices: %w", err)

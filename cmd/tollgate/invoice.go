@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,6 +30,9 @@ type invoiceJSON struct {
 	PeriodStart *time.Time        `json:"period_start,omitempty"`
 	PeriodEnd   *time.Time        `json:"period_end,omitempty"`
 	Lines       []invoiceLineJSON `json:"lines,omitempty"`
+	// Restricted: the subscriber restricted processing, so a list withholds Username
+	// and Customer unless it is his (--subscriber) read with --reason.
+	Restricted bool `json:"restricted,omitempty"`
 }
 
 type invoiceLineJSON struct {
@@ -83,18 +87,31 @@ func cmdInvoiceList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A restricted subscriber's documents show his username and customer name only in
+	// his own list read under a reason (staffRead above demands it of him); any other
+	// list withholds them, as the API's list does (issue 9).
+	whole := *user != "" && strings.TrimSpace(*reason) != ""
 	out := make([]invoiceJSON, 0, len(list))
+	withheld := 0
 	for i := range list {
-		out = append(out, toInvoiceJSON(&list[i]))
+		j := toInvoiceJSON(&list[i])
+		if j.Restricted = list[i].Restricted; j.Restricted && !whole {
+			j.Username, j.Customer = "", ""
+			withheld++
+		}
+		out = append(out, j)
 	}
 	return e.print(out, func(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NUMBER\tKIND\tISSUED\tUSERNAME\tNET\tTAX\tTOTAL")
-		for _, inv := range list {
+		for i, inv := range list {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inv.Number, inv.Kind, inv.IssuedAt.In(e.cfg.Location).Format(time.DateTime),
-				inv.Username, billing.FormatCents(inv.NetCents), billing.FormatCents(inv.TaxCents), billing.FormatMoney(inv.TotalCents, inv.Currency))
+				out[i].Username, billing.FormatCents(inv.NetCents), billing.FormatCents(inv.TaxCents), billing.FormatMoney(inv.TotalCents, inv.Currency))
 		}
 		tw.Flush()
+		if withheld > 0 {
+			fmt.Fprintf(w, "%d document(s) of subscribers who restricted processing: their username and customer are withheld; list one with --subscriber U --reason TEXT to show them\n", withheld)
+		}
 	})
 }
 

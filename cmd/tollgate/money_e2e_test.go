@@ -425,3 +425,69 @@ func TestE2EMoneyRaces(t *testing.T) {
 		mustMoneyInvariants(t, pool)
 	})
 }
+
+// TestInvoiceListRestricted: `invoice list` of every subscriber shows the documents of
+// a subscriber who restricted processing without his username and customer name,
+// marked restricted, in JSON and in text; his own list under --reason shows them
+// whole, and other subscribers' documents show whole either way.
+func TestInvoiceListRestricted(t *testing.T) {
+	s := MustStack(t, true)
+	pool := s.mustPool()
+	s.mustSubscribers(pool, nil, "al", "bo")
+	mustExec(t, pool, `UPDATE subscribers SET name = 'Al Restricted' WHERE username = 'al'`)
+	mustExec(t, pool, `UPDATE subscribers SET name = 'Bo Open' WHERE username = 'bo'`)
+	for _, n := range []string{"al", "bo"} {
+		s.MustRun("wallet", "credit", "--subscriber", n, "--amount", "5", "--note", "cash")
+	}
+	mustExec(t, pool, `UPDATE subscribers SET restricted = true WHERE username = 'al'`)
+	var alReceipt string
+	if err := pool.QueryRow(context.Background(), `SELECT number FROM invoices WHERE username = 'al'`).Scan(&alReceipt); err != nil {
+		t.Fatal(err)
+	}
+	byNumber := func(docs []invoiceJSON) map[string]invoiceJSON {
+		t.Helper()
+		if len(docs) != 2 {
+			t.Fatalf("documents %+v; want 2", docs)
+		}
+		m := map[string]invoiceJSON{}
+		for _, d := range docs {
+			m[d.Number] = d
+		}
+		return m
+	}
+
+	for _, args := range [][]string{{"invoice", "list"}, {"invoice", "list", "--reason", "ticket 42"}} {
+		var docs []invoiceJSON
+		s.mustJSON(&docs, args...)
+		for n, d := range byNumber(docs) {
+			if n == alReceipt {
+				if !d.Restricted || d.Username != "" || d.Customer != "" || d.Total != "5.00" {
+					t.Errorf("%v: al's document %+v; want restricted, username and customer blank", args, d)
+				}
+			} else if d.Restricted || d.Username != "bo" || d.Customer != "Bo Open" {
+				t.Errorf("%v: bo's document %+v; want whole", args, d)
+			}
+		}
+		out := s.MustRun(args...)
+		if strings.Contains(out, " al ") || strings.Contains(out, "Al Restricted") || !strings.Contains(out, " bo ") ||
+			!strings.Contains(out, "withheld") || !strings.Contains(out, "--reason") {
+			t.Errorf("%v text:\n%s", args, out)
+		}
+		if raw := s.MustRun(append(args, "--json")...); strings.Contains(raw, `"al"`) || strings.Contains(raw, "Al Restricted") || !strings.Contains(raw, `"restricted": true`) {
+			t.Errorf("%v --json:\n%s", args, raw)
+		}
+	}
+
+	// His own list asks for the reason, and under it shows him whole, marked restricted.
+	if code, _, errs := s.run("invoice", "list", "--subscriber", "al"); code != 1 || !strings.Contains(errs, "reason") {
+		t.Fatalf("invoice list --subscriber al without a reason: exit %d %q", code, errs)
+	}
+	var mine []invoiceJSON
+	s.mustJSON(&mine, "invoice", "list", "--subscriber", "al", "--reason", "ticket 42")
+	if len(mine) != 1 || mine[0].Number != alReceipt || !mine[0].Restricted || mine[0].Username != "al" || mine[0].Customer != "Al Restricted" {
+		t.Fatalf("al's own list under a reason: %+v", mine)
+	}
+	if out := s.MustRun("invoice", "list", "--subscriber", "al", "--reason", "ticket 42"); !strings.Contains(out, " al ") || strings.Contains(out, "withheld") {
+		t.Fatalf("al's own list under a reason, text:\n%s", out)
+	}
+}

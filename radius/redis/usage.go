@@ -41,13 +41,19 @@ return 1
 // unless a usage hash is already there or the usage generation is no longer gen (see
 // radius.UsageCache). u.Online is not stored: the live index counts it.
 func (c *Cache) SetUsage(ctx context.Context, username string, u radius.Usage, gen int64) error {
-	err := setUsageScript.Run(ctx, c.rdb, []string{c.keys.usage(username), c.keys.usageGen(username)},
-		int64(u.Uptime/time.Second), u.Bytes, c.usageTTL.Milliseconds(), gen).Err()
-	if err == nil {
-		// Every process holding the user's "no usage hash" forgets it.
-		c.local.drop(invalUser, username)
-		err = c.rdb.Publish(ctx, c.invalChannel(), invalLine(invalUser, username)).Err()
+	// Through the batching loop, with its message: a burst of fills (a cold start)
+	// shares round trips. Every process holding the user's "no usage hash" forgets it.
+	r := newRequest(opEval)
+	r.script = setUsageScript
+	r.keys = []string{c.keys.usage(username), c.keys.usageGen(username)}
+	r.args = []any{int64(u.Uptime / time.Second), u.Bytes, c.usageTTL.Milliseconds(), gen}
+	r.inval = invalLine(invalUser, username)
+	c.local.drop(invalUser, username)
+	if err := c.b.do(ctx, r); err != nil {
+		return fmt.Errorf("redis: set usage of %q: %w", username, err)
 	}
+	err := r.eval.Err()
+	r.release()
 	if err != nil {
 		return fmt.Errorf("redis: set usage of %q: %w", username, err)
 	}

@@ -72,8 +72,10 @@ type Cache struct {
 	names, tags hmacPool
 	forged      atomic.Int64
 
-	// local is the in-process layer (local.go), off until StartLocal.
-	local local
+	// local is the in-process layer (local.go), off until StartLocal; localPS is its
+	// subscription, closed by StartLocal's stop.
+	local   local
+	localPS atomic.Pointer[redis.PubSub]
 }
 
 // hmacPool keeps HMAC-SHA256 states of one key, each with a scratch buffer, so the hot

@@ -396,6 +396,9 @@ func (c *Cache) StartLocal(ctx context.Context, onError func(error)) (stop func(
 	}()
 	return func() {
 		cancel()
+		if ps := c.localPS.Load(); ps != nil {
+			_ = ps.Close() // a receive blocked on a quiet channel returns at once
+		}
 		<-done
 	}
 }
@@ -403,6 +406,7 @@ func (c *Cache) StartLocal(ctx context.Context, onError func(error)) (stop func(
 // subscribe runs one subscription until it breaks or ctx ends.
 func (c *Cache) subscribe(ctx context.Context, off func(error)) {
 	ps := c.rdb.Subscribe(ctx, c.invalChannel())
+	c.localPS.Store(ps)
 	defer ps.Close()
 	heard := time.Now()
 	for {

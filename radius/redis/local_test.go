@@ -334,3 +334,36 @@ func TestLocalGetAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkGetAuthLocal: an Access-Request's read answered from the in-process layer.
+func BenchmarkGetAuthLocal(b *testing.B) {
+	ctx := context.Background()
+	rdb, prefix := radiustest.MustRedis(b)
+	c := New(rdb, prefix, Options{})
+	c.Start()
+	b.Cleanup(c.Close)
+	b.Cleanup(c.StartLocal(ctx, nil))
+	for deadline := time.Now().Add(2 * time.Second); !c.LocalStats().On; {
+		if time.Now().After(deadline) {
+			b.Fatal("the layer did not subscribe")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	a := subscriberAccount()
+	a.Username = "ivy"
+	key := radius.AccountKey("ivy")
+	if err := c.SetAccount(ctx, key, a, false); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := c.GetAuth(ctx, key, "ivy", now); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, ok := c.GetAuthLocal(key, "ivy", now); !ok {
+			b.Fatal("not held")
+		}
+	}
+}

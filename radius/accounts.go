@@ -340,9 +340,14 @@ func (s *Accounts) usage(ctx context.Context, a *Account, snap AuthSnapshot) (Us
 	if snap.UsageCached || (a.UptimeLimit == 0 && a.DataLimit == 0) || s.Usage == nil {
 		return u, nil
 	}
-	pu, err := s.Usage.FindUsage(ctx, a.Username, a.ValidFrom)
-	if err != nil {
-		return u, err
+	var pu Usage
+	if a.StoreUsage != nil {
+		pu = *a.StoreUsage // read with the account, after the snapshot: one query for a cold login
+	} else {
+		var err error
+		if pu, err = s.Usage.FindUsage(ctx, a.Username, a.ValidFrom); err != nil {
+			return u, err
+		}
 	}
 	u.Uptime, u.Bytes = pu.Uptime, pu.Bytes
 	// The fill does not hold up the answer: SetUsage refuses a fill that a record

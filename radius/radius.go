@@ -138,6 +138,11 @@ type Account struct {
 	IsolationRateLimit   string
 	IsolationPool        string
 	IsolationAddressList string
+
+	// StoreUsage, when set, is the account's usage since its validity began as the store
+	// read it with the account (Uptime and Bytes), so that a cold login costs one query;
+	// nil on an account from the cache, which never keeps it.
+	StoreUsage *Usage
 }
 
 // Subscribed reports whether the account's service follows a subscription's state.

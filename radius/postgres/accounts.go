@@ -26,11 +26,12 @@ SELECT s.id, s.username, s.password, s.status, s.mac, s.static_ip, s.valid_from,
        0::bigint AS voucher_id, ''::text, NULL::timestamptz, false, p.nas_names, p.hotspot_servers,
        NULL::bytea, s.mac_login AND p.kind = 'hotspot',
        coalesce(sub.state, ''), coalesce(ip.id, 0), coalesce(ip.rate_limit, ''), coalesce(ip.pool, ''),
-       coalesce(ip.address_list, '')
+       coalesce(ip.address_list, ''), u.seconds, u.bytes
 FROM subscribers s
 JOIN plans p ON p.id = s.plan_id
 LEFT JOIN subscriptions sub ON sub.subscriber_id = s.id AND sub.state <> 'cancelled'
-LEFT JOIN plans ip ON ip.id = p.isolation_plan_id`
+LEFT JOIN plans ip ON ip.id = p.isolation_plan_id
+CROSS JOIN LATERAL (` + usageSinceSQL + ` WHERE username = s.username AND started_at >= coalesce(s.valid_from, '-infinity')) u`
 
 	voucherAccountSQL = `
 SELECT v.id, v.username, v.password, 'active', v.mac, NULL::inet, NULL::timestamptz, v.valid_until,
@@ -38,9 +39,10 @@ SELECT v.id, v.username, v.password, 'active', v.mac, NULL::inet, NULL::timestam
        p.shared_users, p.interim_seconds, p.pool, p.address_list,
        v.id, v.state, v.activated_at, p.lock_mac, p.nas_names, p.hotspot_servers,
        v.code_hash, false,
-       ''::text, 0::bigint, ''::text, ''::text, ''::text
+       ''::text, 0::bigint, ''::text, ''::text, ''::text, u.seconds, u.bytes
 FROM vouchers v
-JOIN plans p ON p.id = v.plan_id`
+JOIN plans p ON p.id = v.plan_id
+CROSS JOIN LATERAL (` + usageSinceSQL + ` WHERE username = v.username) u`
 
 	// A subscriber wins over a voucher of the same name, and a voucher's name over a
 	// code: all three are index lookups, and voucher generation avoids subscribers'
@@ -86,6 +88,8 @@ func (s *Store) findAccount(ctx context.Context, sql, arg string, args ...any) (
 		interim               int32
 		voucherState          string
 		subscription          string
+		usedSeconds           int64
+		usage                 radius.Usage
 	)
 	err := s.db.QueryRow(ctx, sql, append([]any{arg}, args...)...).Scan(
 		&a.ID, &a.Username, &a.Password, &status, &mac, &staticIP, &validFrom, &validUntil,
@@ -94,6 +98,7 @@ func (s *Store) findAccount(ctx context.Context, sql, arg string, args ...any) (
 		&a.VoucherID, &voucherState, &activatedAt, &a.LockMAC, &a.AllowedNAS, &a.AllowedServers,
 		&a.CodeHash, &a.MACLogin,
 		&subscription, &a.IsolationPlanID, &a.IsolationRateLimit, &a.IsolationPool, &a.IsolationAddressList,
+		&usedSeconds, &usage.Bytes,
 	)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -115,6 +120,8 @@ func (s *Store) findAccount(ctx context.Context, sql, arg string, args ...any) (
 		a.ActivatedAt = activatedAt.Time
 	}
 	a.AllowedNAS, a.AllowedServers = nilIfEmpty(a.AllowedNAS), nilIfEmpty(a.AllowedServers)
+	usage.Uptime = time.Duration(usedSeconds) * time.Second
+	a.StoreUsage = &usage
 	return &a, nil
 }
 

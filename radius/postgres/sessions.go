@@ -212,11 +212,15 @@ func (s *Store) CloseNASSessions(ctx context.Context, nasID int64, at time.Time,
 	return list, nil
 }
 
-// Sums are numeric, so that they cannot overflow before the cast.
-const findUsageSQL = `
-SELECT coalesce(sum(session_time), 0)::bigint,
-       (coalesce(sum(input_octets), 0) + coalesce(sum(output_octets), 0))::bigint
-FROM sessions
+// usageSinceSQL sums a user's sessions (completed with a WHERE on username and
+// started_at); the account lookups read it with the account. Sums are numeric, so that
+// they cannot overflow before the cast.
+const usageSinceSQL = `
+SELECT coalesce(sum(session_time), 0)::bigint AS seconds,
+       (coalesce(sum(input_octets), 0) + coalesce(sum(output_octets), 0))::bigint AS bytes
+FROM sessions`
+
+const findUsageSQL = usageSinceSQL + `
 WHERE username = $1 AND started_at >= $2`
 
 // FindUsage returns the uptime and bytes (input+output) of username's sessions that

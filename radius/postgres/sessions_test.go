@@ -378,6 +378,24 @@ func TestFindUsage(t *testing.T) {
 			}
 		})
 	}
+	// The account lookup reads the same usage with the account (a cold login's one
+	// query), since the subscriber's validity began; a voucher's since ever.
+	plan := MustPlan(t, pool, "Capped", "pppoe")
+	for _, tt := range []struct {
+		from any
+		want radius.Usage
+	}{{nil, tests[0].want}, {t0.Add(day), tests[1].want}, {t0.Add(2 * day), radius.Usage{}}} {
+		MustExec(t, pool, `INSERT INTO subscribers (username, password, plan_id, valid_from) VALUES ('alice', '', $1, $2)
+ON CONFLICT (username) DO UPDATE SET valid_from = EXCLUDED.valid_from`, plan, tt.from)
+		a, err := s.FindAccountByUsername(ctx, "alice", nil)
+		if err != nil || a.StoreUsage == nil || *a.StoreUsage != tt.want {
+			t.Fatalf("from %v: account usage %+v, %v; want %+v", tt.from, a.StoreUsage, err, tt.want)
+		}
+	}
+	MustVoucher(t, pool, plan, "CODE-BOB-1", "bob", []byte("sealed"))
+	if a, err := s.FindAccountByUsername(ctx, "bob", nil); err != nil || a.StoreUsage == nil || *a.StoreUsage != tests[4].want {
+		t.Fatalf("voucher bob: %+v, %v", a, err)
+	}
 }
 
 func TestCoALog(t *testing.T) {

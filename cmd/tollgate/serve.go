@@ -166,6 +166,7 @@ func startRadius(ctx context.Context, e *env, d *deps, reg *prometheus.Registry)
 	}()
 
 	d.cache.Start()
+	d.radius.StartLookups(ctx) // cache misses of concurrent logins share Postgres queries
 	if e.cfg.LocalCache > 0 {
 		// Accounts read recently are answered from memory while the invalidation
 		// channel is subscribed (radius/redis/local.go).

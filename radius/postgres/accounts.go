@@ -65,6 +65,9 @@ WHERE s.mac = $1 AND s.mac_login AND p.kind = 'hotspot'`
 // name it is, else the voucher whose code hashes to codeHash (nil: none), with its sealed
 // password. ENOTFOUND.
 func (s *Store) FindAccountByUsername(ctx context.Context, username string, codeHash []byte) (*radius.Account, error) {
+	if q := s.lookups.Load(); q != nil {
+		return s.lookup(ctx, *q, username, codeHash)
+	}
 	return s.findAccount(ctx, findAccountByUsernameSQL, username, codeHash)
 }
 
@@ -77,6 +80,19 @@ func (s *Store) FindAccountByMAC(ctx context.Context, mac string) (*radius.Accou
 }
 
 func (s *Store) findAccount(ctx context.Context, sql, arg string, args ...any) (*radius.Account, error) {
+	a, err := scanAccount(s.db.QueryRow(ctx, sql, append([]any{arg}, args...)...))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, radius.Errorf(radius.ENOTFOUND, "user %q not found", radius.MaskCode(arg))
+	case err != nil:
+		return nil, fmt.Errorf("postgres: find account %q: %w", radius.MaskCode(arg), err)
+	}
+	return a, nil
+}
+
+// scanAccount reads an account row (subscriberAccountSQL or voucherAccountSQL's
+// columns), after the destinations first, which the row's first columns fill.
+func scanAccount(row pgx.Row, first ...any) (*radius.Account, error) {
 	var (
 		a                     radius.Account
 		status, kind          string
@@ -91,7 +107,7 @@ func (s *Store) findAccount(ctx context.Context, sql, arg string, args ...any) (
 		usedSeconds           int64
 		usage                 radius.Usage
 	)
-	err := s.db.QueryRow(ctx, sql, append([]any{arg}, args...)...).Scan(
+	err := row.Scan(append(first,
 		&a.ID, &a.Username, &a.Password, &status, &mac, &staticIP, &validFrom, &validUntil,
 		&a.PlanID, &a.PlanName, &kind, &a.RateLimit, &uptime, &a.DataLimit,
 		&a.SharedUsers, &interim, &a.Pool, &a.AddressList,
@@ -99,12 +115,9 @@ func (s *Store) findAccount(ctx context.Context, sql, arg string, args ...any) (
 		&a.CodeHash, &a.MACLogin,
 		&subscription, &a.IsolationPlanID, &a.IsolationRateLimit, &a.IsolationPool, &a.IsolationAddressList,
 		&usedSeconds, &usage.Bytes,
-	)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil, radius.Errorf(radius.ENOTFOUND, "user %q not found", radius.MaskCode(arg))
-	case err != nil:
-		return nil, fmt.Errorf("postgres: find account %q: %w", radius.MaskCode(arg), err)
+	)...)
+	if err != nil {
+		return nil, err
 	}
 	a.Status = radius.Status(status)
 	a.Kind = radius.PlanKind(kind)

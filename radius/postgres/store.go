@@ -5,6 +5,7 @@
 package postgres
 
 import (
+	"sync/atomic"
 	"tollgate/radius"
 	"tollgate/radius/pg"
 )
@@ -12,6 +13,10 @@ import (
 // Store reads and writes the radius tables.
 type Store struct {
 	db pg.DBTX
+	// lookups, once StartLookups ran, gathers account lookups into batches.
+	lookups atomic.Pointer[chan *lookup]
+	// gathered counts the lookups answered by a query shared with others.
+	gathered atomic.Int64
 }
 
 var (

@@ -215,6 +215,15 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
+// pathPlan returns plan :id. ENOTFOUND.
+func (p *Portal) pathPlan(c *fiber.Ctx) (*billing.Plan, error) {
+	id, err := planID(c)
+	if err != nil {
+		return nil, err
+	}
+	return p.deps.Ops.Plans.FindPlanByID(c.UserContext(), id)
+}
+
 // planID reads :id. ENOTFOUND for anything but a positive number.
 func planID(c *fiber.Ctx) (int64, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
@@ -278,11 +287,7 @@ func inputSize(n int64) string {
 
 // adminPlan is the edit page of plan :id.
 func (p *Portal) adminPlan(c *fiber.Ctx) error {
-	id, err := planID(c)
-	if err != nil {
-		return err
-	}
-	pl, err := p.deps.Ops.Plans.FindPlanByID(c.UserContext(), id)
+	pl, err := p.pathPlan(c)
 	if err != nil {
 		return err
 	}
@@ -305,15 +310,12 @@ func (p *Portal) planPage(c *fiber.Ctx, status int, pl *billing.Plan, f map[stri
 // adminPlanUpdate saves the edit form of plan :id. When the rate limit changed and
 // sessions online get their rate from the plan, it leads to the CoA offer.
 func (p *Portal) adminPlanUpdate(c *fiber.Ctx) error {
-	id, err := planID(c)
-	if err != nil {
-		return err
-	}
 	ctx := c.UserContext()
-	old, err := p.deps.Ops.Plans.FindPlanByID(ctx, id)
+	old, err := p.pathPlan(c)
 	if err != nil {
 		return err
 	}
+	id := old.ID
 	f := formFields(c, planFields...)
 	f["kind"] = string(old.Kind) // the kind never changes
 	in, err := parsePlan(f)
@@ -395,15 +397,12 @@ func (p *Portal) onlineOnPlan(ctx context.Context, id int64) (int, error) {
 
 // adminPlanCoAOffer asks whether to send plan :id's rate limit to its sessions online.
 func (p *Portal) adminPlanCoAOffer(c *fiber.Ctx) error {
-	id, err := planID(c)
-	if err != nil {
-		return err
-	}
 	ctx := c.UserContext()
-	pl, err := p.deps.Ops.Plans.FindPlanByID(ctx, id)
+	pl, err := p.pathPlan(c)
 	if err != nil {
 		return err
 	}
+	id := pl.ID
 	n, err := p.onlineOnPlan(ctx, id)
 	if err != nil {
 		return err
@@ -418,15 +417,12 @@ func (p *Portal) adminPlanCoAOffer(c *fiber.Ctx) error {
 // adminPlanCoA sends plan :id's rate limit to its sessions online and shows each
 // router's answer.
 func (p *Portal) adminPlanCoA(c *fiber.Ctx) error {
-	id, err := planID(c)
-	if err != nil {
-		return err
-	}
 	ctx := c.UserContext()
-	pl, err := p.deps.Ops.Plans.FindPlanByID(ctx, id)
+	pl, err := p.pathPlan(c)
 	if err != nil {
 		return err
 	}
+	id := pl.ID
 	results, cerr := p.deps.Ops.PlanCoA.CoAPlan(ctx, id)
 	if cerr != nil && len(results) == 0 && radius.ErrorCode(cerr) == radius.EINTERNAL {
 		return cerr
@@ -479,15 +475,12 @@ func (v *plansView) Period(pl billing.Plan) string {
 // plan that subscribers, vouchers or renewals used is kept (their records name it): the
 // page says what uses it.
 func (p *Portal) adminPlanDelete(c *fiber.Ctx) error {
-	id, err := planID(c)
-	if err != nil {
-		return err
-	}
 	ctx := c.UserContext()
-	pl, err := p.deps.Ops.Plans.FindPlanByID(ctx, id)
+	pl, err := p.pathPlan(c)
 	if err != nil {
 		return err
 	}
+	id := pl.ID
 	if strings.TrimSpace(c.FormValue("confirm")) != pl.Name {
 		return p.planPage(c, fiber.StatusUnprocessableEntity, pl, planForm(pl), "confirm: type the plan's name, "+pl.Name+", to delete it")
 	}

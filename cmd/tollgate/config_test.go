@@ -87,13 +87,7 @@ func TestParseLogLevel(t *testing.T) {
 // TestConfigMoney: the money settings' defaults, accepted values, and a refusal naming
 // the variable for each bad one.
 func TestConfigMoney(t *testing.T) {
-	t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tollgate")
-	t.Setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
-	t.Setenv("TOLLGATE_SECRET_KEY", testKey)
-	c, err := loadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustDefaultConfig(t)
 	if c.Currency != "USD" || c.TaxRateBP != 0 || c.TaxName != "Tax" || c.Location.String() != "UTC" ||
 		joinInts(c.RemindDays) != "7,3,1" || c.BillingInterval != time.Hour {
 		t.Fatalf("defaults: %+v", c)
@@ -153,13 +147,7 @@ func TestConfigMoney(t *testing.T) {
 // next run) and "48h" as given, and refuses what is not a duration from 0 to 90 days;
 // the retention variables default to 12 months and 7 years and refuse 0.
 func TestConfigPrivacy(t *testing.T) {
-	t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tollgate")
-	t.Setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
-	t.Setenv("TOLLGATE_SECRET_KEY", testKey)
-	c, err := loadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustDefaultConfig(t)
 	if c.Privacy.ErasureGrace != 7*24*time.Hour || c.RetentionMonths != 12 || c.FinanceRetentionYears != 7 {
 		t.Fatalf("defaults: grace %s, %d months, %d years", c.Privacy.ErasureGrace, c.RetentionMonths, c.FinanceRetentionYears)
 	}
@@ -190,4 +178,17 @@ func TestConfigPrivacy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustDefaultConfig loads the configuration with only the required variables set.
+func mustDefaultConfig(t *testing.T) *Config {
+	t.Helper()
+	t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tollgate")
+	t.Setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+	t.Setenv("TOLLGATE_SECRET_KEY", testKey)
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

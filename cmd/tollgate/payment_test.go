@@ -13,13 +13,7 @@ import (
 // environment or from a file (_FILE), printed redacted, and a refusal naming the
 // variable for each bad value.
 func TestConfigPayments(t *testing.T) {
-	t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tollgate")
-	t.Setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
-	t.Setenv("TOLLGATE_SECRET_KEY", testKey)
-	c, err := loadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustDefaultConfig(t)
 	if c.PaystackSecretKey != "" || c.PaystackBaseURL != "https://api.paystack.co" || c.WebhookSecrets != nil || c.TopUpTTL != time.Hour {
 		t.Fatalf("defaults: %+v", c)
 	}

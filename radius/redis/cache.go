@@ -200,7 +200,7 @@ func New(rdb redis.UniversalClient, prefix string, opts Options) *Cache {
 		ttl:      opts.TTL,
 		negTTL:   opts.NegativeTTL,
 		usageTTL: opts.UsageTTL,
-		b:        newBatcher(rdb, opts.Loops, prefix+invalChannel),
+		b:        newBatcher(rdb, opts.Loops, keyspace(prefix).inval()),
 		names:    newHMACPool(opts.CodeKey),
 		tags:     newHMACPool(opts.RecordKey),
 	}
@@ -226,7 +226,7 @@ func (c *Cache) GetAccount(ctx context.Context, key string) (*radius.Account, er
 	on := c.local.on.Load()
 	var st stamp
 	if on {
-		st = c.local.stamp(name, "")
+		st = c.local.stampAccount(name)
 	}
 	val, err := c.get(ctx, name)
 	a, err := c.readAccount(key, name, val, err)
@@ -309,12 +309,12 @@ func (c *Cache) DeleteAccounts(ctx context.Context, keys ...string) error {
 		names[i] = c.accountName(k)
 		lines[i] = invalLine(invalAccount, names[i])
 	}
-	c.local.apply(invalPayload(lines)) // this process at once, the others by the message
+	c.local.dropLines(lines) // this process at once, the others by the message
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, n := range names {
 			p.Del(ctx, n)
 		}
-		p.Publish(ctx, c.invalChannel(), invalPayload(lines))
+		publishInval(ctx, p, c.keys, lines)
 		return nil
 	})
 	if err != nil {

@@ -55,7 +55,7 @@ func (l *Live) Forget(ctx context.Context, username string, sessions []radius.Se
 	}
 	if _, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, l.keys.online(username), l.keys.usage(username), l.keys.usageGen(username))
-		l.publish(ctx, p, []string{invalLine(invalUser, username)}) // every process forgets the name too
+		publishInval(ctx, p, l.keys, []string{invalLine(invalUser, username)}) // every process forgets the name too
 		return nil
 	}); err != nil {
 		return fmt.Errorf("redis: forget %q: %w", username, err)

@@ -134,7 +134,7 @@ type Live struct {
 // NewLive returns a Live whose keys start with prefix, which must be the Cache's so that
 // GetAuth reads what Update writes. The caller keeps ownership of rdb.
 func NewLive(rdb redis.UniversalClient, prefix string) *Live {
-	return &Live{rdb: rdb, keys: keyspace(prefix), b: newBatcher(rdb, 2, prefix+invalChannel)}
+	return &Live{rdb: rdb, keys: keyspace(prefix), b: newBatcher(rdb, 2, keyspace(prefix).inval())}
 }
 
 // Start runs the batching loops that pipeline concurrent Updates. Calling it again, or
@@ -256,7 +256,7 @@ func (l *Live) CloseNAS(ctx context.Context, nasID int64) ([]radius.LiveSession,
 		}
 		// Only these members: a session that started meanwhile stays.
 		p.ZRem(ctx, nk, anys(members)...)
-		l.publish(ctx, p, lines)
+		publishInval(ctx, p, l.keys, lines)
 		return nil
 	})
 	if err != nil {
@@ -290,20 +290,13 @@ func (l *Live) Remove(ctx context.Context, keys []radius.SessionKey, usernames [
 		for i, u := range usernames {
 			lines[i] = invalLine(invalUser, u)
 		}
-		l.publish(ctx, p, lines)
+		publishInval(ctx, p, l.keys, lines)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("redis: remove %d live sessions: %w", len(keys), err)
 	}
 	return nil
-}
-
-// publish ends p with the invalidation message of lines (none: nothing).
-func (l *Live) publish(ctx context.Context, p redis.Pipeliner, lines []string) {
-	if len(lines) > 0 {
-		p.Publish(ctx, string(l.keys)+invalChannel, invalPayload(lines))
-	}
 }
 
 // Online returns username's live sessions with a deadline at or after now, with their

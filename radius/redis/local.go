@@ -28,8 +28,15 @@ import (
 // counter that every message naming it bumps, and a fill is stored only when the
 // counters it read before its round trip are unchanged after it.
 
-// invalChannel is the channel's name under the keyspace's prefix.
-const invalChannel = "inval"
+// inval is the invalidation channel under the keyspace's prefix.
+func (p keyspace) inval() string { return string(p) + "inval" }
+
+// publishInval ends p with the invalidation message naming lines (none: nothing).
+func publishInval(ctx context.Context, p redis.Pipeliner, ks keyspace, lines []string) {
+	if len(lines) > 0 {
+		p.Publish(ctx, ks.inval(), invalPayload(lines))
+	}
+}
 
 // Message lines: a kind byte and the name. An account entry is named by its Redis key
 // (a hash: no user name, code or MAC is published), a user's usage and sessions by the
@@ -117,7 +124,33 @@ func (l *local) gen(h uint64) *atomic.Uint64 { return &l.gens[(h>>8)%localGenera
 type stamp struct{ epoch, acct, user uint64 }
 
 func (l *local) stamp(name, username string) stamp {
-	return stamp{l.epoch.Load(), l.gen(l.hash(invalAccount, name)).Load(), l.gen(l.hash(invalUser, username)).Load()}
+	st := l.stampAccount(name)
+	st.user = l.gen(l.hash(invalUser, username)).Load()
+	return st
+}
+
+// stampAccount is stamp for a fill of the account alone.
+func (l *local) stampAccount(name string) stamp {
+	return stamp{epoch: l.epoch.Load(), acct: l.gen(l.hash(invalAccount, name)).Load()}
+}
+
+// account returns the entry held under key, when it is current at ns.
+func (l *local) account(key string, ns int64) (localAccount, bool) {
+	sa := l.shard(l.hash(keyKind, key))
+	sa.mu.RLock()
+	la, ok := sa.accounts[key]
+	sa.mu.RUnlock()
+	return la, ok && ns < la.expires
+}
+
+// snapshotAccount is what an entry hands out: a copy of the account (the caller opens
+// its password in place), or ENOTFOUND for a remembered absence.
+func (la localAccount) snapshotAccount() (*radius.Account, error) {
+	if la.a == nil {
+		return nil, radius.Errorf(radius.ENOTFOUND, "account not found")
+	}
+	a := *la.a
+	return &a, nil
 }
 
 // keyKind is the hash kind of a domain key (the shard of an account entry).
@@ -130,15 +163,11 @@ func (l *local) get(key, username string, now time.Time) (radius.AuthSnapshot, b
 		return radius.AuthSnapshot{}, false
 	}
 	ns := now.UnixNano()
-	ha, hu := l.hash(keyKind, key), l.hash(invalUser, username)
-	sa := l.shard(ha)
-	sa.mu.RLock()
-	la, ok := sa.accounts[key]
-	sa.mu.RUnlock()
-	if !ok || ns >= la.expires {
+	la, ok := l.account(key, ns)
+	if !ok {
 		return radius.AuthSnapshot{}, false
 	}
-	su := l.shard(hu)
+	su := l.shard(l.hash(invalUser, username))
 	su.mu.RLock()
 	lu, ok := su.users[username]
 	su.mu.RUnlock()
@@ -146,12 +175,7 @@ func (l *local) get(key, username string, now time.Time) (radius.AuthSnapshot, b
 		return radius.AuthSnapshot{}, false
 	}
 	var s radius.AuthSnapshot
-	if la.a == nil {
-		s.AccountErr = radius.Errorf(radius.ENOTFOUND, "account not found")
-	} else {
-		a := *la.a // the caller opens the password in place
-		s.Account = &a
-	}
+	s.Account, s.AccountErr = la.snapshotAccount()
 	if lu.cached {
 		s.Usage.Uptime, s.Usage.Bytes, s.UsageCached = time.Duration(lu.uptime)*time.Second, lu.bytes, true
 	} else {
@@ -250,19 +274,13 @@ func (l *local) getAccount(key string, now time.Time) (*radius.Account, bool, er
 	if !l.on.Load() {
 		return nil, false, nil
 	}
-	sa := l.shard(l.hash(keyKind, key))
-	sa.mu.RLock()
-	la, ok := sa.accounts[key]
-	sa.mu.RUnlock()
-	if !ok || now.UnixNano() >= la.expires {
+	la, ok := l.account(key, now.UnixNano())
+	if !ok {
 		return nil, false, nil
 	}
 	l.hits.Add(1)
-	if la.a == nil {
-		return nil, true, radius.Errorf(radius.ENOTFOUND, "account not found")
-	}
-	a := *la.a // the caller opens the password in place
-	return &a, true, nil
+	a, err := la.snapshotAccount()
+	return a, true, err
 }
 
 // evictOne drops an arbitrary entry (map iteration starts at a random one) and returns
@@ -338,9 +356,26 @@ func (l *local) apply(payload string) {
 	for payload != "" {
 		line, rest, _ := strings.Cut(payload, "\n")
 		payload = rest
-		if len(line) > 1 && (line[0] == invalAccount || line[0] == invalUser) {
-			l.drop(line[0], line[1:])
-		}
+		l.dropLine(line)
+	}
+}
+
+// dropLines drops what lines name in this process, as their message will in every
+// other: everything when they are too many for one message.
+func (l *local) dropLines(lines []string) {
+	if len(lines) > maxInvalLines {
+		l.flush()
+		return
+	}
+	for _, line := range lines {
+		l.dropLine(line)
+	}
+}
+
+// dropLine drops the entry one message line names.
+func (l *local) dropLine(line string) {
+	if len(line) > 1 && (line[0] == invalAccount || line[0] == invalUser) {
+		l.drop(line[0], line[1:])
 	}
 }
 
@@ -405,7 +440,7 @@ func (c *Cache) StartLocal(ctx context.Context, onError func(error)) (stop func(
 
 // subscribe runs one subscription until it breaks or ctx ends.
 func (c *Cache) subscribe(ctx context.Context, off func(error)) {
-	ps := c.rdb.Subscribe(ctx, c.invalChannel())
+	ps := c.rdb.Subscribe(ctx, c.keys.inval())
 	c.localPS.Store(ps)
 	defer ps.Close()
 	heard := time.Now()
@@ -438,5 +473,3 @@ func (c *Cache) subscribe(ctx context.Context, off func(error)) {
 		heard = time.Now()
 	}
 }
-
-func (c *Cache) invalChannel() string { return string(c.keys) + invalChannel }

@@ -56,6 +56,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// mustSeed caches a subscriber's account named user through c and returns its key.
+func mustSeed(tb testing.TB, c *Cache, user string) string {
+	tb.Helper()
+	a := subscriberAccount()
+	a.Username = user
+	key := radius.AccountKey(user)
+	if err := c.SetAccount(context.Background(), key, a, false); err != nil {
+		tb.Fatal(err)
+	}
+	return key
+}
+
+// held reads user's auth through c and reports whether the layer answered it.
+func held(t *testing.T, c *Cache, user string, now time.Time) bool {
+	t.Helper()
+	hits := c.LocalStats().Hits
+	mustAuth(t, c, user, now)
+	return c.LocalStats().Hits == hits+1
+}
+
 func mustAuth(t *testing.T, c *Cache, user string, now time.Time) AuthSnapshot {
 	t.Helper()
 	s, err := c.GetAuth(context.Background(), radius.AccountKey(user), user, now)
@@ -71,11 +91,7 @@ func TestLocalHit(t *testing.T) {
 	ctx := context.Background()
 	rs, rdb := mustReplicas(t, 1)
 	c := rs[0].c
-	a := subscriberAccount()
-	a.Username = "alice"
-	if err := c.SetAccount(ctx, radius.AccountKey("alice"), a, false); err != nil {
-		t.Fatal(err)
-	}
+	mustSeed(t, c, "alice")
 	now := time.Now()
 	if s := mustAuth(t, c, "alice", now); s.Account == nil || s.Account.Username != "alice" {
 		t.Fatalf("first read %+v", s)
@@ -103,22 +119,12 @@ func TestLocalInvalidation(t *testing.T) {
 	ctx := context.Background()
 	rs, _ := mustReplicas(t, 2)
 	a, b := rs[0], rs[1]
-	acct := subscriberAccount()
-	acct.Username = "bob"
-	key := radius.AccountKey("bob")
-	if err := a.c.SetAccount(ctx, key, acct, false); err != nil {
-		t.Fatal(err)
-	}
+	key := mustSeed(t, a.c, "bob")
 	now := time.Now()
 	if s := mustAuth(t, b.c, "bob", now); s.Account == nil || s.UsageCached || s.Usage.Online != 0 {
 		t.Fatalf("b's first read %+v", s)
 	}
-	held := func() bool {
-		hits := b.c.LocalStats().Hits
-		mustAuth(t, b.c, "bob", now)
-		return b.c.LocalStats().Hits == hits+1
-	}
-	if !held() {
+	if !held(t, b.c, "bob", now) {
 		t.Fatal("b does not hold bob")
 	}
 
@@ -126,8 +132,9 @@ func TestLocalInvalidation(t *testing.T) {
 	if err := a.c.DeleteAccounts(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b to drop bob's account", func() bool { return !held() })
-	suspended := *acct
+	waitFor(t, "b to drop bob's account", func() bool { return !held(t, b.c, "bob", now) })
+	suspended := *subscriberAccount()
+	suspended.Username = "bob"
 	suspended.Status = radius.StatusSuspended
 	if err := a.c.SetAccount(ctx, key, &suspended, false); err != nil {
 		t.Fatal(err)
@@ -229,15 +236,10 @@ func TestLocalResubscribe(t *testing.T) {
 	t.Cleanup(cancel)
 	c.StartLocal(lctx, nil)
 	waitFor(t, "the layer to subscribe", func() bool { return c.LocalStats().On })
-	a := subscriberAccount()
-	a.Username = "dave"
-	if err := c.SetAccount(ctx, radius.AccountKey("dave"), a, false); err != nil {
-		t.Fatal(err)
-	}
+	mustSeed(t, c, "dave")
 	now := time.Now()
 	mustAuth(t, c, "dave", now)
-	hits := c.LocalStats().Hits
-	if mustAuth(t, c, "dave", now); c.LocalStats().Hits != hits+1 {
+	if !held(t, c, "dave", now) {
 		t.Fatal("not held")
 	}
 	// Cut the subscription's connection.
@@ -279,15 +281,10 @@ func TestLocalBulkInvalidation(t *testing.T) {
 	ctx := context.Background()
 	rs, _ := mustReplicas(t, 2)
 	a, b := rs[0], rs[1]
-	acct := subscriberAccount()
-	acct.Username = "gail"
-	if err := a.c.SetAccount(ctx, radius.AccountKey("gail"), acct, false); err != nil {
-		t.Fatal(err)
-	}
+	mustSeed(t, a.c, "gail")
 	now := time.Now()
 	mustAuth(t, b.c, "gail", now)
-	hits := b.c.LocalStats().Hits
-	if mustAuth(t, b.c, "gail", now); b.c.LocalStats().Hits != hits+1 {
+	if !held(t, b.c, "gail", now) {
 		t.Fatal("b does not hold gail")
 	}
 	keys := make([]string, maxInvalLines+1)
@@ -297,11 +294,7 @@ func TestLocalBulkInvalidation(t *testing.T) {
 	if err := a.c.DeleteAccounts(ctx, keys...); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b to empty its layer", func() bool {
-		hits := b.c.LocalStats().Hits
-		mustAuth(t, b.c, "gail", now)
-		return b.c.LocalStats().Hits == hits
-	})
+	waitFor(t, "b to empty its layer", func() bool { return !held(t, b.c, "gail", now) })
 }
 
 // TestLocalGetAccount: accounting's account reads (GetAccount) are answered from the
@@ -310,12 +303,7 @@ func TestLocalGetAccount(t *testing.T) {
 	ctx := context.Background()
 	rs, rdb := mustReplicas(t, 2)
 	a, b := rs[0], rs[1]
-	acct := subscriberAccount()
-	acct.Username = "hana"
-	key := radius.AccountKey("hana")
-	if err := a.c.SetAccount(ctx, key, acct, false); err != nil {
-		t.Fatal(err)
-	}
+	key := mustSeed(t, a.c, "hana")
 	if got, err := b.c.GetAccount(ctx, key); err != nil || got.Username != "hana" {
 		t.Fatalf("first read %+v, %v", got, err)
 	}
@@ -349,12 +337,7 @@ func BenchmarkGetAuthLocal(b *testing.B) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	a := subscriberAccount()
-	a.Username = "ivy"
-	key := radius.AccountKey("ivy")
-	if err := c.SetAccount(ctx, key, a, false); err != nil {
-		b.Fatal(err)
-	}
+	key := mustSeed(b, c, "ivy")
 	now := time.Now()
 	if _, err := c.GetAuth(ctx, key, "ivy", now); err != nil {
 		b.Fatal(err)

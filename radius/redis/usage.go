@@ -70,12 +70,12 @@ func (c *Cache) DeleteUsage(ctx context.Context, usernames ...string) error {
 	for i, u := range usernames {
 		lines[i] = invalLine(invalUser, u)
 	}
-	c.local.apply(invalPayload(lines))
+	c.local.dropLines(lines)
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, u := range usernames {
 			p.Del(ctx, c.keys.usage(u))
 		}
-		p.Publish(ctx, c.invalChannel(), invalPayload(lines))
+		publishInval(ctx, p, c.keys, lines)
 		return nil
 	})
 	if err != nil {

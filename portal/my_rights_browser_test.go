@@ -69,7 +69,6 @@ func TestBrowserMyRights(t *testing.T) {
 func TestBrowserTopUpProvider(t *testing.T) {
 	node, chromium := mustBrowser(t)
 	h := mustHarness(t, Config{Addr: "127.0.0.1:0", TrustedProxies: []string{"127.0.0.1"}, PublicURL: myConfig.PublicURL})
-	h.mustServe(t)
 	h.mustPaying("quin", 5000)
 	const key = "sk_test_browser_1"
 	fake := billingtest.MustPaystack(t, key)
@@ -80,6 +79,7 @@ func TestBrowserTopUpProvider(t *testing.T) {
 		_, url, err := pay.StartTopUp(ctx, username, cents, string(payments.Paystack))
 		return url, err
 	})
+	h.mustServe(t) // after the wiring above: the server's goroutines read it
 	mustRunE2E(t, node, chromium, "rights.mjs", []string{"http://" + h.p.Addr().String()},
 		[]string{"E2E_USER=quin", "E2E_PASSWORD=password-quin", "E2E_PROVIDER=https://checkout.paystack.test/", "E2E_SCREENSHOTS=" + t.TempDir()},
 		"ok the top-up asks for an amount",
